@@ -1,0 +1,115 @@
+//! Cross-cutting HTTP layers: request ids, request logs, CORS, timeouts, panics, the
+//! account-route rate limit, and the guarantee that every error body is coded JSON.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auraspeak_shared::{ErrorCode, ErrorDetail};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestId, RequestId};
+
+use super::error::{ApiError, PendingError, render};
+use super::extract::client_ip;
+use crate::config::Config;
+use crate::ids::IdGenerator;
+use crate::state::AppState;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids are snowflakes: unique across nodes and sortable by time in the logs.
+#[derive(Clone)]
+pub struct MakeSnowflakeId(pub Arc<IdGenerator>);
+
+impl MakeRequestId for MakeSnowflakeId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&self.0.next().to_string()).ok().map(RequestId::new)
+    }
+}
+
+pub fn cors(config: &Config) -> CorsLayer {
+    let origins = &config.http.cors_origins;
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Limits requests per client IP; applied to the account routes only.
+pub async fn rate_limit_by_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(limiter) = &state.auth_limiter {
+        let (parts, body) = req.into_parts();
+        let ip = client_ip(&parts);
+        if let Err(wait) = limiter.try_acquire(&ip, Instant::now()) {
+            tracing::debug!(%ip, "rate limited");
+            return ApiError::rate_limited(wait).into_response();
+        }
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    next.run(req).await
+}
+
+/// Makes every error response coded JSON carrying the request id: errors raised as
+/// [`ApiError`] get the id added; plain-text errors from lower layers (timeouts, panics,
+/// unmatched methods) are replaced by a coded equivalent.
+pub async fn finish_errors(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let mut detail = match parts.extensions.remove::<PendingError>() {
+        Some(PendingError(detail)) => detail,
+        None => fallback_detail(status),
+    };
+    if status.is_server_error() && detail.code != ErrorCode::Unavailable {
+        tracing::error!(status = status.as_u16(), code = detail.code.as_str(), "server error");
+    }
+    detail.request_id = request_id;
+    drop(body);
+    let mut rendered = render(status, &detail);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rendered.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rendered
+}
+
+fn fallback_detail(status: StatusCode) -> ErrorDetail {
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => (ErrorCode::MethodNotAllowed, "method not allowed here"),
+        StatusCode::REQUEST_TIMEOUT => (ErrorCode::Timeout, "the request took too long"),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "request body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (ErrorCode::UnsupportedMediaType, "unsupported content type")
+        }
+        StatusCode::SERVICE_UNAVAILABLE => (ErrorCode::Unavailable, "service unavailable"),
+        s if s.is_client_error() => (ErrorCode::InvalidBody, "bad request"),
+        _ => (ErrorCode::Internal, "internal server error"),
+    };
+    ErrorDetail { code, message: message.to_owned(), request_id: None, fields: Vec::new() }
+}
+
+/// Turns a handler panic into a coded 500 instead of a dropped connection.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal().into_response()
+}

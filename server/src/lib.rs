@@ -1,0 +1,23 @@
+//! The AuraSpeak server: accounts and sessions today; communities, chat, the realtime
+//! gateway and the voice relay as they arrive, all in one binary.
+//!
+//! Layers, outside in: `api` (axum handlers, extractors, middleware; `app()` builds the
+//! router) → services (`accounts`) → `store` (one trait, SQLite and PostgreSQL
+//! backends). `serve` wires them to a socket; `config` is the one typed configuration,
+//! passed in rather than read from globals.
+
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod logging;
+pub mod rate_limit;
+pub mod serve;
+pub mod state;
+pub mod store;
+
+pub use config::Config;
+pub use error::Error;
+pub use serve::{RunningServer, start};

@@ -1,0 +1,70 @@
+//! Starting and stopping the server: open storage, bind, serve until told to stop, then
+//! let in-flight requests finish within the configured grace period.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::auth::keys;
+use crate::config::Config;
+use crate::error::Error;
+use crate::state::AppState;
+use crate::{api, store};
+
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the database (applying migrations), loads or creates the signing key, binds the
+/// listen address and starts serving in the background.
+pub async fn start(config: Config) -> Result<RunningServer, Error> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
+    let secret = keys::load_or_create(&config.auth.jwt_secret, &config.data_dir)?;
+    let store = store::open(&config).await?;
+    let listen = config.http.listen;
+    let state = AppState::new(config, store, &secret)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::io(format!("listen address {listen}"), e))?;
+    let addr = listener.local_addr().map_err(|e| Error::io("listener", e))?;
+    let app = api::app(state.clone());
+    let stop = state.shutdown.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    });
+    Ok(RunningServer { addr, state, task })
+}
+
+impl RunningServer {
+    /// The bound address (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, waits up to the grace period for in-flight requests,
+    /// then returns. Returns false if requests were still running when time ran out.
+    pub async fn shutdown(self) -> Result<bool, Error> {
+        self.state.shutdown.cancel();
+        let grace = Duration::from_secs(self.state.config.http.shutdown_grace_secs);
+        let mut task = self.task;
+        match tokio::time::timeout(grace, &mut task).await {
+            Ok(joined) => {
+                joined?.map_err(|e| Error::io("http server", e))?;
+                Ok(true)
+            }
+            Err(_) => {
+                task.abort();
+                Ok(false)
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Version 1 of the REST API, served under `/api/v1`.
+//!
+//! Request bodies reject unknown fields: a typo in a field name is reported instead of
+//! silently ignored. Timestamps are Unix milliseconds (exact in JavaScript until 2255).
+
+pub mod auth;
+pub mod users;
