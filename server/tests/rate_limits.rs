@@ -1,0 +1,73 @@
+//! Rate limits on the account routes trigger with 429 + Retry-After and recover; failed
+//! logins are limited per account regardless of address.
+
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::time::Duration;
+
+use harness::{Backend, PASSWORD, TestServer, assert_error};
+use reqwest::StatusCode;
+use serde_json::json;
+
+backend_tests!(per_ip_limit_triggers_and_recovers, failed_logins_are_limited_per_account);
+
+async fn per_ip_limit_triggers_and_recovers(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_burst = 3;
+        // One request per second refills, so recovery takes a second, not a minute.
+        c.rate_limit.auth_per_minute = 60;
+    })
+    .await;
+    let attempt = || s.post("/api/v1/auth/login", None, json!({"login": "nobody", "password": PASSWORD}));
+    for _ in 0..3 {
+        assert_error(&attempt().await, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    let resp = s
+        .http
+        .post(s.url("/api/v1/auth/register"))
+        .json(&json!({"username": "late", "email": "late@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited");
+
+    // Authenticated and health routes are not throttled by the account-route limit.
+    assert_eq!(s.get("/healthz", None).await.0, StatusCode::OK);
+
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    assert_error(&attempt().await, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    s.stop().await;
+}
+
+async fn failed_logins_are_limited_per_account(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_burst = 1000;
+        c.rate_limit.auth_per_minute = 60_000;
+        c.rate_limit.login_failures_per_hour = 3;
+    })
+    .await;
+    s.register("target").await;
+    s.register("bystander").await;
+    for _ in 0..3 {
+        assert_error(&s.login("target", "guess-guess-1").await, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    // Now even the right password is refused for this account, for about 20 minutes
+    // (one failure's worth of the hourly allowance)...
+    let (status, body) = s.login("TARGET", PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // ...while other accounts are unaffected.
+    assert_eq!(s.login("bystander", PASSWORD).await.0, StatusCode::OK);
+    s.stop().await;
+}
