@@ -83,10 +83,19 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_backend(backend: &str, db_url: String, plan: Plan, cores: usize) -> anyhow::Result<()> {
+async fn run_backend(
+    backend: &str,
+    db_url: String,
+    plan: Plan,
+    cores: usize,
+) -> anyhow::Result<()> {
     println!("== auth_load: backend={backend}, cores={cores}, mode={} ==", plan.name);
 
-    let data_dir = std::env::temp_dir().join(format!("auraspeak-bench-{}-{}-{backend}", std::process::id(), unix_millis()));
+    let data_dir = std::env::temp_dir().join(format!(
+        "auraspeak-bench-{}-{}-{backend}",
+        std::process::id(),
+        unix_millis()
+    ));
     let mut config = auraspeak_server::Config { data_dir: data_dir.clone(), ..Default::default() };
     config.http.listen = "127.0.0.1:0".parse().context("loopback address")?;
     config.rate_limit.enabled = false;
@@ -114,7 +123,8 @@ async fn measure(backend: &str, base: &str, plan: Plan) -> anyhow::Result<()> {
     let res = http.post(format!("{base}/api/v1/auth/register")).json(&register).send().await?;
     ensure!(res.status() == reqwest::StatusCode::CREATED, "register answered {}", res.status());
     let token = res.json::<AuthResponse>().await?.tokens.access_token;
-    let me = Arc::new(MeRequest { http: http.clone(), url: format!("{base}/api/v1/users/@me"), token });
+    let me =
+        Arc::new(MeRequest { http: http.clone(), url: format!("{base}/api/v1/users/@me"), token });
 
     // Login storm, with a probe of @me running alongside.
     let stop = Arc::new(AtomicBool::new(false));
@@ -124,7 +134,12 @@ async fn measure(backend: &str, base: &str, plan: Plan) -> anyhow::Result<()> {
     let probes = probe.await.context("probe task panicked")?;
     let (login_times, storm_wall) = storm?;
     let probes = probes?;
-    ensure!(login_times.len() == plan.logins, "only {} of {} logins within the time cap", login_times.len(), plan.logins);
+    ensure!(
+        login_times.len() == plan.logins,
+        "only {} of {} logins within the time cap",
+        login_times.len(),
+        plan.logins
+    );
     let tag = format!("{:<10}", format!("[{backend}]"));
     println!(
         "{tag} login throughput            {:>9.1} logins/s  ({} logins, {} workers, {:.2} s)",
@@ -143,7 +158,11 @@ async fn measure(backend: &str, base: &str, plan: Plan) -> anyhow::Result<()> {
     let times = concurrent_me(me, plan.clients, plan.requests_per_client, plan.time_cap).await?;
     let wall = start.elapsed();
     let expected = plan.clients * plan.requests_per_client;
-    ensure!(plan.name != SMOKE.name || times.len() == expected, "smoke: {} of {expected} requests", times.len());
+    ensure!(
+        plan.name != SMOKE.name || times.len() == expected,
+        "smoke: {} of {expected} requests",
+        times.len()
+    );
     if times.len() < expected {
         println!("{tag} note: time cap hit, {} of {expected} requests done", times.len());
     }
@@ -179,7 +198,11 @@ impl MeRequest {
 }
 
 /// `plan.logins` logins shared out among `plan.login_workers` workers through a counter.
-async fn login_storm(http: &reqwest::Client, base: &str, plan: Plan) -> anyhow::Result<(Vec<Duration>, Duration)> {
+async fn login_storm(
+    http: &reqwest::Client,
+    base: &str,
+    plan: Plan,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let next = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + plan.time_cap;
     let url = format!("{base}/api/v1/auth/login");
@@ -188,7 +211,11 @@ async fn login_storm(http: &reqwest::Client, base: &str, plan: Plan) -> anyhow::
     for _ in 0..plan.login_workers {
         let (http, url, next) = (http.clone(), url.clone(), next.clone());
         workers.push(tokio::spawn(async move {
-            let body = LoginRequest { login: USERNAME.into(), password: PASSWORD.into(), device_name: None };
+            let body = LoginRequest {
+                login: USERNAME.into(),
+                password: PASSWORD.into(),
+                device_name: None,
+            };
             let mut times = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < plan.logins && Instant::now() < deadline {
                 let t = Instant::now();
@@ -209,13 +236,20 @@ async fn login_storm(http: &reqwest::Client, base: &str, plan: Plan) -> anyhow::
 }
 
 /// Samples @me until the storm ends (`stop`), or the count or time bound is reached.
-async fn probe_me(me: Arc<MeRequest>, stop: Arc<AtomicBool>, plan: Plan) -> anyhow::Result<Vec<Duration>> {
+async fn probe_me(
+    me: Arc<MeRequest>,
+    stop: Arc<AtomicBool>,
+    plan: Plan,
+) -> anyhow::Result<Vec<Duration>> {
     let deadline = Instant::now() + plan.time_cap;
     let mut times = Vec::new();
     // At least one sample, even if a short storm ends before this task first runs.
     loop {
         times.push(me.timed().await?);
-        if stop.load(Ordering::Relaxed) || times.len() >= plan.max_probes || Instant::now() >= deadline {
+        if stop.load(Ordering::Relaxed)
+            || times.len() >= plan.max_probes
+            || Instant::now() >= deadline
+        {
             break;
         }
         tokio::time::sleep(plan.probe_interval).await;
@@ -224,7 +258,12 @@ async fn probe_me(me: Arc<MeRequest>, stop: Arc<AtomicBool>, plan: Plan) -> anyh
 }
 
 /// `clients` closed loops of `per_client` requests each, sharing one connection pool.
-async fn concurrent_me(me: Arc<MeRequest>, clients: usize, per_client: usize, cap: Duration) -> anyhow::Result<Vec<Duration>> {
+async fn concurrent_me(
+    me: Arc<MeRequest>,
+    clients: usize,
+    per_client: usize,
+    cap: Duration,
+) -> anyhow::Result<Vec<Duration>> {
     let deadline = Instant::now() + cap;
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
@@ -250,7 +289,9 @@ fn print_latency(tag: &str, what: &str, mut times: Vec<Duration>) {
     }
     times.sort_unstable();
     let mean = times.iter().sum::<Duration>() / times.len() as u32;
-    for (stat, value) in [("p50", percentile(&times, 50.0)), ("p99", percentile(&times, 99.0)), ("mean", mean)] {
+    for (stat, value) in
+        [("p50", percentile(&times, 50.0)), ("p99", percentile(&times, 99.0)), ("mean", mean)]
+    {
         let label = format!("{what} {stat}");
         println!("{tag} {label:<28} {:>9.3} ms  (n={})", value.as_secs_f64() * 1e3, times.len());
     }
@@ -282,10 +323,16 @@ impl ScratchDb {
             None => (admin_url, String::new()),
         };
         let Some((server, _admin_db)) = before_query.rsplit_once('/') else {
-            bail!("AURASPEAK_TEST_PG_URL has no database path: expected postgres://user@host:port/db");
+            bail!(
+                "AURASPEAK_TEST_PG_URL has no database path: expected postgres://user@host:port/db"
+            );
         };
-        let mut conn = sqlx::PgConnection::connect(admin_url).await.context("connecting to AURASPEAK_TEST_PG_URL")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .context("connecting to AURASPEAK_TEST_PG_URL")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
         conn.close().await?;
         let url = format!("{server}/{name}{query}");
         Ok(Self { admin_url: admin_url.to_owned(), name, url })

@@ -124,7 +124,10 @@ impl Accounts {
         let user = self.store.user_by_login(&key).await?;
         // Always run one argon2 verification, so an unknown account is not faster to
         // reject than a wrong password.
-        let ok = self.hasher.verify(&req.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let ok = self
+            .hasher
+            .verify(&req.password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
         match user {
             Some(user) if ok => self.start_session(user, device, ip).await,
             _ => {
@@ -212,15 +215,22 @@ impl Accounts {
     /// logout or revoke takes effect immediately rather than when the JWT expires.
     pub async fn authenticate(&self, token: &str) -> Result<Auth, ApiError> {
         let claims = self.keys.verify(token).map_err(|r| match r {
-            TokenRejection::Expired => ApiError::new(ErrorCode::TokenExpired, "access token expired"),
-            TokenRejection::Invalid => ApiError::new(ErrorCode::InvalidToken, "invalid access token"),
+            TokenRejection::Expired => {
+                ApiError::new(ErrorCode::TokenExpired, "access token expired")
+            }
+            TokenRejection::Invalid => {
+                ApiError::new(ErrorCode::InvalidToken, "invalid access token")
+            }
         })?;
         let session = self.store.session(claims.sid).await?;
         match session {
             Some(s) if s.user_id == claims.sub && s.is_active(unix_ms_now()) => {
                 Ok(Auth { user_id: s.user_id, session_id: s.id })
             }
-            _ => Err(ApiError::new(ErrorCode::SessionRevoked, "this session has ended, log in again")),
+            _ => Err(ApiError::new(
+                ErrorCode::SessionRevoked,
+                "this session has ended, log in again",
+            )),
         }
     }
 
@@ -275,7 +285,10 @@ impl Accounts {
         }
         let user = self.user(auth.user_id).await?;
         if !self.hasher.verify(&req.current_password, Some(&user.password_hash)).await? {
-            return Err(ApiError::new(ErrorCode::InvalidCredentials, "the current password is wrong"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "the current password is wrong",
+            ));
         }
         if password::is_common(&req.new_password)
             || req.new_password.eq_ignore_ascii_case(&user.username)
@@ -286,10 +299,8 @@ impl Accounts {
             ));
         }
         let hash = self.hasher.hash(&req.new_password).await?;
-        let revoked = self
-            .store
-            .change_password(auth.user_id, &hash, auth.session_id, unix_ms_now())
-            .await?;
+        let revoked =
+            self.store.change_password(auth.user_id, &hash, auth.session_id, unix_ms_now()).await?;
         tracing::info!(user_id = %auth.user_id, revoked, "password changed");
         Ok(())
     }

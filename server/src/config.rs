@@ -373,8 +373,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("auraspeak-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let file = dir.join("server.toml");
-        std::fs::write(&file, "node_id = 3\n[http]\nlisten = \"0.0.0.0:9000\"\n[log]\nlevel = \"debug\"\n")
-            .expect("write config");
+        std::fs::write(
+            &file,
+            "node_id = 3\n[http]\nlisten = \"0.0.0.0:9000\"\n[log]\nlevel = \"debug\"\n",
+        )
+        .expect("write config");
         let (config, warnings) = Config::load(
             Some(&file),
             env(&[
@@ -420,7 +423,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url_password("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url_password("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url_password("postgres://u@h/db"), "postgres://u@h/db");
         let mut config = Config::default();
         config.auth.jwt_secret = "topsecret".into();

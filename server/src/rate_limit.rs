@@ -55,9 +55,8 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
                 b.tokens + elapsed * per_second < capacity
             });
         }
-        let bucket = map
-            .entry(key.clone())
-            .or_insert(Bucket { tokens: self.capacity, updated: now });
+        let bucket =
+            map.entry(key.clone()).or_insert(Bucket { tokens: self.capacity, updated: now });
         self.refill(bucket, now);
         f(bucket)
     }

@@ -190,18 +190,18 @@ pub async fn open(config: &Config) -> Result<Arc<dyn Store>, Error> {
 /// Maps a unique-constraint violation to the field it protects; SQLite names the column
 /// ("users.username_key"), PostgreSQL the constraint ("users_username_key_key").
 pub(crate) fn classify_unique(err: sqlx::Error) -> Error {
-    if let sqlx::Error::Database(db) = &err {
-        if db.is_unique_violation() {
-            let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-            let field = if text.contains("username") {
-                UniqueField::Username
-            } else if text.contains("email") {
-                UniqueField::Email
-            } else {
-                UniqueField::Other
-            };
-            return Error::Conflict(field);
-        }
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+    {
+        let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+        let field = if text.contains("username") {
+            UniqueField::Username
+        } else if text.contains("email") {
+            UniqueField::Email
+        } else {
+            UniqueField::Other
+        };
+        return Error::Conflict(field);
     }
     Error::Database(err)
 }

@@ -34,7 +34,12 @@ async fn full_account_flow(backend: Backend) {
 
     // Profile update, then clearing it with an empty string.
     let (status, me) = s
-        .send(Method::PATCH, "/api/v1/users/@me", Some(&token), Some(json!({"display_name": "  Annie  "})))
+        .send(
+            Method::PATCH,
+            "/api/v1/users/@me",
+            Some(&token),
+            Some(json!({"display_name": "  Annie  "})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["display_name"], "Annie");
@@ -67,15 +72,26 @@ async fn full_account_flow(backend: Backend) {
         .send(Method::DELETE, &format!("/api/v1/auth/sessions/{victim}"), Some(&token), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_error(&s.get("/api/v1/users/@me", Some(&access(&by_name))).await, StatusCode::UNAUTHORIZED, "session_revoked");
-    let again = s.send(Method::DELETE, &format!("/api/v1/auth/sessions/{victim}"), Some(&token), None).await;
+    assert_error(
+        &s.get("/api/v1/users/@me", Some(&access(&by_name))).await,
+        StatusCode::UNAUTHORIZED,
+        "session_revoked",
+    );
+    let again = s
+        .send(Method::DELETE, &format!("/api/v1/auth/sessions/{victim}"), Some(&token), None)
+        .await;
     assert_error(&again, StatusCode::NOT_FOUND, "not_found");
 
     // Nobody can revoke someone else's session.
     let bob = s.register("bob").await;
     let ann_email_session = by_email["tokens"]["session_id"].as_str().expect("id");
     let foreign = s
-        .send(Method::DELETE, &format!("/api/v1/auth/sessions/{ann_email_session}"), Some(&access(&bob)), None)
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/auth/sessions/{ann_email_session}"),
+            Some(&access(&bob)),
+            None,
+        )
         .await;
     assert_error(&foreign, StatusCode::NOT_FOUND, "not_found");
     assert_eq!(s.get("/api/v1/users/@me", Some(&access(&by_email))).await.0, StatusCode::OK);
@@ -83,8 +99,13 @@ async fn full_account_flow(backend: Backend) {
     // Logout ends this session: its access and refresh tokens stop working at once.
     let (status, _) = s.send(Method::POST, "/api/v1/auth/logout", Some(&token), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_error(&s.get("/api/v1/users/@me", Some(&token)).await, StatusCode::UNAUTHORIZED, "session_revoked");
-    let refreshed = s.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh_token(&first)})).await;
+    assert_error(
+        &s.get("/api/v1/users/@me", Some(&token)).await,
+        StatusCode::UNAUTHORIZED,
+        "session_revoked",
+    );
+    let refreshed =
+        s.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh_token(&first)})).await;
     assert_error(&refreshed, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
     s.stop().await;
 }
@@ -112,8 +133,16 @@ async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
     assert_error(&replay, StatusCode::UNAUTHORIZED, "refresh_token_reused");
     let legit = s.post("/api/v1/auth/refresh", None, json!({"refresh_token": r2})).await;
     assert_error(&legit, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
-    assert_error(&s.get("/api/v1/users/@me", Some(&a2)).await, StatusCode::UNAUTHORIZED, "session_revoked");
-    assert_error(&s.get("/api/v1/users/@me", Some(&access(&auth))).await, StatusCode::UNAUTHORIZED, "session_revoked");
+    assert_error(
+        &s.get("/api/v1/users/@me", Some(&a2)).await,
+        StatusCode::UNAUTHORIZED,
+        "session_revoked",
+    );
+    assert_error(
+        &s.get("/api/v1/users/@me", Some(&access(&auth))).await,
+        StatusCode::UNAUTHORIZED,
+        "session_revoked",
+    );
 
     // Other sessions of the same user are other families and live on.
     let (status, other) = s.login("carol", PASSWORD).await;
@@ -131,23 +160,48 @@ async fn password_change_revokes_other_sessions(backend: Backend) {
     let s = TestServer::start(&backend).await;
     let a = s.register("dave").await;
     let (_, b) = s.login("dave", PASSWORD).await;
-    let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let change =
+        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
 
-    let wrong = s.post("/api/v1/users/@me/password", Some(&access(&a)), change("not-my-password", "a-new-passphrase-7")).await;
+    let wrong = s
+        .post(
+            "/api/v1/users/@me/password",
+            Some(&access(&a)),
+            change("not-my-password", "a-new-passphrase-7"),
+        )
+        .await;
     assert_error(&wrong, StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let weak = s.post("/api/v1/users/@me/password", Some(&access(&a)), change(PASSWORD, "password123")).await;
+    let weak = s
+        .post("/api/v1/users/@me/password", Some(&access(&a)), change(PASSWORD, "password123"))
+        .await;
     assert_error(&weak, StatusCode::UNPROCESSABLE_ENTITY, "weak_password");
-    let short = s.post("/api/v1/users/@me/password", Some(&access(&a)), change(PASSWORD, "short")).await;
+    let short =
+        s.post("/api/v1/users/@me/password", Some(&access(&a)), change(PASSWORD, "short")).await;
     assert_error(&short, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(short.1["error"]["fields"][0]["field"], "new_password");
     // Failed attempts changed nothing.
     assert_eq!(s.get("/api/v1/users/@me", Some(&access(&b))).await.0, StatusCode::OK);
 
-    let (status, _) = s.post("/api/v1/users/@me/password", Some(&access(&a)), change(PASSWORD, "a-new-passphrase-7")).await;
+    let (status, _) = s
+        .post(
+            "/api/v1/users/@me/password",
+            Some(&access(&a)),
+            change(PASSWORD, "a-new-passphrase-7"),
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(s.get("/api/v1/users/@me", Some(&access(&a))).await.0, StatusCode::OK, "this session stays");
-    assert_error(&s.get("/api/v1/users/@me", Some(&access(&b))).await, StatusCode::UNAUTHORIZED, "session_revoked");
-    let b_refresh = s.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh_token(&b)})).await;
+    assert_eq!(
+        s.get("/api/v1/users/@me", Some(&access(&a))).await.0,
+        StatusCode::OK,
+        "this session stays"
+    );
+    assert_error(
+        &s.get("/api/v1/users/@me", Some(&access(&b))).await,
+        StatusCode::UNAUTHORIZED,
+        "session_revoked",
+    );
+    let b_refresh =
+        s.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh_token(&b)})).await;
     assert_error(&b_refresh, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
     assert_error(&s.login("dave", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials");
     assert_eq!(s.login("dave", "a-new-passphrase-7").await.0, StatusCode::OK);
@@ -187,7 +241,11 @@ async fn concurrent_registrations_of_one_name(backend: Backend) {
     // A duplicate email, in another case, is its own conflict.
     let email = created[0]["user"]["email"].as_str().expect("email").to_uppercase();
     let dup = s
-        .post("/api/v1/auth/register", None, json!({"username": "other", "email": email, "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": "other", "email": email, "password": PASSWORD}),
+        )
         .await;
     assert_error(&dup, StatusCode::CONFLICT, "email_taken");
     s.stop().await;
@@ -221,9 +279,7 @@ async fn unknown_user_and_wrong_password_look_alike(backend: Backend) {
 
 async fn registration_rules(backend: Backend) {
     let s = TestServer::start(&backend).await;
-    let try_register = |username: &str, email: &str, password: &str| {
-        json!({"username": username, "email": email, "password": password})
-    };
+    let try_register = |username: &str, email: &str, password: &str| json!({"username": username, "email": email, "password": password});
     let cases = [
         (try_register("a", "a@example.com", PASSWORD), "username"),
         (try_register(&"x".repeat(33), "x@example.com", PASSWORD), "username"),
@@ -238,11 +294,15 @@ async fn registration_rules(backend: Backend) {
         assert_eq!(got.1["error"]["fields"][0]["field"], field, "{}", got.1);
     }
     for weak in ["password1", "Qwerty123", "iloveyou", "validname"] {
-        let got = s.post("/api/v1/auth/register", None, try_register("validname", "v@example.com", weak)).await;
+        let got = s
+            .post("/api/v1/auth/register", None, try_register("validname", "v@example.com", weak))
+            .await;
         assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "weak_password");
     }
     // Nothing was half-created by the refusals.
-    let ok = s.post("/api/v1/auth/register", None, try_register("validname", "v@example.com", PASSWORD)).await;
+    let ok = s
+        .post("/api/v1/auth/register", None, try_register("validname", "v@example.com", PASSWORD))
+        .await;
     assert_eq!(ok.0, StatusCode::CREATED, "{}", ok.1);
     s.stop().await;
 }

@@ -8,9 +8,18 @@ use harness::{Backend, PASSWORD, TestServer, access, assert_error};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-backend_tests!(malformed_bodies_get_coded_errors, routing_errors_are_coded, mutated_bodies_never_break_the_server);
+backend_tests!(
+    malformed_bodies_get_coded_errors,
+    routing_errors_are_coded,
+    mutated_bodies_never_break_the_server
+);
 
-async fn raw(s: &TestServer, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
+async fn raw(
+    s: &TestServer,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
     let mut req = s.http.post(s.url(path)).body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
@@ -27,18 +36,69 @@ async fn malformed_bodies_get_coded_errors(backend: Backend) {
     let s = TestServer::start(&backend).await;
     let json_ct = Some("application/json");
     let register = "/api/v1/auth/register";
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
-        ("truncated", json_ct, br#"{"username": "a"#.to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
+    // (what, content type, body, expected status, expected code)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "truncated",
+            json_ct,
+            br#"{"username": "a"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
         ("not json", json_ct, b"hello".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
         ("empty", json_ct, Vec::new(), StatusCode::BAD_REQUEST, "invalid_json"),
-        ("invalid utf-8", json_ct, b"{\"username\":\"\xff\xfe\",\"email\":\"a@b.co\",\"password\":\"x\"}".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
-        ("wrong type", json_ct, br#"{"username": 5, "email": "a@b.co", "password": "x"}"#.to_vec(), StatusCode::BAD_REQUEST, "invalid_body"),
+        (
+            "invalid utf-8",
+            json_ct,
+            b"{\"username\":\"\xff\xfe\",\"email\":\"a@b.co\",\"password\":\"x\"}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "wrong type",
+            json_ct,
+            br#"{"username": 5, "email": "a@b.co", "password": "x"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
         ("array", json_ct, b"[1,2]".to_vec(), StatusCode::BAD_REQUEST, "invalid_body"),
-        ("missing field", json_ct, br#"{"username": "abc"}"#.to_vec(), StatusCode::BAD_REQUEST, "invalid_body"),
-        ("unknown field", json_ct, br#"{"username":"abc","email":"a@b.co","password":"xxxxxxxxxx","is_admin":true}"#.to_vec(), StatusCode::BAD_REQUEST, "invalid_body"),
-        ("no content type", None, br#"{"username":"abc"}"#.to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        ("text/plain", Some("text/plain"), br#"{"username":"abc"}"#.to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        ("oversized", json_ct, format!(r#"{{"username":"{}"}}"#, "a".repeat(200_000)).into_bytes(), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        (
+            "missing field",
+            json_ct,
+            br#"{"username": "abc"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "unknown field",
+            json_ct,
+            br#"{"username":"abc","email":"a@b.co","password":"xxxxxxxxxx","is_admin":true}"#
+                .to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "no content type",
+            None,
+            br#"{"username":"abc"}"#.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "text/plain",
+            Some("text/plain"),
+            br#"{"username":"abc"}"#.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "oversized",
+            json_ct,
+            format!(r#"{{"username":"{}"}}"#, "a".repeat(200_000)).into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
     ];
     for (what, ct, body, status, code) in cases {
         let got = raw(&s, register, ct, body).await;
@@ -51,12 +111,18 @@ async fn malformed_bodies_get_coded_errors(backend: Backend) {
     let got = s.post(register, None, long).await;
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(got.1["error"]["fields"].as_array().map(Vec::len), Some(5), "{}", got.1);
-    let login = s.post("/api/v1/auth/login", None, json!({"login": "x".repeat(5000), "password": PASSWORD})).await;
+    let login = s
+        .post("/api/v1/auth/login", None, json!({"login": "x".repeat(5000), "password": PASSWORD}))
+        .await;
     assert_error(&login, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 
     // None of the refused bodies created an account.
     for name in ["abc", "a"] {
-        assert_error(&s.login(name, PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials");
+        assert_error(
+            &s.login(name, PASSWORD).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        );
     }
     s.stop().await;
 }
@@ -66,9 +132,15 @@ async fn routing_errors_are_coded(backend: Backend) {
     let auth = s.register("grace").await;
     let token = access(&auth);
     assert_error(&s.get("/api/v1/nothing-here", None).await, StatusCode::NOT_FOUND, "not_found");
-    assert_error(&s.send(Method::PUT, "/api/v1/auth/login", None, None).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_error(
+        &s.send(Method::PUT, "/api/v1/auth/login", None, None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
     for bad_id in ["abc", "-1", "99999999999999999999999", "1.5"] {
-        let got = s.send(Method::DELETE, &format!("/api/v1/auth/sessions/{bad_id}"), Some(&token), None).await;
+        let got = s
+            .send(Method::DELETE, &format!("/api/v1/auth/sessions/{bad_id}"), Some(&token), None)
+            .await;
         assert_error(&got, StatusCode::BAD_REQUEST, "invalid_parameter");
     }
     let unknown = s.send(Method::DELETE, "/api/v1/auth/sessions/12345", Some(&token), None).await;
@@ -112,7 +184,13 @@ async fn mutated_bodies_never_break_the_server(backend: Backend) {
             }
         }
         let got = raw(&s, paths[k], Some("application/json"), body.clone()).await;
-        assert!(got.0.as_u16() < 500, "{} on {:?}: {}", got.0, String::from_utf8_lossy(&body), got.1);
+        assert!(
+            got.0.as_u16() < 500,
+            "{} on {:?}: {}",
+            got.0,
+            String::from_utf8_lossy(&body),
+            got.1
+        );
         assert!(got.1["error"]["code"].is_string() || got.0.is_success(), "{}", got.1);
     }
     assert_eq!(s.get("/readyz", None).await.0, StatusCode::OK);

@@ -20,7 +20,8 @@ async fn per_ip_limit_triggers_and_recovers(backend: Backend) {
         c.rate_limit.auth_per_minute = 60;
     })
     .await;
-    let attempt = || s.post("/api/v1/auth/login", None, json!({"login": "nobody", "password": PASSWORD}));
+    let attempt =
+        || s.post("/api/v1/auth/login", None, json!({"login": "nobody", "password": PASSWORD}));
     for _ in 0..3 {
         assert_error(&attempt().await, StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
@@ -61,7 +62,11 @@ async fn failed_logins_are_limited_per_account(backend: Backend) {
     s.register("target").await;
     s.register("bystander").await;
     for _ in 0..3 {
-        assert_error(&s.login("target", "guess-guess-1").await, StatusCode::UNAUTHORIZED, "invalid_credentials");
+        assert_error(
+            &s.login("target", "guess-guess-1").await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        );
     }
     // Now even the right password is refused for this account, for about 20 minutes
     // (one failure's worth of the hourly allowance)...

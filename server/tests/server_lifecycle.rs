@@ -55,7 +55,9 @@ async fn probes_and_openapi(backend: Backend) {
     for schema in ["RegisterRequest", "AuthResponse", "ErrorBody", "ErrorCode", "SessionList"] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
-    assert!(doc["components"]["schemas"]["ErrorCode"]["enum"].as_array().is_some_and(|a| a.len() > 10));
+    assert!(
+        doc["components"]["schemas"]["ErrorCode"]["enum"].as_array().is_some_and(|a| a.len() > 10)
+    );
     s.stop().await;
 }
 
@@ -69,7 +71,11 @@ async fn shutdown_finishes_in_flight_requests(backend: Backend) {
         let http = s.http.clone();
         let url = s.url("/api/v1/auth/login");
         logins.push(tokio::spawn(async move {
-            http.post(url).json(&json!({"login": "henry", "password": PASSWORD})).send().await.map(|r| r.status())
+            http.post(url)
+                .json(&json!({"login": "henry", "password": PASSWORD}))
+                .send()
+                .await
+                .map(|r| r.status())
         }));
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -93,7 +99,8 @@ async fn readyz_reports_lost_postgres() {
     assert_eq!(reqwest::get(&url).await.expect("send").status(), StatusCode::OK);
     let Backend::Postgres { admin_url } = &backend else { unreachable!() };
     let name = db.url.rsplit('/').next().expect("db name").to_owned();
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url).await.expect("admin");
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(admin_url).await.expect("admin");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(&mut admin)
         .await
@@ -122,7 +129,9 @@ fn cli_help_and_config_commands() {
     let help = binary().arg("--help").output().expect("runs");
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(help.status.success());
-    for flag in ["--config", "--data-dir", "--listen", "--database-url", "--log-level", "print-config"] {
+    for flag in
+        ["--config", "--data-dir", "--listen", "--database-url", "--log-level", "print-config"]
+    {
         assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
     }
     let defaults = binary().arg("default-config").output().expect("runs");
@@ -140,7 +149,8 @@ fn cli_help_and_config_commands() {
     assert!(text.contains("postgres://app:***@db.internal/aura"), "{text}");
     assert!(!text.contains("hunter2") && !text.contains("c2VjcmV0"), "secrets leaked:\n{text}");
 
-    let bad = binary().args(["print-config"]).env("AURASPEAK_NODE_ID", "many").output().expect("runs");
+    let bad =
+        binary().args(["print-config"]).env("AURASPEAK_NODE_ID", "many").output().expect("runs");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("AURASPEAK_NODE_ID"));
 }
@@ -172,7 +182,8 @@ fn binary_serves_and_stops_cleanly_on_sigterm() {
     assert!(dir.join("jwt-secret").exists(), "signing key in the data dir");
 
     let started = Instant::now();
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    let kill =
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
     assert!(kill.success());
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {

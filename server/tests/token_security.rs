@@ -38,8 +38,11 @@ async fn forged_and_misused_tokens_are_refused(backend: Backend) {
         &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64"),
     )
     .expect("claims json");
-    assert_eq!(s.get("/api/v1/users/@me", Some(&sign(Algorithm::HS256, &claims, &JWT_SECRET))).await.0, StatusCode::OK,
-        "re-signing the genuine claims with the right key and algorithm is accepted (the harness is sound)");
+    assert_eq!(
+        s.get("/api/v1/users/@me", Some(&sign(Algorithm::HS256, &claims, &JWT_SECRET))).await.0,
+        StatusCode::OK,
+        "re-signing the genuine claims with the right key and algorithm is accepted (the harness is sound)"
+    );
 
     let with = |key: &str, value: Value| {
         let mut c = claims.clone();
@@ -57,22 +60,50 @@ async fn forged_and_misused_tokens_are_refused(backend: Backend) {
         ("HS512 with the right key", sign(Algorithm::HS512, &claims, &JWT_SECRET), "invalid_token"),
         ("HS384 with the right key", sign(Algorithm::HS384, &claims, &JWT_SECRET), "invalid_token"),
         ("wrong key", sign(Algorithm::HS256, &claims, &[8u8; 32]), "invalid_token"),
-        ("expired", sign(Algorithm::HS256, &with("exp", json!(now() - 3600)), &JWT_SECRET), "token_expired"),
-        ("exp as a string", sign(Algorithm::HS256, &with("exp", json!((now() + 600).to_string())), &JWT_SECRET), "invalid_token"),
+        (
+            "expired",
+            sign(Algorithm::HS256, &with("exp", json!(now() - 3600)), &JWT_SECRET),
+            "token_expired",
+        ),
+        (
+            "exp as a string",
+            sign(Algorithm::HS256, &with("exp", json!((now() + 600).to_string())), &JWT_SECRET),
+            "invalid_token",
+        ),
         ("no exp", sign(Algorithm::HS256, &without("exp"), &JWT_SECRET), "invalid_token"),
         ("no iat", sign(Algorithm::HS256, &without("iat"), &JWT_SECRET), "invalid_token"),
         ("no aud", sign(Algorithm::HS256, &without("aud"), &JWT_SECRET), "invalid_token"),
-        ("wrong audience", sign(Algorithm::HS256, &with("aud", json!("someone-else")), &JWT_SECRET), "invalid_token"),
-        ("refresh type", sign(Algorithm::HS256, &with("typ", json!("refresh")), &JWT_SECRET), "invalid_token"),
-        ("sub as number", sign(Algorithm::HS256, &with("sub", json!(12345)), &JWT_SECRET), "invalid_token"),
-        ("other user's id", sign(Algorithm::HS256, &with("sub", json!("42")), &JWT_SECRET), "session_revoked"),
+        (
+            "wrong audience",
+            sign(Algorithm::HS256, &with("aud", json!("someone-else")), &JWT_SECRET),
+            "invalid_token",
+        ),
+        (
+            "refresh type",
+            sign(Algorithm::HS256, &with("typ", json!("refresh")), &JWT_SECRET),
+            "invalid_token",
+        ),
+        (
+            "sub as number",
+            sign(Algorithm::HS256, &with("sub", json!(12345)), &JWT_SECRET),
+            "invalid_token",
+        ),
+        (
+            "other user's id",
+            sign(Algorithm::HS256, &with("sub", json!("42")), &JWT_SECRET),
+            "session_revoked",
+        ),
         ("refresh token as access token", refresh_token(&auth), "invalid_token"),
         ("garbage", "a.b.c".into(), "invalid_token"),
-        ("tampered payload", {
-            let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
-            parts[1] = b64(&with("sub", json!("1")));
-            parts.join(".")
-        }, "invalid_token"),
+        (
+            "tampered payload",
+            {
+                let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
+                parts[1] = b64(&with("sub", json!("1")));
+                parts.join(".")
+            },
+            "invalid_token",
+        ),
     ];
     for (what, token, code) in cases {
         let got = s.get("/api/v1/users/@me", Some(&token)).await;

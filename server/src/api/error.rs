@@ -97,8 +97,9 @@ impl IntoResponse for ApiError {
 
 /// Renders an error body as JSON with the given status.
 pub fn render(status: StatusCode, detail: &ErrorDetail) -> Response {
-    let body = serde_json::to_vec(&ErrorBody { error: detail.clone() })
-        .unwrap_or_else(|_| br#"{"error":{"code":"internal","message":"internal server error"}}"#.to_vec());
+    let body = serde_json::to_vec(&ErrorBody { error: detail.clone() }).unwrap_or_else(|_| {
+        br#"{"error":{"code":"internal","message":"internal server error"}}"#.to_vec()
+    });
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body)
         .into_response()
 }

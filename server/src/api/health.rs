@@ -40,7 +40,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>,
         return Err(ApiError::new(ErrorCode::Unavailable, "shutting down"));
     }
     match state.store.ping().await {
-        Ok(()) => Ok(axum::Json(Health { status: "ok", database: Some(state.store.backend().name()) })),
+        Ok(()) => {
+            Ok(axum::Json(Health { status: "ok", database: Some(state.store.backend().name()) }))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             Err(ApiError::new(ErrorCode::Unavailable, "database unreachable"))

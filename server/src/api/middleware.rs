@@ -63,11 +63,7 @@ pub async fn rate_limit_by_ip(State(state): State<AppState>, req: Request, next:
 /// [`ApiError`] get the id added; plain-text errors from lower layers (timeouts, panics,
 /// unmatched methods) are replaced by a coded equivalent.
 pub async fn finish_errors(req: Request, next: Next) -> Response {
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let response = next.run(req).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {

@@ -16,7 +16,10 @@ use crate::state::AppState;
         (status = 200, body = CurrentUser),
         (status = 401, description = "Not authenticated", body = ErrorBody),
     ))]
-pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<ApiJson<CurrentUser>, ApiError> {
+pub async fn get_me(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<ApiJson<CurrentUser>, ApiError> {
     Ok(ApiJson(state.accounts.me(auth).await?))
 }
 

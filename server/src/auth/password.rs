@@ -29,9 +29,8 @@ fn argon2() -> Result<Argon2<'static>, Error> {
 /// True for passwords on the list of the most commonly leaked ones (ignoring case).
 pub fn is_common(password: &str) -> bool {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    let set = SET.get_or_init(|| {
-        COMMON.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect()
-    });
+    let set = SET
+        .get_or_init(|| COMMON.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect());
     set.contains(password.to_lowercase().as_str())
 }
 
@@ -58,7 +57,8 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, Error> {
-        let _permit = self.permits.acquire().await.map_err(|e| Error::PasswordHash(e.to_string()))?;
+        let _permit =
+            self.permits.acquire().await.map_err(|e| Error::PasswordHash(e.to_string()))?;
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
     }
@@ -66,7 +66,8 @@ impl PasswordHasher {
     /// Verifies `password` against a stored PHC string, or against the dummy hash when
     /// there is no account, in which case the answer is always false.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, Error> {
-        let _permit = self.permits.acquire().await.map_err(|e| Error::PasswordHash(e.to_string()))?;
+        let _permit =
+            self.permits.acquire().await.map_err(|e| Error::PasswordHash(e.to_string()))?;
         let is_real = stored.is_some();
         let hash = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
         let password = password.to_owned();

@@ -137,9 +137,17 @@ mod tests {
     #[test]
     fn other_key_or_audience_is_invalid() {
         let (user, session) = ids();
-        let token = TokenKeys::new(&[1u8; 32], "auraspeak", 900).issue(user, session, now()).expect("issues");
-        assert_eq!(TokenKeys::new(&[2u8; 32], "auraspeak", 900).verify(&token).unwrap_err(), TokenRejection::Invalid);
-        assert_eq!(TokenKeys::new(&[1u8; 32], "other", 900).verify(&token).unwrap_err(), TokenRejection::Invalid);
+        let token = TokenKeys::new(&[1u8; 32], "auraspeak", 900)
+            .issue(user, session, now())
+            .expect("issues");
+        assert_eq!(
+            TokenKeys::new(&[2u8; 32], "auraspeak", 900).verify(&token).unwrap_err(),
+            TokenRejection::Invalid
+        );
+        assert_eq!(
+            TokenKeys::new(&[1u8; 32], "other", 900).verify(&token).unwrap_err(),
+            TokenRejection::Invalid
+        );
     }
 
     #[test]

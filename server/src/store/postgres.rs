@@ -10,8 +10,8 @@ use auraspeak_shared::{SessionId, UserId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    classify_unique, session_id, user_id, Backend, NewRefreshToken, NewSession, NewUser,
-    RevokeReason, RotateOutcome, SessionRecord, Store, UserRecord,
+    Backend, NewRefreshToken, NewSession, NewUser, RevokeReason, RotateOutcome, SessionRecord,
+    Store, UserRecord, classify_unique, session_id, user_id,
 };
 use crate::error::Error;
 

@@ -13,15 +13,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use auraspeak_shared::{SessionId, UserId};
+use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::Row;
 
 use super::{
-    classify_unique, session_id, user_id, Backend, NewRefreshToken, NewSession, NewUser,
-    RevokeReason, RotateOutcome, SessionRecord, Store, UserRecord,
+    Backend, NewRefreshToken, NewSession, NewUser, RevokeReason, RotateOutcome, SessionRecord,
+    Store, UserRecord, classify_unique, session_id, user_id,
 };
 use crate::error::Error;
 
@@ -113,7 +113,8 @@ impl Store for SqliteStore {
         let sql = concat!(
             "INSERT INTO users (id, username, username_key, email, email_key, display_name, \
              password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             RETURNING ", user_columns!()
+             RETURNING ",
+            user_columns!()
         );
         let row = sqlx::query(sql)
             .bind(user.id.as_i64())
@@ -138,12 +139,13 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_login(&self, login_key: &str) -> Result<Option<UserRecord>, Error> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE username_key = ? OR email_key = ?");
-        let row = sqlx::query(sql)
-            .bind(login_key)
-            .bind(login_key)
-            .fetch_optional(&self.readers)
-            .await?;
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username_key = ? OR email_key = ?"
+        );
+        let row =
+            sqlx::query(sql).bind(login_key).bind(login_key).fetch_optional(&self.readers).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -154,7 +156,8 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Option<UserRecord>, Error> {
         let sql = concat!(
-            "UPDATE users SET display_name = ?, updated_at = ? WHERE id = ? RETURNING ", user_columns!()
+            "UPDATE users SET display_name = ?, updated_at = ? WHERE id = ? RETURNING ",
+            user_columns!()
         );
         let row = sqlx::query(sql)
             .bind(display_name)
@@ -202,7 +205,8 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         let sql = concat!(
             "INSERT INTO sessions (id, user_id, device_name, ip, created_at, last_used_at, \
-             expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ", session_columns!()
+             expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            session_columns!()
         );
         let row = sqlx::query(sql)
             .bind(session.id.as_i64())
@@ -236,11 +240,12 @@ impl Store for SqliteStore {
 
     async fn active_sessions(&self, user: UserId, now: i64) -> Result<Vec<SessionRecord>, Error> {
         let sql = concat!(
-            "SELECT ", session_columns!(), " FROM sessions WHERE user_id = ? AND revoked_at IS NULL \
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE user_id = ? AND revoked_at IS NULL \
              AND expires_at > ? ORDER BY id DESC"
         );
-        let rows =
-            sqlx::query(sql).bind(user.as_i64()).bind(now).fetch_all(&self.readers).await?;
+        let rows = sqlx::query(sql).bind(user.as_i64()).bind(now).fetch_all(&self.readers).await?;
         rows.iter().map(session_from_row).collect()
     }
 
@@ -307,7 +312,8 @@ impl Store for SqliteStore {
         .await?;
         let sql = concat!(
             "UPDATE sessions SET last_used_at = ?, expires_at = ?, ip = COALESCE(?, ip) \
-             WHERE id = ? RETURNING ", session_columns!()
+             WHERE id = ? RETURNING ",
+            session_columns!()
         );
         let row = sqlx::query(sql)
             .bind(now)

@@ -6,7 +6,7 @@
 //! in `backend_tests!`, which emits one `#[tokio::test]` per backend. Without
 //! `AURASPEAK_TEST_PG_URL` the PostgreSQL variants say so and pass on a developer machine,
 //! but fail under `CI=true`, so CI cannot silently skip a backend.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::field_reassign_with_default)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -40,7 +40,9 @@ impl Backend {
                     std::env::var("CI").map_or(true, |v| v != "true"),
                     "CI=true but AURASPEAK_TEST_PG_URL is not set: PostgreSQL tests cannot run"
                 );
-                eprintln!("AURASPEAK_TEST_PG_URL not set: PostgreSQL variant not run (see scripts/test.sh)");
+                eprintln!(
+                    "AURASPEAK_TEST_PG_URL not set: PostgreSQL variant not run (see scripts/test.sh)"
+                );
                 None
             }
         }
@@ -64,7 +66,9 @@ impl TestDb {
         match backend {
             Backend::Sqlite => Self { url: String::new(), admin_url: None, name, dir },
             Backend::Postgres { admin_url } => {
-                let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("connect to test PostgreSQL");
+                let mut admin = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("connect to test PostgreSQL");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut admin)
                     .await
@@ -80,12 +84,12 @@ impl TestDb {
     }
 
     pub async fn drop_now(self) {
-        if let Some(admin_url) = &self.admin_url {
-            if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
-                let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.ok();
-                admin.close().await.ok();
-            }
+        if let Some(admin_url) = &self.admin_url
+            && let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await
+        {
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.ok();
+            admin.close().await.ok();
         }
         std::fs::remove_dir_all(&self.dir).ok();
     }
@@ -207,8 +211,7 @@ impl TestServer {
     }
 
     pub async fn login(&self, login: &str, password: &str) -> (StatusCode, Value) {
-        self.post("/api/v1/auth/login", None, json!({"login": login, "password": password}))
-            .await
+        self.post("/api/v1/auth/login", None, json!({"login": login, "password": password})).await
     }
 }
 
