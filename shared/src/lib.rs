@@ -11,6 +11,7 @@
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod permissions;
 pub mod v1;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
