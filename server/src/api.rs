@@ -25,10 +25,14 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 pub mod auth;
+pub mod channels;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod invites;
+pub mod members;
 pub mod middleware;
+pub mod servers;
 pub mod users;
 
 #[derive(OpenApi)]
@@ -43,6 +47,12 @@ pub mod users;
     tags(
         (name = "auth", description = "Accounts, login and sessions"),
         (name = "users", description = "The signed-in user"),
+        (name = "servers", description = "Communities, their settings and audit log"),
+        (name = "roles", description = "Roles and their order"),
+        (name = "members", description = "Members, kicks and bans"),
+        (name = "channels", description = "Channels and permission overwrites"),
+        (name = "messages", description = "Persistent chat"),
+        (name = "invites", description = "Invite links"),
         (name = "health", description = "Liveness and readiness probes"),
     )
 )]
@@ -80,6 +90,26 @@ fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::revoke_session))
         .routes(routes!(users::get_me, users::update_me))
         .routes(routes!(users::change_password))
+        .routes(routes!(servers::create_server, servers::my_servers))
+        .routes(routes!(servers::get_server, servers::update_server, servers::delete_server))
+        .routes(routes!(servers::leave_server))
+        .routes(routes!(servers::transfer_server))
+        .routes(routes!(servers::audit_log))
+        .routes(routes!(servers::create_invite, servers::list_invites))
+        .routes(routes!(servers::create_role, servers::reorder_roles))
+        .routes(routes!(servers::update_role, servers::delete_role))
+        .routes(routes!(members::list_members))
+        .routes(routes!(members::update_member))
+        .routes(routes!(members::kick_member))
+        .routes(routes!(members::add_member_role, members::remove_member_role))
+        .routes(routes!(members::list_bans))
+        .routes(routes!(members::ban_member, members::unban_member))
+        .routes(routes!(channels::create_channel))
+        .routes(routes!(channels::update_channel, channels::delete_channel))
+        .routes(routes!(channels::set_overwrite, channels::delete_overwrite))
+        .routes(routes!(channels::send_message, channels::history))
+        .routes(routes!(channels::edit_message, channels::delete_message))
+        .routes(routes!(invites::preview_invite, invites::accept_invite, invites::delete_invite))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::openapi_json))

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod community;
 pub mod config;
 pub mod error;
 pub mod ids;

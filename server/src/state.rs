@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::Accounts;
+use crate::community::Community;
 use crate::config::Config;
 use crate::error::Error;
 use crate::ids::IdGenerator;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub accounts: Arc<Accounts>,
+    pub community: Arc<Community>,
     pub ids: Arc<IdGenerator>,
     /// Requests to the account routes per client IP; `None` when limits are disabled.
     pub auth_limiter: Option<Arc<KeyedLimiter<IpAddr>>>,
@@ -37,10 +39,12 @@ impl AppState {
                 Duration::from_secs(60),
             ))
         });
+        let community = Arc::new(Community::new(store.clone(), ids.clone()));
         Ok(Self {
             config: Arc::new(config),
             store,
             accounts,
+            community,
             ids,
             auth_limiter,
             shutdown: CancellationToken::new(),

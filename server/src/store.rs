@@ -14,8 +14,11 @@ use auraspeak_shared::{SessionId, UserId};
 use crate::config::{Config, DatabaseTarget};
 use crate::error::{Error, UniqueField};
 
+pub mod community;
 pub mod postgres;
 pub mod sqlite;
+
+pub use community::CommunityStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -120,7 +123,7 @@ impl RevokeReason {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: CommunityStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Cheap round trip for `/readyz`.

@@ -82,6 +82,8 @@ error_codes! {
     Forbidden = "forbidden",
     /// The request timed out on the server.
     Timeout = "timeout",
+    /// The caller is banned from the server they tried to join.
+    Banned = "banned",
 }
 
 impl Serialize for ErrorCode {
@@ -132,7 +134,7 @@ impl ErrorCode {
             | Self::RefreshTokenReused => 401,
             Self::UsernameTaken | Self::EmailTaken => 409,
             Self::RateLimited => 429,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::Banned => 403,
             Self::Timeout => 408,
         }
     }

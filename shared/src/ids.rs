@@ -121,6 +121,20 @@ impl<'de> Deserialize<'de> for Snowflake {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Snowflake {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9]{1,19}$"))
+            .description(Some("64-bit time-ordered ID as a decimal string"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Snowflake {}
+
 /// Mints unique, increasing IDs for one node. Pure: the caller passes the current time,
 /// so tests can drive it through clock jumps without sleeping.
 #[derive(Debug, Clone)]
@@ -208,6 +222,22 @@ typed_id!(
 typed_id!(
     /// One login on one device; its refresh tokens form one rotation family.
     SessionId
+);
+typed_id!(
+    /// A community ("server", a guild in Discord's words).
+    ServerId
+);
+typed_id!(
+    /// A text, voice or category channel.
+    ChannelId
+);
+typed_id!(
+    /// A role. A server's `@everyone` role has the server's ID.
+    RoleId
+);
+typed_id!(
+    /// A chat message; IDs increase with time, so history pages by ID.
+    MessageId
 );
 
 #[cfg(test)]

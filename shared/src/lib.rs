@@ -15,4 +15,7 @@ pub mod permissions;
 pub mod v1;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
-pub use ids::{SessionId, Snowflake, SnowflakeGenerator, UserId};
+pub use ids::{
+    ChannelId, MessageId, RoleId, ServerId, SessionId, Snowflake, SnowflakeGenerator, UserId,
+};
+pub use permissions::Permissions;

@@ -4,4 +4,7 @@
 //! silently ignored. Timestamps are Unix milliseconds (exact in JavaScript until 2255).
 
 pub mod auth;
+pub mod channels;
+pub mod messages;
+pub mod servers;
 pub mod users;

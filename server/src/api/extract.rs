@@ -68,6 +68,24 @@ where
     }
 }
 
+/// Query parameters, with a coded error when they do not parse.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.body_text()))
+    }
+}
+
 /// The client's address, as seen on the socket. (Behind a reverse proxy this is the
 /// proxy; trusted forwarding headers come with the operations work.)
 #[derive(Debug, Clone, Copy)]

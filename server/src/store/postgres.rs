@@ -9,6 +9,12 @@ use async_trait::async_trait;
 use auraspeak_shared::{SessionId, UserId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::community::{
+    AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
+    MemberRoleRow, MemberRow, MessageRow, NewAudit, NewChannel, NewMessage, NewServer,
+    OverwriteRow, RoleRow, ServerRow, channel_columns, impl_community_store, invite_columns,
+    member_select, message_columns, role_columns, server_select,
+};
 use super::{
     Backend, NewRefreshToken, NewSession, NewUser, RevokeReason, RotateOutcome, SessionRecord,
     Store, UserRecord, classify_unique, session_id, user_id,
@@ -36,6 +42,30 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl_community_store!(PgStore);
+
+async fn insert_audit(conn: &mut sqlx::PgConnection, a: &NewAudit) -> Result<(), Error> {
+    sqlx::query(super::community::audit_insert_sql())
+        .bind(a.id)
+        .bind(a.server_id)
+        .bind(a.actor_id)
+        .bind(a.action.as_str())
+        .bind(a.target_id)
+        .bind(&a.reason)
+        .bind(a.now)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 struct UserRow {

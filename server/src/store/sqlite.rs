@@ -19,6 +19,12 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use super::community::{
+    AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
+    MemberRoleRow, MemberRow, MessageRow, NewAudit, NewChannel, NewMessage, NewServer,
+    OverwriteRow, RoleRow, ServerRow, channel_columns, impl_community_store, invite_columns,
+    member_select, message_columns, role_columns, server_select,
+};
 use super::{
     Backend, NewRefreshToken, NewSession, NewUser, RevokeReason, RotateOutcome, SessionRecord,
     Store, UserRecord, classify_unique, session_id, user_id,
@@ -71,6 +77,32 @@ impl SqliteStore {
             .await?;
         Ok(Self { writer, readers })
     }
+}
+
+impl SqliteStore {
+    fn reader(&self) -> &SqlitePool {
+        &self.readers
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
+impl_community_store!(SqliteStore);
+
+async fn insert_audit(conn: &mut sqlx::SqliteConnection, a: &NewAudit) -> Result<(), Error> {
+    sqlx::query(super::community::audit_insert_sql())
+        .bind(a.id)
+        .bind(a.server_id)
+        .bind(a.actor_id)
+        .bind(a.action.as_str())
+        .bind(a.target_id)
+        .bind(&a.reason)
+        .bind(a.now)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 fn user_from_row(row: &SqliteRow) -> Result<UserRecord, Error> {

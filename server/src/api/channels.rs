@@ -1,0 +1,143 @@
+//! `/api/v1/channels/*` and channel creation: channels, overwrites and messages.
+
+use auraspeak_shared::v1::channels::{
+    Channel, CreateChannelRequest, OverwriteKind, SetOverwriteRequest, UpdateChannelRequest,
+};
+use auraspeak_shared::v1::messages::{
+    EditMessageRequest, HistoryQuery, Message, MessageList, SendMessageRequest,
+};
+use auraspeak_shared::{ErrorBody, Snowflake};
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::state::AppState;
+
+/// Create a channel (MANAGE_CHANNELS).
+#[utoipa::path(post, path = "/api/v1/servers/{server_id}/channels", tag = "channels", security(("bearer" = [])),
+    params(("server_id" = String, Path)), request_body = CreateChannelRequest,
+    responses((status = 201, body = Channel), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_channel(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(server_id): ApiPath<Snowflake>,
+    ApiJson(req): ApiJson<CreateChannelRequest>,
+) -> Result<(StatusCode, ApiJson<Channel>), ApiError> {
+    let channel = state.community.create_channel(server_id, auth.user_id.as_i64(), req).await?;
+    Ok((StatusCode::CREATED, ApiJson(channel)))
+}
+
+/// Edit a channel (MANAGE_CHANNELS in it).
+#[utoipa::path(patch, path = "/api/v1/channels/{channel_id}", tag = "channels", security(("bearer" = [])),
+    params(("channel_id" = String, Path)), request_body = UpdateChannelRequest,
+    responses((status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_channel(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(channel_id): ApiPath<Snowflake>,
+    ApiJson(req): ApiJson<UpdateChannelRequest>,
+) -> Result<ApiJson<Channel>, ApiError> {
+    Ok(ApiJson(state.community.update_channel(channel_id, auth.user_id.as_i64(), req).await?))
+}
+
+/// Delete a channel and its messages (MANAGE_CHANNELS in it).
+#[utoipa::path(delete, path = "/api/v1/channels/{channel_id}", tag = "channels", security(("bearer" = [])),
+    params(("channel_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_channel(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(channel_id): ApiPath<Snowflake>,
+) -> Result<StatusCode, ApiError> {
+    state.community.delete_channel(channel_id, auth.user_id.as_i64()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Set a role's or member's permission overwrite in a channel.
+#[utoipa::path(put, path = "/api/v1/channels/{channel_id}/overwrites/{kind}/{target_id}", tag = "channels", security(("bearer" = [])),
+    params(("channel_id" = String, Path), ("kind" = OverwriteKind, Path), ("target_id" = String, Path)),
+    request_body = SetOverwriteRequest,
+    responses((status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_overwrite(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((channel_id, kind, target)): ApiPath<(Snowflake, OverwriteKind, Snowflake)>,
+    ApiJson(req): ApiJson<SetOverwriteRequest>,
+) -> Result<ApiJson<Channel>, ApiError> {
+    let channel =
+        state.community.set_overwrite(channel_id, auth.user_id.as_i64(), kind, target, req).await?;
+    Ok(ApiJson(channel))
+}
+
+/// Remove a permission overwrite.
+#[utoipa::path(delete, path = "/api/v1/channels/{channel_id}/overwrites/{kind}/{target_id}", tag = "channels", security(("bearer" = [])),
+    params(("channel_id" = String, Path), ("kind" = OverwriteKind, Path), ("target_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_overwrite(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((channel_id, kind, target)): ApiPath<(Snowflake, OverwriteKind, Snowflake)>,
+) -> Result<StatusCode, ApiError> {
+    state.community.delete_overwrite(channel_id, auth.user_id.as_i64(), kind, target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Post a message (SEND_MESSAGES). With a `nonce` already used by the caller in this
+/// channel, the earlier message comes back (200) instead of a duplicate (201).
+#[utoipa::path(post, path = "/api/v1/channels/{channel_id}/messages", tag = "messages", security(("bearer" = [])),
+    params(("channel_id" = String, Path)), request_body = SendMessageRequest,
+    responses((status = 201, body = Message), (status = 200, description = "Nonce replay", body = Message),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn send_message(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(channel_id): ApiPath<Snowflake>,
+    ApiJson(req): ApiJson<SendMessageRequest>,
+) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
+    let (message, created) =
+        state.community.send_message(channel_id, auth.user_id.as_i64(), req).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, ApiJson(message)))
+}
+
+/// Message history, newest first (READ_HISTORY).
+#[utoipa::path(get, path = "/api/v1/channels/{channel_id}/messages", tag = "messages", security(("bearer" = [])),
+    params(("channel_id" = String, Path), HistoryQuery),
+    responses((status = 200, body = MessageList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn history(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(channel_id): ApiPath<Snowflake>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<ApiJson<MessageList>, ApiError> {
+    Ok(ApiJson(state.community.history(channel_id, auth.user_id.as_i64(), query).await?))
+}
+
+/// Edit one's own message.
+#[utoipa::path(patch, path = "/api/v1/channels/{channel_id}/messages/{message_id}", tag = "messages", security(("bearer" = [])),
+    params(("channel_id" = String, Path), ("message_id" = String, Path)), request_body = EditMessageRequest,
+    responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn edit_message(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((channel_id, message_id)): ApiPath<(Snowflake, Snowflake)>,
+    ApiJson(req): ApiJson<EditMessageRequest>,
+) -> Result<ApiJson<Message>, ApiError> {
+    let message =
+        state.community.edit_message(channel_id, message_id, auth.user_id.as_i64(), req).await?;
+    Ok(ApiJson(message))
+}
+
+/// Delete one's own message, or anyone's with MANAGE_MESSAGES.
+#[utoipa::path(delete, path = "/api/v1/channels/{channel_id}/messages/{message_id}", tag = "messages", security(("bearer" = [])),
+    params(("channel_id" = String, Path), ("message_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_message(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((channel_id, message_id)): ApiPath<(Snowflake, Snowflake)>,
+) -> Result<StatusCode, ApiError> {
+    state.community.delete_message(channel_id, message_id, auth.user_id.as_i64()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

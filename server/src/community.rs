@@ -1,0 +1,198 @@
+//! The community service: servers, roles, members, channels, invites, moderation and
+//! messages. Handlers in `api/` call in here; this checks permissions with the one pure
+//! calculator from `shared` and talks to the [`Store`].
+//!
+//! Visibility rule: whoever may not know that a server or channel exists (a non-member,
+//! someone without VIEW_CHANNEL) gets exactly the same `not_found` as for one that does
+//! not exist. A member who can see a thing but lacks the permission to change it gets
+//! `forbidden`.
+
+use std::sync::Arc;
+
+use auraspeak_shared::permissions::{
+    ChannelKind as PermKind, MemberContext, Overwrite, OverwriteTarget, channel_permissions,
+    server_permissions,
+};
+use auraspeak_shared::v1::servers::AuditAction;
+use auraspeak_shared::{ErrorCode, Permissions, Snowflake};
+
+use crate::api::error::ApiError;
+use crate::ids::{IdGenerator, unix_ms_now};
+use crate::store::Store;
+use crate::store::community::{ChannelRow, NewAudit, OverwriteRow, RoleRow, ServerRow};
+
+mod channels;
+mod convert;
+mod invites;
+mod members;
+mod messages;
+mod roles;
+mod servers;
+
+pub use convert::*;
+
+pub struct Community {
+    store: Arc<dyn Store>,
+    ids: Arc<IdGenerator>,
+}
+
+/// What one member may do in one server, loaded once per request.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub server: ServerRow,
+    pub user_id: i64,
+    pub is_owner: bool,
+    pub everyone: Permissions,
+    /// The member's roles besides @everyone: (id, permissions, position).
+    pub roles: Vec<(i64, Permissions, i64)>,
+    /// Server-wide effective permissions.
+    pub permissions: Permissions,
+}
+
+impl Access {
+    fn context<'a>(&self, roles: &'a [(u64, Permissions)]) -> MemberContext<'a> {
+        MemberContext {
+            user_id: self.user_id as u64,
+            is_owner: self.is_owner,
+            everyone_role_id: self.server.id as u64,
+            everyone: self.everyone,
+            roles,
+        }
+    }
+
+    fn role_pairs(&self) -> Vec<(u64, Permissions)> {
+        self.roles.iter().map(|(id, p, _)| (*id as u64, *p)).collect()
+    }
+
+    /// Owner and administrators outrank every role.
+    pub fn outranks_everything(&self) -> bool {
+        self.is_owner || self.permissions.contains(Permissions::ADMINISTRATOR)
+    }
+
+    /// The position of the member's highest role (0 = only @everyone).
+    pub fn top_position(&self) -> i64 {
+        self.roles.iter().map(|(_, _, pos)| *pos).max().unwrap_or(0)
+    }
+
+    pub fn require(&self, needed: Permissions) -> Result<(), ApiError> {
+        if self.permissions.contains(needed) { Ok(()) } else { Err(forbidden()) }
+    }
+
+    /// Effective permissions in a channel, given all of the server's overwrites.
+    pub fn in_channel(&self, channel: &ChannelRow, overwrites: &[OverwriteRow]) -> Permissions {
+        let kind = match channel.kind.as_str() {
+            "voice" => PermKind::Voice,
+            "category" => PermKind::Category,
+            _ => PermKind::Text,
+        };
+        let list: Vec<Overwrite> = overwrites
+            .iter()
+            .filter(|o| o.channel_id == channel.id)
+            .map(|o| Overwrite {
+                target: if o.target_kind == "member" {
+                    OverwriteTarget::Member(o.target_id as u64)
+                } else {
+                    OverwriteTarget::Role(o.target_id as u64)
+                },
+                allow: Permissions(o.allow_bits as u64),
+                deny: Permissions(o.deny_bits as u64),
+            })
+            .collect();
+        let pairs = self.role_pairs();
+        channel_permissions(&self.context(&pairs), kind, &list)
+    }
+}
+
+pub fn not_found(what: &str) -> ApiError {
+    ApiError::new(ErrorCode::NotFound, format!("unknown {what}"))
+}
+
+pub fn forbidden() -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, "you lack the permission for this")
+}
+
+impl Community {
+    pub fn new(store: Arc<dyn Store>, ids: Arc<IdGenerator>) -> Self {
+        Self { store, ids }
+    }
+
+    fn next_id(&self) -> i64 {
+        self.ids.next().as_i64()
+    }
+
+    fn audit(
+        &self,
+        access: &Access,
+        action: AuditAction,
+        target: Option<i64>,
+        reason: Option<String>,
+    ) -> NewAudit {
+        NewAudit {
+            id: self.next_id(),
+            server_id: access.server.id,
+            actor_id: access.user_id,
+            action,
+            target_id: target,
+            reason,
+            now: unix_ms_now(),
+        }
+    }
+
+    /// Loads the caller's membership; `not_found` if the server does not exist or the
+    /// caller is not a member (the two are indistinguishable on purpose).
+    pub async fn access(&self, server_id: Snowflake, user_id: i64) -> Result<Access, ApiError> {
+        let sid = server_id.as_i64();
+        let server = self.store.server(sid).await?.ok_or_else(|| not_found("server"))?;
+        if self.store.member(sid, user_id).await?.is_none() {
+            return Err(not_found("server"));
+        }
+        let roles = self.store.roles(sid).await?;
+        let mine = self.store.member_roles(sid, &[user_id]).await?;
+        Ok(build_access(server, user_id, &roles, mine.iter().map(|r| r.role_id)))
+    }
+
+    /// Loads a channel the caller can see, with its effective permissions; `not_found`
+    /// for channels that do not exist or that the caller cannot view.
+    pub async fn channel_access(
+        &self,
+        channel_id: Snowflake,
+        user_id: i64,
+    ) -> Result<(ChannelRow, Access, Permissions), ApiError> {
+        let channel =
+            self.store.channel(channel_id.as_i64()).await?.ok_or_else(|| not_found("channel"))?;
+        let Some(server_id) = Snowflake::from_i64(channel.server_id) else {
+            return Err(ApiError::internal());
+        };
+        let access = self.access(server_id, user_id).await.map_err(|_| not_found("channel"))?;
+        let overwrites = self.store.overwrites(channel.server_id).await?;
+        let perms = access.in_channel(&channel, &overwrites);
+        if !perms.contains(Permissions::VIEW_CHANNEL) {
+            return Err(not_found("channel"));
+        }
+        Ok((channel, access, perms))
+    }
+}
+
+fn build_access(
+    server: ServerRow,
+    user_id: i64,
+    all_roles: &[RoleRow],
+    mine: impl Iterator<Item = i64>,
+) -> Access {
+    let everyone = all_roles
+        .iter()
+        .find(|r| r.id == server.id)
+        .map_or(Permissions::NONE, |r| Permissions(r.permissions as u64));
+    let mine: Vec<i64> = mine.collect();
+    let roles: Vec<(i64, Permissions, i64)> = all_roles
+        .iter()
+        .filter(|r| r.id != server.id && mine.contains(&r.id))
+        .map(|r| (r.id, Permissions(r.permissions as u64), r.position))
+        .collect();
+    let is_owner = server.owner_id == user_id;
+    let mut access =
+        Access { server, user_id, is_owner, everyone, roles, permissions: Permissions::NONE };
+    let pairs = access.role_pairs();
+    access.permissions = server_permissions(&access.context(&pairs));
+    access
+}

@@ -1,0 +1,197 @@
+//! Members: listing, nicknames, role assignment, kicks and bans, with the role hierarchy:
+//! nobody acts on a member whose highest role is at or above their own, and nobody acts
+//! on the owner. Owner and ADMINISTRATOR stand above every role.
+
+use auraspeak_shared::v1::servers::{
+    AuditAction, Ban, Member, MemberList, ModerationRequest, UpdateMemberRequest,
+};
+use auraspeak_shared::{Permissions, Snowflake, UserId};
+
+use super::{
+    Access, Community, Fields, NICKNAME_MAX, REASON_MAX, ban_api, forbidden, member_api, not_found,
+};
+use crate::api::error::ApiError;
+
+const MAX_PAGE: u32 = 1000;
+
+impl Community {
+    pub async fn members(
+        &self,
+        server_id: Snowflake,
+        user_id: i64,
+        after: Option<Snowflake>,
+        limit: Option<u32>,
+    ) -> Result<MemberList, ApiError> {
+        let access = self.access(server_id, user_id).await?;
+        let limit = limit.unwrap_or(100).clamp(1, MAX_PAGE);
+        let rows = self
+            .store
+            .members(access.server.id, after.map_or(0, Snowflake::as_i64), i64::from(limit))
+            .await?;
+        let ids: Vec<i64> = rows.iter().map(|m| m.user_id).collect();
+        let roles = self.store.member_roles(access.server.id, &ids).await?;
+        let members = rows
+            .iter()
+            .map(|m| {
+                let mine = roles.iter().filter(|r| r.user_id == m.user_id).map(|r| r.role_id);
+                member_api(m, mine.collect())
+            })
+            .collect::<Result<Vec<Member>, _>>()?;
+        let next_after =
+            (members.len() == limit as usize).then(|| members.last().map(|m| m.user_id)).flatten();
+        Ok(MemberList { members, next_after })
+    }
+
+    /// Checks that `actor` may moderate `target` and returns the target's access.
+    async fn outranks(&self, actor: &Access, target: i64) -> Result<Access, ApiError> {
+        let server_id = Snowflake::from_i64(actor.server.id).ok_or_else(ApiError::internal)?;
+        let target = self.access(server_id, target).await.map_err(|_| not_found("member"))?;
+        if target.is_owner || target.user_id == actor.user_id {
+            return Err(forbidden());
+        }
+        if !actor.outranks_everything()
+            && (target.top_position() >= actor.top_position()
+                || target.permissions.contains(Permissions::ADMINISTRATOR))
+        {
+            return Err(forbidden());
+        }
+        Ok(target)
+    }
+
+    pub async fn update_member(
+        &self,
+        server_id: Snowflake,
+        user_id: i64,
+        target: Snowflake,
+        req: UpdateMemberRequest,
+    ) -> Result<(), ApiError> {
+        let access = self.access(server_id, user_id).await?;
+        let target = target.as_i64();
+        let Some(nickname) = req.nickname else { return Ok(()) };
+        if target == user_id {
+            access.require(Permissions::CHANGE_NICKNAME)?;
+        } else {
+            access.require(Permissions::MANAGE_NICKNAMES)?;
+            self.outranks(&access, target).await?;
+        }
+        let mut fields = Fields::default();
+        let nickname = fields.optional_text("nickname", Some(&nickname), NICKNAME_MAX);
+        fields.finish()?;
+        if !self.store.set_nickname(access.server.id, target, nickname.as_deref()).await? {
+            return Err(not_found("member"));
+        }
+        Ok(())
+    }
+
+    pub async fn kick(
+        &self,
+        server_id: Snowflake,
+        user_id: i64,
+        target: Snowflake,
+        req: ModerationRequest,
+    ) -> Result<(), ApiError> {
+        let access = self.access(server_id, user_id).await?;
+        access.require(Permissions::KICK_MEMBERS)?;
+        let reason = reason(req)?;
+        let target = self.outranks(&access, target.as_i64()).await?;
+        let audit = self.audit(&access, AuditAction::MemberKick, Some(target.user_id), reason);
+        if !self.store.remove_member(access.server.id, target.user_id, Some(&audit)).await? {
+            return Err(not_found("member"));
+        }
+        Ok(())
+    }
+
+    /// Bans a member or any other account (so a troublemaker cannot join later either).
+    pub async fn ban(
+        &self,
+        server_id: Snowflake,
+        user_id: i64,
+        target: Snowflake,
+        req: ModerationRequest,
+    ) -> Result<(), ApiError> {
+        let access = self.access(server_id, user_id).await?;
+        access.require(Permissions::BAN_MEMBERS)?;
+        let reason = reason(req)?;
+        if self.store.member(access.server.id, target.as_i64()).await?.is_some() {
+            self.outranks(&access, target.as_i64()).await?;
+        } else if self.store.user_by_id(UserId(target)).await?.is_none() {
+            return Err(not_found("user"));
+        }
+        let target = target.as_i64();
+        let audit = self.audit(&access, AuditAction::MemberBan, Some(target), reason.clone());
+        self.store.ban(access.server.id, target, reason.as_deref(), &audit).await?;
+        Ok(())
+    }
+
+    pub async fn unban(
+        &self,
+        server_id: Snowflake,
+        user_id: i64,
+        target: Snowflake,
+    ) -> Result<(), ApiError> {
+        let access = self.access(server_id, user_id).await?;
+        access.require(Permissions::BAN_MEMBERS)?;
+        let audit = self.audit(&access, AuditAction::MemberUnban, Some(target.as_i64()), None);
+        if !self.store.unban(access.server.id, target.as_i64(), &audit).await? {
+            return Err(not_found("ban"));
+        }
+        Ok(())
+    }
+
+    pub async fn bans(&self, server_id: Snowflake, user_id: i64) -> Result<Vec<Ban>, ApiError> {
+        let access = self.access(server_id, user_id).await?;
+        access.require(Permissions::BAN_MEMBERS)?;
+        self.store.bans(access.server.id).await?.iter().map(ban_api).collect()
+    }
+
+    pub async fn set_member_role(
+        &self,
+        server_id: Snowflake,
+        user_id: i64,
+        target: Snowflake,
+        role_id: Snowflake,
+        add: bool,
+    ) -> Result<(), ApiError> {
+        let access = self.access(server_id, user_id).await?;
+        access.require(Permissions::MANAGE_ROLES)?;
+        let role = self
+            .store
+            .role(access.server.id, role_id.as_i64())
+            .await?
+            .filter(|r| r.id != access.server.id)
+            .ok_or_else(|| not_found("role"))?;
+        if !access.outranks_everything() && role.position >= access.top_position() {
+            return Err(forbidden());
+        }
+        let target = target.as_i64();
+        if self.store.member(access.server.id, target).await?.is_none() {
+            return Err(not_found("member"));
+        }
+        let (action, changed) = if add {
+            let audit = self.audit(&access, AuditAction::MemberRoleAdd, Some(target), None);
+            (
+                action_name(add),
+                self.store.add_member_role(access.server.id, target, role.id, &audit).await?,
+            )
+        } else {
+            let audit = self.audit(&access, AuditAction::MemberRoleRemove, Some(target), None);
+            (
+                action_name(add),
+                self.store.remove_member_role(access.server.id, target, role.id, &audit).await?,
+            )
+        };
+        tracing::debug!(action, changed, "member role");
+        Ok(())
+    }
+}
+
+fn action_name(add: bool) -> &'static str {
+    if add { "add" } else { "remove" }
+}
+
+fn reason(req: ModerationRequest) -> Result<Option<String>, ApiError> {
+    let mut fields = Fields::default();
+    let reason = fields.optional_text("reason", req.reason.as_deref(), REASON_MAX);
+    fields.finish()?;
+    Ok(reason)
+}

@@ -1,0 +1,509 @@
+//! Communities over real HTTP on both backends: servers, invites, roles and the
+//! hierarchy, channel overwrites, moderation and the audit log.
+
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::time::Duration;
+
+use harness::{Backend, TestServer, access, assert_error};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+backend_tests!(
+    server_lifecycle_and_visibility,
+    invites_expire_run_out_and_respect_bans,
+    role_hierarchy_limits_moderators,
+    overwrites_hide_and_silence_channels,
+);
+
+const KICK: u64 = 1 << 10;
+const BAN: u64 = 1 << 11;
+const VIEW: u64 = 1 << 0;
+const SEND: u64 = 1 << 1;
+const MANAGE_MESSAGES: u64 = 1 << 3;
+const MANAGE_ROLES: u64 = 1 << 7;
+
+struct User {
+    token: String,
+    id: String,
+}
+
+async fn user(s: &TestServer, name: &str) -> User {
+    let auth = s.register(name).await;
+    User { token: access(&auth), id: auth["user"]["id"].as_str().expect("id").to_owned() }
+}
+
+async fn create_server(s: &TestServer, owner: &User, name: &str) -> Value {
+    let (status, detail) =
+        s.post("/api/v1/servers", Some(&owner.token), json!({"name": name})).await;
+    assert_eq!(status, StatusCode::CREATED, "{detail}");
+    detail
+}
+
+/// Creates an invite and joins `who` through it.
+async fn join(s: &TestServer, owner: &User, server_id: &str, who: &User) {
+    let (_, invite) = s
+        .post(&format!("/api/v1/servers/{server_id}/invites"), Some(&owner.token), json!({}))
+        .await;
+    let code = invite["code"].as_str().expect("code");
+    let (status, body) =
+        s.post(&format!("/api/v1/invites/{code}"), Some(&who.token), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn create_role(
+    s: &TestServer,
+    owner: &User,
+    server_id: &str,
+    name: &str,
+    perms: u64,
+) -> String {
+    let (status, role) = s
+        .post(
+            &format!("/api/v1/servers/{server_id}/roles"),
+            Some(&owner.token),
+            json!({"name": name, "permissions": perms.to_string()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    role["id"].as_str().expect("id").to_owned()
+}
+
+async fn grant(s: &TestServer, by: &User, server_id: &str, to: &User, role: &str) -> StatusCode {
+    s.send(
+        Method::PUT,
+        &format!("/api/v1/servers/{server_id}/members/{}/roles/{role}", to.id),
+        Some(&by.token),
+        None,
+    )
+    .await
+    .0
+}
+
+async fn kick(s: &TestServer, sid: &str, by: &User, target: &User) -> (StatusCode, Value) {
+    let path = format!("/api/v1/servers/{sid}/members/{}/kick", target.id);
+    s.post(&path, Some(&by.token), json!({"reason": "rules"})).await
+}
+
+async fn put_ow(
+    s: &TestServer,
+    cid: &str,
+    by: &User,
+    kind: &str,
+    target: &str,
+    allow: u64,
+    deny: u64,
+) -> (StatusCode, Value) {
+    let path = format!("/api/v1/channels/{cid}/overwrites/{kind}/{target}");
+    let body = json!({"allow": allow.to_string(), "deny": deny.to_string()});
+    s.send(Method::PUT, &path, Some(&by.token), Some(body)).await
+}
+
+async fn post(s: &TestServer, cid: &str, who: &User, text: &str) -> (StatusCode, Value) {
+    s.post(&format!("/api/v1/channels/{cid}/messages"), Some(&who.token), json!({"content": text}))
+        .await
+}
+
+async fn server_lifecycle_and_visibility(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let (alice, bob, eve) = (user(&s, "alice").await, user(&s, "bob").await, user(&s, "eve").await);
+    let detail = create_server(&s, &alice, "  Raid Night  ").await;
+    let sid = detail["server"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(detail["server"]["name"], "Raid Night");
+    assert_eq!(detail["server"]["owner_id"], alice.id.as_str());
+    assert_eq!(detail["server"]["member_count"], 1);
+    let kinds: Vec<(&str, &str)> = detail["channels"]
+        .as_array()
+        .expect("channels")
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap_or(""), c["name"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(kinds, vec![("text", "general"), ("voice", "General")]);
+    assert_eq!(detail["channels"][1]["bitrate_kbps"], 64);
+    assert_eq!(detail["roles"][0]["name"], "@everyone");
+    assert_eq!(detail["roles"][0]["id"], sid.as_str(), "@everyone shares the server's id");
+
+    // Outsiders cannot tell the server exists.
+    let missing = s.get("/api/v1/servers/123456789", Some(&eve.token)).await;
+    let hidden = s.get(&format!("/api/v1/servers/{sid}"), Some(&eve.token)).await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
+    assert_error(&hidden, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(missing.1["error"]["message"], hidden.1["error"]["message"]);
+
+    join(&s, &alice, &sid, &bob).await;
+    let (_, mine) = s.get("/api/v1/servers", Some(&bob.token)).await;
+    assert_eq!(mine[0]["id"], sid.as_str());
+    assert_eq!(mine[0]["member_count"], 2);
+    let server_path = format!("/api/v1/servers/{sid}");
+    assert_error(
+        &s.send(Method::PATCH, &server_path, Some(&bob.token), Some(json!({"name": "Mine now"})))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let (status, renamed) = s
+        .send(
+            Method::PATCH,
+            &server_path,
+            Some(&alice.token),
+            Some(json!({"name": "Raid Night II", "description": "Tuesdays"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["description"], "Tuesdays");
+    assert_error(
+        &s.send(Method::PATCH, &server_path, Some(&alice.token), Some(json!({"name": "x"}))).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+
+    let leave_owner =
+        s.post(&format!("/api/v1/servers/{sid}/leave"), Some(&alice.token), json!({})).await;
+    assert_error(&leave_owner, StatusCode::FORBIDDEN, "forbidden");
+    let del =
+        s.send(Method::DELETE, &format!("/api/v1/servers/{sid}"), Some(&bob.token), None).await;
+    assert_error(&del, StatusCode::FORBIDDEN, "forbidden");
+
+    let (status, moved) = s
+        .post(
+            &format!("/api/v1/servers/{sid}/transfer"),
+            Some(&alice.token),
+            json!({"user_id": bob.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["owner_id"], bob.id.as_str());
+    let (status, _) =
+        s.post(&format!("/api/v1/servers/{sid}/leave"), Some(&alice.token), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(
+        &s.get(&format!("/api/v1/servers/{sid}"), Some(&alice.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let (status, _) =
+        s.send(Method::DELETE, &format!("/api/v1/servers/{sid}"), Some(&bob.token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(
+        &s.get(&format!("/api/v1/servers/{sid}"), Some(&bob.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    s.stop().await;
+}
+
+async fn invites_expire_run_out_and_respect_bans(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let (owner, a, b, troll) = (
+        user(&s, "owner").await,
+        user(&s, "ann").await,
+        user(&s, "ben").await,
+        user(&s, "troll").await,
+    );
+    let sid =
+        create_server(&s, &owner, "Guild").await["server"]["id"].as_str().expect("id").to_owned();
+    let invites = format!("/api/v1/servers/{sid}/invites");
+
+    let (_, once) = s.post(&invites, Some(&owner.token), json!({"max_uses": 1})).await;
+    let code = once["code"].as_str().expect("code").to_owned();
+    let (status, preview) = s.get(&format!("/api/v1/invites/{code}"), None).await;
+    assert_eq!(status, StatusCode::OK, "previews need no account");
+    assert_eq!(
+        (preview["server_name"].as_str(), preview["member_count"].as_i64()),
+        (Some("Guild"), Some(1))
+    );
+    assert_eq!(
+        s.post(&format!("/api/v1/invites/{code}"), Some(&a.token), json!({})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.post(&format!("/api/v1/invites/{code}"), Some(&a.token), json!({})).await.0,
+        StatusCode::OK,
+        "already a member: idempotent"
+    );
+    assert_error(
+        &s.post(&format!("/api/v1/invites/{code}"), Some(&b.token), json!({})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &s.get(&format!("/api/v1/invites/{code}"), None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    let (_, short) = s.post(&invites, Some(&owner.token), json!({"max_age_secs": 1})).await;
+    let short_code = short["code"].as_str().expect("code").to_owned();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_error(
+        &s.post(&format!("/api/v1/invites/{short_code}"), Some(&b.token), json!({})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    for bad in [
+        json!({"max_age_secs": -1}),
+        json!({"max_uses": 1_000_000}),
+        json!({"max_age_secs": "soon"}),
+    ] {
+        assert!(s.post(&invites, Some(&owner.token), bad).await.0.is_client_error());
+    }
+    assert_error(
+        &s.post("/api/v1/invites/not-a-code!", Some(&b.token), json!({})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    // A ban removes the member and keeps them out until lifted.
+    join(&s, &owner, &sid, &troll).await;
+    let (status, _) = s
+        .send(
+            Method::PUT,
+            &format!("/api/v1/servers/{sid}/bans/{}", troll.id),
+            Some(&owner.token),
+            Some(json!({"reason": "spam"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(
+        &s.get(&format!("/api/v1/servers/{sid}"), Some(&troll.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let (_, open) = s.post(&invites, Some(&owner.token), json!({})).await;
+    let open_code = open["code"].as_str().expect("code").to_owned();
+    assert_error(
+        &s.post(&format!("/api/v1/invites/{open_code}"), Some(&troll.token), json!({})).await,
+        StatusCode::FORBIDDEN,
+        "banned",
+    );
+    let (_, bans) = s.get(&format!("/api/v1/servers/{sid}/bans"), Some(&owner.token)).await;
+    assert_eq!(
+        (bans[0]["username"].as_str(), bans[0]["reason"].as_str()),
+        (Some("troll"), Some("spam"))
+    );
+    assert_error(
+        &s.get(&format!("/api/v1/servers/{sid}/bans"), Some(&a.token)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let (status, _) = s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/servers/{sid}/bans/{}", troll.id),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.post(&format!("/api/v1/invites/{open_code}"), Some(&troll.token), json!({})).await.0,
+        StatusCode::OK
+    );
+
+    let (status, log) =
+        s.get(&format!("/api/v1/servers/{sid}/audit-log"), Some(&owner.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, vec!["member_unban", "member_ban"], "newest first");
+    assert_eq!(log["entries"][1]["reason"], "spam");
+    assert_eq!(log["entries"][1]["actor_id"], owner.id.as_str());
+    assert_error(
+        &s.get(&format!("/api/v1/servers/{sid}/audit-log"), Some(&a.token)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    s.stop().await;
+}
+
+async fn role_hierarchy_limits_moderators(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let owner = user(&s, "owner").await;
+    let (modr, peer, pleb) =
+        (user(&s, "modr").await, user(&s, "peer").await, user(&s, "pleb").await);
+    let sid =
+        create_server(&s, &owner, "Clan").await["server"]["id"].as_str().expect("id").to_owned();
+    for u in [&modr, &peer, &pleb] {
+        join(&s, &owner, &sid, u).await;
+    }
+    let helper = create_role(&s, &owner, &sid, "Helper", 0).await;
+    let moderator =
+        create_role(&s, &owner, &sid, "Moderator", KICK | MANAGE_ROLES | MANAGE_MESSAGES).await;
+    assert_eq!(grant(&s, &owner, &sid, &modr, &moderator).await, StatusCode::NO_CONTENT);
+    assert_eq!(grant(&s, &owner, &sid, &peer, &moderator).await, StatusCode::NO_CONTENT);
+
+    // Below: fine. Equal or above, or the owner: refused.
+    assert_eq!(grant(&s, &modr, &sid, &pleb, &helper).await, StatusCode::NO_CONTENT);
+    assert_eq!(grant(&s, &modr, &sid, &pleb, &moderator).await, StatusCode::FORBIDDEN);
+    assert_error(&kick(&s, &sid, &modr, &peer).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(&kick(&s, &sid, &modr, &owner).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(&kick(&s, &sid, &pleb, &modr).await, StatusCode::FORBIDDEN, "forbidden");
+    // Nobody hands out what they do not have.
+    let escalate = s
+        .post(
+            &format!("/api/v1/servers/{sid}/roles"),
+            Some(&modr.token),
+            json!({"name": "Boss", "permissions": BAN.to_string()}),
+        )
+        .await;
+    assert_error(&escalate, StatusCode::FORBIDDEN, "forbidden");
+    let rename_mod = s
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/servers/{sid}/roles/{moderator}"),
+            Some(&modr.token),
+            Some(json!({"name": "Gods"})),
+        )
+        .await;
+    assert_error(&rename_mod, StatusCode::FORBIDDEN, "forbidden");
+
+    let (status, _) = kick(&s, &sid, &modr, &pleb).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(
+        &s.get(&format!("/api/v1/servers/{sid}"), Some(&pleb.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let (_, members) =
+        s.get(&format!("/api/v1/servers/{sid}/members?limit=2"), Some(&owner.token)).await;
+    assert_eq!(members["members"].as_array().map(Vec::len), Some(2));
+    let next = members["next_after"].as_str().expect("more pages").to_owned();
+    let (_, rest) = s
+        .get(&format!("/api/v1/servers/{sid}/members?limit=2&after={next}"), Some(&owner.token))
+        .await;
+    assert_eq!(rest["members"].as_array().map(Vec::len), Some(1), "3 members left after the kick");
+    let bad = s.get(&format!("/api/v1/servers/{sid}/members?limit=lots"), Some(&owner.token)).await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_parameter");
+
+    // Deleting a role takes it from everyone who had it.
+    let (status, _) = s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/servers/{sid}/roles/{moderator}"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(&kick(&s, &sid, &modr, &peer).await, StatusCode::FORBIDDEN, "forbidden");
+    let everyone = s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/servers/{sid}/roles/{sid}"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_error(&everyone, StatusCode::FORBIDDEN, "forbidden");
+    s.stop().await;
+}
+
+async fn overwrites_hide_and_silence_channels(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let (owner, bob) = (user(&s, "owner").await, user(&s, "bob").await);
+    let sid =
+        create_server(&s, &owner, "Base").await["server"]["id"].as_str().expect("id").to_owned();
+    join(&s, &owner, &sid, &bob).await;
+    let staff_role = create_role(&s, &owner, &sid, "Staff", 0).await;
+    let (status, staff) = s
+        .post(
+            &format!("/api/v1/servers/{sid}/channels"),
+            Some(&owner.token),
+            json!({"name": "staff", "kind": "text", "topic": "mods only"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{staff}");
+    let cid = staff["id"].as_str().expect("id").to_owned();
+    assert_eq!(put_ow(&s, &cid, &owner, "role", &sid, 0, VIEW).await.0, StatusCode::OK);
+    assert_eq!(put_ow(&s, &cid, &owner, "role", &staff_role, VIEW, 0).await.0, StatusCode::OK);
+
+    let visible = |detail: &Value| -> Vec<String> {
+        detail["channels"]
+            .as_array()
+            .expect("channels")
+            .iter()
+            .filter_map(|c| c["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (_, bob_view) = s.get(&format!("/api/v1/servers/{sid}"), Some(&bob.token)).await;
+    assert!(!visible(&bob_view).contains(&"staff".to_owned()), "{bob_view}");
+    assert_error(&post(&s, &cid, &bob, "hi").await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &s.get(&format!("/api/v1/channels/{cid}/messages"), Some(&bob.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    assert_eq!(grant(&s, &owner, &sid, &bob, &staff_role).await, StatusCode::NO_CONTENT);
+    let (_, bob_view) = s.get(&format!("/api/v1/servers/{sid}"), Some(&bob.token)).await;
+    assert!(visible(&bob_view).contains(&"staff".to_owned()));
+    assert_eq!(post(&s, &cid, &bob, "hello staff").await.0, StatusCode::CREATED);
+
+    // A member-level deny beats the role's allow: read-only for bob.
+    assert_eq!(put_ow(&s, &cid, &owner, "member", &bob.id, 0, SEND).await.0, StatusCode::OK);
+    assert_error(&post(&s, &cid, &bob, "can I talk?").await, StatusCode::FORBIDDEN, "forbidden");
+    let (status, history) =
+        s.get(&format!("/api/v1/channels/{cid}/messages"), Some(&bob.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(history["messages"][0]["content"], "hello staff");
+    let (status, _) = s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/channels/{cid}/overwrites/member/{}", bob.id),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(post(&s, &cid, &bob, "thanks").await.0, StatusCode::CREATED);
+
+    // Bob cannot manage the channel or its overwrites.
+    let edit = s
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/channels/{cid}"),
+            Some(&bob.token),
+            Some(json!({"name": "mine"})),
+        )
+        .await;
+    assert_error(&edit, StatusCode::FORBIDDEN, "forbidden");
+    let (status, renamed) = s
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/channels/{cid}"),
+            Some(&owner.token),
+            Some(json!({"name": "staff-room", "topic": ""})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!((renamed["name"].as_str(), renamed["topic"].is_null()), (Some("staff-room"), true));
+    assert_eq!(renamed["overwrites"].as_array().map(Vec::len), Some(2));
+    let voice_only = s
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/channels/{cid}"),
+            Some(&owner.token),
+            Some(json!({"bitrate_kbps": 96})),
+        )
+        .await;
+    assert_error(&voice_only, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let bad_voice = s
+        .post(
+            &format!("/api/v1/servers/{sid}/channels"),
+            Some(&owner.token),
+            json!({"name": "Loud", "kind": "voice", "bitrate_kbps": 600}),
+        )
+        .await;
+    assert_error(&bad_voice, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let (status, _) =
+        s.send(Method::DELETE, &format!("/api/v1/channels/{cid}"), Some(&owner.token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(&post(&s, &cid, &owner, "anyone?").await, StatusCode::NOT_FOUND, "not_found");
+    let _ = MANAGE_MESSAGES;
+    s.stop().await;
+}

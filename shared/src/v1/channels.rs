@@ -1,0 +1,132 @@
+//! Channels: text, voice and categories, with per-channel permission overwrites.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ChannelId, ServerId, Snowflake};
+use crate::permissions::Permissions;
+
+/// Default voice bitrate: transparent for speech with Opus, light on upstream.
+pub const DEFAULT_BITRATE_KBPS: i64 = 64;
+pub const MIN_BITRATE_KBPS: i64 = 8;
+pub const MAX_BITRATE_KBPS: i64 = 510;
+pub const MAX_USER_LIMIT: i64 = 99;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ChannelKind {
+    Text,
+    Voice,
+    Category,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Voice => "voice",
+            Self::Category => "category",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "text" => Some(Self::Text),
+            "voice" => Some(Self::Voice),
+            "category" => Some(Self::Category),
+            _ => None,
+        }
+    }
+
+    pub fn for_permissions(self) -> crate::permissions::ChannelKind {
+        match self {
+            Self::Text => crate::permissions::ChannelKind::Text,
+            Self::Voice => crate::permissions::ChannelKind::Voice,
+            Self::Category => crate::permissions::ChannelKind::Category,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum OverwriteKind {
+    Role,
+    Member,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PermissionOverwrite {
+    pub kind: OverwriteKind,
+    /// A role ID or a user ID, by `kind`.
+    pub target_id: Snowflake,
+    pub allow: Permissions,
+    pub deny: Permissions,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Channel {
+    pub id: ChannelId,
+    pub server_id: ServerId,
+    pub kind: ChannelKind,
+    pub name: String,
+    pub topic: Option<String>,
+    pub position: i64,
+    /// The category this channel sits in.
+    pub parent_id: Option<ChannelId>,
+    /// Voice channels only: Opus bitrate in kbps (8–510).
+    pub bitrate_kbps: Option<i64>,
+    /// Voice channels only: most members at once; 0 for no limit.
+    pub user_limit: Option<i64>,
+    pub overwrites: Vec<PermissionOverwrite>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateChannelRequest {
+    pub name: String,
+    pub kind: ChannelKind,
+    #[serde(default)]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<ChannelId>,
+    #[serde(default)]
+    pub position: Option<i64>,
+    #[serde(default)]
+    pub bitrate_kbps: Option<i64>,
+    #[serde(default)]
+    pub user_limit: Option<i64>,
+}
+
+/// Fields left out stay unchanged. An empty topic clears it; `parent_id: "0"` moves the
+/// channel out of its category.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateChannelRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub position: Option<i64>,
+    #[serde(default)]
+    pub parent_id: Option<Snowflake>,
+    #[serde(default)]
+    pub bitrate_kbps: Option<i64>,
+    #[serde(default)]
+    pub user_limit: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetOverwriteRequest {
+    #[serde(default)]
+    pub allow: Permissions,
+    #[serde(default)]
+    pub deny: Permissions,
+}
