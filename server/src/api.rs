@@ -53,6 +53,7 @@ pub mod users;
         (name = "channels", description = "Channels and permission overwrites"),
         (name = "messages", description = "Persistent chat"),
         (name = "invites", description = "Invite links"),
+        (name = "gateway", description = "Realtime events over WebSocket"),
         (name = "health", description = "Liveness and readiness probes"),
     )
 )]
@@ -110,6 +111,7 @@ fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(channels::send_message, channels::history))
         .routes(routes!(channels::edit_message, channels::delete_message))
         .routes(routes!(invites::preview_invite, invites::accept_invite, invites::delete_invite))
+        .routes(routes!(crate::gateway::connection::gateway))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::openapi_json))

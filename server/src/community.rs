@@ -16,7 +16,10 @@ use auraspeak_shared::permissions::{
 use auraspeak_shared::v1::servers::AuditAction;
 use auraspeak_shared::{ErrorCode, Permissions, Snowflake};
 
+use auraspeak_shared::v1::gateway::Event;
+
 use crate::api::error::ApiError;
+use crate::events::{Audience, Envelope, EventBus};
 use crate::ids::{IdGenerator, unix_ms_now};
 use crate::store::Store;
 use crate::store::community::{ChannelRow, NewAudit, OverwriteRow, RoleRow, ServerRow};
@@ -34,6 +37,7 @@ pub use convert::*;
 pub struct Community {
     store: Arc<dyn Store>,
     ids: Arc<IdGenerator>,
+    events: Arc<dyn EventBus>,
 }
 
 /// What one member may do in one server, loaded once per request.
@@ -112,8 +116,22 @@ pub fn forbidden() -> ApiError {
 }
 
 impl Community {
-    pub fn new(store: Arc<dyn Store>, ids: Arc<IdGenerator>) -> Self {
-        Self { store, ids }
+    pub fn new(store: Arc<dyn Store>, ids: Arc<IdGenerator>, events: Arc<dyn EventBus>) -> Self {
+        Self { store, ids, events }
+    }
+
+    /// Publishes after the change is committed, so subscribers never see an event for
+    /// something a re-read would not find.
+    fn publish(&self, audience: Audience, event: Event, invalidates: Option<i64>) {
+        self.events.publish(Envelope { audience, event, invalidates });
+    }
+
+    /// Whether `user_id` may see the channel; any failure reads as "no".
+    pub async fn can_view(&self, channel_id: i64, user_id: i64) -> bool {
+        match Snowflake::from_i64(channel_id) {
+            Some(id) => self.channel_access(id, user_id).await.is_ok(),
+            None => false,
+        }
     }
 
     fn next_id(&self) -> i64 {

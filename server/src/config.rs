@@ -26,8 +26,21 @@ pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    pub gateway: GatewayConfig,
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub heartbeat_interval_ms: u64,
+    pub resume_window_secs: u64,
+    pub resume_buffer_events: usize,
+    pub max_frame_bytes: usize,
+    pub frames_per_minute: u32,
+    pub frame_burst: u32,
+    pub bus_capacity: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,6 +199,15 @@ impl Config {
         if self.http.max_body_bytes < 1024 {
             return fail("http.max_body_bytes must be at least 1024");
         }
+        let g = &self.gateway;
+        if g.heartbeat_interval_ms < 100 || g.resume_buffer_events == 0 || g.max_frame_bytes < 256 {
+            return fail(
+                "gateway: heartbeat_interval_ms >= 100, resume_buffer_events >= 1, max_frame_bytes >= 256",
+            );
+        }
+        if g.frames_per_minute == 0 || g.frame_burst == 0 || g.bus_capacity < 16 {
+            return fail("gateway: frames_per_minute and frame_burst >= 1, bus_capacity >= 16");
+        }
         if self.http.request_timeout_secs == 0 {
             return fail("http.request_timeout_secs must be at least 1");
         }
@@ -220,7 +242,9 @@ impl Config {
              max_body_bytes = {}\nrequest_timeout_secs = {}\nshutdown_grace_secs = {}\n\n\
              [database]\nurl = {:?}\nmax_connections = {}\nsqlite_readers = {}\n\n\
              [auth]\naccess_token_ttl_secs = {}\nrefresh_token_ttl_days = {}\njwt_secret = {:?}\n\
-             audience = {:?}\nmax_concurrent_hashes = {}\n\n[rate_limit]\nenabled = {}\n\
+             audience = {:?}\nmax_concurrent_hashes = {}\n\n[gateway]\nheartbeat_interval_ms = {}\n\
+             resume_window_secs = {}\nresume_buffer_events = {}\nmax_frame_bytes = {}\n\
+             frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\n\n[rate_limit]\nenabled = {}\n\
              auth_per_minute = {}\nauth_burst = {}\nlogin_failures_per_hour = {}\n\n\
              [log]\nlevel = {:?}\nformat = \"{}\"\nto_file = {}\n",
             self.data_dir.display().to_string(),
@@ -238,6 +262,13 @@ impl Config {
             secret,
             self.auth.audience,
             self.auth.max_concurrent_hashes,
+            self.gateway.heartbeat_interval_ms,
+            self.gateway.resume_window_secs,
+            self.gateway.resume_buffer_events,
+            self.gateway.max_frame_bytes,
+            self.gateway.frames_per_minute,
+            self.gateway.frame_burst,
+            self.gateway.bus_capacity,
             self.rate_limit.enabled,
             self.rate_limit.auth_per_minute,
             self.rate_limit.auth_burst,

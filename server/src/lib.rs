@@ -12,6 +12,8 @@ pub mod auth;
 pub mod community;
 pub mod config;
 pub mod error;
+pub mod events;
+pub mod gateway;
 pub mod ids;
 pub mod logging;
 pub mod rate_limit;

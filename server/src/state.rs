@@ -10,6 +10,8 @@ use crate::accounts::Accounts;
 use crate::community::Community;
 use crate::config::Config;
 use crate::error::Error;
+use crate::events::{EventBus, LocalBus};
+use crate::gateway::Gateway;
 use crate::ids::IdGenerator;
 use crate::rate_limit::KeyedLimiter;
 use crate::store::Store;
@@ -20,6 +22,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub accounts: Arc<Accounts>,
     pub community: Arc<Community>,
+    pub events: Arc<dyn EventBus>,
+    pub gateway: Arc<Gateway>,
     pub ids: Arc<IdGenerator>,
     /// Requests to the account routes per client IP; `None` when limits are disabled.
     pub auth_limiter: Option<Arc<KeyedLimiter<IpAddr>>>,
@@ -39,15 +43,27 @@ impl AppState {
                 Duration::from_secs(60),
             ))
         });
-        let community = Arc::new(Community::new(store.clone(), ids.clone()));
+        let events: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.gateway.bus_capacity));
+        let community = Arc::new(Community::new(store.clone(), ids.clone(), events.clone()));
+        let shutdown = CancellationToken::new();
+        let gateway = Arc::new(Gateway::new(
+            config.gateway.clone(),
+            config.http.cors_origins.clone(),
+            events.clone(),
+            community.clone(),
+            store.clone(),
+            shutdown.clone(),
+        ));
         Ok(Self {
             config: Arc::new(config),
             store,
             accounts,
             community,
+            events,
+            gateway,
             ids,
             auth_limiter,
-            shutdown: CancellationToken::new(),
+            shutdown,
         })
     }
 }

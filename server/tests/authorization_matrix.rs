@@ -37,12 +37,19 @@ fn table() -> Vec<(&'static str, &'static str, Kind, Option<Value>)> {
         ("get", "/readyz", Public, None),
         ("get", "/api/v1/openapi.json", Public, None),
         ("get", "/api/v1/invites/{code}", Public, None),
+        // Authenticates in-band with `identify`; covered by tests/gateway.rs.
+        ("get", "/api/v1/gateway", Public, None),
         ("post", "/api/v1/auth/logout", Account, None),
         ("get", "/api/v1/auth/sessions", Account, None),
         ("delete", "/api/v1/auth/sessions/{session_id}", Account, None),
         ("get", "/api/v1/users/@me", Account, None),
         ("patch", "/api/v1/users/@me", Account, Some(json!({}))),
-        ("post", "/api/v1/users/@me/password", Account, Some(json!({"current_password": "x", "new_password": "y"}))),
+        (
+            "post",
+            "/api/v1/users/@me/password",
+            Account,
+            Some(json!({"current_password": "x", "new_password": "y"})),
+        ),
         ("post", "/api/v1/servers", Account, Some(json!({"name": "New"}))),
         ("get", "/api/v1/servers", Account, None),
         ("post", "/api/v1/invites/{code}", Account, None),
@@ -50,30 +57,90 @@ fn table() -> Vec<(&'static str, &'static str, Kind, Option<Value>)> {
         ("patch", "/api/v1/servers/{server_id}", NeedsPermission, Some(json!({"name": "Renamed"}))),
         ("delete", "/api/v1/servers/{server_id}", NeedsPermission, None),
         ("post", "/api/v1/servers/{server_id}/leave", MemberMay, None),
-        ("post", "/api/v1/servers/{server_id}/transfer", NeedsPermission, Some(json!({"user_id": "{owner_id}"}))),
+        (
+            "post",
+            "/api/v1/servers/{server_id}/transfer",
+            NeedsPermission,
+            Some(json!({"user_id": "{owner_id}"})),
+        ),
         ("get", "/api/v1/servers/{server_id}/audit-log", NeedsPermission, None),
         ("post", "/api/v1/servers/{server_id}/invites", MemberMay, Some(json!({}))),
         ("get", "/api/v1/servers/{server_id}/invites", NeedsPermission, None),
         ("post", "/api/v1/servers/{server_id}/roles", NeedsPermission, Some(json!({"name": "r"}))),
-        ("patch", "/api/v1/servers/{server_id}/roles", NeedsPermission, Some(json!([{"id": "{role_id}", "position": 1}]))),
-        ("patch", "/api/v1/servers/{server_id}/roles/{role_id}", NeedsPermission, Some(json!({"name": "r2"}))),
+        (
+            "patch",
+            "/api/v1/servers/{server_id}/roles",
+            NeedsPermission,
+            Some(json!([{"id": "{role_id}", "position": 1}])),
+        ),
+        (
+            "patch",
+            "/api/v1/servers/{server_id}/roles/{role_id}",
+            NeedsPermission,
+            Some(json!({"name": "r2"})),
+        ),
         ("delete", "/api/v1/servers/{server_id}/roles/{role_id}", NeedsPermission, None),
         ("get", "/api/v1/servers/{server_id}/members", MemberMay, None),
-        ("patch", "/api/v1/servers/{server_id}/members/{user_id}", NeedsPermission, Some(json!({"nickname": "nick"}))),
-        ("post", "/api/v1/servers/{server_id}/members/{user_id}/kick", NeedsPermission, Some(json!({}))),
-        ("put", "/api/v1/servers/{server_id}/members/{user_id}/roles/{role_id}", NeedsPermission, None),
-        ("delete", "/api/v1/servers/{server_id}/members/{user_id}/roles/{role_id}", NeedsPermission, None),
+        (
+            "patch",
+            "/api/v1/servers/{server_id}/members/{user_id}",
+            NeedsPermission,
+            Some(json!({"nickname": "nick"})),
+        ),
+        (
+            "post",
+            "/api/v1/servers/{server_id}/members/{user_id}/kick",
+            NeedsPermission,
+            Some(json!({})),
+        ),
+        (
+            "put",
+            "/api/v1/servers/{server_id}/members/{user_id}/roles/{role_id}",
+            NeedsPermission,
+            None,
+        ),
+        (
+            "delete",
+            "/api/v1/servers/{server_id}/members/{user_id}/roles/{role_id}",
+            NeedsPermission,
+            None,
+        ),
         ("get", "/api/v1/servers/{server_id}/bans", NeedsPermission, None),
         ("put", "/api/v1/servers/{server_id}/bans/{user_id}", NeedsPermission, Some(json!({}))),
         ("delete", "/api/v1/servers/{server_id}/bans/{user_id}", NeedsPermission, None),
-        ("post", "/api/v1/servers/{server_id}/channels", NeedsPermission, Some(json!({"name": "c", "kind": "text"}))),
+        (
+            "post",
+            "/api/v1/servers/{server_id}/channels",
+            NeedsPermission,
+            Some(json!({"name": "c", "kind": "text"})),
+        ),
         ("patch", "/api/v1/channels/{channel_id}", NeedsPermission, Some(json!({"name": "c2"}))),
         ("delete", "/api/v1/channels/{channel_id}", NeedsPermission, None),
-        ("put", "/api/v1/channels/{channel_id}/overwrites/{kind}/{target_id}", NeedsPermission, Some(json!({}))),
-        ("delete", "/api/v1/channels/{channel_id}/overwrites/{kind}/{target_id}", NeedsPermission, None),
-        ("post", "/api/v1/channels/{channel_id}/messages", MemberMay, Some(json!({"content": "hi"}))),
+        (
+            "put",
+            "/api/v1/channels/{channel_id}/overwrites/{kind}/{target_id}",
+            NeedsPermission,
+            Some(json!({})),
+        ),
+        (
+            "delete",
+            "/api/v1/channels/{channel_id}/overwrites/{kind}/{target_id}",
+            NeedsPermission,
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/channels/{channel_id}/messages",
+            MemberMay,
+            Some(json!({"content": "hi"})),
+        ),
         ("get", "/api/v1/channels/{channel_id}/messages", MemberMay, None),
-        ("patch", "/api/v1/channels/{channel_id}/messages/{message_id}", NeedsPermission, Some(json!({"content": "x"}))),
+        (
+            "patch",
+            "/api/v1/channels/{channel_id}/messages/{message_id}",
+            NeedsPermission,
+            Some(json!({"content": "x"})),
+        ),
         ("delete", "/api/v1/channels/{channel_id}/messages/{message_id}", NeedsPermission, None),
         ("delete", "/api/v1/invites/{code}", NeedsPermission, None),
     ]
@@ -120,7 +187,13 @@ fn expired_token(genuine: &str) -> String {
     jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("encode")
 }
 
-async fn call(s: &TestServer, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
     s.send(method, path, token, body).await
 }
@@ -146,18 +219,37 @@ async fn every_route_refuses_the_wrong_callers(backend: Backend) {
     let sid = detail["server"]["id"].as_str().expect("sid").to_owned();
     let cid = detail["channels"][0]["id"].as_str().expect("cid").to_owned();
     s.post("/api/v1/servers", Some(&outsider), json!({"name": "Elsewhere"})).await;
-    let (_, role) = s.post(&format!("/api/v1/servers/{sid}/roles"), Some(&owner), json!({"name": "Mods"})).await;
+    let (_, role) = s
+        .post(&format!("/api/v1/servers/{sid}/roles"), Some(&owner), json!({"name": "Mods"}))
+        .await;
     let rid = role["id"].as_str().expect("rid").to_owned();
-    let (_, invite) = s.post(&format!("/api/v1/servers/{sid}/invites"), Some(&owner), json!({})).await;
+    let (_, invite) =
+        s.post(&format!("/api/v1/servers/{sid}/invites"), Some(&owner), json!({})).await;
     let code = invite["code"].as_str().expect("code").to_owned();
     for token in [&member, &access(&banned_auth), &access(&kicked_auth)] {
-        assert_eq!(s.post(&format!("/api/v1/invites/{code}"), Some(token), json!({})).await.0, StatusCode::OK);
+        assert_eq!(
+            s.post(&format!("/api/v1/invites/{code}"), Some(token), json!({})).await.0,
+            StatusCode::OK
+        );
     }
     let banned_id = banned_auth["user"]["id"].as_str().expect("id");
     let kicked_id = kicked_auth["user"]["id"].as_str().expect("id");
-    s.send(Method::PUT, &format!("/api/v1/servers/{sid}/bans/{banned_id}"), Some(&owner), Some(json!({}))).await;
-    s.post(&format!("/api/v1/servers/{sid}/members/{kicked_id}/kick"), Some(&owner), json!({})).await;
-    let (_, message) = s.post(&format!("/api/v1/channels/{cid}/messages"), Some(&owner), json!({"content": "owner's words"})).await;
+    s.send(
+        Method::PUT,
+        &format!("/api/v1/servers/{sid}/bans/{banned_id}"),
+        Some(&owner),
+        Some(json!({})),
+    )
+    .await;
+    s.post(&format!("/api/v1/servers/{sid}/members/{kicked_id}/kick"), Some(&owner), json!({}))
+        .await;
+    let (_, message) = s
+        .post(
+            &format!("/api/v1/channels/{cid}/messages"),
+            Some(&owner),
+            json!({"content": "owner's words"}),
+        )
+        .await;
 
     let owner_id = owner_auth["user"]["id"].as_str().expect("id").to_owned();
     let world = World {
@@ -182,9 +274,12 @@ async fn every_route_refuses_the_wrong_callers(backend: Backend) {
         .as_object()
         .expect("paths")
         .iter()
-        .flat_map(|(p, item)| item.as_object().expect("item").keys().map(move |m| (m.clone(), p.clone())))
+        .flat_map(|(p, item)| {
+            item.as_object().expect("item").keys().map(move |m| (m.clone(), p.clone()))
+        })
         .collect();
-    let mut covered: Vec<(String, String)> = table().iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
+    let mut covered: Vec<(String, String)> =
+        table().iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
     served.sort();
     covered.sort();
     assert_eq!(served, covered, "the authorization table must list every route, and only those");
@@ -199,9 +294,24 @@ async fn every_route_refuses_the_wrong_callers(backend: Backend) {
         if kind == Kind::Public {
             continue;
         }
-        assert_refused(&call(&s, method, &path, None, body.clone()).await, StatusCode::UNAUTHORIZED, "missing_token", &what);
-        assert_refused(&call(&s, method, &path, Some(&expired), body.clone()).await, StatusCode::UNAUTHORIZED, "token_expired", &what);
-        assert_refused(&call(&s, method, &path, Some(&forged), body.clone()).await, StatusCode::UNAUTHORIZED, "invalid_token", &what);
+        assert_refused(
+            &call(&s, method, &path, None, body.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            &what,
+        );
+        assert_refused(
+            &call(&s, method, &path, Some(&expired), body.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            &what,
+        );
+        assert_refused(
+            &call(&s, method, &path, Some(&forged), body.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            &what,
+        );
         checked += 3;
         if kind == Kind::Account {
             continue;
@@ -210,15 +320,28 @@ async fn every_route_refuses_the_wrong_callers(backend: Backend) {
         let missing_path = nowhere.fill(template);
         let missing = call(&s, method, &missing_path, Some(&outsider), body.clone()).await;
         assert_refused(&missing, StatusCode::NOT_FOUND, "not_found", &what);
-        for (who, token) in [("outsider", &outsider), ("banned", &access(&banned_auth)), ("kicked", &access(&kicked_auth))] {
+        for (who, token) in [
+            ("outsider", &outsider),
+            ("banned", &access(&banned_auth)),
+            ("kicked", &access(&kicked_auth)),
+        ] {
             let got = call(&s, method, &path, Some(token), body.clone()).await;
             assert_refused(&got, StatusCode::NOT_FOUND, "not_found", &format!("{what} as {who}"));
-            assert_eq!(got.1, missing.1.clone().tap_request_id(&got.1), "{what} as {who}: same as missing");
+            assert_eq!(
+                got.1,
+                missing.1.clone().tap_request_id(&got.1),
+                "{what} as {who}: same as missing"
+            );
             checked += 1;
         }
         if kind == Kind::NeedsPermission {
             let got = call(&s, method, &path, Some(&member), body.clone()).await;
-            assert_refused(&got, StatusCode::FORBIDDEN, "forbidden", &format!("{what} as plain member"));
+            assert_refused(
+                &got,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                &format!("{what} as plain member"),
+            );
             checked += 1;
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod channels;
+pub mod gateway;
 pub mod messages;
 pub mod servers;
 pub mod users;

@@ -10,8 +10,11 @@ use auraspeak_shared::{Permissions, Snowflake};
 use super::{
     Access, CHANNEL_NAME_MAX, Community, Fields, TOPIC_MAX, channel_api, forbidden, not_found,
 };
+use auraspeak_shared::v1::gateway::Event;
+
 use crate::api::error::ApiError;
-use crate::store::community::{ChannelUpdate, NewChannel, OverwriteRow};
+use crate::events::Audience;
+use crate::store::community::{ChannelRow, ChannelUpdate, NewChannel, OverwriteRow};
 
 impl Community {
     /// A category in the same server, for `parent_id`.
@@ -74,7 +77,9 @@ impl Community {
         };
         let audit = self.audit(&access, AuditAction::ChannelCreate, Some(id), None);
         let row = self.store.create_channel(&new, &audit).await?;
-        channel_api(&row, &[])
+        let channel = channel_api(&row, &[])?;
+        self.channel_event(&row, Event::ChannelCreate { channel: channel.clone() });
+        Ok(channel)
     }
 
     /// Loads a channel the caller can see and manage.
@@ -151,7 +156,9 @@ impl Community {
             .await?
             .ok_or_else(|| not_found("channel"))?;
         let overwrites = self.store.overwrites(access.server.id).await?;
-        channel_api(&row, &overwrites)
+        let updated = channel_api(&row, &overwrites)?;
+        self.channel_event(&row, Event::ChannelUpdate { channel: updated.clone() });
+        Ok(updated)
     }
 
     pub async fn delete_channel(
@@ -164,6 +171,11 @@ impl Community {
         if !self.store.delete_channel(channel.id, &audit).await? {
             return Err(not_found("channel"));
         }
+        let event = Event::ChannelDelete {
+            server_id: super::sf(channel.server_id)?.into(),
+            channel_id: channel_id.into(),
+        };
+        self.publish(Audience::Server(channel.server_id), event, Some(channel.server_id));
         Ok(())
     }
 
@@ -204,7 +216,9 @@ impl Community {
         let audit = self.audit(&access, AuditAction::OverwriteUpdate, Some(channel.id), None);
         self.store.set_overwrite(&row, &audit).await?;
         let overwrites = self.store.overwrites(access.server.id).await?;
-        channel_api(&channel, &overwrites)
+        let updated = channel_api(&channel, &overwrites)?;
+        self.channel_event(&channel, Event::ChannelUpdate { channel: updated.clone() });
+        Ok(updated)
     }
 
     pub async fn delete_overwrite(
@@ -226,7 +240,18 @@ impl Community {
         {
             return Err(not_found("overwrite"));
         }
+        let overwrites = self.store.overwrites(access.server.id).await?;
+        let updated = channel_api(&channel, &overwrites)?;
+        self.channel_event(&channel, Event::ChannelUpdate { channel: updated });
         Ok(())
+    }
+}
+
+impl Community {
+    /// Channel changes go to those who can see the channel, judged after the change.
+    fn channel_event(&self, row: &ChannelRow, event: Event) {
+        let audience = Audience::Channel { server_id: row.server_id, channel_id: row.id };
+        self.publish(audience, event, Some(row.server_id));
     }
 }
 

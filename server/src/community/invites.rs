@@ -6,8 +6,11 @@ use auraspeak_shared::v1::servers::{
 use auraspeak_shared::{ErrorCode, Permissions, Snowflake};
 
 use super::{Community, Fields, forbidden, invite_api, not_found, server_api};
+use auraspeak_shared::v1::gateway::Event;
+
 use crate::api::error::ApiError;
 use crate::error::Error;
+use crate::events::Audience;
 use crate::ids::unix_ms_now;
 use crate::store::community::{InviteRow, JoinOutcome};
 
@@ -102,12 +105,26 @@ impl Community {
             return Err(invalid_invite());
         }
         match self.store.accept_invite(code, user_id, unix_ms_now()).await? {
-            JoinOutcome::Joined(server) | JoinOutcome::AlreadyMember(server) => server_api(&server),
+            JoinOutcome::Joined(server) => {
+                self.member_joined(server.id, user_id).await?;
+                server_api(&server)
+            }
+            JoinOutcome::AlreadyMember(server) => server_api(&server),
             JoinOutcome::Banned => {
                 Err(ApiError::new(ErrorCode::Banned, "you are banned from this server"))
             }
             JoinOutcome::InvalidInvite => Err(invalid_invite()),
         }
+    }
+
+    /// Tells the members about the newcomer, and the newcomer's sessions about the server.
+    async fn member_joined(&self, server_id: i64, user_id: i64) -> Result<(), ApiError> {
+        let sid = super::sf(server_id)?;
+        let detail = self.server_detail(sid, user_id).await?;
+        let event = Event::MemberAdd { server_id: sid.into(), member: detail.me.clone() };
+        self.publish(Audience::Server(server_id), event, Some(server_id));
+        self.publish(Audience::User(user_id), Event::ServerJoin { detail: Box::new(detail) }, None);
+        Ok(())
     }
 
     /// The creator, or anyone with MANAGE_SERVER, may revoke an invite.

@@ -10,11 +10,39 @@ use auraspeak_shared::{Permissions, Snowflake, UserId};
 use super::{
     Access, Community, Fields, NICKNAME_MAX, REASON_MAX, ban_api, forbidden, member_api, not_found,
 };
+use auraspeak_shared::v1::gateway::Event;
+
 use crate::api::error::ApiError;
+use crate::events::Audience;
 
 const MAX_PAGE: u32 = 1000;
 
 impl Community {
+    /// Tells the server's members (and the member, as `server_delete`) that someone left.
+    pub(super) fn member_removed(&self, server_id: i64, user_id: i64) -> Result<(), ApiError> {
+        let event = Event::MemberRemove {
+            server_id: super::sf(server_id)?.into(),
+            user_id: super::sf(user_id)?.into(),
+        };
+        self.publish(Audience::Server(server_id), event, Some(server_id));
+        Ok(())
+    }
+
+    /// Publishes a member's current state after a change to it.
+    pub(super) async fn member_changed(
+        &self,
+        server_id: i64,
+        user_id: i64,
+        roles_changed: bool,
+    ) -> Result<(), ApiError> {
+        let Some(row) = self.store.member(server_id, user_id).await? else { return Ok(()) };
+        let roles = self.store.member_roles(server_id, &[user_id]).await?;
+        let member = member_api(&row, roles.iter().map(|r| r.role_id).collect())?;
+        let event = Event::MemberUpdate { server_id: super::sf(server_id)?.into(), member };
+        self.publish(Audience::Server(server_id), event, roles_changed.then_some(server_id));
+        Ok(())
+    }
+
     pub async fn members(
         &self,
         server_id: Snowflake,
@@ -80,7 +108,7 @@ impl Community {
         if !self.store.set_nickname(access.server.id, target, nickname.as_deref()).await? {
             return Err(not_found("member"));
         }
-        Ok(())
+        self.member_changed(access.server.id, target, false).await
     }
 
     pub async fn kick(
@@ -98,7 +126,7 @@ impl Community {
         if !self.store.remove_member(access.server.id, target.user_id, Some(&audit)).await? {
             return Err(not_found("member"));
         }
-        Ok(())
+        self.member_removed(access.server.id, target.user_id)
     }
 
     /// Bans a member or any other account (so a troublemaker cannot join later either).
@@ -112,7 +140,8 @@ impl Community {
         let access = self.access(server_id, user_id).await?;
         access.require(Permissions::BAN_MEMBERS)?;
         let reason = reason(req)?;
-        if self.store.member(access.server.id, target.as_i64()).await?.is_some() {
+        let was_member = self.store.member(access.server.id, target.as_i64()).await?.is_some();
+        if was_member {
             self.outranks(&access, target.as_i64()).await?;
         } else if self.store.user_by_id(UserId(target)).await?.is_none() {
             return Err(not_found("user"));
@@ -120,6 +149,9 @@ impl Community {
         let target = target.as_i64();
         let audit = self.audit(&access, AuditAction::MemberBan, Some(target), reason.clone());
         self.store.ban(access.server.id, target, reason.as_deref(), &audit).await?;
+        if was_member {
+            self.member_removed(access.server.id, target)?;
+        }
         Ok(())
     }
 
@@ -181,6 +213,9 @@ impl Community {
             )
         };
         tracing::debug!(action, changed, "member role");
+        if changed {
+            self.member_changed(access.server.id, target, true).await?;
+        }
         Ok(())
     }
 }

@@ -8,7 +8,10 @@ use auraspeak_shared::v1::servers::AuditAction;
 use auraspeak_shared::{ErrorCode, Permissions, Snowflake};
 
 use super::{Community, Fields, forbidden, message_api, not_found};
+use auraspeak_shared::v1::gateway::Event;
+
 use crate::api::error::ApiError;
+use crate::events::Audience;
 use crate::ids::unix_ms_now;
 use crate::store::community::{HistoryPage, NewMessage};
 
@@ -51,7 +54,13 @@ impl Community {
             now: unix_ms_now(),
         };
         let (row, created) = self.store.create_message(&new).await?;
-        Ok((message_api(&row)?, created))
+        let message = message_api(&row)?;
+        if created {
+            let audience =
+                Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
+            self.publish(audience, Event::MessageCreate { message: message.clone() }, None);
+        }
+        Ok((message, created))
     }
 
     pub async fn history(
@@ -109,7 +118,10 @@ impl Community {
             .edit_message(channel.id, existing.id, &content, unix_ms_now())
             .await?
             .ok_or_else(|| not_found("message"))?;
-        message_api(&row)
+        let message = message_api(&row)?;
+        let audience = Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
+        self.publish(audience, Event::MessageUpdate { message: message.clone() }, None);
+        Ok(message)
     }
 
     /// The author may delete their own message; moderators (MANAGE_MESSAGES) anyone's,
@@ -136,6 +148,10 @@ impl Community {
         if !self.store.delete_message(channel.id, existing.id, audit.as_ref()).await? {
             return Err(not_found("message"));
         }
+        let audience = Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
+        let event =
+            Event::MessageDelete { channel_id: channel_id.into(), message_id: message_id.into() };
+        self.publish(audience, event, None);
         Ok(())
     }
 }

@@ -7,7 +7,10 @@ use auraspeak_shared::v1::servers::{
 use auraspeak_shared::{Permissions, Snowflake};
 
 use super::{Access, Community, Fields, ROLE_NAME_MAX, forbidden, not_found, role_api};
+use auraspeak_shared::v1::gateway::Event;
+
 use crate::api::error::ApiError;
+use crate::events::Audience;
 use crate::store::community::RoleRow;
 
 const MAX_COLOR: i64 = 0xFF_FFFF;
@@ -44,7 +47,14 @@ impl Community {
             color: req.color,
         };
         let audit = self.audit(&access, AuditAction::RoleCreate, Some(id), None);
-        role_api(&self.store.create_role(&row, &audit).await?)
+        let role = role_api(&self.store.create_role(&row, &audit).await?)?;
+        let sid = access.server.id;
+        self.publish(
+            Audience::Server(sid),
+            Event::RoleCreate { server_id: server_id.into(), role: role.clone() },
+            Some(sid),
+        );
+        Ok(role)
     }
 
     /// Loads a role the caller may manage: below their highest role, unless they are the
@@ -96,7 +106,14 @@ impl Community {
         }
         let audit = self.audit(&access, AuditAction::RoleUpdate, Some(role.id), None);
         let row = self.store.update_role(&role, &audit).await?.ok_or_else(|| not_found("role"))?;
-        role_api(&row)
+        let role = role_api(&row)?;
+        let sid = access.server.id;
+        self.publish(
+            Audience::Server(sid),
+            Event::RoleUpdate { server_id: server_id.into(), role: role.clone() },
+            Some(sid),
+        );
+        Ok(role)
     }
 
     pub async fn delete_role(
@@ -114,6 +131,10 @@ impl Community {
         if !self.store.delete_role(access.server.id, role.id, &audit).await? {
             return Err(not_found("role"));
         }
+        let sid = access.server.id;
+        let event =
+            Event::RoleDelete { server_id: server_id.into(), role_id: super::sf(role.id)?.into() };
+        self.publish(Audience::Server(sid), event, Some(sid));
         Ok(())
     }
 
@@ -147,6 +168,18 @@ impl Community {
         }
         let audit = self.audit(&access, AuditAction::RoleUpdate, None, None);
         self.store.set_role_positions(access.server.id, &moves, &audit).await?;
-        self.store.roles(access.server.id).await?.iter().map(role_api).collect()
+        let roles: Vec<Role> = self
+            .store
+            .roles(access.server.id)
+            .await?
+            .iter()
+            .map(role_api)
+            .collect::<Result<_, _>>()?;
+        let sid = access.server.id;
+        for role in roles.iter().filter(|r| moves.iter().any(|(id, _)| *id == r.id.as_i64())) {
+            let event = Event::RoleUpdate { server_id: server_id.into(), role: role.clone() };
+            self.publish(Audience::Server(sid), event, Some(sid));
+        }
+        Ok(roles)
     }
 }

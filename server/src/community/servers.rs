@@ -11,7 +11,10 @@ use super::{
     Community, DESCRIPTION_MAX, Fields, SERVER_NAME_MAX, audit_api, channel_api, forbidden,
     member_api, not_found, role_api, server_api,
 };
+use auraspeak_shared::v1::gateway::Event;
+
 use crate::api::error::ApiError;
+use crate::events::Audience;
 use crate::ids::unix_ms_now;
 use crate::store::community::NewServer;
 
@@ -44,7 +47,11 @@ impl Community {
         self.store.create_server(&new).await?;
         tracing::info!(server_id = id, owner = user_id, "server created");
         let server_id = Snowflake::from_i64(id).ok_or_else(ApiError::internal)?;
-        self.server_detail(server_id, user_id).await
+        let detail = self.server_detail(server_id, user_id).await?;
+        // The creator's other sessions learn about the new server too.
+        let event = Event::ServerJoin { detail: Box::new(detail.clone()) };
+        self.publish(Audience::User(user_id), event, None);
+        Ok(detail)
     }
 
     pub async fn my_servers(&self, user_id: i64) -> Result<Vec<Server>, ApiError> {
@@ -105,7 +112,13 @@ impl Community {
             .update_server(access.server.id, &name, description.as_deref(), &audit)
             .await?
             .ok_or_else(|| not_found("server"))?;
-        server_api(&row)
+        let server = server_api(&row)?;
+        self.publish(
+            Audience::Server(row.id),
+            Event::ServerUpdate { server: server.clone() },
+            None,
+        );
+        Ok(server)
     }
 
     /// Owner only; removes the server with everything in it.
@@ -115,6 +128,12 @@ impl Community {
             return Err(forbidden());
         }
         self.store.delete_server(access.server.id).await?;
+        let sid = access.server.id;
+        self.publish(
+            Audience::Server(sid),
+            Event::ServerDelete { server_id: server_id.into() },
+            Some(sid),
+        );
         tracing::info!(server_id = access.server.id, "server deleted");
         Ok(())
     }
@@ -127,7 +146,9 @@ impl Community {
                 "the owner cannot leave: transfer ownership or delete the server",
             ));
         }
-        self.store.remove_member(access.server.id, user_id, None).await?;
+        if self.store.remove_member(access.server.id, user_id, None).await? {
+            self.member_removed(access.server.id, user_id)?;
+        }
         Ok(())
     }
 
@@ -147,7 +168,13 @@ impl Community {
             return Err(not_found("member"));
         }
         let row = self.store.server(access.server.id).await?.ok_or_else(|| not_found("server"))?;
-        server_api(&row)
+        let server = server_api(&row)?;
+        self.publish(
+            Audience::Server(row.id),
+            Event::ServerUpdate { server: server.clone() },
+            Some(row.id),
+        );
+        Ok(server)
     }
 
     pub async fn audit_log(

@@ -1,0 +1,63 @@
+//! The event bus: services publish what happened *after* the database commit; gateway
+//! sessions subscribe and decide per event whether their user may see it.
+//!
+//! [`EventBus`] is a trait so that a multi-node deployment can put a message broker
+//! (NATS) behind it; nothing in the gateway assumes that publisher and subscriber share
+//! a process: envelopes carry plain data only, and the gateway re-checks permissions
+//! itself rather than trusting the publisher's view.
+
+use std::sync::Arc;
+
+use auraspeak_shared::v1::gateway::Event;
+use tokio::sync::broadcast;
+
+/// Who may receive an event, before per-user permission checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Every member of the server.
+    Server(i64),
+    /// Members of the server who can view the channel.
+    Channel { server_id: i64, channel_id: i64 },
+    /// One user's sessions only.
+    User(i64),
+    /// Members of any of these servers (presence), delivered once per session.
+    AnyOf(Arc<[i64]>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub audience: Audience,
+    pub event: Event,
+    /// The server whose roles, overwrites or membership this event changes: sessions
+    /// drop their cached permissions for it before deciding.
+    pub invalidates: Option<i64>,
+}
+
+pub trait EventBus: Send + Sync + 'static {
+    fn publish(&self, envelope: Envelope);
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>>;
+}
+
+/// In-process bus. A subscriber that falls more than `capacity` events behind loses its
+/// place (and its gateway session is invalidated) rather than holding memory forever.
+pub struct LocalBus {
+    tx: broadcast::Sender<Arc<Envelope>>,
+}
+
+impl LocalBus {
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(16));
+        Self { tx }
+    }
+}
+
+impl EventBus for LocalBus {
+    fn publish(&self, envelope: Envelope) {
+        // No subscribers is normal (nobody connected); nothing to do then.
+        let _ = self.tx.send(Arc::new(envelope));
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>> {
+        self.tx.subscribe()
+    }
+}

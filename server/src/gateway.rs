@@ -1,0 +1,188 @@
+//! The realtime gateway at `/api/v1/gateway` (protocol in `shared::v1::gateway`).
+//!
+//! Each identified session has a *pump* task that follows the event bus, filters events
+//! through the session's [`viewer::Viewer`] and appends them to its [`resume::ResumeBuffer`].
+//! A connection, while attached, sends whatever the buffer holds beyond what it already
+//! sent. When the connection drops, the pump keeps filling the buffer for the resume
+//! window, so a client that resumes gets exactly what it missed, in order, once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use crate::community::Community;
+use crate::config::GatewayConfig;
+use crate::events::EventBus;
+use crate::store::Store;
+
+pub mod connection;
+pub mod resume;
+pub mod viewer;
+
+use resume::ResumeBuffer;
+use viewer::Viewer;
+
+/// One gateway session: survives disconnects for the resume window.
+pub struct Session {
+    pub id: String,
+    pub user_id: i64,
+    pub auth_session_id: i64,
+    buffer: Mutex<ResumeBuffer>,
+    /// Woken when the buffer grows or the session becomes invalid.
+    changed: Notify,
+    invalid: AtomicBool,
+    /// Incremented by every attach, so an older connection notices it was replaced.
+    generation: AtomicU64,
+}
+
+impl Session {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ResumeBuffer> {
+        // The buffer is plain data; a panic elsewhere cannot leave it half-updated.
+        self.buffer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_invalid(&self) -> bool {
+        self.invalid.load(Ordering::Acquire)
+    }
+
+    fn invalidate(&self) {
+        self.invalid.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+}
+
+pub struct Gateway {
+    pub config: GatewayConfig,
+    pub allowed_origins: Vec<String>,
+    bus: Arc<dyn EventBus>,
+    community: Arc<Community>,
+    store: Arc<dyn Store>,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    shutdown: CancellationToken,
+}
+
+impl Gateway {
+    pub fn new(
+        config: GatewayConfig,
+        allowed_origins: Vec<String>,
+        bus: Arc<dyn EventBus>,
+        community: Arc<Community>,
+        store: Arc<dyn Store>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            config,
+            allowed_origins,
+            bus,
+            community,
+            store,
+            sessions: Mutex::new(HashMap::new()),
+            shutdown,
+        }
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions().len()
+    }
+
+    pub fn find(&self, id: &str) -> Option<Arc<Session>> {
+        self.sessions().get(id).cloned()
+    }
+
+    /// Starts a session for `user_id`: subscribes to the bus before the caller builds its
+    /// READY snapshot, so nothing that happens in between is missed.
+    pub fn start_session(
+        self: &Arc<Self>,
+        user_id: i64,
+        auth_session_id: i64,
+        servers: Vec<i64>,
+    ) -> Arc<Session> {
+        let mut raw = [0u8; 16];
+        rand::fill(&mut raw);
+        let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let session = Arc::new(Session {
+            id: id.clone(),
+            user_id,
+            auth_session_id,
+            buffer: Mutex::new(ResumeBuffer::new(self.config.resume_buffer_events, Instant::now())),
+            changed: Notify::new(),
+            invalid: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+        });
+        let rx = self.bus.subscribe();
+        self.sessions().insert(id, session.clone());
+        let gateway = self.clone();
+        let pump_session = session.clone();
+        tokio::spawn(async move {
+            gateway.pump(pump_session, rx, Viewer::new(user_id, servers)).await;
+        });
+        session
+    }
+
+    async fn pump(
+        self: Arc<Self>,
+        session: Arc<Session>,
+        mut rx: broadcast::Receiver<Arc<crate::events::Envelope>>,
+        mut viewer: Viewer,
+    ) {
+        let window = Duration::from_secs(self.config.resume_window_secs);
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                received = rx.recv() => match received {
+                    Ok(envelope) => {
+                        if let Some(event) = viewer.admit(&envelope, &self.community).await {
+                            session.lock().handle_event(Arc::new(event));
+                            session.changed.notify_waiters();
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        // Events were lost for this session: it can no longer promise a
+                        // gap-free stream, so the client must re-sync.
+                        tracing::warn!(session = session.id, missed, "gateway session lagged");
+                        session.invalidate();
+                        break;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                _ = sweep.tick() => {
+                    if session.is_invalid() || session.lock().is_expired(Instant::now(), window) {
+                        break;
+                    }
+                }
+                () = self.shutdown.cancelled() => break,
+            }
+        }
+        session.invalidate();
+        self.sessions().remove(&session.id);
+    }
+
+    /// Whether the login session behind a gateway session is still valid.
+    pub async fn auth_still_valid(&self, session: &Session) -> bool {
+        let Some(id) = auraspeak_shared::SessionId::from_i64(session.auth_session_id) else {
+            return false;
+        };
+        match self.store.session(id).await {
+            Ok(Some(s)) => s.is_active(crate::ids::unix_ms_now()),
+            Ok(None) => false,
+            // A database hiccup is not a reason to drop every connection.
+            Err(_) => true,
+        }
+    }
+
+    pub fn community(&self) -> &Community {
+        &self.community
+    }
+
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+}

@@ -1,0 +1,315 @@
+//! One WebSocket connection: handshake (hello → identify/resume → ready/resumed), then
+//! heartbeats in, dispatches out, until the client leaves, misbehaves or the server stops.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use auraspeak_shared::v1::gateway::{ClientFrame, Ready, ServerFrame, close};
+use auraspeak_shared::{ErrorCode, Snowflake};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+
+use super::Session;
+use super::resume::ResumeError;
+use crate::api::error::ApiError;
+use crate::api::extract::Auth;
+use crate::rate_limit::KeyedLimiter;
+use crate::state::AppState;
+
+/// Time a client has to identify after the hello.
+const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to answer our close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Open the realtime gateway (WebSocket; authentication happens in-band with `identify`).
+#[utoipa::path(get, path = "/api/v1/gateway", tag = "gateway",
+    responses((status = 101, description = "Switching to the WebSocket gateway protocol"),
+        (status = 400, description = "Not a WebSocket upgrade", body = auraspeak_shared::ErrorBody),
+        (status = 403, description = "Origin not allowed", body = auraspeak_shared::ErrorBody)))]
+pub async fn gateway(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    // Browsers always send Origin; native clients usually do not. Only listed origins
+    // may open a gateway from a web page, so a hostile page cannot ride a user's login.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        let allowed = &state.gateway.allowed_origins;
+        if !allowed.iter().any(|a| a == "*" || a == origin) {
+            return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
+        }
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return ApiError::new(ErrorCode::InvalidParameter, e.body_text()).into_response(),
+    };
+    let limit = state.gateway.config.max_frame_bytes;
+    // tungstenite refuses frames far above the limit before we see them; below that we
+    // check ourselves, so oversize frames get a clean 1009 either way.
+    ws.max_message_size(limit * 2)
+        .max_frame_size(limit * 2)
+        .on_upgrade(move |socket| async move { Connection::new(state, socket).run().await })
+}
+
+enum Exit {
+    Close(u16, &'static str),
+    Gone,
+}
+
+struct Connection {
+    state: AppState,
+    socket: WebSocket,
+    limiter: KeyedLimiter<()>,
+}
+
+impl Connection {
+    fn new(state: AppState, socket: WebSocket) -> Self {
+        let c = &state.gateway.config;
+        let limiter =
+            KeyedLimiter::new(c.frame_burst, c.frames_per_minute, Duration::from_secs(60));
+        Self { state, socket, limiter }
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), Exit> {
+        let text = serde_json::to_string(frame).map_err(|_| Exit::Close(1011, "encode"))?;
+        self.socket.send(Message::Text(Utf8Bytes::from(text))).await.map_err(|_| Exit::Gone)
+    }
+
+    async fn run(mut self) {
+        if let Err(Exit::Close(code, reason)) = self.serve().await {
+            let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+            if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
+                // Finish the closing handshake: dropping the socket while the client is
+                // still sending would reset the connection and could destroy the close
+                // frame (and its code) before the client reads it.
+                let drain = async {
+                    while let Some(Ok(message)) = self.socket.recv().await {
+                        if matches!(message, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
+            }
+        }
+    }
+
+    /// Reads one client frame. Errors that the client can recover from are reported with
+    /// an error frame and reading continues.
+    async fn next_frame(&mut self) -> Result<ClientFrame, Exit> {
+        loop {
+            let Some(message) = self.socket.recv().await else { return Err(Exit::Gone) };
+            let text = match message {
+                Ok(Message::Text(text)) => text,
+                Ok(Message::Close(_)) => return Err(Exit::Gone),
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(Message::Binary(_)) => {
+                    self.error(ErrorCode::InvalidJson, "frames are JSON text").await?;
+                    continue;
+                }
+                Err(e) => {
+                    let big = e.to_string().to_lowercase().contains("too long")
+                        || e.to_string().to_lowercase().contains("limit");
+                    return Err(if big {
+                        Exit::Close(close::TOO_BIG, "frame too big")
+                    } else {
+                        Exit::Gone
+                    });
+                }
+            };
+            if text.len() > self.state.gateway.config.max_frame_bytes {
+                return Err(Exit::Close(close::TOO_BIG, "frame too big"));
+            }
+            if self.limiter.try_acquire(&(), Instant::now()).is_err() {
+                return Err(Exit::Close(close::RATE_LIMITED, "too many frames"));
+            }
+            match serde_json::from_str::<ClientFrame>(&text) {
+                Ok(frame) => return Ok(frame),
+                Err(e) => {
+                    self.error(ErrorCode::InvalidBody, &format!("unknown frame: {e}")).await?
+                }
+            }
+        }
+    }
+
+    async fn error(&mut self, code: ErrorCode, message: &str) -> Result<(), Exit> {
+        self.send(&ServerFrame::Error { code, message: message.to_owned() }).await
+    }
+
+    async fn serve(&mut self) -> Result<(), Exit> {
+        let interval = self.state.gateway.config.heartbeat_interval_ms;
+        self.send(&ServerFrame::Hello { heartbeat_interval_ms: interval }).await?;
+        let first = match tokio::time::timeout(IDENTIFY_TIMEOUT, self.next_frame()).await {
+            Ok(frame) => frame?,
+            Err(_) => return Err(Exit::Close(close::SESSION_TIMEOUT, "identify in time")),
+        };
+        let (session, sent) = match first {
+            ClientFrame::Identify { token } => self.identify(&token).await?,
+            ClientFrame::Resume { token, session_id, seq } => {
+                self.resume(&token, &session_id, seq).await?
+            }
+            _ => return Err(Exit::Close(close::NOT_AUTHENTICATED, "identify first")),
+        };
+        self.stream(session, sent).await
+    }
+
+    /// A free function of the state, not `&self`: the socket is not `Sync`, so no `&self`
+    /// may be held across an await.
+    async fn authenticate(state: &AppState, token: &str) -> Result<Auth, Exit> {
+        state
+            .accounts
+            .authenticate(token)
+            .await
+            .map_err(|_| Exit::Close(close::AUTHENTICATION_FAILED, "invalid token"))
+    }
+
+    async fn identify(&mut self, token: &str) -> Result<(Arc<Session>, u64), Exit> {
+        let auth = Self::authenticate(&self.state, token).await?;
+        let user_id = auth.user_id.as_i64();
+        let gateway = self.state.gateway.clone();
+        let servers = self
+            .state
+            .store
+            .servers_of_user(user_id)
+            .await
+            .map_err(|_| Exit::Close(1011, "database"))?;
+        // Subscribe first, snapshot second: events in between are delivered (possibly
+        // duplicating the snapshot), never lost.
+        let session = gateway.start_session(
+            user_id,
+            auth.session_id.as_i64(),
+            servers.iter().map(|s| s.id).collect(),
+        );
+        let seq = session.lock().last_seq();
+        let mut details = Vec::with_capacity(servers.len());
+        for server in &servers {
+            let Some(sid) = Snowflake::from_i64(server.id) else { continue };
+            if let Ok(detail) = gateway.community().server_detail(sid, user_id).await {
+                details.push(detail);
+            }
+        }
+        let user = self.state.accounts.me(auth).await.map_err(|_| Exit::Close(1011, "database"))?;
+        session.lock().handle_attach();
+        let ready = Ready {
+            session_id: session.id.clone(),
+            seq,
+            user,
+            servers: details,
+            heartbeat_interval_ms: gateway.config.heartbeat_interval_ms,
+        };
+        self.send(&ServerFrame::Ready(Box::new(ready))).await?;
+        Ok((session, seq))
+    }
+
+    async fn resume(
+        &mut self,
+        token: &str,
+        session_id: &str,
+        seq: u64,
+    ) -> Result<(Arc<Session>, u64), Exit> {
+        let auth = Self::authenticate(&self.state, token).await?;
+        let found = self.state.gateway.find(session_id).filter(|s| {
+            !s.is_invalid()
+                && s.user_id == auth.user_id.as_i64()
+                && s.auth_session_id == auth.session_id.as_i64()
+        });
+        let Some(session) = found else {
+            self.send(&ServerFrame::InvalidSession { resumable: false }).await?;
+            return Err(Exit::Close(close::NOT_AUTHENTICATED, "session not resumable"));
+        };
+        let missed = session.lock().poll_after(seq);
+        match missed {
+            Ok(events) => {
+                session.generation.fetch_add(1, Ordering::AcqRel);
+                session.lock().handle_attach();
+                let replayed = events.len() as u64;
+                self.send(&ServerFrame::Resumed { session_id: session.id.clone(), replayed })
+                    .await?;
+                Ok((session, seq))
+            }
+            Err(ResumeError::TooFarBehind | ResumeError::FromTheFuture) => {
+                self.send(&ServerFrame::InvalidSession { resumable: false }).await?;
+                Err(Exit::Close(close::NOT_AUTHENTICATED, "session not resumable"))
+            }
+        }
+    }
+
+    /// The main loop: sends what the session's buffer holds beyond `sent`, answers
+    /// heartbeats, and enforces the heartbeat deadline.
+    async fn stream(&mut self, session: Arc<Session>, mut sent: u64) -> Result<(), Exit> {
+        let generation = session.generation.load(Ordering::Acquire);
+        let config = self.state.gateway.config.clone();
+        // One and a half intervals, so one late heartbeat is not fatal.
+        let deadline = Duration::from_millis(config.heartbeat_interval_ms * 3 / 2);
+        let mut last_heartbeat = Instant::now();
+        let shutdown = self.state.shutdown.clone();
+        let result = loop {
+            // Register interest before draining, so a wake-up between drain and wait is
+            // not lost.
+            let changed = session.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if session.is_invalid() {
+                let _ = self.send(&ServerFrame::InvalidSession { resumable: false }).await;
+                break Err(Exit::Close(close::SESSION_REVOKED, "session ended"));
+            }
+            if session.generation.load(Ordering::Acquire) != generation {
+                break Err(Exit::Close(close::SESSION_REVOKED, "resumed elsewhere"));
+            }
+            let pending = session.lock().poll_after(sent);
+            match pending {
+                Ok(events) => {
+                    let mut failed = None;
+                    for (seq, event) in events {
+                        let frame = ServerFrame::Dispatch { seq, event: (*event).clone() };
+                        if let Err(e) = self.send(&frame).await {
+                            failed = Some(e);
+                            break;
+                        }
+                        sent = seq;
+                    }
+                    if let Some(e) = failed {
+                        break Err(e);
+                    }
+                }
+                Err(_) => break Err(Exit::Close(close::SLOW_CONSUMER, "too far behind")),
+            }
+            let wait = deadline.saturating_sub(last_heartbeat.elapsed());
+            tokio::select! {
+                () = &mut changed => {}
+                frame = self.next_frame() => match frame {
+                    Ok(ClientFrame::Heartbeat { seq }) => {
+                        last_heartbeat = Instant::now();
+                        if !self.state.gateway.auth_still_valid(&session).await {
+                            session.invalidate();
+                            continue;
+                        }
+                        if let Err(e) = self.send(&ServerFrame::HeartbeatAck { seq }).await {
+                            break Err(e);
+                        }
+                    }
+                    Ok(ClientFrame::SetPresence { .. }) => {
+                        last_heartbeat = Instant::now();
+                    }
+                    Ok(ClientFrame::Identify { .. } | ClientFrame::Resume { .. }) => {
+                        break Err(Exit::Close(close::ALREADY_AUTHENTICATED, "already identified"));
+                    }
+                    Err(e) => break Err(e),
+                },
+                () = tokio::time::sleep(wait) => {
+                    break Err(Exit::Close(close::SESSION_TIMEOUT, "no heartbeat"));
+                }
+                () = shutdown.cancelled() => {
+                    break Err(Exit::Close(close::GOING_AWAY, "server shutting down"));
+                }
+            }
+        };
+        if session.generation.load(Ordering::Acquire) == generation {
+            session.lock().handle_detach(Instant::now());
+        }
+        result
+    }
+}

@@ -1,0 +1,75 @@
+//! Decides, per event, whether one session's user may see it. Membership comes from the
+//! session's own view (loaded with READY, updated by join/leave events), channel
+//! visibility from the permission calculator, cached per channel until an event says
+//! the server's roles, overwrites or membership changed.
+
+use std::collections::{HashMap, HashSet};
+
+use auraspeak_shared::v1::gateway::Event;
+
+use crate::community::Community;
+use crate::events::{Audience, Envelope};
+
+pub struct Viewer {
+    user_id: i64,
+    servers: HashSet<i64>,
+    /// channel id -> (server id, may view)
+    channels: HashMap<i64, (i64, bool)>,
+}
+
+impl Viewer {
+    pub fn new(user_id: i64, servers: impl IntoIterator<Item = i64>) -> Self {
+        Self { user_id, servers: servers.into_iter().collect(), channels: HashMap::new() }
+    }
+
+    fn forget_server(&mut self, server_id: i64) {
+        self.channels.retain(|_, (s, _)| *s != server_id);
+    }
+
+    /// The event this session should receive for `envelope`, if any. A member removed
+    /// from a server (left, kicked, banned) gets one `server_delete` and nothing more.
+    pub async fn admit(&mut self, envelope: &Envelope, community: &Community) -> Option<Event> {
+        if let Some(server_id) = envelope.invalidates {
+            self.forget_server(server_id);
+        }
+        match &envelope.event {
+            Event::MemberRemove { server_id, user_id } if user_id.as_i64() == self.user_id => {
+                let sid = server_id.as_i64();
+                self.forget_server(sid);
+                return self
+                    .servers
+                    .remove(&sid)
+                    .then_some(Event::ServerDelete { server_id: *server_id });
+            }
+            Event::ServerDelete { server_id } => {
+                let sid = server_id.as_i64();
+                self.forget_server(sid);
+                return self.servers.remove(&sid).then(|| envelope.event.clone());
+            }
+            Event::ServerJoin { detail } if envelope.audience == Audience::User(self.user_id) => {
+                self.servers.insert(detail.server.id.as_i64());
+                return Some(envelope.event.clone());
+            }
+            _ => {}
+        }
+        let visible = match &envelope.audience {
+            Audience::User(user) => *user == self.user_id,
+            Audience::Server(server) => self.servers.contains(server),
+            Audience::AnyOf(servers) => servers.iter().any(|s| self.servers.contains(s)),
+            Audience::Channel { server_id, channel_id } => {
+                self.servers.contains(server_id)
+                    && self.can_view(*server_id, *channel_id, community).await
+            }
+        };
+        visible.then(|| envelope.event.clone())
+    }
+
+    async fn can_view(&mut self, server_id: i64, channel_id: i64, community: &Community) -> bool {
+        if let Some((_, view)) = self.channels.get(&channel_id) {
+            return *view;
+        }
+        let view = community.can_view(channel_id, self.user_id).await;
+        self.channels.insert(channel_id, (server_id, view));
+        view
+    }
+}

@@ -1,0 +1,348 @@
+//! The realtime gateway over a real WebSocket, on both backends: READY, live events with
+//! visibility rules, lossless resume across forced disconnects, invalid sessions, and the
+//! limits that protect the server from misbehaving clients.
+
+#[path = "support/gateway_client.rs"]
+mod gateway_client;
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use auraspeak_shared::v1::gateway::{ClientFrame, Event, ServerFrame, close};
+use gateway_client::{Gw, Next};
+use harness::{Backend, TestServer, access};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+backend_tests!(
+    ready_and_live_events_respect_visibility,
+    kicked_member_gets_server_delete_and_nothing_more,
+    resume_after_disconnects_loses_nothing,
+    expired_buffer_means_invalid_session_and_resync,
+    misbehaving_clients_get_codes_not_crashes,
+);
+
+const QUIET: Duration = Duration::from_millis(400);
+const SOON: Duration = Duration::from_secs(5);
+
+struct Setup {
+    owner: String,
+    member: String,
+    member_id: String,
+    server: String,
+    channel: String,
+}
+
+async fn setup(s: &TestServer) -> Setup {
+    let owner = access(&s.register("owner").await);
+    let member_auth = s.register("member").await;
+    let member = access(&member_auth);
+    let (_, detail) = s.post("/api/v1/servers", Some(&owner), json!({"name": "Live"})).await;
+    let server = detail["server"]["id"].as_str().expect("id").to_owned();
+    let channel = detail["channels"][0]["id"].as_str().expect("channel").to_owned();
+    let (_, invite) =
+        s.post(&format!("/api/v1/servers/{server}/invites"), Some(&owner), json!({})).await;
+    let code = invite["code"].as_str().expect("code");
+    assert_eq!(
+        s.post(&format!("/api/v1/invites/{code}"), Some(&member), json!({})).await.0,
+        StatusCode::OK
+    );
+    let member_id = member_auth["user"]["id"].as_str().expect("id").to_owned();
+    Setup { owner, member, member_id, server, channel }
+}
+
+async fn say(s: &TestServer, token: &str, channel: &str, text: &str) -> String {
+    let (status, m) = s
+        .post(
+            &format!("/api/v1/channels/{channel}/messages"),
+            Some(token),
+            json!({"content": text}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{m}");
+    m["id"].as_str().expect("id").to_owned()
+}
+
+fn content(event: &Event) -> Option<&str> {
+    match event {
+        Event::MessageCreate { message } => Some(message.content.as_str()),
+        _ => None,
+    }
+}
+
+async fn ready_and_live_events_respect_visibility(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let t = setup(&s).await;
+    let mut gw = Gw::connect(&s.base).await;
+    let ready = gw.identify(&t.member).await;
+    assert_eq!(ready.user.username, "member");
+    assert_eq!(ready.servers.len(), 1);
+    assert_eq!(ready.servers[0].server.id.to_string(), t.server);
+
+    say(&s, &t.owner, &t.channel, "welcome").await;
+    let (seq, event) = gw.event(SOON).await.expect("message arrives");
+    assert_eq!((seq, content(&event)), (ready.seq + 1, Some("welcome")));
+
+    // A channel the member cannot see: its creation and its messages never reach them.
+    let (_, hidden) = s
+        .post(
+            &format!("/api/v1/servers/{}/channels", t.server),
+            Some(&t.owner),
+            json!({"name": "secret", "kind": "text"}),
+        )
+        .await;
+    let hidden_id = hidden["id"].as_str().expect("id").to_owned();
+    let (_, ev) = gw.event(SOON).await.expect("channel create (still visible)");
+    assert!(matches!(ev, Event::ChannelCreate { .. }), "{ev:?}");
+    let path = format!("/api/v1/channels/{hidden_id}/overwrites/role/{}", t.server);
+    let (status, _) = s.send(Method::PUT, &path, Some(&t.owner), Some(json!({"deny": "1"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    say(&s, &t.owner, &hidden_id, "for owners only").await;
+    say(&s, &t.owner, &t.channel, "public again").await;
+    let mut seen = Vec::new();
+    while let Some((_, ev)) = gw.event(QUIET).await {
+        seen.push(ev);
+    }
+    assert!(seen.iter().all(|e| content(e) != Some("for owners only")), "{seen:?}");
+    assert!(seen.iter().any(|e| content(e) == Some("public again")), "{seen:?}");
+
+    // Heartbeats are acknowledged with the sequence the client reported.
+    gw.send(&ClientFrame::Heartbeat { seq: 3 }).await;
+    assert_eq!(gw.next(SOON).await, Next::Frame(ServerFrame::HeartbeatAck { seq: 3 }));
+    s.stop().await;
+}
+
+async fn kicked_member_gets_server_delete_and_nothing_more(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let t = setup(&s).await;
+    let mut gw = Gw::connect(&s.base).await;
+    gw.identify(&t.member).await;
+    let (status, _) = s
+        .post(
+            &format!("/api/v1/servers/{}/members/{}/kick", t.server, t.member_id),
+            Some(&t.owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, ev) = gw.event(SOON).await.expect("told");
+    assert_eq!(ev, Event::ServerDelete { server_id: t.server.parse().expect("id") });
+    say(&s, &t.owner, &t.channel, "after the kick").await;
+    s.post(&format!("/api/v1/servers/{}/roles", t.server), Some(&t.owner), json!({"name": "x"}))
+        .await;
+    assert_eq!(gw.event(QUIET).await, None, "nothing after server_delete");
+    s.stop().await;
+}
+
+async fn resume_after_disconnects_loses_nothing(backend: Backend) {
+    const MESSAGES: usize = 10_000;
+    const CUTS: usize = 100;
+    let s = TestServer::start(&backend).await;
+    let t = setup(&s).await;
+    let mut gw = Gw::connect(&s.base).await;
+    let ready = gw.identify(&t.member).await;
+    let session = ready.session_id.clone();
+    let mut last = ready.seq;
+
+    // Two posters, each numbering its own messages, post while the receiver is cut off
+    // and resumes again and again.
+    let mut posters = Vec::new();
+    for poster in 0..2 {
+        let (http, url, token) = (
+            s.http.clone(),
+            s.url(&format!("/api/v1/channels/{}/messages", t.channel)),
+            t.owner.clone(),
+        );
+        posters.push(tokio::spawn(async move {
+            for i in 0..MESSAGES / 2 {
+                let body = json!({"content": format!("{poster}:{i}")});
+                let resp =
+                    http.post(&url).bearer_auth(&token).json(&body).send().await.expect("post");
+                assert_eq!(resp.status(), StatusCode::CREATED);
+            }
+        }));
+    }
+    let mut received: Vec<(u64, String)> = Vec::with_capacity(MESSAGES);
+    let mut cuts = 0;
+    while received.len() < MESSAGES {
+        match gw.event(Duration::from_secs(30)).await {
+            Some((seq, event)) => {
+                assert_eq!(seq, last + 1, "sequence numbers are consecutive");
+                last = seq;
+                if let Some(text) = content(&event) {
+                    received.push((seq, text.to_owned()));
+                }
+            }
+            None => panic!("stalled after {} messages", received.len()),
+        }
+        if cuts < CUTS && received.len() >= (cuts + 1) * MESSAGES / (CUTS + 1) {
+            gw.cut();
+            cuts += 1;
+            gw = Gw::connect(&s.base).await;
+            gw.send(&ClientFrame::Resume {
+                token: t.member.clone(),
+                session_id: session.clone(),
+                seq: last,
+            })
+            .await;
+            match gw.next(SOON).await {
+                Next::Frame(ServerFrame::Resumed { session_id, .. }) => {
+                    assert_eq!(session_id, session)
+                }
+                other => panic!("resume {cuts} failed: {other:?}"),
+            }
+        }
+    }
+    for p in posters {
+        p.await.expect("poster");
+    }
+    assert_eq!(cuts, CUTS);
+    let unique: HashSet<&String> = received.iter().map(|(_, c)| c).collect();
+    assert_eq!(unique.len(), MESSAGES, "no duplicates");
+    for poster in 0..2 {
+        let order: Vec<usize> = received
+            .iter()
+            .filter_map(|(_, c)| c.strip_prefix(&format!("{poster}:")).and_then(|n| n.parse().ok()))
+            .collect();
+        assert_eq!(
+            order,
+            (0..MESSAGES / 2).collect::<Vec<_>>(),
+            "poster {poster}: nothing lost, order kept"
+        );
+    }
+    assert_eq!(gw.event(QUIET).await, None);
+    s.stop().await;
+}
+
+async fn expired_buffer_means_invalid_session_and_resync(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| c.gateway.resume_buffer_events = 8).await;
+    let t = setup(&s).await;
+    let mut gw = Gw::connect(&s.base).await;
+    let ready = gw.identify(&t.member).await;
+    gw.cut();
+    for i in 0..20 {
+        say(&s, &t.owner, &t.channel, &format!("missed {i}")).await;
+    }
+    let mut gw = Gw::connect(&s.base).await;
+    gw.send(&ClientFrame::Resume {
+        token: t.member.clone(),
+        session_id: ready.session_id.clone(),
+        seq: ready.seq,
+    })
+    .await;
+    assert_eq!(gw.next(SOON).await, Next::Frame(ServerFrame::InvalidSession { resumable: false }));
+    // A fresh session plus a REST re-sync recovers everything.
+    let mut gw = Gw::connect(&s.base).await;
+    gw.identify(&t.member).await;
+    let (_, history) =
+        s.get(&format!("/api/v1/channels/{}/messages?limit=100", t.channel), Some(&t.member)).await;
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(20));
+    // Unknown and foreign sessions are just as invalid.
+    let mut other = Gw::connect(&s.base).await;
+    other
+        .send(&ClientFrame::Resume { token: t.owner.clone(), session_id: ready.session_id, seq: 0 })
+        .await;
+    assert_eq!(
+        other.next(SOON).await,
+        Next::Frame(ServerFrame::InvalidSession { resumable: false })
+    );
+    s.stop().await;
+}
+
+async fn misbehaving_clients_get_codes_not_crashes(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.gateway.heartbeat_interval_ms = 400;
+        c.gateway.frame_burst = 10;
+        c.gateway.max_frame_bytes = 1024;
+    })
+    .await;
+    let t = setup(&s).await;
+
+    // Recoverable mistakes: an error frame, and the connection stays usable.
+    let mut gw = Gw::connect(&s.base).await;
+    gw.identify(&t.member).await;
+    gw.send_raw(Message::text("{not json")).await;
+    assert!(matches!(gw.next(SOON).await, Next::Frame(ServerFrame::Error { .. })));
+    gw.send_raw(Message::binary(vec![1u8, 2, 3])).await;
+    assert!(matches!(gw.next(SOON).await, Next::Frame(ServerFrame::Error { .. })));
+    gw.send(&ClientFrame::Heartbeat { seq: 0 }).await;
+    assert_eq!(gw.next(SOON).await, Next::Frame(ServerFrame::HeartbeatAck { seq: 0 }));
+    // Oversized frames close with 1009.
+    gw.send_raw(Message::text(format!(
+        "{{\"op\":\"heartbeat\",\"d\":{{\"seq\":0}},\"pad\":\"{}\"}}",
+        "x".repeat(1500)
+    )))
+    .await;
+    assert_eq!(gw.next(SOON).await, Next::Closed(Some(close::TOO_BIG)));
+
+    let mut flood = Gw::connect(&s.base).await;
+    flood.identify(&t.member).await;
+    let mut closed = None;
+    for _ in 0..100 {
+        flood.send_raw(Message::text(r#"{"op":"heartbeat","d":{"seq":0}}"#)).await;
+    }
+    while let Next::Frame(_) = flood.next(SOON).await.clone_frame_or(&mut closed) {}
+    assert_eq!(closed, Some(Some(close::RATE_LIMITED)));
+
+    let mut early = Gw::connect(&s.base).await;
+    early.send(&ClientFrame::Heartbeat { seq: 0 }).await;
+    assert_eq!(early.next(SOON).await, Next::Closed(Some(close::NOT_AUTHENTICATED)));
+    let mut forged = Gw::connect(&s.base).await;
+    forged.send(&ClientFrame::Identify { token: "a.b.c".into() }).await;
+    assert_eq!(forged.next(SOON).await, Next::Closed(Some(close::AUTHENTICATION_FAILED)));
+    let mut silent = Gw::connect(&s.base).await;
+    silent.identify(&t.member).await;
+    assert_eq!(
+        silent.next(Duration::from_secs(3)).await,
+        Next::Closed(Some(close::SESSION_TIMEOUT))
+    );
+
+    // Browsers from origins that are not configured cannot open the gateway.
+    let resp = s
+        .http
+        .get(s.url("/api/v1/gateway"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // A plain GET without the upgrade is a coded 4xx too.
+    assert!(
+        s.http.get(s.url("/api/v1/gateway")).send().await.expect("send").status().is_client_error()
+    );
+
+    // Logging out ends the session at its next heartbeat.
+    let mut live = Gw::connect(&s.base).await;
+    live.identify(&t.member).await;
+    s.send(Method::POST, "/api/v1/auth/logout", Some(&t.member), None).await;
+    live.send(&ClientFrame::Heartbeat { seq: 0 }).await;
+    assert_eq!(
+        live.next(SOON).await,
+        Next::Frame(ServerFrame::InvalidSession { resumable: false })
+    );
+    assert_eq!(live.next(SOON).await, Next::Closed(Some(close::SESSION_REVOKED)));
+
+    // Shutdown closes with "going away" so clients know to reconnect.
+    let mut last = Gw::connect(&s.base).await;
+    last.identify(&t.owner).await;
+    let stopping = tokio::spawn(s.stop());
+    assert_eq!(last.next(SOON).await, Next::Closed(Some(close::GOING_AWAY)));
+    stopping.await.expect("stopped");
+}
+
+trait CloneFrame {
+    /// Records a close in `closed` and turns it into a non-frame, to end a drain loop.
+    fn clone_frame_or(self, closed: &mut Option<Option<u16>>) -> Next;
+}
+
+impl CloneFrame for Next {
+    fn clone_frame_or(self, closed: &mut Option<Option<u16>>) -> Next {
+        if let Next::Closed(code) = &self {
+            *closed = Some(*code);
+        }
+        self
+    }
+}

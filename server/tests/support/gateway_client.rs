@@ -1,0 +1,91 @@
+//! A minimal gateway client for tests, speaking the protocol from `shared` over a real
+//! WebSocket.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use auraspeak_shared::v1::gateway::{ClientFrame, Event, Ready, ServerFrame};
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub struct Gw {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub heartbeat_interval_ms: u64,
+}
+
+/// What ended a read.
+#[derive(Debug, PartialEq)]
+pub enum Next {
+    Frame(ServerFrame),
+    Closed(Option<u16>),
+    Timeout,
+}
+
+impl Gw {
+    pub async fn connect(base: &str) -> Self {
+        let url = format!("{}/api/v1/gateway", base.replacen("http://", "ws://", 1));
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("gateway connects");
+        let mut gw = Self { ws, heartbeat_interval_ms: 0 };
+        match gw.next(Duration::from_secs(5)).await {
+            Next::Frame(ServerFrame::Hello { heartbeat_interval_ms }) => {
+                gw.heartbeat_interval_ms = heartbeat_interval_ms;
+            }
+            other => panic!("expected hello, got {other:?}"),
+        }
+        gw
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        let text = serde_json::to_string(frame).expect("encode");
+        self.ws.send(Message::text(text)).await.expect("send");
+    }
+
+    pub async fn send_raw(&mut self, message: Message) -> bool {
+        self.ws.send(message).await.is_ok()
+    }
+
+    pub async fn next(&mut self, wait: Duration) -> Next {
+        loop {
+            match tokio::time::timeout(wait, self.ws.next()).await {
+                Err(_) => return Next::Timeout,
+                Ok(None) | Ok(Some(Err(_))) => return Next::Closed(None),
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Next::Closed(frame.map(|f| u16::from(f.code)));
+                }
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let frame = serde_json::from_str(text.as_str())
+                        .unwrap_or_else(|e| panic!("server sent an unparsable frame {text}: {e}"));
+                    return Next::Frame(frame);
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    pub async fn identify(&mut self, token: &str) -> Ready {
+        self.send(&ClientFrame::Identify { token: token.to_owned() }).await;
+        match self.next(Duration::from_secs(10)).await {
+            Next::Frame(ServerFrame::Ready(ready)) => *ready,
+            other => panic!("expected ready, got {other:?}"),
+        }
+    }
+
+    /// The next dispatched event, skipping acknowledgements.
+    pub async fn event(&mut self, wait: Duration) -> Option<(u64, Event)> {
+        loop {
+            match self.next(wait).await {
+                Next::Frame(ServerFrame::Dispatch { seq, event }) => return Some((seq, event)),
+                Next::Frame(ServerFrame::HeartbeatAck { .. }) => continue,
+                Next::Timeout => return None,
+                other => panic!("expected an event, got {other:?}"),
+            }
+        }
+    }
+
+    /// Drops the TCP connection without a closing handshake, like a network failure.
+    pub fn cut(self) {
+        drop(self.ws);
+    }
+}

@@ -1,0 +1,243 @@
+//! The realtime gateway: one WebSocket per client at `/api/v1/gateway`, JSON text frames.
+//!
+//! Flow: the server sends `hello`; the client answers `identify` (a new session) or
+//! `resume` (continue a session after a disconnect); the server answers `ready` or
+//! `resumed`, then pushes `dispatch` frames, each with a sequence number that increases
+//! by one per session. The client sends `heartbeat` every `heartbeat_interval_ms` with the
+//! last sequence it processed, and the server acknowledges. After a disconnect, `resume`
+//! with that sequence replays exactly what was missed; if the session is gone, the server
+//! sends `invalid_session` and the client identifies again and re-syncs over REST.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::ids::{ChannelId, MessageId, RoleId, ServerId, UserId};
+use crate::v1::channels::Channel;
+use crate::v1::messages::Message;
+use crate::v1::servers::{Member, Role, Server, ServerDetail};
+use crate::v1::users::CurrentUser;
+
+/// Close codes (4000–4999 are the application's own, RFC 6455 §7.4.2).
+pub mod close {
+    /// A frame that is not a valid client message.
+    pub const DECODE_ERROR: u16 = 4002;
+    /// Anything but identify/resume before being identified.
+    pub const NOT_AUTHENTICATED: u16 = 4003;
+    pub const AUTHENTICATION_FAILED: u16 = 4004;
+    pub const ALREADY_AUTHENTICATED: u16 = 4005;
+    /// Too many frames too fast.
+    pub const RATE_LIMITED: u16 = 4008;
+    /// No heartbeat within the interval plus grace.
+    pub const SESSION_TIMEOUT: u16 = 4009;
+    /// The client did not read its events fast enough; resume to catch up.
+    pub const SLOW_CONSUMER: u16 = 4010;
+    /// The session was revoked (logout, password change, ban of the account).
+    pub const SESSION_REVOKED: u16 = 4011;
+    /// Standard "going away": the server is shutting down; reconnect and resume.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Standard "message too big".
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// Frames the client sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", content = "d", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    Identify {
+        token: String,
+    },
+    Resume {
+        token: String,
+        session_id: String,
+        seq: u64,
+    },
+    Heartbeat {
+        seq: u64,
+    },
+    /// Presence the user wants others to see.
+    SetPresence {
+        status: PresenceStatus,
+    },
+}
+
+/// Frames the server sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", content = "d", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Hello {
+        heartbeat_interval_ms: u64,
+    },
+    Ready(Box<Ready>),
+    Resumed {
+        session_id: String,
+        replayed: u64,
+    },
+    HeartbeatAck {
+        seq: u64,
+    },
+    Dispatch {
+        seq: u64,
+        event: Event,
+    },
+    /// The session cannot be resumed: identify again and re-sync over REST.
+    InvalidSession {
+        resumable: bool,
+    },
+    /// A recoverable problem with one frame; the connection stays open.
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ready {
+    pub session_id: String,
+    /// The sequence number of the last event before this snapshot (resume from here).
+    pub seq: u64,
+    pub user: CurrentUser,
+    pub servers: Vec<ServerDetail>,
+    pub heartbeat_interval_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    Online,
+    Idle,
+    DoNotDisturb,
+    Invisible,
+    Offline,
+}
+
+/// Something that happened. Internally tagged by `type`; append only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    MessageCreate {
+        message: Message,
+    },
+    MessageUpdate {
+        message: Message,
+    },
+    MessageDelete {
+        channel_id: ChannelId,
+        message_id: MessageId,
+    },
+    ChannelCreate {
+        channel: Channel,
+    },
+    ChannelUpdate {
+        channel: Channel,
+    },
+    ChannelDelete {
+        server_id: ServerId,
+        channel_id: ChannelId,
+    },
+    ServerUpdate {
+        server: Server,
+    },
+    /// Also what a kicked or banned member receives, and nothing after it.
+    ServerDelete {
+        server_id: ServerId,
+    },
+    /// The receiving user joined a server: everything needed to show it.
+    ServerJoin {
+        detail: Box<ServerDetail>,
+    },
+    MemberAdd {
+        server_id: ServerId,
+        member: Member,
+    },
+    MemberUpdate {
+        server_id: ServerId,
+        member: Member,
+    },
+    MemberRemove {
+        server_id: ServerId,
+        user_id: UserId,
+    },
+    RoleCreate {
+        server_id: ServerId,
+        role: Role,
+    },
+    RoleUpdate {
+        server_id: ServerId,
+        role: Role,
+    },
+    RoleDelete {
+        server_id: ServerId,
+        role_id: RoleId,
+    },
+    TypingStart {
+        channel_id: ChannelId,
+        user_id: UserId,
+    },
+    PresenceUpdate {
+        user_id: UserId,
+        status: PresenceStatus,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Snowflake;
+
+    fn id(n: u64) -> Snowflake {
+        Snowflake::from_parts(n, 0, 0).expect("fits")
+    }
+
+    #[test]
+    fn golden_frames() {
+        let hb: ClientFrame =
+            serde_json::from_str(r#"{"op":"heartbeat","d":{"seq":7}}"#).expect("parses");
+        assert_eq!(hb, ClientFrame::Heartbeat { seq: 7 });
+        let frame = ServerFrame::Dispatch {
+            seq: 3,
+            event: Event::MessageDelete {
+                channel_id: ChannelId(id(1)),
+                message_id: MessageId(id(2)),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&frame).expect("json"),
+            r#"{"op":"dispatch","d":{"seq":3,"event":{"type":"message_delete","channel_id":"4194304","message_id":"8388608"}}}"#
+        );
+        assert!(
+            serde_json::from_str::<ClientFrame>(r#"{"op":"identify","d":{"token":"t","x":1}}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"op":"launch_missiles"}"#).is_err());
+    }
+
+    #[test]
+    fn round_trips() {
+        let frames = vec![
+            ServerFrame::Hello { heartbeat_interval_ms: 30_000 },
+            ServerFrame::HeartbeatAck { seq: 1 },
+            ServerFrame::InvalidSession { resumable: false },
+            ServerFrame::Resumed { session_id: "s".into(), replayed: 4 },
+            ServerFrame::Error { code: ErrorCode::RateLimited, message: "slow".into() },
+            ServerFrame::Dispatch {
+                seq: 9,
+                event: Event::PresenceUpdate {
+                    user_id: UserId(id(5)),
+                    status: PresenceStatus::DoNotDisturb,
+                },
+            },
+        ];
+        for frame in frames {
+            let json = serde_json::to_string(&frame).expect("json");
+            assert_eq!(serde_json::from_str::<ServerFrame>(&json).expect("parse"), frame);
+        }
+        for frame in [
+            ClientFrame::Identify { token: "a".into() },
+            ClientFrame::Resume { token: "a".into(), session_id: "b".into(), seq: 3 },
+            ClientFrame::SetPresence { status: PresenceStatus::Idle },
+        ] {
+            let json = serde_json::to_string(&frame).expect("json");
+            assert_eq!(serde_json::from_str::<ClientFrame>(&json).expect("parse"), frame);
+        }
+    }
+}
