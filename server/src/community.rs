@@ -21,6 +21,7 @@ use auraspeak_shared::v1::gateway::Event;
 use crate::api::error::ApiError;
 use crate::events::{Audience, Envelope, EventBus};
 use crate::ids::{IdGenerator, unix_ms_now};
+use crate::rate_limit::KeyedLimiter;
 use crate::store::Store;
 use crate::store::community::{ChannelRow, NewAudit, OverwriteRow, RoleRow, ServerRow};
 
@@ -38,6 +39,8 @@ pub struct Community {
     store: Arc<dyn Store>,
     ids: Arc<IdGenerator>,
     events: Arc<dyn EventBus>,
+    /// Typing notices per (user, channel).
+    typing_limiter: KeyedLimiter<(i64, i64)>,
 }
 
 /// What one member may do in one server, loaded once per request.
@@ -117,7 +120,9 @@ pub fn forbidden() -> ApiError {
 
 impl Community {
     pub fn new(store: Arc<dyn Store>, ids: Arc<IdGenerator>, events: Arc<dyn EventBus>) -> Self {
-        Self { store, ids, events }
+        // Clients repeat "typing" about every 8 s; allow a little more than that.
+        let typing_limiter = KeyedLimiter::new(3, 1, std::time::Duration::from_secs(4));
+        Self { store, ids, events, typing_limiter }
     }
 
     /// Publishes after the change is committed, so subscribers never see an event for

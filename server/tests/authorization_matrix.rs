@@ -143,6 +143,31 @@ fn table() -> Vec<(&'static str, &'static str, Kind, Option<Value>)> {
         ),
         ("delete", "/api/v1/channels/{channel_id}/messages/{message_id}", NeedsPermission, None),
         ("delete", "/api/v1/invites/{code}", NeedsPermission, None),
+        (
+            "put",
+            "/api/v1/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+            MemberMay,
+            None,
+        ),
+        (
+            "delete",
+            "/api/v1/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+            MemberMay,
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
+            MemberMay,
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/channels/{channel_id}/ack",
+            MemberMay,
+            Some(json!({"message_id": "{message_id}"})),
+        ),
+        ("post", "/api/v1/channels/{channel_id}/typing", MemberMay, None),
     ]
 }
 
@@ -263,6 +288,7 @@ async fn every_route_refuses_the_wrong_callers(backend: Backend) {
             ("session_id", owner_auth["tokens"]["session_id"].as_str().expect("sid").to_owned()),
             ("code", code.clone()),
             ("kind", "role".to_owned()),
+            ("emoji", "%F0%9F%91%8D".to_owned()),
             ("target_id", rid),
         ],
     };

@@ -23,6 +23,7 @@ backend_tests!(
     resume_after_disconnects_loses_nothing,
     expired_buffer_means_invalid_session_and_resync,
     misbehaving_clients_get_codes_not_crashes,
+    reactions_mentions_typing_and_read_state,
 );
 
 const QUIET: Duration = Duration::from_millis(400);
@@ -345,4 +346,69 @@ impl CloneFrame for Next {
         }
         self
     }
+}
+
+async fn reactions_mentions_typing_and_read_state(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let t = setup(&s).await;
+    let messages = format!("/api/v1/channels/{}/messages", t.channel);
+    say(&s, &t.owner, &t.channel, "one").await;
+    let (_, ping) = s.post(&messages, Some(&t.owner), json!({"content": format!("<@{}> look", t.member_id)})).await;
+    assert_eq!(ping["mentions"][0], t.member_id.as_str());
+    let (_, everyone) = s.post(&messages, Some(&t.owner), json!({"content": "@everyone raid now"})).await;
+    assert_eq!(everyone["mention_everyone"], true, "owners may ping everyone");
+    let (_, plain) = s.post(&messages, Some(&t.member), json!({"content": "@everyone hi"})).await;
+    assert_eq!(plain["mention_everyone"], false, "members lack MENTION_EVERYONE by default");
+
+    // READY counts what the member has not read: 3 from the owner, 2 of them pinging.
+    let mut gw = Gw::connect(&s.base).await;
+    let ready = gw.identify(&t.member).await;
+    let state = ready.read_states.iter().find(|r| r.channel_id.to_string() == t.channel).expect("read state");
+    assert_eq!((state.unread_count, state.mention_count, state.last_read_id), (3, 2, None));
+
+    let mid = everyone["id"].as_str().expect("id").to_owned();
+    let react = format!("{messages}/{mid}/reactions/%F0%9F%91%8D/@me");
+    assert_eq!(s.send(Method::PUT, &react, Some(&t.member), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.send(Method::PUT, &react, Some(&t.member), None).await.0, StatusCode::NO_CONTENT, "idempotent");
+    assert_eq!(s.send(Method::PUT, &react, Some(&t.owner), None).await.0, StatusCode::NO_CONTENT);
+    let (_, ev) = gw.event(SOON).await.expect("reaction event");
+    assert!(matches!(ev, Event::ReactionAdd { ref emoji, .. } if emoji == "👍"), "{ev:?}");
+    let (_, page) = s.get(&format!("{messages}?around={mid}&limit=1"), Some(&t.member)).await;
+    assert_eq!(page["messages"][0]["reactions"], json!([{"emoji": "👍", "count": 2, "me": true}]));
+    let (_, who) = s.get(&format!("{messages}/{mid}/reactions/%F0%9F%91%8D"), Some(&t.owner)).await;
+    assert_eq!(who["users"].as_array().map(Vec::len), Some(2));
+    assert_eq!(s.send(Method::DELETE, &react, Some(&t.member), None).await.0, StatusCode::NO_CONTENT);
+    let again = s.send(Method::DELETE, &react, Some(&t.member), None).await;
+    assert_eq!(again.0, StatusCode::NOT_FOUND);
+    let bad = s.send(Method::PUT, &format!("{messages}/{mid}/reactions/%3Asmile%3A/@me"), Some(&t.member), None).await;
+    assert_eq!((bad.0, bad.1["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+
+    // Typing reaches the channel, and spamming it is limited.
+    let typing = format!("/api/v1/channels/{}/typing", t.channel);
+    assert_eq!(s.post(&typing, Some(&t.owner), json!({})).await.0, StatusCode::NO_CONTENT);
+    let mut limited = false;
+    for _ in 0..5 {
+        limited |= s.post(&typing, Some(&t.owner), json!({})).await.0 == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(limited);
+    let mut saw_typing = false;
+    while let Some((_, ev)) = gw.event(QUIET).await {
+        saw_typing |= matches!(ev, Event::TypingStart { .. });
+    }
+    assert!(saw_typing);
+
+    // Acking on one device moves the marker, tells the other devices, never goes back.
+    let ack = format!("/api/v1/channels/{}/ack", t.channel);
+    let last = plain["id"].as_str().expect("id").to_owned();
+    assert_eq!(s.post(&ack, Some(&t.member), json!({"message_id": last})).await.0, StatusCode::NO_CONTENT);
+    let (_, ev) = gw.event(SOON).await.expect("read state event");
+    assert!(matches!(ev, Event::ReadStateUpdate { .. }), "{ev:?}");
+    let first = ping["id"].as_str().expect("id");
+    assert_eq!(s.post(&ack, Some(&t.member), json!({"message_id": first})).await.0, StatusCode::NO_CONTENT);
+    let mut again = Gw::connect(&s.base).await;
+    let ready = again.identify(&t.member).await;
+    let state = ready.read_states.iter().find(|r| r.channel_id.to_string() == t.channel).expect("state");
+    assert_eq!((state.unread_count, state.mention_count), (0, 0));
+    assert_eq!(state.last_read_id.map(|id| id.to_string()), Some(last));
+    s.stop().await;
 }

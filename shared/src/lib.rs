@@ -11,6 +11,7 @@
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod mentions;
 pub mod permissions;
 pub mod v1;
 

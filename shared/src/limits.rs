@@ -97,6 +97,34 @@ pub fn validate_device_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Longest reaction, in characters: family and flag sequences join up to ~10 code points.
+pub const EMOJI_MAX_CHARS: usize = 16;
+
+/// A reaction must be Unicode emoji: pictographs with their joiners, modifiers and
+/// variation selectors, keycaps, or flags. Text, markup and custom names are refused.
+pub fn validate_emoji(emoji: &str) -> Result<(), &'static str> {
+    let count = emoji.chars().count();
+    if count == 0 || count > EMOJI_MAX_CHARS {
+        return Err("must be one emoji");
+    }
+    let is_pictograph = |c: char| {
+        matches!(u32::from(c),
+            0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF
+            | 0x2190..=0x21FF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE
+            | 0x203C | 0x2049 | 0x2122 | 0x2139 | 0x24C2 | 0x25AA..=0x25FE)
+    };
+    let is_joiner = |c: char| {
+        matches!(u32::from(c), 0x200D | 0xFE0F | 0xFE0E | 0x20E3 | 0xE0020..=0xE007F)
+    };
+    let is_keycap_base = |c: char| c.is_ascii_digit() || c == '#' || c == '*';
+    let all_allowed = emoji.chars().all(|c| is_pictograph(c) || is_joiner(c) || is_keycap_base(c));
+    let keycap = emoji.contains('\u{20E3}');
+    if !all_allowed || !(emoji.chars().any(is_pictograph) || keycap) {
+        return Err("must be one emoji");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +158,16 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(validate_email(&long).is_err());
+    }
+
+    #[test]
+    fn emoji() {
+        for ok in ["👍", "❤\u{FE0F}", "👨\u{200D}👩\u{200D}👧", "🇩🇪", "1\u{FE0F}\u{20E3}", "👋🏽", "🏳\u{FE0F}\u{200D}🌈"] {
+            assert!(validate_emoji(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", "a", ":smile:", "👍 ", "<script>", "1", "👍👍👍👍👍👍👍👍👍👍👍👍👍👍👍👍👍", "\u{200D}x"] {
+            assert!(validate_emoji(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

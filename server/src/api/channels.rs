@@ -4,7 +4,8 @@ use auraspeak_shared::v1::channels::{
     Channel, CreateChannelRequest, OverwriteKind, SetOverwriteRequest, UpdateChannelRequest,
 };
 use auraspeak_shared::v1::messages::{
-    EditMessageRequest, HistoryQuery, Message, MessageList, SendMessageRequest,
+    AckRequest, EditMessageRequest, HistoryQuery, Message, MessageList, ReactionUsers,
+    SendMessageRequest,
 };
 use auraspeak_shared::{ErrorBody, Snowflake};
 use axum::extract::State;
@@ -139,5 +140,74 @@ pub async fn delete_message(
     ApiPath((channel_id, message_id)): ApiPath<(Snowflake, Snowflake)>,
 ) -> Result<StatusCode, ApiError> {
     state.community.delete_message(channel_id, message_id, auth.user_id.as_i64()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// React to a message (ADD_REACTIONS). Reacting twice with one emoji changes nothing.
+#[utoipa::path(put, path = "/api/v1/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", tag = "messages", security(("bearer" = [])),
+    params(("channel_id" = String, Path), ("message_id" = String, Path), ("emoji" = String, Path, description = "A Unicode emoji, URL-encoded")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_reaction(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((channel_id, message_id, emoji)): ApiPath<(Snowflake, Snowflake, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.community.add_reaction(channel_id, message_id, auth.user_id.as_i64(), &emoji).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Take back one's own reaction.
+#[utoipa::path(delete, path = "/api/v1/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", tag = "messages", security(("bearer" = [])),
+    params(("channel_id" = String, Path), ("message_id" = String, Path), ("emoji" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove_reaction(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((channel_id, message_id, emoji)): ApiPath<(Snowflake, Snowflake, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.community.remove_reaction(channel_id, message_id, auth.user_id.as_i64(), &emoji).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who reacted with an emoji (first 100).
+#[utoipa::path(get, path = "/api/v1/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", tag = "messages", security(("bearer" = [])),
+    params(("channel_id" = String, Path), ("message_id" = String, Path), ("emoji" = String, Path)),
+    responses((status = 200, body = ReactionUsers), (status = 404, body = ErrorBody)))]
+pub async fn reaction_users(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((channel_id, message_id, emoji)): ApiPath<(Snowflake, Snowflake, String)>,
+) -> Result<ApiJson<ReactionUsers>, ApiError> {
+    let users = state
+        .community
+        .reaction_users(channel_id, message_id, auth.user_id.as_i64(), &emoji)
+        .await?;
+    Ok(ApiJson(users))
+}
+
+/// Mark the channel read up to a message (moves forward only).
+#[utoipa::path(post, path = "/api/v1/channels/{channel_id}/ack", tag = "messages", security(("bearer" = [])),
+    params(("channel_id" = String, Path)), request_body = AckRequest,
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn ack(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(channel_id): ApiPath<Snowflake>,
+    ApiJson(req): ApiJson<AckRequest>,
+) -> Result<StatusCode, ApiError> {
+    state.community.ack(channel_id, auth.user_id.as_i64(), req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Show "… is typing" to the channel (SEND_MESSAGES; rate limited).
+#[utoipa::path(post, path = "/api/v1/channels/{channel_id}/typing", tag = "messages", security(("bearer" = [])),
+    params(("channel_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn typing(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(channel_id): ApiPath<Snowflake>,
+) -> Result<StatusCode, ApiError> {
+    state.community.typing(channel_id, auth.user_id.as_i64()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,14 +2,14 @@
 
 use auraspeak_shared::error::FieldError;
 use auraspeak_shared::v1::channels::{Channel, ChannelKind, OverwriteKind, PermissionOverwrite};
-use auraspeak_shared::v1::messages::Message;
+use auraspeak_shared::v1::messages::{Message, ReactionCount};
 use auraspeak_shared::v1::servers::{AuditAction, AuditEntry, Ban, Invite, Member, Role, Server};
 use auraspeak_shared::{Permissions, Snowflake};
 
 use crate::api::error::ApiError;
 use crate::store::community::{
-    AuditRow, BanRow, ChannelRow, InviteRow, MemberRow, MessageRow, OverwriteRow, RoleRow,
-    ServerRow,
+    AuditRow, BanRow, ChannelRow, InviteRow, MemberRow, MentionRow, MessageRow, OverwriteRow,
+    ReactionCountRow, RoleRow, ServerRow,
 };
 
 /// A stored ID; a negative one means the database was tampered with.
@@ -120,7 +120,16 @@ pub fn audit_api(row: &AuditRow) -> Result<AuditEntry, ApiError> {
     })
 }
 
-pub fn message_api(row: &MessageRow) -> Result<Message, ApiError> {
+/// A message with its mentions and reactions, picked from rows loaded for a whole page.
+pub fn message_api(
+    row: &MessageRow,
+    mentions: &[MentionRow],
+    reactions: &[ReactionCountRow],
+) -> Result<Message, ApiError> {
+    let mine = mentions.iter().filter(|m| m.message_id == row.id);
+    let ids = |kind: &str| -> Result<Vec<Snowflake>, ApiError> {
+        mine.clone().filter(|m| m.target_kind == kind).map(|m| sf(m.target_id)).collect()
+    };
     Ok(Message {
         id: sf(row.id)?.into(),
         channel_id: sf(row.channel_id)?.into(),
@@ -130,6 +139,14 @@ pub fn message_api(row: &MessageRow) -> Result<Message, ApiError> {
         nonce: row.nonce.clone(),
         created_at: row.created_at,
         edited_at: row.edited_at,
+        mentions: ids("user")?.into_iter().map(Into::into).collect(),
+        mention_roles: ids("role")?.into_iter().map(Into::into).collect(),
+        mention_everyone: row.mention_everyone != 0,
+        reactions: reactions
+            .iter()
+            .filter(|r| r.message_id == row.id)
+            .map(|r| ReactionCount { emoji: r.emoji.clone(), count: r.count, me: r.me != 0 })
+            .collect(),
     })
 }
 

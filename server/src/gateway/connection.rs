@@ -192,6 +192,11 @@ impl Connection {
             }
         }
         let user = self.state.accounts.me(auth).await.map_err(|_| Exit::Close(1011, "database"))?;
+        let read_states = gateway
+            .community()
+            .read_states(user_id, &details)
+            .await
+            .map_err(|_| Exit::Close(1011, "database"))?;
         session.lock().handle_attach();
         let ready = Ready {
             session_id: session.id.clone(),
@@ -199,6 +204,7 @@ impl Connection {
             user,
             servers: details,
             heartbeat_interval_ms: gateway.config.heartbeat_interval_ms,
+            read_states,
         };
         self.send(&ServerFrame::Ready(Box::new(ready))).await?;
         Ok((session, seq))

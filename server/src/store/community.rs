@@ -113,6 +113,31 @@ pub struct MessageRow {
     pub nonce: Option<String>,
     pub created_at: i64,
     pub edited_at: Option<i64>,
+    pub mention_everyone: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MentionRow {
+    pub message_id: i64,
+    pub target_kind: String,
+    pub target_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReactionCountRow {
+    pub message_id: i64,
+    pub emoji: String,
+    pub count: i64,
+    /// 1 if the asking user reacted.
+    pub me: i64,
+}
+
+/// Parsed mentions of a message, as stored.
+#[derive(Debug, Clone, Default)]
+pub struct MentionSet {
+    pub users: Vec<i64>,
+    pub roles: Vec<i64>,
+    pub everyone: bool,
 }
 
 /// An audit entry written in the same transaction as the action it records.
@@ -173,6 +198,7 @@ pub struct NewMessage {
     pub content: String,
     pub reply_to: Option<i64>,
     pub nonce: Option<String>,
+    pub mentions: MentionSet,
     pub now: i64,
 }
 
@@ -336,14 +362,64 @@ pub trait CommunityStore: Send + Sync {
         channel_id: i64,
         id: i64,
         content: &str,
+        mentions: &MentionSet,
         now: i64,
     ) -> Result<Option<MessageRow>, Error>;
+    /// Mentions of the channel's messages with IDs in `lo..=hi` (one history page).
+    async fn mentions_between(
+        &self,
+        channel_id: i64,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<MentionRow>, Error>;
+    /// Reaction counts of the channel's messages with IDs in `lo..=hi`.
+    async fn reactions_between(
+        &self,
+        channel_id: i64,
+        lo: i64,
+        hi: i64,
+        user_id: i64,
+    ) -> Result<Vec<ReactionCountRow>, Error>;
+    async fn add_reaction(
+        &self,
+        message_id: i64,
+        user_id: i64,
+        emoji: &str,
+        now: i64,
+    ) -> Result<bool, Error>;
+    async fn remove_reaction(
+        &self,
+        message_id: i64,
+        user_id: i64,
+        emoji: &str,
+    ) -> Result<bool, Error>;
+    async fn reaction_users(
+        &self,
+        message_id: i64,
+        emoji: &str,
+        limit: i64,
+    ) -> Result<Vec<i64>, Error>;
+    /// Moves the read marker forward (never back). Returns the marker now stored.
+    async fn ack(&self, user_id: i64, channel_id: i64, message_id: i64) -> Result<i64, Error>;
+    async fn read_marker(&self, user_id: i64, channel_id: i64) -> Result<Option<i64>, Error>;
+    /// (unread, mentioning me) among messages after `after` by others.
+    async fn unread_counts(
+        &self,
+        user_id: i64,
+        server_id: i64,
+        channel_id: i64,
+        after: i64,
+    ) -> Result<(i64, i64), Error>;
     async fn delete_message(
         &self,
         channel_id: i64,
         id: i64,
         audit: Option<&NewAudit>,
     ) -> Result<bool, Error>;
+}
+
+pub(crate) fn mention_insert_sql() -> &'static str {
+    "INSERT INTO message_mentions (message_id, target_kind, target_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
 }
 
 pub(crate) fn audit_insert_sql() -> &'static str {
@@ -381,7 +457,7 @@ macro_rules! invite_columns {
 }
 macro_rules! message_columns {
     () => {
-        "id, channel_id, author_id, content, reply_to, nonce, created_at, edited_at"
+        "id, channel_id, author_id, content, reply_to, nonce, created_at, edited_at, mention_everyone"
     };
 }
 
@@ -771,16 +847,20 @@ macro_rules! impl_community_store {
             }
 
             async fn create_message(&self, new: &NewMessage) -> Result<(MessageRow, bool), Error> {
+                let mut tx = self.writer().begin().await?;
                 let inserted = sqlx::query_as::<_, MessageRow>(concat!(
-                    "INSERT INTO messages (id, channel_id, author_id, content, reply_to, nonce, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (channel_id, author_id, nonce) DO NOTHING \
+                    "INSERT INTO messages (id, channel_id, author_id, content, reply_to, nonce, created_at, mention_everyone) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (channel_id, author_id, nonce) DO NOTHING \
                      RETURNING ", message_columns!()))
                     .bind(new.id).bind(new.channel_id).bind(new.author_id).bind(&new.content)
-                    .bind(new.reply_to).bind(&new.nonce).bind(new.now)
-                    .fetch_optional(self.writer()).await?;
+                    .bind(new.reply_to).bind(&new.nonce).bind(new.now).bind(i64::from(new.mentions.everyone))
+                    .fetch_optional(&mut *tx).await?;
                 if let Some(row) = inserted {
+                    insert_mentions(&mut *tx, row.id, &new.mentions).await?;
+                    tx.commit().await?;
                     return Ok((row, true));
                 }
+                drop(tx);
                 // The nonce was used before: return that message. It is read through the
                 // writer so the row just committed by a racing send is certainly visible.
                 let existing = sqlx::query_as::<_, MessageRow>(concat!(
@@ -821,11 +901,78 @@ macro_rules! impl_community_store {
                 Ok(rows)
             }
 
-            async fn edit_message(&self, channel_id: i64, id: i64, content: &str, now: i64) -> Result<Option<MessageRow>, Error> {
-                Ok(sqlx::query_as::<_, MessageRow>(concat!(
-                    "UPDATE messages SET content = $1, edited_at = $2 WHERE channel_id = $3 AND id = $4 RETURNING ", message_columns!()))
-                    .bind(content).bind(now).bind(channel_id).bind(id).fetch_optional(self.writer()).await?)
+            async fn edit_message(&self, channel_id: i64, id: i64, content: &str, mentions: &MentionSet, now: i64) -> Result<Option<MessageRow>, Error> {
+                let mut tx = self.writer().begin().await?;
+                let row = sqlx::query_as::<_, MessageRow>(concat!(
+                    "UPDATE messages SET content = $1, edited_at = $2, mention_everyone = $3 WHERE channel_id = $4 AND id = $5 RETURNING ", message_columns!()))
+                    .bind(content).bind(now).bind(i64::from(mentions.everyone)).bind(channel_id).bind(id).fetch_optional(&mut *tx).await?;
+                if row.is_some() {
+                    sqlx::query("DELETE FROM message_mentions WHERE message_id = $1").bind(id).execute(&mut *tx).await?;
+                    insert_mentions(&mut *tx, id, mentions).await?;
+                    tx.commit().await?;
+                }
+                Ok(row)
             }
+
+            async fn mentions_between(&self, channel_id: i64, lo: i64, hi: i64) -> Result<Vec<MentionRow>, Error> {
+                Ok(sqlx::query_as::<_, MentionRow>(
+                    "SELECT message_id, target_kind, target_id FROM message_mentions WHERE message_id IN \
+                     (SELECT id FROM messages WHERE channel_id = $1 AND id >= $2 AND id <= $3) ORDER BY message_id, target_kind, target_id")
+                    .bind(channel_id).bind(lo).bind(hi).fetch_all(self.reader()).await?)
+            }
+
+            async fn reactions_between(&self, channel_id: i64, lo: i64, hi: i64, user_id: i64) -> Result<Vec<ReactionCountRow>, Error> {
+                Ok(sqlx::query_as::<_, ReactionCountRow>(
+                    "SELECT message_id, emoji, COUNT(*) AS count, CAST(MAX(CASE WHEN user_id = $4 THEN 1 ELSE 0 END) AS BIGINT) AS me \
+                     FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE channel_id = $1 AND id >= $2 AND id <= $3) \
+                     GROUP BY message_id, emoji ORDER BY message_id, MIN(created_at), emoji")
+                    .bind(channel_id).bind(lo).bind(hi).bind(user_id).fetch_all(self.reader()).await?)
+            }
+
+            async fn add_reaction(&self, message_id: i64, user_id: i64, emoji: &str, now: i64) -> Result<bool, Error> {
+                let done = sqlx::query("INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                    .bind(message_id).bind(user_id).bind(emoji).bind(now).execute(self.writer()).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn remove_reaction(&self, message_id: i64, user_id: i64, emoji: &str) -> Result<bool, Error> {
+                let done = sqlx::query("DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3")
+                    .bind(message_id).bind(user_id).bind(emoji).execute(self.writer()).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn reaction_users(&self, message_id: i64, emoji: &str, limit: i64) -> Result<Vec<i64>, Error> {
+                let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM reactions WHERE message_id = $1 AND emoji = $2 ORDER BY created_at, user_id LIMIT $3")
+                    .bind(message_id).bind(emoji).bind(limit).fetch_all(self.reader()).await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn ack(&self, user_id: i64, channel_id: i64, message_id: i64) -> Result<i64, Error> {
+                let (marker,): (i64,) = sqlx::query_as(
+                    "INSERT INTO read_states (user_id, channel_id, last_read_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_id, channel_id) DO UPDATE SET last_read_id = \
+                     CASE WHEN excluded.last_read_id > read_states.last_read_id THEN excluded.last_read_id ELSE read_states.last_read_id END \
+                     RETURNING last_read_id")
+                    .bind(user_id).bind(channel_id).bind(message_id).fetch_one(self.writer()).await?;
+                Ok(marker)
+            }
+
+            async fn read_marker(&self, user_id: i64, channel_id: i64) -> Result<Option<i64>, Error> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT last_read_id FROM read_states WHERE user_id = $1 AND channel_id = $2")
+                    .bind(user_id).bind(channel_id).fetch_optional(self.reader()).await?;
+                Ok(row.map(|(id,)| id))
+            }
+
+            async fn unread_counts(&self, user_id: i64, server_id: i64, channel_id: i64, after: i64) -> Result<(i64, i64), Error> {
+                let (unread, mentions): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN m.mention_everyone = 1 OR EXISTS (SELECT 1 FROM message_mentions mm \
+                       WHERE mm.message_id = m.id AND ((mm.target_kind = 'user' AND mm.target_id = $1) OR (mm.target_kind = 'role' \
+                       AND mm.target_id IN (SELECT role_id FROM member_roles WHERE server_id = $2 AND user_id = $1)))) THEN 1 ELSE 0 END), 0) \
+                     FROM messages m WHERE m.channel_id = $3 AND m.id > $4 AND m.author_id <> $1")
+                    .bind(user_id).bind(server_id).bind(channel_id).bind(after).fetch_one(self.reader()).await?;
+                Ok((unread, mentions))
+            }
+
 
             async fn delete_message(&self, channel_id: i64, id: i64, audit: Option<&NewAudit>) -> Result<bool, Error> {
                 let mut tx = self.writer().begin().await?;

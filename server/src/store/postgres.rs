@@ -11,9 +11,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::community::{
     AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
-    MemberRoleRow, MemberRow, MessageRow, NewAudit, NewChannel, NewMessage, NewServer,
-    OverwriteRow, RoleRow, ServerRow, channel_columns, impl_community_store, invite_columns,
-    member_select, message_columns, role_columns, server_select,
+    MemberRoleRow, MemberRow, MentionRow, MentionSet, MessageRow, NewAudit, NewChannel, NewMessage,
+    NewServer, OverwriteRow, ReactionCountRow, RoleRow, ServerRow, channel_columns,
+    impl_community_store, invite_columns, member_select, message_columns, role_columns,
+    server_select,
 };
 use super::{
     Backend, NewRefreshToken, NewSession, NewUser, RevokeReason, RotateOutcome, SessionRecord,
@@ -53,6 +54,24 @@ impl PgStore {
 }
 
 impl_community_store!(PgStore);
+
+async fn insert_mentions(
+    conn: &mut sqlx::PgConnection,
+    message_id: i64,
+    m: &MentionSet,
+) -> Result<(), Error> {
+    let users = m.users.iter().map(|id| ("user", *id));
+    let roles = m.roles.iter().map(|id| ("role", *id));
+    for (kind, id) in users.chain(roles) {
+        sqlx::query(super::community::mention_insert_sql())
+            .bind(message_id)
+            .bind(kind)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
 
 async fn insert_audit(conn: &mut sqlx::PgConnection, a: &NewAudit) -> Result<(), Error> {
     sqlx::query(super::community::audit_insert_sql())

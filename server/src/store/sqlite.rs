@@ -21,9 +21,10 @@ use sqlx::sqlite::{
 
 use super::community::{
     AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
-    MemberRoleRow, MemberRow, MessageRow, NewAudit, NewChannel, NewMessage, NewServer,
-    OverwriteRow, RoleRow, ServerRow, channel_columns, impl_community_store, invite_columns,
-    member_select, message_columns, role_columns, server_select,
+    MemberRoleRow, MemberRow, MentionRow, MentionSet, MessageRow, NewAudit, NewChannel, NewMessage,
+    NewServer, OverwriteRow, ReactionCountRow, RoleRow, ServerRow, channel_columns,
+    impl_community_store, invite_columns, member_select, message_columns, role_columns,
+    server_select,
 };
 use super::{
     Backend, NewRefreshToken, NewSession, NewUser, RevokeReason, RotateOutcome, SessionRecord,
@@ -90,6 +91,24 @@ impl SqliteStore {
 }
 
 impl_community_store!(SqliteStore);
+
+async fn insert_mentions(
+    conn: &mut sqlx::SqliteConnection,
+    message_id: i64,
+    m: &MentionSet,
+) -> Result<(), Error> {
+    let users = m.users.iter().map(|id| ("user", *id));
+    let roles = m.roles.iter().map(|id| ("role", *id));
+    for (kind, id) in users.chain(roles) {
+        sqlx::query(super::community::mention_insert_sql())
+            .bind(message_id)
+            .bind(kind)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
 
 async fn insert_audit(conn: &mut sqlx::SqliteConnection, a: &NewAudit) -> Result<(), Error> {
     sqlx::query(super::community::audit_insert_sql())

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 use crate::ids::{ChannelId, MessageId, RoleId, ServerId, UserId};
 use crate::v1::channels::Channel;
-use crate::v1::messages::Message;
+use crate::v1::messages::{Message, ReadState};
 use crate::v1::servers::{Member, Role, Server, ServerDetail};
 use crate::v1::users::CurrentUser;
 
@@ -98,6 +98,9 @@ pub struct Ready {
     pub user: CurrentUser,
     pub servers: Vec<ServerDetail>,
     pub heartbeat_interval_ms: u64,
+    /// Unread and mention counts for every text channel the user can see.
+    #[serde(default)]
+    pub read_states: Vec<ReadState>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +179,23 @@ pub enum Event {
     PresenceUpdate {
         user_id: UserId,
         status: PresenceStatus,
+    },
+    ReactionAdd {
+        channel_id: ChannelId,
+        message_id: MessageId,
+        user_id: UserId,
+        emoji: String,
+    },
+    ReactionRemove {
+        channel_id: ChannelId,
+        message_id: MessageId,
+        user_id: UserId,
+        emoji: String,
+    },
+    /// The user read up to a message on another device.
+    ReadStateUpdate {
+        channel_id: ChannelId,
+        last_read_id: MessageId,
     },
 }
 

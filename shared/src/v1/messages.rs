@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ChannelId, MessageId, UserId};
+use crate::ids::{ChannelId, MessageId, RoleId, UserId};
 
 /// Characters of content after trimming.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
@@ -22,6 +22,52 @@ pub struct Message {
     pub nonce: Option<String>,
     pub created_at: i64,
     pub edited_at: Option<i64>,
+    /// Users mentioned with `<@id>`.
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
+    /// Roles mentioned with `<@&id>`.
+    #[serde(default)]
+    pub mention_roles: Vec<RoleId>,
+    /// `@everyone` pinged everyone (only when the author had MENTION_EVERYONE).
+    #[serde(default)]
+    pub mention_everyone: bool,
+    /// Reactions, one entry per emoji.
+    #[serde(default)]
+    pub reactions: Vec<ReactionCount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: i64,
+    /// Whether the caller is among those who reacted.
+    pub me: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReactionUsers {
+    pub users: Vec<UserId>,
+}
+
+/// Marks everything up to and including `message_id` as read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AckRequest {
+    pub message_id: MessageId,
+}
+
+/// Where a user stands in one channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReadState {
+    pub channel_id: ChannelId,
+    pub last_read_id: Option<MessageId>,
+    pub unread_count: i64,
+    /// Unread messages that mention the user, one of their roles, or everyone.
+    pub mention_count: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
