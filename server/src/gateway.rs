@@ -16,10 +16,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::community::Community;
 use crate::config::GatewayConfig;
-use crate::events::EventBus;
+use auraspeak_shared::UserId;
+use auraspeak_shared::v1::gateway::{Event, PresenceEntry, PresenceStatus};
+
+use crate::events::{Audience, Envelope, EventBus};
 use crate::store::Store;
 
 pub mod connection;
+pub mod presence;
 pub mod resume;
 pub mod viewer;
 
@@ -63,6 +67,7 @@ pub struct Gateway {
     store: Arc<dyn Store>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     shutdown: CancellationToken,
+    pub presence: presence::Presence,
 }
 
 impl Gateway {
@@ -82,6 +87,7 @@ impl Gateway {
             store,
             sessions: Mutex::new(HashMap::new()),
             shutdown,
+            presence: presence::Presence::default(),
         }
     }
 
@@ -158,7 +164,12 @@ impl Gateway {
                         break;
                     }
                 }
-                () = self.shutdown.cancelled() => break,
+                () = self.shutdown.cancelled() => {
+                    // The connection closes with "going away" on its own; invalidating here
+                    // would race it with a misleading "session ended".
+                    self.sessions().remove(&session.id);
+                    return;
+                }
             }
         }
         session.invalidate();
@@ -176,6 +187,37 @@ impl Gateway {
             // A database hiccup is not a reason to drop every connection.
             Err(_) => true,
         }
+    }
+
+    /// Tells everyone who shares a server with `user_id` about their new status.
+    pub async fn announce_presence(&self, user_id: i64, status: PresenceStatus) {
+        let Ok(servers) = self.store.servers_of_user(user_id).await else { return };
+        let Some(user) = UserId::from_i64(user_id) else { return };
+        let ids: Arc<[i64]> = servers.iter().map(|s| s.id).collect();
+        self.bus.publish(Envelope {
+            audience: Audience::AnyOf(ids),
+            event: Event::PresenceUpdate { user_id: user, status },
+            invalidates: None,
+        });
+    }
+
+    /// Online members of the given servers, for READY (at most 1000 per server).
+    pub async fn presences(&self, servers: &[i64]) -> Vec<PresenceEntry> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for server in servers {
+            let Ok(members) = self.store.members(*server, 0, 1000).await else { continue };
+            for m in members {
+                let status = self.presence.status_of(m.user_id);
+                if status != PresenceStatus::Offline
+                    && seen.insert(m.user_id)
+                    && let Some(user_id) = UserId::from_i64(m.user_id)
+                {
+                    out.push(PresenceEntry { user_id, status });
+                }
+            }
+        }
+        out
     }
 
     pub fn community(&self) -> &Community {

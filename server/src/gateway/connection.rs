@@ -21,6 +21,8 @@ use crate::state::AppState;
 
 /// Time a client has to identify after the hello.
 const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read and write buffer per connection, in bytes.
+const SOCKET_BUFFER: usize = 4096;
 /// Time a client has to answer our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -49,8 +51,12 @@ pub async fn gateway(
     let limit = state.gateway.config.max_frame_bytes;
     // tungstenite refuses frames far above the limit before we see them; below that we
     // check ourselves, so oversize frames get a clean 1009 either way.
+    // Small socket buffers: tungstenite's defaults (128 KiB each way) would dominate the
+    // memory of an idle connection, and gateway frames are small.
     ws.max_message_size(limit * 2)
         .max_frame_size(limit * 2)
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
         .on_upgrade(move |socket| async move { Connection::new(state, socket).run().await })
 }
 
@@ -197,6 +203,8 @@ impl Connection {
             .read_states(user_id, &details)
             .await
             .map_err(|_| Exit::Close(1011, "database"))?;
+        let server_ids: Vec<i64> = servers.iter().map(|s| s.id).collect();
+        let presences = gateway.presences(&server_ids).await;
         session.lock().handle_attach();
         let ready = Ready {
             session_id: session.id.clone(),
@@ -205,6 +213,7 @@ impl Connection {
             servers: details,
             heartbeat_interval_ms: gateway.config.heartbeat_interval_ms,
             read_states,
+            presences,
         };
         self.send(&ServerFrame::Ready(Box::new(ready))).await?;
         Ok((session, seq))
@@ -245,7 +254,19 @@ impl Connection {
 
     /// The main loop: sends what the session's buffer holds beyond `sent`, answers
     /// heartbeats, and enforces the heartbeat deadline.
-    async fn stream(&mut self, session: Arc<Session>, mut sent: u64) -> Result<(), Exit> {
+    async fn stream(&mut self, session: Arc<Session>, sent: u64) -> Result<(), Exit> {
+        let gateway = self.state.gateway.clone();
+        if let Some(status) = gateway.presence.handle_connect(session.user_id) {
+            gateway.announce_presence(session.user_id, status).await;
+        }
+        let result = self.stream_events(&session, sent).await;
+        if let Some(status) = gateway.presence.handle_disconnect(session.user_id) {
+            gateway.announce_presence(session.user_id, status).await;
+        }
+        result
+    }
+
+    async fn stream_events(&mut self, session: &Arc<Session>, mut sent: u64) -> Result<(), Exit> {
         let generation = session.generation.load(Ordering::Acquire);
         let config = self.state.gateway.config.clone();
         // One and a half intervals, so one late heartbeat is not fatal.
@@ -258,6 +279,9 @@ impl Connection {
             let changed = session.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
+            if shutdown.is_cancelled() {
+                break Err(Exit::Close(close::GOING_AWAY, "server shutting down"));
+            }
             if session.is_invalid() {
                 let _ = self.send(&ServerFrame::InvalidSession { resumable: false }).await;
                 break Err(Exit::Close(close::SESSION_REVOKED, "session ended"));
@@ -289,7 +313,7 @@ impl Connection {
                 frame = self.next_frame() => match frame {
                     Ok(ClientFrame::Heartbeat { seq }) => {
                         last_heartbeat = Instant::now();
-                        if !self.state.gateway.auth_still_valid(&session).await {
+                        if !self.state.gateway.auth_still_valid(session).await {
                             session.invalidate();
                             continue;
                         }
@@ -297,8 +321,11 @@ impl Connection {
                             break Err(e);
                         }
                     }
-                    Ok(ClientFrame::SetPresence { .. }) => {
-                        last_heartbeat = Instant::now();
+                    Ok(ClientFrame::SetPresence { status }) => {
+                        let gateway = &self.state.gateway;
+                        if let Some(shown) = gateway.presence.handle_set(session.user_id, status) {
+                            gateway.announce_presence(session.user_id, shown).await;
+                        }
                     }
                     Ok(ClientFrame::Identify { .. } | ClientFrame::Resume { .. }) => {
                         break Err(Exit::Close(close::ALREADY_AUTHENTICATED, "already identified"));

@@ -13,6 +13,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub struct Gw {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub heartbeat_interval_ms: u64,
+    /// The last dispatch sequence seen (set it after a resume to keep checking for gaps).
+    pub last_seq: Option<u64>,
 }
 
 /// What ended a read.
@@ -27,7 +29,7 @@ impl Gw {
     pub async fn connect(base: &str) -> Self {
         let url = format!("{}/api/v1/gateway", base.replacen("http://", "ws://", 1));
         let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("gateway connects");
-        let mut gw = Self { ws, heartbeat_interval_ms: 0 };
+        let mut gw = Self { ws, heartbeat_interval_ms: 0, last_seq: None };
         match gw.next(Duration::from_secs(5)).await {
             Next::Frame(ServerFrame::Hello { heartbeat_interval_ms }) => {
                 gw.heartbeat_interval_ms = heartbeat_interval_ms;
@@ -67,19 +69,49 @@ impl Gw {
     pub async fn identify(&mut self, token: &str) -> Ready {
         self.send(&ClientFrame::Identify { token: token.to_owned() }).await;
         match self.next(Duration::from_secs(10)).await {
-            Next::Frame(ServerFrame::Ready(ready)) => *ready,
+            Next::Frame(ServerFrame::Ready(ready)) => {
+                self.last_seq = Some(ready.seq);
+                *ready
+            }
             other => panic!("expected ready, got {other:?}"),
         }
     }
 
-    /// The next dispatched event, skipping acknowledgements.
+    /// The next dispatched event, skipping acknowledgements and presence updates (which
+    /// arrive whenever anyone connects). Panics on a gap in the sequence numbers.
     pub async fn event(&mut self, wait: Duration) -> Option<(u64, Event)> {
         loop {
+            let (seq, event) = self.any_event(wait).await?;
+            if !matches!(event, Event::PresenceUpdate { .. }) {
+                return Some((seq, event));
+            }
+        }
+    }
+
+    /// The next dispatched event of any kind.
+    pub async fn any_event(&mut self, wait: Duration) -> Option<(u64, Event)> {
+        loop {
             match self.next(wait).await {
-                Next::Frame(ServerFrame::Dispatch { seq, event }) => return Some((seq, event)),
+                Next::Frame(ServerFrame::Dispatch { seq, event }) => {
+                    if let Some(last) = self.last_seq {
+                        assert_eq!(seq, last + 1, "gap or repeat in the event sequence");
+                    }
+                    self.last_seq = Some(seq);
+                    return Some((seq, event));
+                }
                 Next::Frame(ServerFrame::HeartbeatAck { .. }) => continue,
                 Next::Timeout => return None,
                 other => panic!("expected an event, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame that is not a dispatch (errors, acks, session control, close).
+    pub async fn next_control(&mut self, wait: Duration) -> Next {
+        loop {
+            match self.next(wait).await {
+                Next::Frame(ServerFrame::Dispatch { .. }) => continue,
+                other => return other,
             }
         }
     }

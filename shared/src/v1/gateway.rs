@@ -101,6 +101,15 @@ pub struct Ready {
     /// Unread and mention counts for every text channel the user can see.
     #[serde(default)]
     pub read_states: Vec<ReadState>,
+    /// Who is online (or idle, or busy) among the members of the user's servers.
+    #[serde(default)]
+    pub presences: Vec<PresenceEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceEntry {
+    pub user_id: UserId,
+    pub status: PresenceStatus,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
