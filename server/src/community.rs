@@ -128,7 +128,7 @@ impl Community {
     /// Publishes after the change is committed, so subscribers never see an event for
     /// something a re-read would not find.
     fn publish(&self, audience: Audience, event: Event, invalidates: Option<i64>) {
-        self.events.publish(Envelope { audience, event, invalidates });
+        self.events.publish(Envelope::new(audience, event, invalidates));
     }
 
     /// Whether `user_id` may see the channel; any failure reads as "no".

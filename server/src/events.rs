@@ -6,7 +6,7 @@
 //! a process: envelopes carry plain data only, and the gateway re-checks permissions
 //! itself rather than trusting the publisher's view.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use auraspeak_shared::v1::gateway::Event;
 use tokio::sync::broadcast;
@@ -24,13 +24,35 @@ pub enum Audience {
     AnyOf(Arc<[i64]>),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Envelope {
     pub audience: Audience,
     pub event: Event,
     /// The server whose roles, overwrites or membership this event changes: sessions
     /// drop their cached permissions for it before deciding.
     pub invalidates: Option<i64>,
+    /// The event as JSON, encoded by the first session that needs it and shared by all
+    /// others: with a thousand listeners, encoding per session would dominate the cost.
+    encoded: OnceLock<Arc<str>>,
+}
+
+impl Envelope {
+    pub fn new(audience: Audience, event: Event, invalidates: Option<i64>) -> Self {
+        Self { audience, event, invalidates, encoded: OnceLock::new() }
+    }
+
+    pub fn encoded(&self) -> Arc<str> {
+        self.encoded.get_or_init(|| encode(&self.event)).clone()
+    }
+}
+
+/// JSON of one event. Encoding plain data cannot fail; should it ever, an empty object
+/// keeps the stream well-formed and the log says why.
+pub fn encode(event: &Event) -> Arc<str> {
+    serde_json::to_string(event).map(Arc::from).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot encode event");
+        Arc::from("{}")
+    })
 }
 
 pub trait EventBus: Send + Sync + 'static {

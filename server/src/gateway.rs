@@ -28,14 +28,15 @@ pub mod resume;
 pub mod viewer;
 
 use resume::ResumeBuffer;
-use viewer::Viewer;
+use viewer::{Admitted, Viewer};
 
 /// One gateway session: survives disconnects for the resume window.
 pub struct Session {
     pub id: String,
     pub user_id: i64,
     pub auth_session_id: i64,
-    buffer: Mutex<ResumeBuffer>,
+    /// Events as encoded JSON, ready to be framed.
+    buffer: Mutex<ResumeBuffer<Arc<str>>>,
     /// Woken when the buffer grows or the session becomes invalid.
     changed: Notify,
     invalid: AtomicBool,
@@ -44,7 +45,7 @@ pub struct Session {
 }
 
 impl Session {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ResumeBuffer> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ResumeBuffer<Arc<str>>> {
         // The buffer is plain data; a panic elsewhere cannot leave it half-updated.
         self.buffer.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -145,10 +146,13 @@ impl Gateway {
             tokio::select! {
                 received = rx.recv() => match received {
                     Ok(envelope) => {
-                        if let Some(event) = viewer.admit(&envelope, &self.community).await {
-                            session.lock().handle_event(Arc::new(event));
-                            session.changed.notify_waiters();
-                        }
+                        let json = match viewer.admit(&envelope, &self.community).await {
+                            Some(Admitted::AsPublished) => envelope.encoded(),
+                            Some(Admitted::Instead(event)) => crate::events::encode(&event),
+                            None => continue,
+                        };
+                        session.lock().handle_event(json);
+                        session.changed.notify_waiters();
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         // Events were lost for this session: it can no longer promise a
@@ -194,11 +198,8 @@ impl Gateway {
         let Ok(servers) = self.store.servers_of_user(user_id).await else { return };
         let Some(user) = UserId::from_i64(user_id) else { return };
         let ids: Arc<[i64]> = servers.iter().map(|s| s.id).collect();
-        self.bus.publish(Envelope {
-            audience: Audience::AnyOf(ids),
-            event: Event::PresenceUpdate { user_id: user, status },
-            invalidates: None,
-        });
+        let event = Event::PresenceUpdate { user_id: user, status };
+        self.bus.publish(Envelope::new(Audience::AnyOf(ids), event, None));
     }
 
     /// Online members of the given servers, for READY (at most 1000 per server).

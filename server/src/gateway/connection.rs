@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt as _;
 
 use super::Session;
 use super::resume::ResumeError;
@@ -291,18 +292,21 @@ impl Connection {
             }
             let pending = session.lock().poll_after(sent);
             match pending {
+                Ok(events) if events.is_empty() => {}
                 Ok(events) => {
-                    let mut failed = None;
-                    for (seq, event) in events {
-                        let frame = ServerFrame::Dispatch { seq, event: (*event).clone() };
-                        if let Err(e) = self.send(&frame).await {
-                            failed = Some(e);
+                    // Queue the whole backlog, then flush once: one write for many
+                    // events when a burst arrives.
+                    let mut failed = false;
+                    for (seq, json) in events {
+                        let frame = dispatch_frame(seq, &json);
+                        if self.socket.feed(Message::Text(Utf8Bytes::from(frame))).await.is_err() {
+                            failed = true;
                             break;
                         }
                         sent = seq;
                     }
-                    if let Some(e) = failed {
-                        break Err(e);
+                    if failed || self.socket.flush().await.is_err() {
+                        break Err(Exit::Gone);
                     }
                 }
                 Err(_) => break Err(Exit::Close(close::SLOW_CONSUMER, "too far behind")),
@@ -344,5 +348,28 @@ impl Connection {
             session.lock().handle_detach(Instant::now());
         }
         result
+    }
+}
+
+/// A `dispatch` frame around an event that is already JSON: the same text serde would
+/// produce for [`ServerFrame::Dispatch`], without encoding the event again per session.
+fn dispatch_frame(seq: u64, event_json: &str) -> String {
+    format!(r#"{{"op":"dispatch","d":{{"seq":{seq},"event":{event_json}}}}}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use auraspeak_shared::v1::gateway::{Event, PresenceStatus, ServerFrame};
+    use auraspeak_shared::{Snowflake, UserId};
+
+    #[test]
+    fn spliced_dispatch_equals_serde_output() {
+        let event = Event::PresenceUpdate {
+            user_id: UserId(Snowflake::from_parts(9, 1, 2).expect("fits")),
+            status: PresenceStatus::Idle,
+        };
+        let spliced = super::dispatch_frame(42, &crate::events::encode(&event));
+        let serde = serde_json::to_string(&ServerFrame::Dispatch { seq: 42, event }).expect("json");
+        assert_eq!(spliced, serde);
     }
 }

@@ -3,10 +3,7 @@
 //! caller passes time in.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use auraspeak_shared::v1::gateway::Event;
 
 /// Why a resume cannot be honoured; the client must identify again and re-sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,17 +14,19 @@ pub enum ResumeError {
     FromTheFuture,
 }
 
+/// Generic over the stored item so the gateway can keep each event already encoded
+/// (encoded once per event, not once per session) while tests use anything cheap.
 #[derive(Debug)]
-pub struct ResumeBuffer {
+pub struct ResumeBuffer<T> {
     capacity: usize,
     /// (seq, event), oldest first, consecutive sequence numbers.
-    events: VecDeque<(u64, Arc<Event>)>,
+    events: VecDeque<(u64, T)>,
     last_seq: u64,
     /// When the connection went away; `None` while one is attached.
     detached_since: Option<Instant>,
 }
 
-impl ResumeBuffer {
+impl<T: Clone> ResumeBuffer<T> {
     pub fn new(capacity: usize, now: Instant) -> Self {
         Self {
             capacity: capacity.max(1),
@@ -38,7 +37,7 @@ impl ResumeBuffer {
     }
 
     /// Appends an event and returns its sequence number.
-    pub fn handle_event(&mut self, event: Arc<Event>) -> u64 {
+    pub fn handle_event(&mut self, event: T) -> u64 {
         self.last_seq += 1;
         if self.events.len() == self.capacity {
             self.events.pop_front();
@@ -52,7 +51,7 @@ impl ResumeBuffer {
     }
 
     /// Events after `seq`, in order, or why they cannot all be given.
-    pub fn poll_after(&self, seq: u64) -> Result<Vec<(u64, Arc<Event>)>, ResumeError> {
+    pub fn poll_after(&self, seq: u64) -> Result<Vec<(u64, T)>, ResumeError> {
         if seq > self.last_seq {
             return Err(ResumeError::FromTheFuture);
         }
@@ -89,14 +88,9 @@ impl ResumeBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auraspeak_shared::v1::gateway::PresenceStatus;
-    use auraspeak_shared::{Snowflake, UserId};
 
-    fn ev(n: u64) -> Arc<Event> {
-        Arc::new(Event::PresenceUpdate {
-            user_id: UserId(Snowflake::from_parts(n, 0, 0).expect("fits")),
-            status: PresenceStatus::Online,
-        })
+    fn ev(n: u64) -> String {
+        format!("event {n}")
     }
 
     #[test]
@@ -106,7 +100,7 @@ mod tests {
         for n in 1..=3 {
             assert_eq!(buf.handle_event(ev(n)), n);
         }
-        let seqs = |r: Vec<(u64, Arc<Event>)>| r.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+        let seqs = |r: Vec<(u64, String)>| r.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
         assert_eq!(seqs(buf.poll_after(0).expect("all")), vec![1, 2, 3]);
         assert_eq!(seqs(buf.poll_after(2).expect("tail")), vec![3]);
         assert!(buf.poll_after(3).expect("none").is_empty());
@@ -123,7 +117,7 @@ mod tests {
     fn expiry_counts_only_detached_time() {
         let t0 = Instant::now();
         let window = Duration::from_secs(60);
-        let mut buf = ResumeBuffer::new(8, t0);
+        let mut buf = ResumeBuffer::<String>::new(8, t0);
         buf.handle_attach();
         assert!(!buf.is_expired(t0 + Duration::from_secs(3600), window), "attached never expires");
         buf.handle_detach(t0 + Duration::from_secs(10));

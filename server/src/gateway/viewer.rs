@@ -10,6 +10,15 @@ use auraspeak_shared::v1::gateway::Event;
 use crate::community::Community;
 use crate::events::{Audience, Envelope};
 
+/// What a session receives for an envelope it may see.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admitted {
+    /// The event as published (its shared encoding can be used).
+    AsPublished,
+    /// A different event for this user (a removed member gets `server_delete`).
+    Instead(Event),
+}
+
 pub struct Viewer {
     user_id: i64,
     servers: HashSet<i64>,
@@ -28,7 +37,7 @@ impl Viewer {
 
     /// The event this session should receive for `envelope`, if any. A member removed
     /// from a server (left, kicked, banned) gets one `server_delete` and nothing more.
-    pub async fn admit(&mut self, envelope: &Envelope, community: &Community) -> Option<Event> {
+    pub async fn admit(&mut self, envelope: &Envelope, community: &Community) -> Option<Admitted> {
         if let Some(server_id) = envelope.invalidates {
             self.forget_server(server_id);
         }
@@ -39,16 +48,16 @@ impl Viewer {
                 return self
                     .servers
                     .remove(&sid)
-                    .then_some(Event::ServerDelete { server_id: *server_id });
+                    .then_some(Admitted::Instead(Event::ServerDelete { server_id: *server_id }));
             }
             Event::ServerDelete { server_id } => {
                 let sid = server_id.as_i64();
                 self.forget_server(sid);
-                return self.servers.remove(&sid).then(|| envelope.event.clone());
+                return self.servers.remove(&sid).then_some(Admitted::AsPublished);
             }
             Event::ServerJoin { detail } if envelope.audience == Audience::User(self.user_id) => {
                 self.servers.insert(detail.server.id.as_i64());
-                return Some(envelope.event.clone());
+                return Some(Admitted::AsPublished);
             }
             _ => {}
         }
@@ -61,7 +70,7 @@ impl Viewer {
                     && self.can_view(*server_id, *channel_id, community).await
             }
         };
-        visible.then(|| envelope.event.clone())
+        visible.then_some(Admitted::AsPublished)
     }
 
     async fn can_view(&mut self, server_id: i64, channel_id: i64, community: &Community) -> bool {
