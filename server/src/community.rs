@@ -131,12 +131,20 @@ impl Community {
         self.events.publish(Envelope::new(audience, event, invalidates));
     }
 
-    /// Whether `user_id` may see the channel; any failure reads as "no".
-    pub async fn can_view(&self, channel_id: i64, user_id: i64) -> bool {
-        match Snowflake::from_i64(channel_id) {
-            Some(id) => self.channel_access(id, user_id).await.is_ok(),
-            None => false,
-        }
+    /// The channels of a server that `user_id` may see; any failure reads as "none".
+    pub async fn visible_channels(&self, server_id: i64, user_id: i64) -> Vec<i64> {
+        let Some(sid) = Snowflake::from_i64(server_id) else { return Vec::new() };
+        let Ok(access) = self.access(sid, user_id).await else { return Vec::new() };
+        let (Ok(channels), Ok(overwrites)) =
+            (self.store.channels(server_id).await, self.store.overwrites(server_id).await)
+        else {
+            return Vec::new();
+        };
+        channels
+            .iter()
+            .filter(|c| access.in_channel(c, &overwrites).contains(Permissions::VIEW_CHANNEL))
+            .map(|c| c.id)
+            .collect()
     }
 
     fn next_id(&self) -> i64 {

@@ -28,7 +28,8 @@ pub mod resume;
 pub mod viewer;
 
 use resume::ResumeBuffer;
-use viewer::{Admitted, Viewer};
+use viewer::Admitted;
+pub use viewer::Viewer;
 
 /// One gateway session: survives disconnects for the resume window.
 pub struct Session {
@@ -104,13 +105,19 @@ impl Gateway {
         self.sessions().get(id).cloned()
     }
 
-    /// Starts a session for `user_id`: subscribes to the bus before the caller builds its
-    /// READY snapshot, so nothing that happens in between is missed.
+    /// A subscription to the bus. Take it *before* building a READY snapshot, then hand
+    /// it to [`Self::start_session`]: events in between are queued, never lost.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<crate::events::Envelope>> {
+        self.bus.subscribe()
+    }
+
+    /// Starts a session for `user_id` whose pump follows `rx` through `viewer`.
     pub fn start_session(
         self: &Arc<Self>,
         user_id: i64,
         auth_session_id: i64,
-        servers: Vec<i64>,
+        viewer: Viewer,
+        rx: broadcast::Receiver<Arc<crate::events::Envelope>>,
     ) -> Arc<Session> {
         let mut raw = [0u8; 16];
         rand::fill(&mut raw);
@@ -124,12 +131,11 @@ impl Gateway {
             invalid: AtomicBool::new(false),
             generation: AtomicU64::new(0),
         });
-        let rx = self.bus.subscribe();
         self.sessions().insert(id, session.clone());
         let gateway = self.clone();
         let pump_session = session.clone();
         tokio::spawn(async move {
-            gateway.pump(pump_session, rx, Viewer::new(user_id, servers)).await;
+            gateway.pump(pump_session, rx, viewer).await;
         });
         session
     }

@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt as _;
 
-use super::Session;
 use super::resume::ResumeError;
+use super::{Session, Viewer};
 use crate::api::error::ApiError;
 use crate::api::extract::Auth;
 use crate::rate_limit::KeyedLimiter;
@@ -185,12 +185,7 @@ impl Connection {
             .map_err(|_| Exit::Close(1011, "database"))?;
         // Subscribe first, snapshot second: events in between are delivered (possibly
         // duplicating the snapshot), never lost.
-        let session = gateway.start_session(
-            user_id,
-            auth.session_id.as_i64(),
-            servers.iter().map(|s| s.id).collect(),
-        );
-        let seq = session.lock().last_seq();
+        let rx = gateway.subscribe();
         let mut details = Vec::with_capacity(servers.len());
         for server in &servers {
             let Some(sid) = Snowflake::from_i64(server.id) else { continue };
@@ -198,6 +193,15 @@ impl Connection {
                 details.push(detail);
             }
         }
+        // The snapshot already says which channels this user sees: seed the viewer with it
+        // so the first message after a mass reconnect costs no permission queries.
+        let mut viewer = Viewer::new(user_id, servers.iter().map(|s| s.id));
+        for detail in &details {
+            let visible = detail.channels.iter().map(|c| c.id.as_i64());
+            viewer.prefill(detail.server.id.as_i64(), visible);
+        }
+        let session = gateway.start_session(user_id, auth.session_id.as_i64(), viewer, rx);
+        let seq = session.lock().last_seq();
         let user = self.state.accounts.me(auth).await.map_err(|_| Exit::Close(1011, "database"))?;
         let read_states = gateway
             .community()

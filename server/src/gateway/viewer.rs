@@ -24,15 +24,33 @@ pub struct Viewer {
     servers: HashSet<i64>,
     /// channel id -> (server id, may view)
     channels: HashMap<i64, (i64, bool)>,
+    /// Servers whose every channel is in `channels`: a channel missing from the map there
+    /// is one this user cannot see.
+    complete: HashSet<i64>,
 }
 
 impl Viewer {
     pub fn new(user_id: i64, servers: impl IntoIterator<Item = i64>) -> Self {
-        Self { user_id, servers: servers.into_iter().collect(), channels: HashMap::new() }
+        Self {
+            user_id,
+            servers: servers.into_iter().collect(),
+            channels: HashMap::new(),
+            complete: HashSet::new(),
+        }
+    }
+
+    /// Records the channels of a server this user can see (all others: cannot).
+    pub fn prefill(&mut self, server_id: i64, visible: impl IntoIterator<Item = i64>) {
+        self.forget_server(server_id);
+        for channel in visible {
+            self.channels.insert(channel, (server_id, true));
+        }
+        self.complete.insert(server_id);
     }
 
     fn forget_server(&mut self, server_id: i64) {
         self.channels.retain(|_, (s, _)| *s != server_id);
+        self.complete.remove(&server_id);
     }
 
     /// The event this session should receive for `envelope`, if any. A member removed
@@ -77,8 +95,12 @@ impl Viewer {
         if let Some((_, view)) = self.channels.get(&channel_id) {
             return *view;
         }
-        let view = community.can_view(channel_id, self.user_id).await;
-        self.channels.insert(channel_id, (server_id, view));
-        view
+        if !self.complete.contains(&server_id) {
+            // One permission load answers for every channel of the server, so a role
+            // change costs one lookup per session rather than one per channel.
+            let visible = community.visible_channels(server_id, self.user_id).await;
+            self.prefill(server_id, visible);
+        }
+        self.channels.get(&channel_id).is_some_and(|(_, view)| *view)
     }
 }
