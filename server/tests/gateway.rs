@@ -192,11 +192,22 @@ async fn resume_after_disconnects_loses_nothing(backend: Backend) {
                 seq: last,
             })
             .await;
-            match gw.next(SOON).await {
-                Next::Frame(ServerFrame::Resumed { session_id, .. }) => {
-                    assert_eq!(session_id, session)
+            // The missed events come first, then RESUMED.
+            loop {
+                match gw.next(SOON).await {
+                    Next::Frame(ServerFrame::Dispatch { seq, event }) => {
+                        assert_eq!(Some(seq), gw.last_seq.map(|l| l + 1), "replay in order");
+                        gw.last_seq = Some(seq);
+                        if let Some(text) = content(&event) {
+                            received.push((seq, text.to_owned()));
+                        }
+                    }
+                    Next::Frame(ServerFrame::Resumed { session_id, .. }) => {
+                        assert_eq!(session_id, session);
+                        break;
+                    }
+                    other => panic!("resume {cuts} failed: {other:?}"),
                 }
-                other => panic!("resume {cuts} failed: {other:?}"),
             }
         }
     }

@@ -245,10 +245,17 @@ impl Connection {
             Ok(events) => {
                 session.generation.fetch_add(1, Ordering::AcqRel);
                 session.lock().handle_attach();
+                // Replay first, then RESUMED: when the client sees RESUMED it has every
+                // event it missed, in order.
                 let replayed = events.len() as u64;
+                let sent = events.last().map_or(seq, |(last, _)| *last);
+                for (event_seq, json) in events {
+                    let frame = Message::Text(Utf8Bytes::from(dispatch_frame(event_seq, &json)));
+                    self.socket.feed(frame).await.map_err(|_| Exit::Gone)?;
+                }
                 self.send(&ServerFrame::Resumed { session_id: session.id.clone(), replayed })
                     .await?;
-                Ok((session, seq))
+                Ok((session, sent))
             }
             Err(ResumeError::TooFarBehind | ResumeError::FromTheFuture) => {
                 self.send(&ServerFrame::InvalidSession { resumable: false }).await?;

@@ -466,9 +466,38 @@ pub(crate) use {
 };
 
 /// Expands the one implementation of [`CommunityStore`] for a backend type that has
-/// inherent `reader()` and `writer()` methods returning its pools.
+/// inherent `reader()` and `writer()` methods returning its pools, with the helpers its
+/// transactions share, for the backend's connection type.
 macro_rules! impl_community_store {
-    ($ty:ty) => {
+    ($ty:ty, $conn:ty) => {
+        async fn insert_audit(conn: &mut $conn, a: &NewAudit) -> Result<(), Error> {
+            sqlx::query($crate::store::community::audit_insert_sql())
+                .bind(a.id)
+                .bind(a.server_id)
+                .bind(a.actor_id)
+                .bind(a.action.as_str())
+                .bind(a.target_id)
+                .bind(&a.reason)
+                .bind(a.now)
+                .execute(conn)
+                .await?;
+            Ok(())
+        }
+
+        async fn insert_mentions(conn: &mut $conn, message_id: i64, m: &MentionSet) -> Result<(), Error> {
+            let users = m.users.iter().map(|id| ("user", *id));
+            let roles = m.roles.iter().map(|id| ("role", *id));
+            for (kind, id) in users.chain(roles) {
+                sqlx::query($crate::store::community::mention_insert_sql())
+                    .bind(message_id)
+                    .bind(kind)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::community::CommunityStore for $ty {
             async fn create_server(&self, new: &NewServer) -> Result<ServerRow, Error> {

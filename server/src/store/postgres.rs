@@ -53,39 +53,7 @@ impl PgStore {
     }
 }
 
-impl_community_store!(PgStore);
-
-async fn insert_mentions(
-    conn: &mut sqlx::PgConnection,
-    message_id: i64,
-    m: &MentionSet,
-) -> Result<(), Error> {
-    let users = m.users.iter().map(|id| ("user", *id));
-    let roles = m.roles.iter().map(|id| ("role", *id));
-    for (kind, id) in users.chain(roles) {
-        sqlx::query(super::community::mention_insert_sql())
-            .bind(message_id)
-            .bind(kind)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn insert_audit(conn: &mut sqlx::PgConnection, a: &NewAudit) -> Result<(), Error> {
-    sqlx::query(super::community::audit_insert_sql())
-        .bind(a.id)
-        .bind(a.server_id)
-        .bind(a.actor_id)
-        .bind(a.action.as_str())
-        .bind(a.target_id)
-        .bind(&a.reason)
-        .bind(a.now)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
+impl_community_store!(PgStore, sqlx::PgConnection);
 
 struct UserRow {
     id: i64,
