@@ -1,0 +1,32 @@
+//! The crate's one error type. Subsystems add variants here rather than defining their own
+//! enums, so callers match on a single type.
+
+use std::path::PathBuf;
+
+/// Errors from the client core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting outside the range the engine supports, e.g. an Opus bitrate of 1 Mb/s.
+    #[error("invalid voice setting {setting}: {reason}")]
+    InvalidVoiceSetting { setting: &'static str, reason: String },
+
+    /// libopus refused a call: a bad packet on decode, or a bad parameter on set-up.
+    #[error("opus: {0}")]
+    Opus(#[from] opus::Error),
+
+    /// A WAV file could not be read or written.
+    #[error("WAV file {path}: {source}")]
+    Wav {
+        path: PathBuf,
+        #[source]
+        source: hound::Error,
+    },
+
+    /// A WAV file that is readable but not in a format the engine accepts.
+    #[error("WAV file {path}: unsupported format: {reason}")]
+    UnsupportedWav { path: PathBuf, reason: String },
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
