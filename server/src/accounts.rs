@@ -106,7 +106,10 @@ impl Accounts {
     pub async fn login(&self, req: LoginRequest, ip: IpAddr) -> Result<AuthResponse, ApiError> {
         let mut fields = Vec::new();
         let login = req.login.trim();
-        if login.is_empty() || login.chars().count() > limits::LOGIN_MAX_CHARS {
+        if login.is_empty()
+            || login.chars().count() > limits::LOGIN_MAX_CHARS
+            || login.chars().any(char::is_control)
+        {
             fields.push(field("login", "must be a username or email address"));
         }
         if req.password.is_empty() || req.password.chars().count() > limits::PASSWORD_MAX_CHARS {

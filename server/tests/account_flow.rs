@@ -254,6 +254,10 @@ async fn concurrent_registrations_of_one_name(backend: Backend) {
 async fn unknown_user_and_wrong_password_look_alike(backend: Backend) {
     let s = TestServer::start(&backend).await;
     s.register("erin").await;
+    // Control characters (a NUL byte, which PostgreSQL text cannot hold) are refused
+    // up front rather than reaching the database.
+    let nul = s.login("erin\u{0}", PASSWORD).await;
+    assert_error(&nul, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     let unknown = s.login("nobody_here", PASSWORD).await;
     let wrong = s.login("erin", "wrong-password-1").await;
     assert_error(&unknown, StatusCode::UNAUTHORIZED, "invalid_credentials");

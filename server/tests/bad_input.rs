@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 backend_tests!(
     malformed_bodies_get_coded_errors,
     routing_errors_are_coded,
-    mutated_bodies_never_break_the_server
+    mutated_bodies_never_break_the_server,
+    community_routes_survive_hostile_values,
 );
 
 async fn raw(
@@ -194,5 +195,130 @@ async fn mutated_bodies_never_break_the_server(backend: Backend) {
         assert!(got.1["error"]["code"].is_string() || got.0.is_success(), "{}", got.1);
     }
     assert_eq!(s.get("/readyz", None).await.0, StatusCode::OK);
+    s.stop().await;
+}
+
+/// Every JSON route of communities, channels and messages, with each field replaced in
+/// turn by hostile values (wrong types, extremes, control characters, huge strings) and
+/// then by random byte damage: all answered below 500, and the server stays consistent.
+async fn community_routes_survive_hostile_values(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let owner_auth = s.register("fuzzer").await;
+    let token = access(&owner_auth);
+    let owner_id = owner_auth["user"]["id"].as_str().expect("id").to_owned();
+    let (_, detail) = s.post("/api/v1/servers", Some(&token), json!({"name": "Fuzz"})).await;
+    let sid = detail["server"]["id"].as_str().expect("sid").to_owned();
+    let cid = detail["channels"][0]["id"].as_str().expect("cid").to_owned();
+    let (_, role) =
+        s.post(&format!("/api/v1/servers/{sid}/roles"), Some(&token), json!({"name": "r"})).await;
+    let rid = role["id"].as_str().expect("rid").to_owned();
+    let (_, msg) = s
+        .post(&format!("/api/v1/channels/{cid}/messages"), Some(&token), json!({"content": "seed"}))
+        .await;
+    let mid = msg["id"].as_str().expect("mid").to_owned();
+    let routes: Vec<(Method, String, Value)> = vec![
+        (Method::POST, "/api/v1/servers".into(), json!({"name": "n", "description": "d"})),
+        (
+            Method::PATCH,
+            format!("/api/v1/servers/{sid}"),
+            json!({"name": "Fuzz", "description": "d"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/servers/{sid}/invites"),
+            json!({"max_age_secs": 60, "max_uses": 2}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/servers/{sid}/roles"),
+            json!({"name": "x", "permissions": "1", "color": 255}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/servers/{sid}/roles/{rid}"),
+            json!({"name": "y", "permissions": "3", "color": 1}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/servers/{sid}/roles"),
+            json!([{"id": rid, "position": 1}]),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/servers/{sid}/members/{owner_id}"),
+            json!({"nickname": "nick"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/servers/{sid}/channels"),
+            json!({"name": "c", "kind": "voice", "topic": "t", "position": 1, "bitrate_kbps": 64, "user_limit": 5}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/channels/{cid}"),
+            json!({"name": "general", "topic": "t", "position": 0}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/channels/{cid}/overwrites/role/{rid}"),
+            json!({"allow": "1", "deny": "2"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/channels/{cid}/messages"),
+            json!({"content": "hi", "nonce": "n", "reply_to": mid}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/channels/{cid}/messages/{mid}"),
+            json!({"content": "edited"}),
+        ),
+        (Method::POST, format!("/api/v1/channels/{cid}/ack"), json!({"message_id": mid})),
+        (Method::PATCH, "/api/v1/users/@me".into(), json!({"display_name": "F"})),
+    ];
+    let hostile = [
+        Value::Null,
+        json!(0),
+        json!(-1),
+        json!(1e308),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(""),
+        json!("x".repeat(5000)),
+        json!("\u{0}\u{7}\u{202e}"),
+        json!("9999999999999999999999"),
+        json!({"nested": true}),
+        json!([1, 2]),
+        json!(true),
+    ];
+    let mut sent = 0;
+    for (method, path, seed) in &routes {
+        let variants: Vec<Value> = match seed {
+            Value::Object(fields) => fields
+                .keys()
+                .flat_map(|k| {
+                    hostile.iter().map(move |h| {
+                        let mut v = seed.clone();
+                        v[k.as_str()] = h.clone();
+                        v
+                    })
+                })
+                .collect(),
+            other => hostile.iter().map(|h| json!([h])).chain([other.clone()]).collect(),
+        };
+        for body in variants {
+            let got = s.send(method.clone(), path, Some(&token), Some(body.clone())).await;
+            assert!(got.0.as_u16() < 500, "{method} {path} with {body}: {} {}", got.0, got.1);
+            assert!(got.0.is_success() || got.1["error"]["code"].is_string(), "{}", got.1);
+            sent += 1;
+        }
+    }
+    assert!(sent > 300, "{sent}");
+    // The server still works and its data is intact.
+    let (status, detail) = s.get(&format!("/api/v1/servers/{sid}"), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(detail["server"]["name"].is_string());
+    let (status, history) = s.get(&format!("/api/v1/channels/{cid}/messages"), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
     s.stop().await;
 }

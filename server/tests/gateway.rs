@@ -25,6 +25,7 @@ backend_tests!(
     misbehaving_clients_get_codes_not_crashes,
     reactions_mentions_typing_and_read_state,
     presence_follows_connections_and_choices,
+    slow_reader_is_disconnected_not_buffered,
 );
 
 const QUIET: Duration = Duration::from_millis(400);
@@ -502,5 +503,44 @@ async fn presence_follows_connections_and_choices(backend: Backend) {
         Some(PresenceStatus::Offline),
         "last connection gone"
     );
+    s.stop().await;
+}
+
+async fn slow_reader_is_disconnected_not_buffered(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| c.gateway.resume_buffer_events = 16).await;
+    let t = setup(&s).await;
+    let mut slow = Gw::connect(&s.base).await;
+    slow.identify(&t.member).await;
+    // ~4 MB of events while the client reads nothing: far more than socket buffers hold,
+    // so the server must stop writing, and only 16 events may wait for it.
+    let big = "x".repeat(4000);
+    for _ in 0..1000 {
+        let (status, _) = s
+            .post(
+                &format!("/api/v1/channels/{}/messages", t.channel),
+                Some(&t.owner),
+                json!({"content": big}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let mut closed = None;
+    for _ in 0..2000 {
+        match slow.next(SOON).await {
+            Next::Frame(_) => continue,
+            Next::Closed(code) => {
+                closed = Some(code);
+                break;
+            }
+            Next::Timeout => break,
+        }
+    }
+    assert_eq!(closed, Some(Some(close::SLOW_CONSUMER)), "a reader too far behind is cut off");
+    // Its session cannot be resumed past the gap either; other clients were unaffected.
+    let mut fresh = Gw::connect(&s.base).await;
+    fresh.identify(&t.member).await;
+    say(&s, &t.owner, &t.channel, "still fine").await;
+    let (_, ev) = fresh.event(SOON).await.expect("delivered");
+    assert_eq!(content(&ev), Some("still fine"));
     s.stop().await;
 }

@@ -62,6 +62,15 @@ impl From<Error> for ApiError {
             Error::Conflict(UniqueField::Email) => {
                 Self::new(ErrorCode::EmailTaken, "that email address is already registered")
             }
+            // SQLSTATE class 22, "data exception": a value the database refuses (a NUL
+            // byte in text, a number out of range). Input validation should catch these
+            // first; this keeps a gap there from turning into a 500.
+            Error::Database(sqlx::Error::Database(ref db))
+                if db.code().is_some_and(|c| c.starts_with("22")) =>
+            {
+                tracing::warn!(error = %err, "database refused a value");
+                Self::new(ErrorCode::ValidationFailed, "a value was refused by the database")
+            }
             Error::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 tracing::error!(error = %err, "database unavailable");
                 Self::new(ErrorCode::Unavailable, "the database is unavailable, try again")

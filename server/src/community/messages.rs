@@ -39,9 +39,11 @@ impl Community {
         }
         let content = fields.text("content", &req.content, 1, MAX_MESSAGE_CHARS);
         if let Some(nonce) = &req.nonce
-            && (nonce.is_empty() || nonce.chars().count() > MAX_NONCE_CHARS)
+            && (nonce.is_empty()
+                || nonce.chars().count() > MAX_NONCE_CHARS
+                || nonce.chars().any(char::is_control))
         {
-            fields.fail("nonce", "must be 1 to 64 characters long");
+            fields.fail("nonce", "must be 1 to 64 characters without control characters");
         }
         if let Some(reply) = req.reply_to
             && self.store.message(channel.id, reply.as_i64()).await?.is_none()

@@ -24,6 +24,8 @@ use crate::state::AppState;
 const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read and write buffer per connection, in bytes.
 const SOCKET_BUFFER: usize = 4096;
+/// Time a client may take to accept what we write before it counts as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client has to answer our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -316,7 +318,10 @@ impl Connection {
                         }
                         sent = seq;
                     }
-                    if failed || self.socket.flush().await.is_err() {
+                    // A client that stops reading would block this write, and with it the
+                    // heartbeat check; give up on it after a while instead.
+                    let flushed = tokio::time::timeout(WRITE_TIMEOUT, self.socket.flush()).await;
+                    if failed || !matches!(flushed, Ok(Ok(()))) {
                         break Err(Exit::Gone);
                     }
                 }
