@@ -117,6 +117,7 @@ fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(invites::preview_invite, invites::accept_invite, invites::delete_invite))
         .routes(routes!(crate::gateway::connection::gateway))
         .routes(routes!(health::healthz))
+        .routes(routes!(health::metrics))
         .routes(routes!(health::readyz))
         .routes(routes!(health::openapi_json))
 }
@@ -134,6 +135,10 @@ pub fn app(state: AppState) -> Router {
     router
         .layer(axum::Extension(health::OpenApiDoc(doc)))
         .fallback(|| async { StatusCode::NOT_FOUND.into_response() })
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            middleware::record_metrics,
+        ))
         .with_state(state)
         .layer(
             // Outermost first: the id exists before anything logs, errors become JSON

@@ -27,8 +27,30 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub gateway: GatewayConfig,
+    pub metrics: MetricsConfig,
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    pub listen: String,
+}
+
+impl MetricsConfig {
+    /// The separate metrics address, if one is configured.
+    pub fn separate_listen(&self) -> Result<Option<SocketAddr>, Error> {
+        let listen = self.listen.trim();
+        if !self.enabled || listen.is_empty() {
+            return Ok(None);
+        }
+        listen
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::Config(format!("metrics.listen {listen:?} is not an address")))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -208,6 +230,7 @@ impl Config {
         if g.frames_per_minute == 0 || g.frame_burst == 0 || g.bus_capacity < 16 {
             return fail("gateway: frames_per_minute and frame_burst >= 1, bus_capacity >= 16");
         }
+        self.metrics.separate_listen()?;
         if self.http.request_timeout_secs == 0 {
             return fail("http.request_timeout_secs must be at least 1");
         }
@@ -244,7 +267,7 @@ impl Config {
              [auth]\naccess_token_ttl_secs = {}\nrefresh_token_ttl_days = {}\njwt_secret = {:?}\n\
              audience = {:?}\nmax_concurrent_hashes = {}\n\n[gateway]\nheartbeat_interval_ms = {}\n\
              resume_window_secs = {}\nresume_buffer_events = {}\nmax_frame_bytes = {}\n\
-             frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\n\n[rate_limit]\nenabled = {}\n\
+             frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\n\n[metrics]\nenabled = {}\nlisten = {:?}\n\n[rate_limit]\nenabled = {}\n\
              auth_per_minute = {}\nauth_burst = {}\nlogin_failures_per_hour = {}\n\n\
              [log]\nlevel = {:?}\nformat = \"{}\"\nto_file = {}\n",
             self.data_dir.display().to_string(),
@@ -269,6 +292,8 @@ impl Config {
             self.gateway.frames_per_minute,
             self.gateway.frame_burst,
             self.gateway.bus_capacity,
+            self.metrics.enabled,
+            self.metrics.listen,
             self.rate_limit.enabled,
             self.rate_limit.auth_per_minute,
             self.rate_limit.auth_burst,

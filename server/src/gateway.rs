@@ -70,6 +70,7 @@ pub struct Gateway {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     shutdown: CancellationToken,
     pub presence: presence::Presence,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Gateway {
@@ -80,6 +81,7 @@ impl Gateway {
         community: Arc<Community>,
         store: Arc<dyn Store>,
         shutdown: CancellationToken,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             config,
@@ -90,6 +92,7 @@ impl Gateway {
             sessions: Mutex::new(HashMap::new()),
             shutdown,
             presence: presence::Presence::default(),
+            metrics,
         }
     }
 

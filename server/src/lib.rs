@@ -16,6 +16,7 @@ pub mod events;
 pub mod gateway;
 pub mod ids;
 pub mod logging;
+pub mod metrics;
 pub mod rate_limit;
 pub mod serve;
 pub mod state;

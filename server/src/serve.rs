@@ -14,6 +14,7 @@ use crate::{api, store};
 
 pub struct RunningServer {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     state: AppState,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -32,18 +33,57 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
     let addr = listener.local_addr().map_err(|e| Error::io("listener", e))?;
     let app = api::app(state.clone());
     let stop = state.shutdown.clone();
+    tokio::spawn(crate::metrics::probe_database(
+        state.store.clone(),
+        state.metrics.clone(),
+        Duration::from_secs(10),
+        stop.clone(),
+    ));
+    let metrics_addr = match state.config.metrics.separate_listen()? {
+        Some(listen) => Some(serve_metrics(&state, listen).await?),
+        None => None,
+    };
     let task = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stop.cancelled_owned())
             .await
     });
-    Ok(RunningServer { addr, state, task })
+    Ok(RunningServer { addr, metrics_addr, state, task })
+}
+
+/// A second listener that serves only `/metrics`.
+async fn serve_metrics(state: &AppState, listen: SocketAddr) -> Result<SocketAddr, Error> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::io(format!("metrics address {listen}"), e))?;
+    let addr = listener.local_addr().map_err(|e| Error::io("metrics listener", e))?;
+    let metrics = state.metrics.clone();
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { api::health::render_metrics(&metrics) }
+        }),
+    );
+    let stop = state.shutdown.clone();
+    tokio::spawn(async move {
+        let served = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned());
+        if let Err(e) = served.await {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    });
+    Ok(addr)
 }
 
 impl RunningServer {
     /// The bound address (useful with port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The separate metrics address, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn state(&self) -> &AppState {

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::events::{EventBus, LocalBus};
 use crate::gateway::Gateway;
 use crate::ids::IdGenerator;
+use crate::metrics::Metrics;
 use crate::rate_limit::KeyedLimiter;
 use crate::store::Store;
 
@@ -24,6 +25,7 @@ pub struct AppState {
     pub community: Arc<Community>,
     pub events: Arc<dyn EventBus>,
     pub gateway: Arc<Gateway>,
+    pub metrics: Arc<Metrics>,
     pub ids: Arc<IdGenerator>,
     /// Requests to the account routes per client IP; `None` when limits are disabled.
     pub auth_limiter: Option<Arc<KeyedLimiter<IpAddr>>>,
@@ -46,6 +48,7 @@ impl AppState {
         let events: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.gateway.bus_capacity));
         let community = Arc::new(Community::new(store.clone(), ids.clone(), events.clone()));
         let shutdown = CancellationToken::new();
+        let metrics = Arc::new(Metrics::new(store.clone()));
         let gateway = Arc::new(Gateway::new(
             config.gateway.clone(),
             config.http.cors_origins.clone(),
@@ -53,6 +56,7 @@ impl AppState {
             community.clone(),
             store.clone(),
             shutdown.clone(),
+            metrics.clone(),
         ));
         Ok(Self {
             config: Arc::new(config),
@@ -61,6 +65,7 @@ impl AppState {
             community,
             events,
             gateway,
+            metrics,
             ids,
             auth_limiter,
             shutdown,

@@ -129,6 +129,9 @@ pub trait Store: CommunityStore + Send + Sync + 'static {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<(), Error>;
 
+    /// Connection pool sizes, for metrics.
+    fn pool_stats(&self) -> Vec<crate::metrics::PoolStat>;
+
     /// Fails with [`Error::Conflict`] when the username or email is taken (ignoring case).
     async fn create_user(&self, user: &NewUser) -> Result<UserRecord, Error>;
     async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, Error>;

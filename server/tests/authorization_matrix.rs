@@ -36,6 +36,7 @@ fn table() -> Vec<(&'static str, &'static str, Kind, Option<Value>)> {
         ("get", "/healthz", Public, None),
         ("get", "/readyz", Public, None),
         ("get", "/api/v1/openapi.json", Public, None),
+        ("get", "/metrics", Public, None),
         ("get", "/api/v1/invites/{code}", Public, None),
         // Authenticates in-band with `identify`; covered by tests/gateway.rs.
         ("get", "/api/v1/gateway", Public, None),

@@ -56,3 +56,27 @@ pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>,
 pub async fn openapi_json(Extension(OpenApiDoc(doc)): Extension<OpenApiDoc>) -> impl IntoResponse {
     axum::Json(doc.as_ref().clone())
 }
+
+/// Prometheus metrics (text exposition format). Served here unless `metrics.listen`
+/// names an address of its own, or metrics are disabled.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Metrics", content_type = "application/openmetrics-text"),
+        (status = 404, description = "Metrics are disabled or served on their own address", body = auraspeak_shared::ErrorBody)))]
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    let m = &state.config.metrics;
+    if !m.enabled || !m.listen.trim().is_empty() {
+        return ApiError::new(ErrorCode::NotFound, "metrics are not served here").into_response();
+    }
+    render_metrics(&state.metrics)
+}
+
+pub fn render_metrics(metrics: &crate::metrics::Metrics) -> axum::response::Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+        .into_response()
+}

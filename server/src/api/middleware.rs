@@ -45,6 +45,23 @@ pub fn cors(config: &Config) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// Records each request's latency under its route template and status.
+pub async fn record_metrics(
+    State(metrics): State<Arc<crate::metrics::Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    metrics.observe_http(&method, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
 /// Limits requests per client IP; applied to the account routes only.
 pub async fn rate_limit_by_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(limiter) = &state.auth_limiter {

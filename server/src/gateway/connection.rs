@@ -88,7 +88,16 @@ impl Connection {
     }
 
     async fn run(mut self) {
-        if let Err(Exit::Close(code, reason)) = self.serve().await {
+        let metrics = self.state.metrics.clone();
+        metrics.gateway_connections.inc();
+        let outcome = self.serve().await;
+        metrics.gateway_connections.dec();
+        let code = match &outcome {
+            Err(Exit::Close(code, _)) => *code,
+            _ => 0,
+        };
+        metrics.gateway_closes.get_or_create(&crate::metrics::CloseLabels { code }).inc();
+        if let Err(Exit::Close(code, reason)) = outcome {
             let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
             if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
                 // Finish the closing handshake: dropping the socket while the client is
@@ -317,6 +326,7 @@ impl Connection {
                             break;
                         }
                         sent = seq;
+                        self.state.metrics.gateway_dispatched.inc();
                     }
                     // A client that stops reading would block this write, and with it the
                     // heartbeat check; give up on it after a while instead.

@@ -120,6 +120,14 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn pool_stats(&self) -> Vec<crate::metrics::PoolStat> {
+        vec![crate::metrics::PoolStat {
+            name: "postgres",
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }]
+    }
+
     async fn create_user(&self, user: &NewUser) -> Result<UserRecord, Error> {
         let row = sqlx::query_as!(
             UserRow,

@@ -128,6 +128,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn pool_stats(&self) -> Vec<crate::metrics::PoolStat> {
+        let stat = |name, pool: &SqlitePool| crate::metrics::PoolStat {
+            name,
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        };
+        vec![stat("sqlite_writer", &self.writer), stat("sqlite_readers", &self.readers)]
+    }
+
     async fn create_user(&self, user: &NewUser) -> Result<UserRecord, Error> {
         let sql = concat!(
             "INSERT INTO users (id, username, username_key, email, email_key, display_name, \

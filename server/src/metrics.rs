@@ -1,0 +1,266 @@
+//! Prometheus metrics at `/metrics`: HTTP latency by route and status, gateway
+//! connections, sessions and events, database reachability and latency, connection pool
+//! use, and process CPU, memory and open files.
+//!
+//! One [`Metrics`] value is created at start-up and passed around (no global registry),
+//! so tests can run several servers in one process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::store::Store;
+
+/// Request latencies from 1 ms to ~16 s: API calls are milliseconds, logins ~100 ms,
+/// and anything near the request timeout should still land in a bucket.
+const HTTP_BUCKETS: [f64; 14] =
+    [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 16.0];
+const DB_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.0];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    /// The route template (`/api/v1/channels/{channel_id}/messages`), never the raw path,
+    /// so IDs do not explode the number of series.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseLabels {
+    /// WebSocket close code, or 0 when the client vanished without one.
+    pub code: u16,
+}
+
+#[derive(Clone)]
+struct Buckets(&'static [f64]);
+
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(self.0.iter().copied())
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    http: Family<HttpLabels, Histogram, Buckets>,
+    pub gateway_connections: Gauge,
+    pub gateway_dispatched: Counter,
+    pub gateway_closes: Family<CloseLabels, Counter>,
+    pub db_up: Gauge,
+    db_ping: Histogram,
+}
+
+impl Metrics {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let mut registry = Registry::with_prefix("auraspeak");
+        let http = Family::new_with_constructor(Buckets(&HTTP_BUCKETS));
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method, route template and status",
+            http.clone(),
+        );
+        let gateway_connections = Gauge::default();
+        registry.register(
+            "gateway_connections",
+            "Open gateway WebSocket connections",
+            gateway_connections.clone(),
+        );
+        let gateway_dispatched = Counter::default();
+        registry.register(
+            "gateway_dispatched_events",
+            "Events written to gateway connections",
+            gateway_dispatched.clone(),
+        );
+        let gateway_closes = Family::<CloseLabels, Counter>::default();
+        registry.register(
+            "gateway_disconnects",
+            "Gateway connections ended, by close code (0: dropped without one)",
+            gateway_closes.clone(),
+        );
+        let db_up = Gauge::default();
+        registry.register("db_up", "1 if the last database probe succeeded", db_up.clone());
+        let db_ping = Histogram::new(DB_BUCKETS.iter().copied());
+        registry.register(
+            "db_ping_duration_seconds",
+            "Round trip of the periodic database probe",
+            db_ping.clone(),
+        );
+        registry.register_collector(Box::new(PoolCollector { store }));
+        registry.register_collector(Box::new(ProcessCollector));
+        Self {
+            registry,
+            http,
+            gateway_connections,
+            gateway_dispatched,
+            gateway_closes,
+            db_up,
+            db_ping,
+        }
+    }
+
+    pub fn observe_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let labels = HttpLabels { method: method.to_owned(), route: route.to_owned(), status };
+        self.http.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_db_probe(&self, result: Result<Duration, ()>) {
+        match result {
+            Ok(elapsed) => {
+                self.db_up.set(1);
+                self.db_ping.observe(elapsed.as_secs_f64());
+            }
+            Err(()) => {
+                self.db_up.set(0);
+            }
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        out
+    }
+}
+
+/// Connection pool use, read at scrape time.
+struct PoolCollector {
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for PoolCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolCollector").field("backend", &self.store.backend()).finish()
+    }
+}
+
+impl Collector for PoolCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let family = Family::<PoolLabels, Gauge>::default();
+        for stat in self.store.pool_stats() {
+            let busy = stat.size.saturating_sub(stat.idle);
+            let set = |state: &'static str, n: u32| {
+                family
+                    .get_or_create(&PoolLabels {
+                        pool: stat.name.to_owned(),
+                        state: state.to_owned(),
+                    })
+                    .set(i64::from(n));
+            };
+            set("idle", stat.idle);
+            set("busy", busy);
+        }
+        let metric = encoder.encode_descriptor(
+            "db_pool_connections",
+            "Database connections by pool and state",
+            None,
+            family.metric_type(),
+        )?;
+        family.encode(metric)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: String,
+    state: String,
+}
+
+/// Pool sizes for metrics.
+#[derive(Debug, Clone)]
+pub struct PoolStat {
+    pub name: &'static str,
+    pub size: u32,
+    pub idle: u32,
+}
+
+/// CPU time, resident memory and open file descriptors from /proc (Linux only; other
+/// systems report nothing rather than zeros).
+#[derive(Debug)]
+struct ProcessCollector;
+
+fn clock_ticks_per_second() -> f64 {
+    // sysconf(_SC_CLK_TCK) is 100 on every Linux architecture we ship for.
+    100.0
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            // Fields after the parenthesised command name; utime and stime are 14 and 15.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            let cpu = (ticks(11) + ticks(12)) / clock_ticks_per_second();
+            let counter = ConstCounter::new(cpu);
+            let m = encoder.encode_descriptor(
+                "process_cpu_seconds",
+                "User and system CPU time",
+                None,
+                counter.metric_type(),
+            )?;
+            counter.encode(m)?;
+        }
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            let rss_kib = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
+            if let Some(kib) = rss_kib {
+                let gauge = ConstGauge::new(kib * 1024);
+                let m = encoder.encode_descriptor(
+                    "process_resident_memory_bytes",
+                    "Resident memory",
+                    None,
+                    gauge.metric_type(),
+                )?;
+                gauge.encode(m)?;
+            }
+        }
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            let gauge = ConstGauge::new(dir.count() as i64);
+            let m = encoder.encode_descriptor(
+                "process_open_fds",
+                "Open file descriptors",
+                None,
+                gauge.metric_type(),
+            )?;
+            gauge.encode(m)?;
+        }
+        Ok(())
+    }
+}
+
+/// Probes the database every `period`, so `db_up` and the probe latency stay current
+/// even when no request touches the database.
+pub async fn probe_database(
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    period: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let started = std::time::Instant::now();
+                let outcome = tokio::time::timeout(Duration::from_secs(5), store.ping()).await;
+                metrics.observe_db_probe(match outcome {
+                    Ok(Ok(())) => Ok(started.elapsed()),
+                    _ => Err(()),
+                });
+            }
+            () = stop.cancelled() => break,
+        }
+    }
+}
