@@ -132,6 +132,12 @@ impl Accounts {
             .verify(&req.password, user.as_ref().map(|u| u.password_hash.as_str()))
             .await?;
         match user {
+            // Only after the password proved who is asking may we say the account is
+            // disabled; before, it would reveal that the account exists.
+            Some(user) if ok && user.disabled_at.is_some() => Err(ApiError::new(
+                ErrorCode::AccountDisabled,
+                "this account has been disabled by the server administrator",
+            )),
             Some(user) if ok => self.start_session(user, device, ip).await,
             _ => {
                 if let Some(limiter) = &self.login_failures {

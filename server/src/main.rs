@@ -41,6 +41,11 @@ enum Command {
     PrintConfig,
     /// Print the commented default configuration file.
     DefaultConfig,
+    /// Administer this instance: accounts, invites, backups (exit code 2: refused).
+    Admin {
+        #[command(subcommand)]
+        command: auraspeak_server::admin::AdminCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,6 +64,23 @@ fn main() -> anyhow::Result<()> {
     if matches!(cli.command, Some(Command::PrintConfig)) {
         print!("{}", config.to_redacted_toml());
         return Ok(());
+    }
+    if let Some(Command::Admin { command }) = cli.command {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let mut stdin = std::io::stdin().lock();
+        match runtime.block_on(auraspeak_server::admin::run(config, command, &mut stdin)) {
+            Ok(out) => {
+                print!("{out}");
+                return Ok(());
+            }
+            Err(e) => {
+                eprintln!("error: {}", e.message);
+                std::process::exit(e.exit_code);
+            }
+        }
     }
     auraspeak_server::logging::init(&config)?;
     for warning in warnings {

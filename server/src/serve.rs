@@ -12,7 +12,33 @@ use crate::error::Error;
 use crate::state::AppState;
 use crate::{api, store};
 
+/// An exclusive lock on the data directory, held while a server (or a restore) uses it,
+/// so two servers never share one embedded database and a restore never swaps the file
+/// under a running server.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    pub fn acquire(data_dir: &std::path::Path) -> Result<Self, Error> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        let path = data_dir.join("auraspeak.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        file.try_lock().map_err(|_| {
+            Error::Config(format!("{} is in use by another AuraSpeak server", data_dir.display()))
+        })?;
+        Ok(Self { _file: file })
+    }
+}
+
 pub struct RunningServer {
+    _lock: DataDirLock,
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     state: AppState,
@@ -22,7 +48,7 @@ pub struct RunningServer {
 /// Opens the database (applying migrations), loads or creates the signing key, binds the
 /// listen address and starts serving in the background.
 pub async fn start(config: Config) -> Result<RunningServer, Error> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
+    let lock = DataDirLock::acquire(&config.data_dir)?;
     let secret = keys::load_or_create(&config.auth.jwt_secret, &config.data_dir)?;
     let store = store::open(&config).await?;
     let listen = config.http.listen;
@@ -48,7 +74,7 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
             .with_graceful_shutdown(stop.cancelled_owned())
             .await
     });
-    Ok(RunningServer { addr, metrics_addr, state, task })
+    Ok(RunningServer { _lock: lock, addr, metrics_addr, state, task })
 }
 
 /// A second listener that serves only `/metrics`.

@@ -44,6 +44,8 @@ pub struct UserRecord {
     pub password_hash: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set while an instance administrator has disabled the account.
+    pub disabled_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +130,10 @@ pub trait Store: CommunityStore + Send + Sync + 'static {
 
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<(), Error>;
+
+    /// Writes a consistent copy of the whole database to `path` while it is in use.
+    /// Only the embedded database can; PostgreSQL has pg_dump for that.
+    async fn backup_to(&self, path: &std::path::Path) -> Result<(), Error>;
 
     /// Connection pool sizes, for metrics.
     fn pool_stats(&self) -> Vec<crate::metrics::PoolStat>;

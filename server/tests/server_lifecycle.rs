@@ -223,3 +223,17 @@ fn blocking_status(url: &str) -> u16 {
         0
     })
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_per_data_directory() {
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let first = auraspeak_server::start(db.config()).await.expect("first server starts");
+    let second = auraspeak_server::start(db.config()).await;
+    let err = second.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("in use"), "a second server on the same data dir must refuse: {err:?}");
+    first.shutdown().await.expect("stops");
+    // Once the first is gone, the directory is free again.
+    let again = auraspeak_server::start(db.config()).await.expect("starts after the first stopped");
+    again.shutdown().await.expect("stops");
+    db.drop_now().await;
+}

@@ -84,6 +84,8 @@ error_codes! {
     Timeout = "timeout",
     /// The caller is banned from the server they tried to join.
     Banned = "banned",
+    /// The instance administrator disabled this account.
+    AccountDisabled = "account_disabled",
 }
 
 impl Serialize for ErrorCode {
@@ -134,7 +136,7 @@ impl ErrorCode {
             | Self::RefreshTokenReused => 401,
             Self::UsernameTaken | Self::EmailTaken => 409,
             Self::RateLimited => 429,
-            Self::Forbidden | Self::Banned => 403,
+            Self::Forbidden | Self::Banned | Self::AccountDisabled => 403,
             Self::Timeout => 408,
         }
     }

@@ -220,8 +220,35 @@ pub enum JoinOutcome {
     InvalidInvite,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AdminUserRow {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub created_at: i64,
+    pub disabled_at: Option<i64>,
+    pub disabled_reason: Option<String>,
+}
+
 #[async_trait]
 pub trait CommunityStore: Send + Sync {
+    // Instance administration (the `admin` subcommands) shares these portable queries.
+    async fn list_users(&self, after: i64, limit: i64) -> Result<Vec<AdminUserRow>, Error>;
+    /// Disables (with a reason) or re-enables an account; disabling ends all its sessions.
+    async fn set_user_disabled(
+        &self,
+        user_id: i64,
+        disabled: Option<(&str, i64)>,
+    ) -> Result<bool, Error>;
+    /// Sets a new password hash and ends every session of the account.
+    async fn reset_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, Error>;
+    async fn servers_named(&self, name: &str) -> Result<Vec<ServerRow>, Error>;
+
     async fn create_server(&self, new: &NewServer) -> Result<ServerRow, Error>;
     async fn server(&self, id: i64) -> Result<Option<ServerRow>, Error>;
     async fn servers_of_user(&self, user_id: i64) -> Result<Vec<ServerRow>, Error>;
@@ -500,6 +527,40 @@ macro_rules! impl_community_store {
 
         #[async_trait::async_trait]
         impl $crate::store::community::CommunityStore for $ty {
+            async fn list_users(&self, after: i64, limit: i64) -> Result<Vec<AdminUserRow>, Error> {
+                Ok(sqlx::query_as::<_, AdminUserRow>(
+                    "SELECT id, username, email, created_at, disabled_at, disabled_reason FROM users WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after).bind(limit).fetch_all(self.reader()).await?)
+            }
+
+            async fn set_user_disabled(&self, user_id: i64, disabled: Option<(&str, i64)>) -> Result<bool, Error> {
+                let mut tx = self.writer().begin().await?;
+                let (reason, at) = disabled.map_or((None, None), |(r, t)| (Some(r), Some(t)));
+                let done = sqlx::query("UPDATE users SET disabled_at = $1, disabled_reason = $2 WHERE id = $3")
+                    .bind(at).bind(reason).bind(user_id).execute(&mut *tx).await?.rows_affected();
+                if let Some(now) = at {
+                    sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'account_disabled' WHERE user_id = $2 AND revoked_at IS NULL")
+                        .bind(now).bind(user_id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(done == 1)
+            }
+
+            async fn reset_password(&self, user_id: i64, password_hash: &str, now: i64) -> Result<bool, Error> {
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                    .bind(password_hash).bind(now).bind(user_id).execute(&mut *tx).await?.rows_affected();
+                sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = 'password_reset' WHERE user_id = $2 AND revoked_at IS NULL")
+                    .bind(now).bind(user_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done == 1)
+            }
+
+            async fn servers_named(&self, name: &str) -> Result<Vec<ServerRow>, Error> {
+                Ok(sqlx::query_as::<_, ServerRow>(concat!(server_select!(), " WHERE s.name = $1 ORDER BY s.id"))
+                    .bind(name).fetch_all(self.reader()).await?)
+            }
+
             async fn create_server(&self, new: &NewServer) -> Result<ServerRow, Error> {
                 let mut tx = self.writer().begin().await?;
                 sqlx::query("INSERT INTO servers (id, name, description, owner_id, created_at) VALUES ($1, $2, $3, $4, $5)")

@@ -10,7 +10,7 @@ use auraspeak_shared::{SessionId, UserId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::community::{
-    AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
+    AdminUserRow, AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
     MemberRoleRow, MemberRow, MentionRow, MentionSet, MessageRow, NewAudit, NewChannel, NewMessage,
     NewServer, OverwriteRow, ReactionCountRow, RoleRow, ServerRow, channel_columns,
     impl_community_store, invite_columns, member_select, message_columns, role_columns,
@@ -63,6 +63,7 @@ struct UserRow {
     password_hash: String,
     created_at: i64,
     updated_at: i64,
+    disabled_at: Option<i64>,
 }
 
 impl TryFrom<UserRow> for UserRecord {
@@ -77,6 +78,7 @@ impl TryFrom<UserRow> for UserRecord {
             password_hash: r.password_hash,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            disabled_at: r.disabled_at,
         })
     }
 }
@@ -120,6 +122,12 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn backup_to(&self, _path: &std::path::Path) -> Result<(), Error> {
+        Err(Error::Config(
+            "backups of a PostgreSQL database are made with pg_dump (see the README)".into(),
+        ))
+    }
+
     fn pool_stats(&self) -> Vec<crate::metrics::PoolStat> {
         vec![crate::metrics::PoolStat {
             name: "postgres",
@@ -133,7 +141,7 @@ impl Store for PgStore {
             UserRow,
             "INSERT INTO users (id, username, username_key, email, email_key, display_name, \
              password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-             RETURNING id, username, email, display_name, password_hash, created_at, updated_at",
+             RETURNING id, username, email, display_name, password_hash, created_at, updated_at, disabled_at",
             user.id.as_i64(),
             user.username,
             auraspeak_shared::limits::username_key(&user.username),
@@ -152,7 +160,7 @@ impl Store for PgStore {
     async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, Error> {
         sqlx::query_as!(
             UserRow,
-            "SELECT id, username, email, display_name, password_hash, created_at, updated_at \
+            "SELECT id, username, email, display_name, password_hash, created_at, updated_at, disabled_at \
              FROM users WHERE id = $1",
             id.as_i64(),
         )
@@ -165,7 +173,7 @@ impl Store for PgStore {
     async fn user_by_login(&self, login_key: &str) -> Result<Option<UserRecord>, Error> {
         sqlx::query_as!(
             UserRow,
-            "SELECT id, username, email, display_name, password_hash, created_at, updated_at \
+            "SELECT id, username, email, display_name, password_hash, created_at, updated_at, disabled_at \
              FROM users WHERE username_key = $1 OR email_key = $1",
             login_key,
         )
@@ -184,7 +192,7 @@ impl Store for PgStore {
         sqlx::query_as!(
             UserRow,
             "UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3 \
-             RETURNING id, username, email, display_name, password_hash, created_at, updated_at",
+             RETURNING id, username, email, display_name, password_hash, created_at, updated_at, disabled_at",
             display_name,
             now,
             id.as_i64(),

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 };
 
 use super::community::{
-    AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
+    AdminUserRow, AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
     MemberRoleRow, MemberRow, MentionRow, MentionSet, MessageRow, NewAudit, NewChannel, NewMessage,
     NewServer, OverwriteRow, ReactionCountRow, RoleRow, ServerRow, channel_columns,
     impl_community_store, invite_columns, member_select, message_columns, role_columns,
@@ -38,7 +38,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite"
 // which rules out building statements from runtime strings by construction.
 macro_rules! user_columns {
     () => {
-        "id, username, email, display_name, password_hash, created_at, updated_at"
+        "id, username, email, display_name, password_hash, created_at, updated_at, disabled_at"
     };
 }
 macro_rules! session_columns {
@@ -101,6 +101,7 @@ fn user_from_row(row: &SqliteRow) -> Result<UserRecord, Error> {
         password_hash: row.try_get("password_hash")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        disabled_at: row.try_get("disabled_at")?,
     })
 }
 
@@ -125,6 +126,15 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<(), Error> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn backup_to(&self, path: &Path) -> Result<(), Error> {
+        let target =
+            path.to_str().ok_or_else(|| Error::Config("backup path is not UTF-8".into()))?;
+        // VACUUM INTO writes a compact, consistent snapshot while readers and the writer
+        // carry on; it refuses to overwrite an existing file, which is what we want.
+        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.writer).await?;
         Ok(())
     }
 
