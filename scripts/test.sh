@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian packages the suite needs. Install steps live here and nowhere else, so a fresh
 # machine and CI get exactly the same set-up.
-PACKAGES=(postgresql pkg-config ca-certificates cmake)
+PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd)
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -72,3 +72,6 @@ fi
 
 log "tests (SQLite and PostgreSQL)"
 cargo test --workspace --all-targets --locked -- "${FILTER[@]}"
+
+log "packaging (.deb installed and started, container files)"
+scripts/test-packaging.sh

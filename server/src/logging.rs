@@ -1,6 +1,7 @@
 //! Structured logging: pretty for people, JSON for collectors, filtered per module, to
 //! stderr and optionally to a file in the data directory.
 
+use std::io::IsTerminal as _;
 use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
@@ -29,7 +30,10 @@ pub fn init(config: &Config) -> Result<(), Error> {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let result = match config.log.format {
         LogFormat::Json => builder.json().with_current_span(true).try_init(),
-        LogFormat::Pretty => builder.with_ansi(!config.log.to_file).try_init(),
+        // Colours only on a terminal: journald and files would store the escape codes.
+        LogFormat::Pretty => {
+            builder.with_ansi(!config.log.to_file && std::io::stderr().is_terminal()).try_init()
+        }
     };
     result.map_err(|e| Error::Config(format!("logging already initialised: {e}")))
 }

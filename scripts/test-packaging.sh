@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Packaging checks: builds the .deb (from the debug build the tests already made),
+# installs it for real (as root), starts the installed binary as the service user with the
+# packaged config, verifies the systemd unit, removes the package again; then checks the
+# container files. Prints "packaging: N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=$(mktemp -d /tmp/auraspeak-pkg.XXXXXX)
+chmod 755 "$WORK"
+passed=0
+failed=0
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    if [ "$(id -u)" = 0 ] && dpkg -s auraspeak-server >/dev/null 2>&1; then
+        dpkg --purge auraspeak-server >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+check() { # check NAME COMMAND...
+    local name=$1; shift
+    if "$@" >"$WORK/check.log" 2>&1; then
+        passed=$((passed + 1)); echo "ok   $name"
+    else
+        failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' "$WORK/check.log"
+    fi
+}
+
+deb=$(scripts/build-deb.sh debug "$WORK")
+check "package metadata" bash -c "dpkg-deb --info '$deb' | grep -q 'Package: auraspeak-server'"
+check "package contents" bash -c "dpkg-deb --contents '$deb' | grep -q './usr/bin/auraspeak-server' \
+    && dpkg-deb --contents '$deb' | grep -q './lib/systemd/system/auraspeak-server.service' \
+    && dpkg-deb --contents '$deb' | grep -q './etc/auraspeak/server.toml' \
+    && dpkg-deb --contents '$deb' | grep -q 'grafana/dashboards/auraspeak-overview.json'"
+check "unit is hardened" bash -c "grep -q '^NoNewPrivileges=yes' installers/systemd/auraspeak-server.service \
+    && grep -q '^ProtectSystem=strict' installers/systemd/auraspeak-server.service \
+    && grep -q '^User=auraspeak' installers/systemd/auraspeak-server.service"
+
+if [ "$(id -u)" = 0 ]; then
+    check "package installs" dpkg -i "$deb"
+    check "service user exists" getent passwd auraspeak
+    check "config readable by the service only" bash -c \
+        "[ \"\$(stat -c '%U:%G %a' /etc/auraspeak/server.toml)\" = 'root:auraspeak 640' ]"
+    check "installed config is valid" runuser -u auraspeak -- /usr/bin/auraspeak-server \
+        --config /etc/auraspeak/server.toml print-config
+    if command -v systemd-analyze >/dev/null; then
+        check "systemd unit verifies" systemd-analyze verify /lib/systemd/system/auraspeak-server.service
+    fi
+    mkdir -p "$WORK/data" && chown auraspeak:auraspeak "$WORK/data"
+    # setpriv execs the server itself (runuser would stay as a parent and mask its exit code).
+    setpriv --reuid=auraspeak --regid=auraspeak --init-groups /usr/bin/auraspeak-server --config /etc/auraspeak/server.toml \
+        --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err" &
+    pid=$!
+    for _ in $(seq 1 100); do grep -q "listening on" "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
+    addr=$(sed -n 's/.*listening on http:\/\/\([^ ]*\).*/\1/p' "$WORK/server.out" | head -n1)
+    check "installed server is ready" bash -c "curl -fsS 'http://$addr/readyz' | grep -q '\"ok\"'"
+    kill -TERM "$pid"
+    status=0
+    wait "$pid" || status=$?
+    pid=""
+    check "installed server stops cleanly on SIGTERM" test "$status" = 0
+    check "package purges" dpkg --purge auraspeak-server
+else
+    echo "skip install checks: not root"
+fi
+
+check "compose file is well-formed" python3 - installers/docker/docker-compose.yml <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+services = doc["services"]
+for name in ["auraspeak", "postgres", "prometheus", "grafana", "pgadmin"]:
+    assert name in services, f"missing service {name}"
+for name, svc in services.items():
+    assert "image" in svc or "build" in svc, f"{name} has neither image nor build"
+    for vol in svc.get("volumes", []):
+        src = vol.split(":")[0]
+        if not src.startswith(("./", "../", "/")):
+            assert src in (doc.get("volumes") or {}), f"{name} uses undeclared volume {src}"
+        elif src.startswith(".."):
+            import os
+            path = os.path.join(os.path.dirname(sys.argv[1]), src)
+            assert os.path.exists(path), f"{name} mounts missing {path}"
+PY
+check "Dockerfile builds the server binary" bash -c "grep -q 'cargo build --release --locked -p auraspeak-server' installers/docker/Dockerfile \
+    && grep -q '^USER auraspeak' installers/docker/Dockerfile"
+
+echo "packaging: $passed passed, $failed failed"
+[ "$failed" = 0 ]
