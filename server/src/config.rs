@@ -70,6 +70,7 @@ pub struct GatewayConfig {
 pub struct HttpConfig {
     pub listen: SocketAddr,
     pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
@@ -231,10 +232,15 @@ impl Config {
             return fail("gateway: frames_per_minute and frame_burst >= 1, bus_capacity >= 16");
         }
         self.metrics.separate_listen()?;
+        self.trusted_proxies()?;
         if self.http.request_timeout_secs == 0 {
             return fail("http.request_timeout_secs must be at least 1");
         }
         self.database_target().map(|_| ())
+    }
+
+    pub fn trusted_proxies(&self) -> Result<Vec<crate::proxy::Cidr>, Error> {
+        self.http.trusted_proxies.iter().map(|t| crate::proxy::Cidr::parse(t)).collect()
     }
 
     pub fn database_target(&self) -> Result<DatabaseTarget, Error> {
@@ -262,7 +268,7 @@ impl Config {
         let secret = if self.auth.jwt_secret.is_empty() { "" } else { "<redacted>" };
         format!(
             "data_dir = {:?}\nnode_id = {}\n\n[http]\nlisten = \"{}\"\ncors_origins = {:?}\n\
-             max_body_bytes = {}\nrequest_timeout_secs = {}\nshutdown_grace_secs = {}\n\n\
+             trusted_proxies = {:?}\nmax_body_bytes = {}\nrequest_timeout_secs = {}\nshutdown_grace_secs = {}\n\n\
              [database]\nurl = {:?}\nmax_connections = {}\nsqlite_readers = {}\n\n\
              [auth]\naccess_token_ttl_secs = {}\nrefresh_token_ttl_days = {}\njwt_secret = {:?}\n\
              audience = {:?}\nmax_concurrent_hashes = {}\n\n[gateway]\nheartbeat_interval_ms = {}\n\
@@ -274,6 +280,7 @@ impl Config {
             self.node_id,
             self.http.listen,
             self.http.cors_origins,
+            self.http.trusted_proxies,
             self.http.max_body_bytes,
             self.http.request_timeout_secs,
             self.http.shutdown_grace_secs,

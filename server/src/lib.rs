@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod ids;
 pub mod logging;
 pub mod metrics;
+pub mod proxy;
 pub mod rate_limit;
 pub mod serve;
 pub mod state;

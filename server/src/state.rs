@@ -26,6 +26,8 @@ pub struct AppState {
     pub events: Arc<dyn EventBus>,
     pub gateway: Arc<Gateway>,
     pub metrics: Arc<Metrics>,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Arc<[crate::proxy::Cidr]>,
     pub ids: Arc<IdGenerator>,
     /// Requests to the account routes per client IP; `None` when limits are disabled.
     pub auth_limiter: Option<Arc<KeyedLimiter<IpAddr>>>,
@@ -47,6 +49,7 @@ impl AppState {
         });
         let events: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.gateway.bus_capacity));
         let community = Arc::new(Community::new(store.clone(), ids.clone(), events.clone()));
+        let trusted_proxies = config.trusted_proxies()?.into();
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::new(store.clone()));
         let gateway = Arc::new(Gateway::new(
@@ -66,6 +69,7 @@ impl AppState {
             events,
             gateway,
             metrics,
+            trusted_proxies,
             ids,
             auth_limiter,
             shutdown,

@@ -10,7 +10,11 @@ use harness::{Backend, PASSWORD, TestServer, assert_error};
 use reqwest::StatusCode;
 use serde_json::json;
 
-backend_tests!(per_ip_limit_triggers_and_recovers, failed_logins_are_limited_per_account);
+backend_tests!(
+    per_ip_limit_triggers_and_recovers,
+    failed_logins_are_limited_per_account,
+    forwarded_addresses_count_only_from_trusted_proxies,
+);
 
 async fn per_ip_limit_triggers_and_recovers(backend: Backend) {
     let s = TestServer::start_with(&backend, |c| {
@@ -74,5 +78,47 @@ async fn failed_logins_are_limited_per_account(backend: Backend) {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     // ...while other accounts are unaffected.
     assert_eq!(s.login("bystander", PASSWORD).await.0, StatusCode::OK);
+    s.stop().await;
+}
+
+async fn attempt_from(s: &TestServer, forwarded: &str) -> StatusCode {
+    s.http
+        .post(s.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({"login": "nobody", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("send")
+        .status()
+}
+
+async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
+    // Behind a trusted proxy (here: loopback), each forwarded client has its own bucket.
+    let s = TestServer::start_with(&backend, |c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_burst = 2;
+        c.rate_limit.auth_per_minute = 1;
+        c.http.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    assert_eq!(attempt_from(&s, "198.51.100.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt_from(&s, "198.51.100.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt_from(&s, "198.51.100.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(attempt_from(&s, "198.51.100.2").await, StatusCode::UNAUTHORIZED, "another client");
+    let auth = s.register_from("proxied", "203.0.113.5").await;
+    let (_, sessions) = s.get("/api/v1/auth/sessions", Some(&harness::access(&auth))).await;
+    assert_eq!(sessions["sessions"][0]["ip"], "203.0.113.5", "sessions show the real client");
+    s.stop().await;
+
+    // Without trusting the peer, the header is ignored: one bucket for all claims.
+    let s = TestServer::start_with(&backend, |c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_burst = 2;
+        c.rate_limit.auth_per_minute = 1;
+    })
+    .await;
+    assert_eq!(attempt_from(&s, "198.51.100.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt_from(&s, "198.51.100.2").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt_from(&s, "198.51.100.3").await, StatusCode::TOO_MANY_REQUESTS);
     s.stop().await;
 }

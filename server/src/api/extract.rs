@@ -86,24 +86,29 @@ where
     }
 }
 
-/// The client's address, as seen on the socket. (Behind a reverse proxy this is the
-/// proxy; trusted forwarding headers come with the operations work.)
+/// The client's address (see [`crate::proxy`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(parts, &state.trusted_proxies)))
     }
 }
 
-pub fn client_ip(parts: &Parts) -> IpAddr {
-    parts
+/// The client's address: the socket peer, or what a trusted proxy reports for it.
+pub fn client_ip(parts: &Parts, trusted: &[crate::proxy::Cidr]) -> IpAddr {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
+    let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    crate::proxy::client_address(peer, forwarded, trusted)
 }
 
 /// An authenticated caller: a valid access token whose session is still active.

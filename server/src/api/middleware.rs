@@ -66,7 +66,7 @@ pub async fn record_metrics(
 pub async fn rate_limit_by_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(limiter) = &state.auth_limiter {
         let (parts, body) = req.into_parts();
-        let ip = client_ip(&parts);
+        let ip = client_ip(&parts, &state.trusted_proxies);
         if let Err(wait) = limiter.try_acquire(&ip, Instant::now()) {
             tracing::debug!(%ip, "rate limited");
             return ApiError::rate_limited(wait).into_response();

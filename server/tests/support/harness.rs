@@ -210,6 +210,24 @@ impl TestServer {
         body
     }
 
+    /// Registers through a proxy that reports `forwarded_for` as the client.
+    pub async fn register_from(&self, username: &str, forwarded_for: &str) -> Value {
+        let resp = self
+            .http
+            .post(self.url("/api/v1/auth/register"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({
+                "username": username,
+                "email": format!("{}@example.com", username.to_lowercase()),
+                "password": PASSWORD,
+            }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json().await.expect("json")
+    }
+
     pub async fn login(&self, login: &str, password: &str) -> (StatusCode, Value) {
         self.post("/api/v1/auth/login", None, json!({"login": login, "password": password})).await
     }
