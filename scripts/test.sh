@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian packages the suite needs. Install steps live here and nowhere else, so a fresh
 # machine and CI get exactly the same set-up.
-PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd)
+PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl)
 
 log() { printf '\n==> %s\n' "$*"; }
 

@@ -24,6 +24,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub node_id: u16,
     pub http: HttpConfig,
+    pub tls: crate::tls::TlsConfig,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub gateway: GatewayConfig,
@@ -269,7 +270,7 @@ impl Config {
         format!(
             "data_dir = {:?}\nnode_id = {}\n\n[http]\nlisten = \"{}\"\ncors_origins = {:?}\n\
              trusted_proxies = {:?}\nmax_body_bytes = {}\nrequest_timeout_secs = {}\nshutdown_grace_secs = {}\n\n\
-             [database]\nurl = {:?}\nmax_connections = {}\nsqlite_readers = {}\n\n\
+             [tls]\ncert_file = {:?}\nkey_file = {:?}\nself_signed = {}\n\n[database]\nurl = {:?}\nmax_connections = {}\nsqlite_readers = {}\n\n\
              [auth]\naccess_token_ttl_secs = {}\nrefresh_token_ttl_days = {}\njwt_secret = {:?}\n\
              audience = {:?}\nmax_concurrent_hashes = {}\n\n[gateway]\nheartbeat_interval_ms = {}\n\
              resume_window_secs = {}\nresume_buffer_events = {}\nmax_frame_bytes = {}\n\
@@ -284,6 +285,9 @@ impl Config {
             self.http.max_body_bytes,
             self.http.request_timeout_secs,
             self.http.shutdown_grace_secs,
+            self.tls.cert_file,
+            self.tls.key_file,
+            self.tls.self_signed,
             url,
             self.database.max_connections,
             self.database.sqlite_readers,

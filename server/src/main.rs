@@ -102,9 +102,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let server = auraspeak_server::start(config).await.context("starting the server")?;
     let addr = server.addr();
-    tracing::info!(%addr, %database, "AuraSpeak server ready");
+    let scheme = if server.tls_fingerprint().is_some() { "https" } else { "http" };
+    tracing::info!(%addr, %database, scheme, "AuraSpeak server ready");
     // Printed plainly as well, for people and scripts regardless of the log format.
-    println!("AuraSpeak server listening on http://{addr} (database: {database})");
+    println!("AuraSpeak server listening on {scheme}://{addr} (database: {database})");
+    if let Some(fingerprint) = server.tls_fingerprint() {
+        println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
+    }
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
     if !server.shutdown().await? {

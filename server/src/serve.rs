@@ -41,6 +41,7 @@ pub struct RunningServer {
     _lock: DataDirLock,
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    tls_fingerprint: Option<String>,
     state: AppState,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -49,6 +50,7 @@ pub struct RunningServer {
 /// listen address and starts serving in the background.
 pub async fn start(config: Config) -> Result<RunningServer, Error> {
     let lock = DataDirLock::acquire(&config.data_dir)?;
+    let tls = crate::tls::server_config(&config.tls, &config.data_dir)?;
     let secret = keys::load_or_create(&config.auth.jwt_secret, &config.data_dir)?;
     let store = store::open(&config).await?;
     let listen = config.http.listen;
@@ -69,12 +71,23 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
         Some(listen) => Some(serve_metrics(&state, listen).await?),
         None => None,
     };
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-    });
-    Ok(RunningServer { _lock: lock, addr, metrics_addr, state, task })
+    let make_service = app.into_make_service_with_connect_info::<crate::tls::PeerAddr>();
+    let tls_fingerprint = tls.as_ref().map(|(_, fingerprint)| fingerprint.clone());
+    let task = match tls {
+        Some((tls_config, _)) => {
+            let listener = crate::tls::TlsListener::new(listener, tls_config)
+                .map_err(|e| Error::io("TLS listener", e))?;
+            tokio::spawn(async move {
+                axum::serve(listener, make_service)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+            })
+        }
+        None => tokio::spawn(async move {
+            axum::serve(listener, make_service).with_graceful_shutdown(stop.cancelled_owned()).await
+        }),
+    };
+    Ok(RunningServer { _lock: lock, addr, metrics_addr, tls_fingerprint, state, task })
 }
 
 /// A second listener that serves only `/metrics`.
@@ -105,6 +118,11 @@ impl RunningServer {
     /// The bound address (useful with port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The SHA-256 fingerprint of the served certificate, when TLS is on.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls_fingerprint.as_deref()
     }
 
     /// The separate metrics address, when `metrics.listen` is set.

@@ -1,7 +1,7 @@
 //! Extractors that turn every malformed request into an [`ApiError`] with a code, where
 //! axum's own would answer with plain text.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use auraspeak_shared::{ErrorCode, SessionId, UserId};
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -105,8 +105,8 @@ impl FromRequestParts<AppState> for ClientIp {
 pub fn client_ip(parts: &Parts, trusted: &[crate::proxy::Cidr]) -> IpAddr {
     let peer = parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
+        .get::<ConnectInfo<crate::tls::PeerAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| peer.0.ip());
     let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     crate::proxy::client_address(peer, forwarded, trusted)
 }

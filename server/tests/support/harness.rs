@@ -144,6 +144,11 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// The server's data directory (database, keys, generated certificates).
+    pub fn data_dir(&self) -> PathBuf {
+        self.db.as_ref().map(|d| d.dir.clone()).unwrap_or_default()
+    }
+
     pub fn running(&self) -> &RunningServer {
         self.server.as_ref().expect("running")
     }
