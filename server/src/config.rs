@@ -30,6 +30,7 @@ pub struct Config {
     pub gateway: GatewayConfig,
     pub metrics: MetricsConfig,
     pub rate_limit: RateLimitConfig,
+    pub sentry: crate::telemetry::SentryConfig,
     pub log: LogConfig,
 }
 
@@ -276,7 +277,7 @@ impl Config {
              resume_window_secs = {}\nresume_buffer_events = {}\nmax_frame_bytes = {}\n\
              frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\n\n[metrics]\nenabled = {}\nlisten = {:?}\n\n[rate_limit]\nenabled = {}\n\
              auth_per_minute = {}\nauth_burst = {}\nlogin_failures_per_hour = {}\n\n\
-             [log]\nlevel = {:?}\nformat = \"{}\"\nto_file = {}\n",
+             [sentry]\ndsn = {:?}\nenvironment = {:?}\n\n[log]\nlevel = {:?}\nformat = \"{}\"\nto_file = {}\n",
             self.data_dir.display().to_string(),
             self.node_id,
             self.http.listen,
@@ -309,6 +310,8 @@ impl Config {
             self.rate_limit.auth_per_minute,
             self.rate_limit.auth_burst,
             self.rate_limit.login_failures_per_hour,
+            if self.sentry.dsn.is_empty() { "" } else { "<redacted>" },
+            self.sentry.environment,
             self.log.level,
             match self.log.format {
                 LogFormat::Pretty => "pretty",

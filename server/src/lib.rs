@@ -23,6 +23,7 @@ pub mod rate_limit;
 pub mod serve;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 
 pub use config::Config;

@@ -82,7 +82,10 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    auraspeak_server::logging::init(&config)?;
+    // Before logging, so error events are reported; held until the process ends so
+    // queued reports are flushed.
+    let sentry_guard = auraspeak_server::telemetry::init(&config.sentry)?;
+    auraspeak_server::logging::init(&config, sentry_guard.is_some())?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }
