@@ -21,7 +21,13 @@ async fn raw(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> (StatusCode, Value) {
-    let mut req = s.http.post(s.url(path)).body(body);
+    // A connection of its own per request: after refusing an oversized body the server
+    // closes the connection, which must not break the next request on a pooled one.
+    static UNPOOLED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = UNPOOLED.get_or_init(|| {
+        reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client")
+    });
+    let mut req = client.post(s.url(path)).body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
