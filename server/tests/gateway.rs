@@ -138,6 +138,29 @@ async fn kicked_member_gets_server_delete_and_nothing_more(backend: Backend) {
     s.post(&format!("/api/v1/servers/{}/roles", t.server), Some(&t.owner), json!({"name": "x"}))
         .await;
     assert_eq!(gw.event(QUIET).await, None, "nothing after server_delete");
+
+    // A ban works the same way, and is felt within a second on both paths.
+    let banned_auth = s.register("banned").await;
+    let banned = harness::access(&banned_auth);
+    let banned_id = banned_auth["user"]["id"].as_str().expect("id").to_owned();
+    let (_, invite) =
+        s.post(&format!("/api/v1/servers/{}/invites", t.server), Some(&t.owner), json!({})).await;
+    let code = invite["code"].as_str().expect("code");
+    s.post(&format!("/api/v1/invites/{code}"), Some(&banned), json!({})).await;
+    let mut gw = Gw::connect(&s.base).await;
+    gw.identify(&banned).await;
+    let started = std::time::Instant::now();
+    let path = format!("/api/v1/servers/{}/bans/{banned_id}", t.server);
+    let (status, _) =
+        s.send(Method::PUT, &path, Some(&t.owner), Some(json!({"reason": "x"}))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, ev) = gw.event(SOON).await.expect("told");
+    assert_eq!(ev, Event::ServerDelete { server_id: t.server.parse().expect("id") });
+    let rest = s.get(&format!("/api/v1/channels/{}/messages", t.channel), Some(&banned)).await;
+    assert_eq!(rest.0, StatusCode::NOT_FOUND);
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    say(&s, &t.owner, &t.channel, "after the ban").await;
+    assert_eq!(gw.event(QUIET).await, None, "nothing after server_delete");
     s.stop().await;
 }
 
