@@ -15,6 +15,10 @@ pub enum Error {
     #[error("opus: {0}")]
     Opus(#[from] opus::Error),
 
+    /// A voice datagram that does not follow the engine's packet format.
+    #[error("invalid voice packet: {reason}")]
+    InvalidVoicePacket { reason: &'static str },
+
     /// A WAV file could not be read or written.
     #[error("WAV file {path}: {source}")]
     Wav {

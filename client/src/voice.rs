@@ -19,8 +19,13 @@
 //!
 //! Frames come from and go to a driver: today [`WavSource`] and [`WavSink`] (the CLI and the
 //! tests); the cpal device layer is the next step (issue 4). The seeded network emulator
-//! (`netsim`) and the perceptual comparison (`compare`) are test support, compiled for
-//! this crate's tests and behind the `test-support` feature.
+//! (`netsim`), a simulated one-way call over it (`simcall`) and the perceptual comparison
+//! (`compare`) are test support, compiled for this crate's tests and behind the
+//! `test-support` feature.
+//!
+//! Against loss, packets carry earlier packets again (`redundancy`, RFC 2198 style) as
+//! deep as the far end's reported loss calls for; the jitter buffer plays such a copy when
+//! the original is missing, else the in-band FEC copy, else Opus concealment.
 
 mod capture;
 mod codec;
@@ -37,7 +42,10 @@ mod mixer;
 #[cfg(any(test, feature = "test-support"))]
 pub mod netsim;
 mod receive;
+mod redundancy;
 mod resample;
+#[cfg(any(test, feature = "test-support"))]
+pub mod simcall;
 mod wav;
 
 pub use capture::{CaptureConfig, CaptureOutput, CapturePipeline};
@@ -54,6 +62,9 @@ pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 pub use meter::{Level, LevelMeter};
 pub use mixer::{Limiter, Mixer};
 pub use receive::{MAX_VOLUME_PERCENT, RemoteSpeaker, SpeakingDetector};
+pub use redundancy::{
+    LossEstimator, MAX_REDUNDANCY, RedundancyMode, RedundantFrame, depth_for_loss,
+};
 pub use resample::{StreamResampler, downmix, upmix};
 pub use wav::{Pacing, WavSink, WavSource};
 

@@ -5,7 +5,8 @@
 //!
 //! 1. calls [`JitterBuffer::handle_packet`] for every packet as it arrives, with the
 //!    arrival time and the packet's length in samples (from the Opus header, so garbage is
-//!    rejected before it gets here);
+//!    rejected before it gets here), then [`JitterBuffer::handle_redundant`] for each
+//!    earlier packet it carries again (see `redundancy`);
 //! 2. calls [`JitterBuffer::poll_playout`] whenever playback has used up the audio of the
 //!    previous answer, and decodes what it is told: a packet, the FEC copy of a lost packet
 //!    held in the next one, a concealment, or silence.
@@ -16,6 +17,11 @@
 //! fastest path and the spread above it (a high percentile) is the jitter. A packet's ideal
 //! playout time is `send time + fastest transit + target delay`, where the target is the
 //! jitter spread plus a margin, never less than one packet and never more than the maximum.
+//!
+//! A packet missing when its turn comes is replaced, in order of preference, by a redundant
+//! copy carried in a later packet (bit-exact), by the coarser in-band FEC copy in the next
+//! packet, and last by concealment. Both copies arrive after the lost packet was due, so
+//! for a while after a loss the target grows by as many packets as the copies lag behind.
 //!
 //! Playback is driven by the output device's clock, so at each poll the buffer compares
 //! the time with the head packet's ideal time: well behind schedule (buffer deeper than
@@ -28,6 +34,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::codec::EncodedPacket;
+use super::redundancy::RedundantFrame;
 use super::{FRAME_DURATION, SAMPLE_RATE, samples_to_duration};
 
 /// Jitter buffer settings.
@@ -45,9 +52,10 @@ pub struct JitterConfig {
     /// After this much concealment with nothing buffered the speaker is taken to be silent
     /// (talk spurt over), and silence is played instead.
     pub max_conceal: Duration,
-    /// For this long after a loss the target grows by one packet, so that the packet after
-    /// a lost one is already buffered when the lost one is due and its FEC copy can stand
-    /// in. On a clean network the buffer stays one packet shallower.
+    /// For this long after a loss the target grows by one packet (or by the redundancy
+    /// depth the sender uses, if deeper), so that the packet carrying a copy of a lost one
+    /// is already buffered when the lost one is due. On a clean network the buffer stays
+    /// shallower.
     pub fec_hold: Duration,
     /// Packets further than this many sequence numbers ahead of or behind playback are
     /// implausible: dropped, unless several in a row agree (the sender restarted).
@@ -97,6 +105,8 @@ pub struct JitterStats {
     pub lost: u64,
     /// Lost packets replaced by their FEC copy.
     pub recovered_fec: u64,
+    /// Lost packets played from a redundant copy carried in a later packet.
+    pub recovered_redundant: u64,
     /// Concealment answers given (each covers one packet's duration).
     pub concealed: u64,
     /// Packets skipped to shrink the delay (jitter dropped, or the sender's clock is fast).
@@ -119,6 +129,8 @@ struct Entry {
     samples: usize,
     /// Send time in seconds since the stream's first timestamp.
     send: f64,
+    /// A copy carried in a later packet: the original was lost or is late.
+    redundant: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +148,8 @@ const TS_BASE: u64 = 1 << 48;
 // How many played or lost sequence numbers are remembered to tell duplicates from late.
 const HISTORY: usize = 512;
 const DEFAULT_PACKET_SAMPLES: usize = 960;
+/// The deepest copy the packet format can carry; deeper claims are garbage.
+const MAX_COPY_DEPTH: u64 = 3;
 
 /// The jitter buffer of one remote speaker. See the module docs for the call order.
 #[derive(Debug, Clone)]
@@ -153,10 +167,15 @@ pub struct JitterBuffer {
     /// (arrival seconds since epoch, transit seconds) of recent packets.
     transits: VecDeque<(f64, f64)>,
     min_transit: f64,
+    /// Measured jitter: the chosen percentile of transits above the fastest.
+    spread: f64,
     target: f64,
     last_samples: usize,
     /// When the last loss was seen, seconds since epoch.
     last_loss: Option<f64>,
+    /// The furthest back, in packets, that redundant copies reached within the last
+    /// `fec_hold`, and when (seconds since epoch).
+    redundancy_seen: Option<(f64, u64)>,
     /// Sequence numbers already played (`true`) or given up as lost (`false`).
     history: HashMap<u64, bool>,
     history_order: VecDeque<u64>,
@@ -179,9 +198,11 @@ impl JitterBuffer {
             epoch: None,
             transits: VecDeque::new(),
             min_transit: 0.0,
+            spread: 0.0,
             target,
             last_samples: DEFAULT_PACKET_SAMPLES,
             last_loss: None,
+            redundancy_seen: None,
             history: HashMap::new(),
             history_order: VecDeque::new(),
             implausible: Vec::new(),
@@ -228,7 +249,7 @@ impl JitterBuffer {
             }
             return;
         }
-        if self.packets.contains_key(&seq) {
+        if self.packets.get(&seq).is_some_and(|e| !e.redundant) {
             self.stats.duplicates += 1;
             return;
         }
@@ -243,10 +264,76 @@ impl JitterBuffer {
         let epoch = *self.epoch.get_or_insert(now);
         let arrival = now.saturating_duration_since(epoch).as_secs_f64();
         self.record_transit(arrival, arrival - send);
-        self.packets.insert(seq, Entry { payload: packet.payload, samples, send });
+        // Replaces a redundant copy of itself, if one came first: the same bytes, but now
+        // it counts as received rather than lost.
+        self.packets
+            .insert(seq, Entry { payload: packet.payload, samples, send, redundant: false });
         self.stats.received += 1;
-        // A driver that stops polling (or a sender flooding us) must not grow memory without
-        // bound: beyond a full sequence window, the oldest packets go.
+        self.enforce_bound();
+    }
+
+    /// Takes a copy of an earlier packet carried in packet `carrier` (a sequence number),
+    /// which was just given to [`JitterBuffer::handle_packet`] at `now`. `samples` is the
+    /// copy's audio length. Copies of packets buffered, played or given up already are the
+    /// normal case and ignored without counting; a copy is kept only where the original is
+    /// missing.
+    pub fn handle_redundant(
+        &mut self,
+        now: Instant,
+        carrier: u16,
+        copy: RedundantFrame,
+        samples: usize,
+    ) {
+        if samples == 0 || samples > super::codec::MAX_PACKET_SAMPLES || copy.payload.is_empty() {
+            self.stats.invalid += 1;
+            return;
+        }
+        // Copies never start or move a stream: they are only meaningful next to the
+        // primary packets already seen.
+        let Some(last_seq) = self.last_seq else { return };
+        let carrier = unwrap(Some(last_seq), SEQ_BASE, u64::from(carrier), 16);
+        let seq = unwrap(Some(carrier), SEQ_BASE, u64::from(copy.sequence), 16);
+        // Depth is measured from the carrier, not from the newest packet, so a carrier
+        // that was itself reordered does not pass for deep redundancy.
+        let back = carrier.saturating_sub(seq);
+        if back == 0 || back > MAX_COPY_DEPTH || carrier > last_seq {
+            return;
+        }
+        let epoch = *self.epoch.get_or_insert(now);
+        let arrival = now.saturating_duration_since(epoch).as_secs_f64();
+        // Held as long as a loss holds the FEC allowance: a sender whose loss estimate
+        // wavers changes its depth often, and following each change would stretch or cut
+        // the audio every time.
+        let hold = self.config.fec_hold.as_secs_f64();
+        let deeper = self.redundancy_seen.is_none_or(|(_, deepest)| back > deepest);
+        // The deepest copies seen within the hold; shallower ones take over once the deep
+        // ones have not been seen for that long (the sender lowered its depth).
+        self.redundancy_seen = match self.redundancy_seen {
+            Some((at, deepest)) if back < deepest && arrival - at < hold => Some((at, deepest)),
+            _ => Some((arrival, back)),
+        };
+        if deeper {
+            // Before the next packet's transit: the current head may be waiting for it.
+            self.update_target(arrival);
+        }
+        let known = self.head.is_some_and(|h| seq < h)
+            || self.packets.contains_key(&seq)
+            || self.history.contains_key(&seq);
+        if known {
+            return;
+        }
+        let ts = unwrap(self.last_ts, TS_BASE, u64::from(copy.timestamp), 32);
+        // Its transit is not recorded: it left with a later packet, so its lateness says
+        // nothing about the network's jitter.
+        #[allow(clippy::cast_precision_loss)]
+        let send = (ts as f64 - self.first_ts as f64) / f64::from(SAMPLE_RATE);
+        self.packets.insert(seq, Entry { payload: copy.payload, samples, send, redundant: true });
+        self.enforce_bound();
+    }
+
+    /// A driver that stops polling (or a sender flooding us) must not grow memory without
+    /// bound: beyond a full sequence window, the oldest packets go.
+    fn enforce_bound(&mut self) {
         while self.packets.len() > 2 * self.config.max_sequence_jump as usize {
             if let Some((old, _)) = self.packets.pop_first() {
                 self.remember(old, true);
@@ -306,8 +393,16 @@ impl JitterBuffer {
                 let Some(entry) = self.packets.remove(&head) else {
                     return Playout::Silence;
                 };
-                self.remember(head, true);
                 self.head = Some(head + 1);
+                if entry.redundant {
+                    // The original is lost (or late, which for playback is the same).
+                    self.stats.lost += 1;
+                    self.stats.recovered_redundant += 1;
+                    self.last_loss = Some(now_s);
+                    self.remember(head, false);
+                } else {
+                    self.remember(head, true);
+                }
                 self.state = State::Playing { concealed_in_row: 0 };
                 self.last_samples = samples;
                 self.stats.current_delay =
@@ -406,14 +501,30 @@ impl JitterBuffer {
         )]
         let idx =
             ((sorted.len() - 1) as f64 * self.config.percentile.clamp(0.0, 1.0)).round() as usize;
-        let spread = sorted.get(idx).copied().unwrap_or(transit) - self.min_transit;
+        self.spread = sorted.get(idx).copied().unwrap_or(transit) - self.min_transit;
+        self.update_target(arrival);
+    }
+
+    fn update_target(&mut self, now_s: f64) {
         let one_packet = samples_to_duration(self.last_samples as u64).as_secs_f64();
-        let fec_allowance = match self.last_loss {
-            Some(at) if arrival - at < self.config.fec_hold.as_secs_f64() => one_packet,
-            _ => 0.0,
+        let hold = self.config.fec_hold.as_secs_f64();
+        // A sender carrying copies expects loss: wait for them from the start of a talk
+        // spurt, rather than stretching one mid-word after the first loss.
+        let copies_lag = match self.redundancy_seen {
+            Some((at, deepest)) if now_s - at < hold => deepest,
+            _ => 0,
         };
-        self.target = (spread + self.config.margin.as_secs_f64() + fec_allowance)
-            .max(one_packet)
+        let fec_lag = match self.last_loss {
+            Some(at) if now_s - at < hold => 1,
+            _ => 0,
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let allowance = one_packet * copies_lag.max(fec_lag) as f64;
+        // The allowance goes on top of the one-packet floor: below it, it would vanish
+        // whenever the jitter is small, and the packet carrying the copy would still arrive
+        // after the lost one was due.
+        self.target = ((self.spread + self.config.margin.as_secs_f64()).max(one_packet)
+            + allowance)
             .min(self.config.max_delay.as_secs_f64().max(one_packet));
         self.stats.target_delay = seconds(self.target);
     }

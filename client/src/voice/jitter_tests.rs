@@ -64,13 +64,12 @@ impl Sim {
         for k in 0..ticks {
             let now = t0 + TICK * k;
             while next_send < packets && send_at(next_send) <= now {
-                let packet = EncodedPacket {
-                    sequence: self.first_sequence.wrapping_add(next_send as u16),
-                    timestamp: self
-                        .first_timestamp
+                let packet = EncodedPacket::new(
+                    self.first_sequence.wrapping_add(next_send as u16),
+                    self.first_timestamp
                         .wrapping_add((next_send as usize * self.packet_samples) as u32),
-                    payload: vec![1, 2, 3],
-                };
+                    vec![1, 2, 3],
+                );
                 net.send(send_at(next_send), (next_send, packet));
                 next_send += 1;
             }
@@ -268,18 +267,14 @@ fn absurd_input_never_panics_and_playback_recovers() {
     let mut played = 0;
     for i in 0u32..1000 {
         let now = t0 + TICK * (2 * i);
-        jb.handle_packet(
-            now,
-            EncodedPacket { sequence: i as u16, timestamp: i * 960, payload: vec![1] },
-            960,
-        );
+        jb.handle_packet(now, EncodedPacket::new(i as u16, i * 960, vec![1]), 960);
         if i % 10 == 5 {
             // Garbage: random counters, zero or absurd lengths, empty payloads.
-            let garbage = EncodedPacket {
-                sequence: rng.next_u64() as u16,
-                timestamp: rng.next_u64() as u32,
-                payload: vec![0; (rng.next_u64() % 3) as usize],
-            };
+            let garbage = EncodedPacket::new(
+                rng.next_u64() as u16,
+                rng.next_u64() as u32,
+                vec![0; (rng.next_u64() % 3) as usize],
+            );
             let samples = [0, 960, 1_000_000][(rng.next_u64() % 3) as usize];
             jb.handle_packet(now, garbage, samples);
         }
@@ -294,7 +289,7 @@ fn absurd_input_never_panics_and_playback_recovers() {
     assert!(played > 700, "played {played} {:?}", jb.stats());
     // Time going backwards is tolerated too.
     let _ = jb.poll_playout(t0);
-    jb.handle_packet(t0, EncodedPacket { sequence: 3, timestamp: 0, payload: vec![1] }, 960);
+    jb.handle_packet(t0, EncodedPacket::new(3, 0, vec![1]), 960);
 }
 
 #[test]
@@ -310,7 +305,7 @@ fn sender_restart_resyncs() {
             sequence = 40_000;
         }
         let timestamp = if i < 200 { i * 960 } else { 7_000_000 + i * 960 };
-        jb.handle_packet(now, EncodedPacket { sequence, timestamp, payload: vec![1] }, 960);
+        jb.handle_packet(now, EncodedPacket::new(sequence, timestamp, vec![1]), 960);
         sequence = sequence.wrapping_add(1);
         if let Playout::Packet { sequence, .. } = jb.poll_playout(now + Duration::from_millis(5)) {
             played.push(sequence);
@@ -325,7 +320,7 @@ fn memory_stays_bounded_without_polls() {
     let t0 = Instant::now();
     let mut jb = JitterBuffer::new(JitterConfig::default());
     for i in 0u32..5_000 {
-        let packet = EncodedPacket { sequence: i as u16, timestamp: i * 960, payload: vec![1] };
+        let packet = EncodedPacket::new(i as u16, i * 960, vec![1]);
         jb.handle_packet(t0 + Duration::from_millis(20) * i, packet, 960);
     }
     assert!(jb.buffered_packets() <= 300, "{}", jb.buffered_packets());

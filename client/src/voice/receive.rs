@@ -85,10 +85,31 @@ impl RemoteSpeaker {
     }
 
     /// Takes a packet that arrived at `now`. Packets that are not valid Opus are counted and
-    /// dropped here, before they can disturb the jitter buffer.
-    pub fn handle_packet(&mut self, now: Instant, packet: EncodedPacket) {
+    /// dropped here, before they can disturb the jitter buffer; so are invalid redundant
+    /// copies, without costing the primary.
+    pub fn handle_packet(&mut self, now: Instant, mut packet: EncodedPacket) {
+        let copies = std::mem::take(&mut packet.redundant);
+        let carrier = packet.sequence;
         match VoiceDecoder::packet_samples(&packet.payload) {
             Ok(samples) => self.jitter.handle_packet(now, packet, samples),
+            Err(_) => {
+                self.invalid_packets += 1;
+                return;
+            }
+        }
+        for copy in copies {
+            match VoiceDecoder::packet_samples(&copy.payload) {
+                Ok(samples) => self.jitter.handle_redundant(now, carrier, copy, samples),
+                Err(_) => self.invalid_packets += 1,
+            }
+        }
+    }
+
+    /// Takes a datagram in the engine's packet format (see `redundancy`) that arrived at
+    /// `now`; malformed ones are counted with the invalid packets.
+    pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8]) {
+        match EncodedPacket::from_bytes(bytes) {
+            Ok(packet) => self.handle_packet(now, packet),
             Err(_) => self.invalid_packets += 1,
         }
     }
@@ -248,8 +269,15 @@ mod tests {
     #[test]
     fn packet_duration_change_mid_stream_plays_without_gaps() {
         let t0 = Instant::now();
-        let mut enc =
-            VoiceEncoder::new(EncoderConfig { dtx: false, ..Default::default() }).unwrap();
+        // Without redundancy: the buffer waits for copies as many packets deep as they
+        // reach, so with them the wait changes with the packet duration too, and the
+        // buffer adapts to it by a skip or an insertion, which this test would count.
+        let mut enc = VoiceEncoder::new(EncoderConfig {
+            dtx: false,
+            redundancy: crate::voice::RedundancyMode::Off,
+            ..Default::default()
+        })
+        .unwrap();
         let mut speaker = RemoteSpeaker::new(JitterConfig::default()).unwrap();
         let mut out = Vec::new();
         for i in 0..300 {
@@ -283,12 +311,20 @@ mod tests {
         let mut speaker = RemoteSpeaker::new(JitterConfig::default()).unwrap();
         let now = Instant::now();
         for payload in [vec![], vec![0xff], vec![0xff; 3], vec![0x0b; 2000]] {
-            speaker.handle_packet(now, EncodedPacket { sequence: 1, timestamp: 0, payload });
+            speaker.handle_packet(now, EncodedPacket::new(1, 0, payload));
         }
+        // Datagrams that are not our format, and a valid one whose copy is not Opus.
+        for datagram in [&[][..], &[0x10, 0, 1], &[0xff; 40], &[0x13, 0, 1, 0, 0, 0, 0, 9]] {
+            speaker.handle_datagram(now, datagram);
+        }
+        let mut with_bad_copy = EncodedPacket::new(2, 960, vec![0xff]);
+        with_bad_copy.redundant =
+            vec![crate::voice::RedundantFrame { sequence: 1, timestamp: 0, payload: vec![0xff] }];
+        speaker.handle_datagram(now, &with_bad_copy.to_bytes());
         let mut frame = [1.0; FRAME_SAMPLES];
         speaker.poll_frame(now, &mut frame);
         assert!(frame.iter().all(|s| s.is_finite()));
-        assert!(speaker.bad_packets().0 >= 2, "{:?}", speaker.bad_packets());
+        assert!(speaker.bad_packets().0 >= 7, "{:?}", speaker.bad_packets());
         assert!(!speaker.is_speaking());
     }
 }
