@@ -65,7 +65,13 @@ else
     echo "skip install checks: not root"
 fi
 
-check "compose file is well-formed" python3 - installers/docker/docker-compose.yml <<'PY'
+# Debian's python3-yaml serves /usr/bin/python3; another python3 first on PATH may lack it.
+PY=python3
+for candidate in python3 /usr/bin/python3; do
+    if "$candidate" -c 'import yaml' 2>/dev/null; then PY=$candidate; break; fi
+done
+"$PY" -c 'import yaml' 2>/dev/null || "$PY" -m pip install --quiet pyyaml >/dev/null 2>&1 || true
+check "compose file is well-formed" "$PY" - installers/docker/docker-compose.yml <<'PY'
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 services = doc["services"]
