@@ -152,10 +152,6 @@ async fn client(
                 }
                 delivered.fetch_add(1, Ordering::Relaxed);
             }
-        } else if text.contains("\"op\":\"hello\"") || text.contains("\"dispatch\"") {
-            continue;
-        } else if text.starts_with(r#"{"op":"stop""#) {
-            break;
         }
     }
     Ok((paced, burst))

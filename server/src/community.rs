@@ -131,6 +131,19 @@ impl Community {
         self.events.publish(Envelope::new(audience, event, invalidates));
     }
 
+    /// Publishes to the members who can see the channel.
+    fn to_viewers(&self, channel: &ChannelRow, event: Event) {
+        let audience = Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
+        self.publish(audience, event, None);
+    }
+
+    /// A change to the channel itself: sessions re-judge visibility first, so those who
+    /// can see it after the change are the ones told.
+    fn channel_changed(&self, channel: &ChannelRow, event: Event) {
+        let audience = Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
+        self.publish(audience, event, Some(channel.server_id));
+    }
+
     /// The channels of a server that `user_id` may see; any failure reads as "none".
     pub async fn visible_channels(&self, server_id: i64, user_id: i64) -> Vec<i64> {
         let Some(sid) = Snowflake::from_i64(server_id) else { return Vec::new() };

@@ -100,10 +100,6 @@ impl Gateway {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn session_count(&self) -> usize {
-        self.sessions().len()
-    }
-
     pub fn find(&self, id: &str) -> Option<Arc<Session>> {
         self.sessions().get(id).cloned()
     }
@@ -232,9 +228,5 @@ impl Gateway {
 
     pub fn community(&self) -> &Community {
         &self.community
-    }
-
-    pub fn shutdown_token(&self) -> &CancellationToken {
-        &self.shutdown
     }
 }

@@ -130,10 +130,6 @@ impl RunningServer {
         self.metrics_addr
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
     /// Stops accepting connections, waits up to the grace period for in-flight requests,
     /// then returns. Returns false if requests were still running when time ran out.
     pub async fn shutdown(self) -> Result<bool, Error> {

@@ -66,12 +66,6 @@ impl Snowflake {
     pub fn from_i64(raw: i64) -> Option<Self> {
         u64::try_from(raw).ok().map(Self)
     }
-
-    /// The smallest ID minted at or after `unix_ms`, for time-based range queries.
-    pub fn lower_bound_at(unix_ms: u64) -> Self {
-        let ms = unix_ms.saturating_sub(EPOCH_UNIX_MS).min(MAX_TIMESTAMP);
-        Self(ms << (NODE_BITS + SEQUENCE_BITS))
-    }
 }
 
 impl fmt::Display for Snowflake {
@@ -300,14 +294,5 @@ mod tests {
         let ids_a: Vec<_> = (0..100).map(|_| a.next_id(t)).collect();
         let ids_b: Vec<_> = (0..100).map(|_| b.next_id(t)).collect();
         assert!(ids_a.iter().all(|id| !ids_b.contains(id)));
-    }
-
-    #[test]
-    fn lower_bound_orders_by_time() {
-        let mut g = SnowflakeGenerator::new(MAX_NODE_ID);
-        let t = EPOCH_UNIX_MS + 5_000;
-        let id = g.next_id(t);
-        assert!(Snowflake::lower_bound_at(t) <= id);
-        assert!(Snowflake::lower_bound_at(t + 1) > id);
     }
 }

@@ -14,7 +14,7 @@ use auraspeak_shared::v1::gateway::Event;
 
 use crate::api::error::ApiError;
 use crate::events::Audience;
-use crate::store::community::{ChannelRow, ChannelUpdate, NewChannel, OverwriteRow};
+use crate::store::community::{ChannelUpdate, NewChannel, OverwriteRow};
 
 impl Community {
     /// A category in the same server, for `parent_id`.
@@ -78,7 +78,7 @@ impl Community {
         let audit = self.audit(&access, AuditAction::ChannelCreate, Some(id), None);
         let row = self.store.create_channel(&new, &audit).await?;
         let channel = channel_api(&row, &[])?;
-        self.channel_event(&row, Event::ChannelCreate { channel: channel.clone() });
+        self.channel_changed(&row, Event::ChannelCreate { channel: channel.clone() });
         Ok(channel)
     }
 
@@ -157,7 +157,7 @@ impl Community {
             .ok_or_else(|| not_found("channel"))?;
         let overwrites = self.store.overwrites(access.server.id).await?;
         let updated = channel_api(&row, &overwrites)?;
-        self.channel_event(&row, Event::ChannelUpdate { channel: updated.clone() });
+        self.channel_changed(&row, Event::ChannelUpdate { channel: updated.clone() });
         Ok(updated)
     }
 
@@ -217,7 +217,7 @@ impl Community {
         self.store.set_overwrite(&row, &audit).await?;
         let overwrites = self.store.overwrites(access.server.id).await?;
         let updated = channel_api(&channel, &overwrites)?;
-        self.channel_event(&channel, Event::ChannelUpdate { channel: updated.clone() });
+        self.channel_changed(&channel, Event::ChannelUpdate { channel: updated.clone() });
         Ok(updated)
     }
 
@@ -242,16 +242,8 @@ impl Community {
         }
         let overwrites = self.store.overwrites(access.server.id).await?;
         let updated = channel_api(&channel, &overwrites)?;
-        self.channel_event(&channel, Event::ChannelUpdate { channel: updated });
+        self.channel_changed(&channel, Event::ChannelUpdate { channel: updated });
         Ok(())
-    }
-}
-
-impl Community {
-    /// Channel changes go to those who can see the channel, judged after the change.
-    fn channel_event(&self, row: &ChannelRow, event: Event) {
-        let audience = Audience::Channel { server_id: row.server_id, channel_id: row.id };
-        self.publish(audience, event, Some(row.server_id));
     }
 }
 

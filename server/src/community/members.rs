@@ -199,29 +199,18 @@ impl Community {
         if self.store.member(access.server.id, target).await?.is_none() {
             return Err(not_found("member"));
         }
-        let (action, changed) = if add {
-            let audit = self.audit(&access, AuditAction::MemberRoleAdd, Some(target), None);
-            (
-                action_name(add),
-                self.store.add_member_role(access.server.id, target, role.id, &audit).await?,
-            )
+        let action = if add { AuditAction::MemberRoleAdd } else { AuditAction::MemberRoleRemove };
+        let audit = self.audit(&access, action, Some(target), None);
+        let changed = if add {
+            self.store.add_member_role(access.server.id, target, role.id, &audit).await?
         } else {
-            let audit = self.audit(&access, AuditAction::MemberRoleRemove, Some(target), None);
-            (
-                action_name(add),
-                self.store.remove_member_role(access.server.id, target, role.id, &audit).await?,
-            )
+            self.store.remove_member_role(access.server.id, target, role.id, &audit).await?
         };
-        tracing::debug!(action, changed, "member role");
         if changed {
             self.member_changed(access.server.id, target, true).await?;
         }
         Ok(())
     }
-}
-
-fn action_name(add: bool) -> &'static str {
-    if add { "add" } else { "remove" }
 }
 
 fn reason(req: ModerationRequest) -> Result<Option<String>, ApiError> {

@@ -65,9 +65,7 @@ impl Community {
         let (row, created) = self.store.create_message(&new).await?;
         let message = self.with_extras(&row, user_id).await?;
         if created {
-            let audience =
-                Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
-            self.publish(audience, Event::MessageCreate { message: message.clone() }, None);
+            self.to_viewers(&channel, Event::MessageCreate { message: message.clone() });
         }
         Ok((message, created))
     }
@@ -138,8 +136,7 @@ impl Community {
             .await?
             .ok_or_else(|| not_found("message"))?;
         let message = self.with_extras(&row, user_id).await?;
-        let audience = Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
-        self.publish(audience, Event::MessageUpdate { message: message.clone() }, None);
+        self.to_viewers(&channel, Event::MessageUpdate { message: message.clone() });
         Ok(message)
     }
 
@@ -167,10 +164,9 @@ impl Community {
         if !self.store.delete_message(channel.id, existing.id, audit.as_ref()).await? {
             return Err(not_found("message"));
         }
-        let audience = Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
         let event =
             Event::MessageDelete { channel_id: channel_id.into(), message_id: message_id.into() };
-        self.publish(audience, event, None);
+        self.to_viewers(&channel, event);
         Ok(())
     }
 
@@ -215,15 +211,13 @@ impl Community {
         }
         check_emoji(emoji)?;
         if self.store.add_reaction(message.id, user_id, emoji, unix_ms_now()).await? {
-            let event = Event::ReactionAdd {
-                channel_id: channel_id.into(),
-                message_id: message_id.into(),
-                user_id: super::sf(user_id)?.into(),
-                emoji: emoji.to_owned(),
-            };
-            let audience =
-                Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
-            self.publish(audience, event, None);
+            let (channel_id, message_id, emoji) =
+                (channel_id.into(), message_id.into(), emoji.to_owned());
+            let user_id = super::sf(user_id)?.into();
+            self.to_viewers(
+                &channel,
+                Event::ReactionAdd { channel_id, message_id, user_id, emoji },
+            );
         }
         Ok(())
     }
@@ -240,14 +234,10 @@ impl Community {
         if !self.store.remove_reaction(message.id, user_id, emoji).await? {
             return Err(not_found("reaction"));
         }
-        let event = Event::ReactionRemove {
-            channel_id: channel_id.into(),
-            message_id: message_id.into(),
-            user_id: super::sf(user_id)?.into(),
-            emoji: emoji.to_owned(),
-        };
-        let audience = Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
-        self.publish(audience, event, None);
+        let (channel_id, message_id, emoji) =
+            (channel_id.into(), message_id.into(), emoji.to_owned());
+        let user_id = super::sf(user_id)?.into();
+        self.to_viewers(&channel, Event::ReactionRemove { channel_id, message_id, user_id, emoji });
         Ok(())
     }
 
@@ -303,8 +293,7 @@ impl Community {
             channel_id: channel_id.into(),
             user_id: super::sf(user_id)?.into(),
         };
-        let audience = Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
-        self.publish(audience, event, None);
+        self.to_viewers(&channel, event);
         Ok(())
     }
 

@@ -75,10 +75,6 @@ impl<T: Clone> ResumeBuffer<T> {
         self.detached_since = Some(now);
     }
 
-    pub fn is_attached(&self) -> bool {
-        self.detached_since.is_none()
-    }
-
     /// True once a detached session has waited longer than `window` for a resume.
     pub fn is_expired(&self, now: Instant, window: Duration) -> bool {
         self.detached_since.is_some_and(|since| now.saturating_duration_since(since) > window)

@@ -496,8 +496,24 @@ pub(crate) use {
 /// inherent `reader()` and `writer()` methods returning its pools, with the helpers its
 /// transactions share, for the backend's connection type.
 macro_rules! impl_community_store {
-    ($ty:ty, $conn:ty) => {
-        async fn insert_audit(conn: &mut $conn, a: &NewAudit) -> Result<(), Error> {
+    ($ty:ty, $db:ty) => {
+        /// Writes the audit entry and commits when the action changed something; otherwise
+        /// the transaction is dropped, which rolls it back.
+        async fn commit_audited(
+            mut tx: sqlx::Transaction<'_, $db>,
+            changed: bool,
+            audit: Option<&NewAudit>,
+        ) -> Result<bool, Error> {
+            if changed {
+                if let Some(audit) = audit {
+                    insert_audit(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+            }
+            Ok(changed)
+        }
+
+        async fn insert_audit(conn: &mut <$db as sqlx::Database>::Connection, a: &NewAudit) -> Result<(), Error> {
             sqlx::query($crate::store::community::audit_insert_sql())
                 .bind(a.id)
                 .bind(a.server_id)
@@ -511,7 +527,7 @@ macro_rules! impl_community_store {
             Ok(())
         }
 
-        async fn insert_mentions(conn: &mut $conn, message_id: i64, m: &MentionSet) -> Result<(), Error> {
+        async fn insert_mentions(conn: &mut <$db as sqlx::Database>::Connection, message_id: i64, m: &MentionSet) -> Result<(), Error> {
             let users = m.users.iter().map(|id| ("user", *id));
             let roles = m.roles.iter().map(|id| ("role", *id));
             for (kind, id) in users.chain(roles) {
@@ -619,12 +635,7 @@ macro_rules! impl_community_store {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query("UPDATE servers SET owner_id = $1 WHERE id = $2 AND EXISTS (SELECT 1 FROM members WHERE server_id = $2 AND user_id = $1)")
                     .bind(new_owner).bind(id).execute(&mut *tx).await?.rows_affected();
-                if done == 0 {
-                    return Ok(false);
-                }
-                insert_audit(&mut *tx, audit).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_audited(tx, done > 0, Some(audit)).await
             }
 
             async fn roles(&self, server_id: i64) -> Result<Vec<RoleRow>, Error> {
@@ -657,10 +668,7 @@ macro_rules! impl_community_store {
                     "UPDATE roles SET name = $1, permissions = $2, color = $3 WHERE server_id = $4 AND id = $5 RETURNING ", role_columns!()))
                     .bind(&role.name).bind(role.permissions).bind(role.color).bind(role.server_id).bind(role.id)
                     .fetch_optional(&mut *tx).await?;
-                if row.is_some() {
-                    insert_audit(&mut *tx, audit).await?;
-                    tx.commit().await?;
-                }
+                commit_audited(tx, row.is_some(), Some(audit)).await?;
                 Ok(row)
             }
 
@@ -671,12 +679,7 @@ macro_rules! impl_community_store {
                     .bind(role_id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM roles WHERE server_id = $1 AND id = $2 AND id <> server_id")
                     .bind(server_id).bind(role_id).execute(&mut *tx).await?.rows_affected();
-                if done == 0 {
-                    return Ok(false);
-                }
-                insert_audit(&mut *tx, audit).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_audited(tx, done > 0, Some(audit)).await
             }
 
             async fn set_role_positions(&self, server_id: i64, positions: &[(i64, i64)], audit: &NewAudit) -> Result<(), Error> {
@@ -727,35 +730,21 @@ macro_rules! impl_community_store {
                      AND EXISTS (SELECT 1 FROM roles WHERE server_id = $1 AND id = $3 AND id <> server_id) \
                      ON CONFLICT DO NOTHING")
                     .bind(server_id).bind(user_id).bind(role_id).execute(&mut *tx).await?.rows_affected();
-                if done == 1 {
-                    insert_audit(&mut *tx, audit).await?;
-                    tx.commit().await?;
-                }
-                Ok(done == 1)
+                commit_audited(tx, done == 1, Some(audit)).await
             }
 
             async fn remove_member_role(&self, server_id: i64, user_id: i64, role_id: i64, audit: &NewAudit) -> Result<bool, Error> {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query("DELETE FROM member_roles WHERE server_id = $1 AND user_id = $2 AND role_id = $3")
                     .bind(server_id).bind(user_id).bind(role_id).execute(&mut *tx).await?.rows_affected();
-                if done == 1 {
-                    insert_audit(&mut *tx, audit).await?;
-                    tx.commit().await?;
-                }
-                Ok(done == 1)
+                commit_audited(tx, done == 1, Some(audit)).await
             }
 
             async fn remove_member(&self, server_id: i64, user_id: i64, audit: Option<&NewAudit>) -> Result<bool, Error> {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query("DELETE FROM members WHERE server_id = $1 AND user_id = $2")
                     .bind(server_id).bind(user_id).execute(&mut *tx).await?.rows_affected();
-                if done == 1 {
-                    if let Some(audit) = audit {
-                        insert_audit(&mut *tx, audit).await?;
-                    }
-                    tx.commit().await?;
-                }
-                Ok(done == 1)
+                commit_audited(tx, done == 1, audit).await
             }
 
             async fn ban(&self, server_id: i64, user_id: i64, reason: Option<&str>, audit: &NewAudit) -> Result<(), Error> {
@@ -775,11 +764,7 @@ macro_rules! impl_community_store {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query("DELETE FROM bans WHERE server_id = $1 AND user_id = $2")
                     .bind(server_id).bind(user_id).execute(&mut *tx).await?.rows_affected();
-                if done == 1 {
-                    insert_audit(&mut *tx, audit).await?;
-                    tx.commit().await?;
-                }
-                Ok(done == 1)
+                commit_audited(tx, done == 1, Some(audit)).await
             }
 
             async fn bans(&self, server_id: i64) -> Result<Vec<BanRow>, Error> {
@@ -820,21 +805,14 @@ macro_rules! impl_community_store {
                      WHERE id = $7 RETURNING ", channel_columns!()))
                     .bind(&u.name).bind(&u.topic).bind(u.position).bind(u.parent_id).bind(u.bitrate).bind(u.user_limit).bind(id)
                     .fetch_optional(&mut *tx).await?;
-                if row.is_some() {
-                    insert_audit(&mut *tx, audit).await?;
-                    tx.commit().await?;
-                }
+                commit_audited(tx, row.is_some(), Some(audit)).await?;
                 Ok(row)
             }
 
             async fn delete_channel(&self, id: i64, audit: &NewAudit) -> Result<bool, Error> {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query("DELETE FROM channels WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-                if done == 1 {
-                    insert_audit(&mut *tx, audit).await?;
-                    tx.commit().await?;
-                }
-                Ok(done == 1)
+                commit_audited(tx, done == 1, Some(audit)).await
             }
 
             async fn overwrites(&self, server_id: i64) -> Result<Vec<OverwriteRow>, Error> {
@@ -859,11 +837,7 @@ macro_rules! impl_community_store {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query("DELETE FROM channel_overwrites WHERE channel_id = $1 AND target_kind = $2 AND target_id = $3")
                     .bind(channel_id).bind(kind).bind(target_id).execute(&mut *tx).await?.rows_affected();
-                if done == 1 {
-                    insert_audit(&mut *tx, audit).await?;
-                    tx.commit().await?;
-                }
-                Ok(done == 1)
+                commit_audited(tx, done == 1, Some(audit)).await
             }
 
             async fn create_invite(&self, invite: &InviteRow) -> Result<InviteRow, Error> {
@@ -888,11 +862,7 @@ macro_rules! impl_community_store {
             async fn delete_invite(&self, code: &str, audit: &NewAudit) -> Result<bool, Error> {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query("DELETE FROM invites WHERE code = $1").bind(code).execute(&mut *tx).await?.rows_affected();
-                if done == 1 {
-                    insert_audit(&mut *tx, audit).await?;
-                    tx.commit().await?;
-                }
-                Ok(done == 1)
+                commit_audited(tx, done == 1, Some(audit)).await
             }
 
             async fn accept_invite(&self, code: &str, user_id: i64, now: i64) -> Result<JoinOutcome, Error> {
@@ -1068,13 +1038,7 @@ macro_rules! impl_community_store {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query("DELETE FROM messages WHERE channel_id = $1 AND id = $2")
                     .bind(channel_id).bind(id).execute(&mut *tx).await?.rows_affected();
-                if done == 1 {
-                    if let Some(audit) = audit {
-                        insert_audit(&mut *tx, audit).await?;
-                    }
-                    tx.commit().await?;
-                }
-                Ok(done == 1)
+                commit_audited(tx, done == 1, audit).await
             }
         }
     };

@@ -40,10 +40,6 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     fn reader(&self) -> &PgPool {
         &self.pool
     }
@@ -53,7 +49,7 @@ impl PgStore {
     }
 }
 
-impl_community_store!(PgStore, sqlx::PgConnection);
+impl_community_store!(PgStore, sqlx::Postgres);
 
 struct UserRow {
     id: i64,

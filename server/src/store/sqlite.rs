@@ -90,7 +90,7 @@ impl SqliteStore {
     }
 }
 
-impl_community_store!(SqliteStore, sqlx::SqliteConnection);
+impl_community_store!(SqliteStore, sqlx::Sqlite);
 
 fn user_from_row(row: &SqliteRow) -> Result<UserRecord, Error> {
     Ok(UserRecord {
