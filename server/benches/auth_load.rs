@@ -98,6 +98,7 @@ async fn run_backend(
     ));
     let mut config = auraspeak_server::Config { data_dir: data_dir.clone(), ..Default::default() };
     config.http.listen = "127.0.0.1:0".parse().context("loopback address")?;
+    config.voice.udp_listen = "127.0.0.1:0".parse().context("loopback address")?;
     config.rate_limit.enabled = false;
     config.database.url = db_url;
     config.database.max_connections = 32;

@@ -72,6 +72,7 @@ impl ServerProcess {
                 "warn",
             ])
             .env("AURASPEAK_DATABASE__URL", database_url)
+            .env("AURASPEAK_VOICE__UDP_LISTEN", "127.0.0.1:0")
             .env("AURASPEAK_RATE_LIMIT__ENABLED", "false")
             .env("AURASPEAK_GATEWAY__HEARTBEAT_INTERVAL_MS", "600000")
             .env("AURASPEAK_DATABASE__MAX_CONNECTIONS", "32")

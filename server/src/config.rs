@@ -28,6 +28,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub gateway: GatewayConfig,
+    pub voice: VoiceConfig,
     pub metrics: MetricsConfig,
     pub rate_limit: RateLimitConfig,
     pub sentry: crate::telemetry::SentryConfig,
@@ -52,6 +53,33 @@ impl MetricsConfig {
             .parse()
             .map(Some)
             .map_err(|_| Error::Config(format!("metrics.listen {listen:?} is not an address")))
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceConfig {
+    pub enabled: bool,
+    pub udp_listen: SocketAddr,
+    pub public_addresses: Vec<SocketAddr>,
+    pub receive_slots: u8,
+    pub default_bitrate_kbps: u32,
+    pub turn_urls: Vec<String>,
+    pub turn_secret: String,
+    pub turn_ttl_secs: u64,
+}
+
+// Hand-written so the TURN secret never reaches a log line through `{:?}`.
+impl std::fmt::Debug for VoiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoiceConfig")
+            .field("enabled", &self.enabled)
+            .field("udp_listen", &self.udp_listen)
+            .field("public_addresses", &self.public_addresses)
+            .field("receive_slots", &self.receive_slots)
+            .field("turn_urls", &self.turn_urls)
+            .field("turn_secret", &if self.turn_secret.is_empty() { "" } else { "<redacted>" })
+            .finish_non_exhaustive()
     }
 }
 
@@ -233,6 +261,19 @@ impl Config {
         if g.frames_per_minute == 0 || g.frame_burst == 0 || g.bus_capacity < 16 {
             return fail("gateway: frames_per_minute and frame_burst >= 1, bus_capacity >= 16");
         }
+        let v = &self.voice;
+        if v.receive_slots == 0 || v.receive_slots > 16 {
+            return fail("voice.receive_slots must be between 1 and 16");
+        }
+        if !(8..=510).contains(&v.default_bitrate_kbps) {
+            return fail("voice.default_bitrate_kbps must be between 8 and 510");
+        }
+        if !v.turn_urls.is_empty() && v.turn_secret.is_empty() {
+            return fail("voice.turn_urls needs voice.turn_secret");
+        }
+        if v.turn_ttl_secs < 60 {
+            return fail("voice.turn_ttl_secs must be at least 60");
+        }
         self.metrics.separate_listen()?;
         self.trusted_proxies()?;
         if self.http.request_timeout_secs == 0 {
@@ -275,7 +316,9 @@ impl Config {
              [auth]\naccess_token_ttl_secs = {}\nrefresh_token_ttl_days = {}\njwt_secret = {:?}\n\
              audience = {:?}\nmax_concurrent_hashes = {}\n\n[gateway]\nheartbeat_interval_ms = {}\n\
              resume_window_secs = {}\nresume_buffer_events = {}\nmax_frame_bytes = {}\n\
-             frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\n\n[metrics]\nenabled = {}\nlisten = {:?}\n\n[rate_limit]\nenabled = {}\n\
+             frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\n\n\
+             [voice]\nenabled = {}\nudp_listen = \"{}\"\npublic_addresses = {:?}\nreceive_slots = {}\n\
+             default_bitrate_kbps = {}\nturn_urls = {:?}\nturn_secret = {:?}\nturn_ttl_secs = {}\n\n[metrics]\nenabled = {}\nlisten = {:?}\n\n[rate_limit]\nenabled = {}\n\
              auth_per_minute = {}\nauth_burst = {}\nlogin_failures_per_hour = {}\n\n\
              [sentry]\ndsn = {:?}\nenvironment = {:?}\n\n[log]\nlevel = {:?}\nformat = \"{}\"\nto_file = {}\n",
             self.data_dir.display().to_string(),
@@ -304,6 +347,14 @@ impl Config {
             self.gateway.frames_per_minute,
             self.gateway.frame_burst,
             self.gateway.bus_capacity,
+            self.voice.enabled,
+            self.voice.udp_listen,
+            self.voice.public_addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            self.voice.receive_slots,
+            self.voice.default_bitrate_kbps,
+            self.voice.turn_urls,
+            if self.voice.turn_secret.is_empty() { "" } else { "<redacted>" },
+            self.voice.turn_ttl_secs,
             self.metrics.enabled,
             self.metrics.listen,
             self.rate_limit.enabled,

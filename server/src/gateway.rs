@@ -55,6 +55,13 @@ impl Session {
         self.invalid.load(Ordering::Acquire)
     }
 
+    /// Appends an event for this session alone (not through the bus): what only it
+    /// should see, such as which speaker its voice receive slots carry.
+    pub fn push_event(&self, event: &Event) {
+        self.lock().handle_event(crate::events::encode(event));
+        self.changed.notify_waiters();
+    }
+
     fn invalidate(&self) {
         self.invalid.store(true, Ordering::Release);
         self.changed.notify_waiters();
@@ -71,6 +78,8 @@ pub struct Gateway {
     shutdown: CancellationToken,
     pub presence: presence::Presence,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The voice service, once started (absent when voice is disabled).
+    pub voice: std::sync::OnceLock<Arc<crate::voice::Voice>>,
 }
 
 impl Gateway {
@@ -93,6 +102,7 @@ impl Gateway {
             shutdown,
             presence: presence::Presence::default(),
             metrics,
+            voice: std::sync::OnceLock::new(),
         }
     }
 
@@ -183,6 +193,10 @@ impl Gateway {
         }
         session.invalidate();
         self.sessions().remove(&session.id);
+        // Voice belongs to the gateway session: it ends with it.
+        if let Some(voice) = self.voice.get() {
+            voice.leave(&session.id);
+        }
     }
 
     /// Whether the login session behind a gateway session is still valid.

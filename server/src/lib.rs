@@ -25,6 +25,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod voice;
 
 pub use config::Config;
 pub use error::Error;

@@ -56,7 +56,22 @@ pub struct Metrics {
     pub gateway_closes: Family<CloseLabels, Counter>,
     pub db_up: Gauge,
     db_ping: Histogram,
+    pub voice_rooms: Gauge,
+    pub voice_peers: Gauge,
+    pub voice_packets_in: Counter,
+    pub voice_bytes_in: Counter,
+    pub voice_packets_out: Counter,
+    pub voice_bytes_out: Counter,
+    pub voice_packets_dropped: Counter,
+    /// Loss fraction (0–1) reported for each peer's upstream, as a histogram over peers.
+    pub voice_loss: Histogram,
+    pub voice_jitter: Histogram,
 }
+
+/// Loss fractions: most links lose nothing, voice degrades past a few per cent.
+const LOSS_BUCKETS: [f64; 8] = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5];
+/// Jitter in seconds, 1 ms to 200 ms.
+const JITTER_BUCKETS: [f64; 8] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2];
 
 impl Metrics {
     pub fn new(store: Arc<dyn Store>) -> Self {
@@ -93,6 +108,60 @@ impl Metrics {
             "Round trip of the periodic database probe",
             db_ping.clone(),
         );
+        let voice_rooms = Gauge::default();
+        registry.register(
+            "voice_rooms",
+            "Voice channels with someone in them",
+            voice_rooms.clone(),
+        );
+        let voice_peers = Gauge::default();
+        registry.register(
+            "voice_participants",
+            "WebRTC sessions open in the voice relay",
+            voice_peers.clone(),
+        );
+        let voice_packets_in = Counter::default();
+        registry.register(
+            "voice_packets_received",
+            "Datagrams received on the media port",
+            voice_packets_in.clone(),
+        );
+        let voice_bytes_in = Counter::default();
+        registry.register(
+            "voice_received_bytes",
+            "Bytes received on the media port",
+            voice_bytes_in.clone(),
+        );
+        let voice_packets_out = Counter::default();
+        registry.register(
+            "voice_packets_sent",
+            "Datagrams sent from the media port (media, RTCP, STUN, DTLS)",
+            voice_packets_out.clone(),
+        );
+        let voice_bytes_out = Counter::default();
+        registry.register(
+            "voice_sent_bytes",
+            "Bytes sent from the media port",
+            voice_bytes_out.clone(),
+        );
+        let voice_packets_dropped = Counter::default();
+        registry.register(
+            "voice_packets_dropped",
+            "Datagrams on the media port that no session accepted",
+            voice_packets_dropped.clone(),
+        );
+        let voice_loss = Histogram::new(LOSS_BUCKETS.iter().copied());
+        registry.register(
+            "voice_loss_ratio",
+            "Packet loss per participant from RTCP receiver reports, sampled every 2 s",
+            voice_loss.clone(),
+        );
+        let voice_jitter = Histogram::new(JITTER_BUCKETS.iter().copied());
+        registry.register(
+            "voice_jitter_seconds",
+            "Interarrival jitter per participant from RTCP, sampled every 2 s",
+            voice_jitter.clone(),
+        );
         registry.register_collector(Box::new(PoolCollector { store }));
         registry.register_collector(Box::new(ProcessCollector));
         Self {
@@ -103,6 +172,15 @@ impl Metrics {
             gateway_closes,
             db_up,
             db_ping,
+            voice_rooms,
+            voice_peers,
+            voice_packets_in,
+            voice_bytes_in,
+            voice_packets_out,
+            voice_bytes_out,
+            voice_packets_dropped,
+            voice_loss,
+            voice_jitter,
         }
     }
 

@@ -59,6 +59,20 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
         .await
         .map_err(|e| Error::io(format!("listen address {listen}"), e))?;
     let addr = listener.local_addr().map_err(|e| Error::io("listener", e))?;
+    if state.config.voice.enabled {
+        let voice = crate::voice::Voice::start(
+            state.config.voice.clone(),
+            state.community.clone(),
+            state.events.clone(),
+            state.metrics.clone(),
+            state.shutdown.clone(),
+        )
+        .await
+        .map_err(|e| {
+            Error::io(format!("voice UDP address {}", state.config.voice.udp_listen), e)
+        })?;
+        let _ = state.gateway.voice.set(voice);
+    }
     let app = api::app(state.clone());
     let stop = state.shutdown.clone();
     tokio::spawn(crate::metrics::probe_database(
@@ -123,6 +137,11 @@ impl RunningServer {
     /// The SHA-256 fingerprint of the served certificate, when TLS is on.
     pub fn tls_fingerprint(&self) -> Option<&str> {
         self.tls_fingerprint.as_deref()
+    }
+
+    /// The voice relay's UDP address, when voice is enabled.
+    pub fn voice_addr(&self) -> Option<SocketAddr> {
+        self.state.gateway.voice.get().map(|v| v.udp_addr())
     }
 
     /// The separate metrics address, when `metrics.listen` is set.

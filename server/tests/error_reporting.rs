@@ -78,6 +78,7 @@ async fn database_errors_reach_sentry_without_personal_data() {
             &db.url,
         ])
         .env("AURASPEAK_SENTRY__DSN", &dsn)
+        .env("AURASPEAK_VOICE__UDP_LISTEN", "127.0.0.1:0")
         .env("AURASPEAK_SENTRY__ENVIRONMENT", "test")
         .env("AURASPEAK_DATABASE__MAX_CONNECTIONS", "2")
         .stdout(Stdio::piped())

@@ -175,6 +175,7 @@ fn binary_serves_and_stops_cleanly_on_sigterm() {
     let mut child = binary()
         .args(["--data-dir", dir.to_str().expect("utf-8 path"), "--listen", "127.0.0.1:0"])
         .env("AURASPEAK_LOG__FORMAT", "json")
+        .env("AURASPEAK_VOICE__UDP_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

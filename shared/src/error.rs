@@ -86,6 +86,10 @@ error_codes! {
     Banned = "banned",
     /// The instance administrator disabled this account.
     AccountDisabled = "account_disabled",
+    /// The voice channel has reached its user limit.
+    ChannelFull = "channel_full",
+    /// A voice request (offer, update) without having joined a voice channel first.
+    NotInVoice = "not_in_voice",
 }
 
 impl Serialize for ErrorCode {
@@ -138,6 +142,8 @@ impl ErrorCode {
             Self::RateLimited => 429,
             Self::Forbidden | Self::Banned | Self::AccountDisabled => 403,
             Self::Timeout => 408,
+            Self::ChannelFull => 403,
+            Self::NotInVoice => 409,
         }
     }
 }

@@ -9,3 +9,4 @@ pub mod gateway;
 pub mod messages;
 pub mod servers;
 pub mod users;
+pub mod voice;

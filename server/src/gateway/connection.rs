@@ -221,6 +221,9 @@ impl Connection {
             .map_err(|_| Exit::Close(1011, "database"))?;
         let server_ids: Vec<i64> = servers.iter().map(|s| s.id).collect();
         let presences = gateway.presences(&server_ids).await;
+        let visible: Vec<i64> =
+            details.iter().flat_map(|d| d.channels.iter().map(|c| c.id.as_i64())).collect();
+        let voice_states = gateway.voice.get().map_or_else(Vec::new, |v| v.states_in(&visible));
         session.lock().handle_attach();
         let ready = Ready {
             session_id: session.id.clone(),
@@ -230,6 +233,7 @@ impl Connection {
             heartbeat_interval_ms: gateway.config.heartbeat_interval_ms,
             read_states,
             presences,
+            voice_states,
         };
         self.send(&ServerFrame::Ready(Box::new(ready))).await?;
         Ok((session, seq))
@@ -355,6 +359,44 @@ impl Connection {
                         let gateway = &self.state.gateway;
                         if let Some(shown) = gateway.presence.handle_set(session.user_id, status) {
                             gateway.announce_presence(session.user_id, shown).await;
+                        }
+                    }
+                    Ok(ClientFrame::VoiceJoin { channel_id, self_mute, self_deaf }) => {
+                        let Some(voice) = self.state.gateway.voice.get().cloned() else {
+                            self.error(ErrorCode::Unavailable, "voice is disabled on this server").await?;
+                            continue;
+                        };
+                        let frame = match voice.join(session, channel_id, self_mute, self_deaf).await {
+                            Ok((channel_id, receive_slots, bitrate_kbps, ice_servers)) => {
+                                ServerFrame::VoiceReady { channel_id, receive_slots, bitrate_kbps, ice_servers }
+                            }
+                            Err((code, message)) => ServerFrame::Error { code, message },
+                        };
+                        self.send(&frame).await?;
+                    }
+                    Ok(ClientFrame::VoiceOffer { sdp }) => {
+                        let Some(voice) = self.state.gateway.voice.get().cloned() else {
+                            self.error(ErrorCode::Unavailable, "voice is disabled on this server").await?;
+                            continue;
+                        };
+                        let frame = match voice.offer(session, sdp).await {
+                            Ok(sdp) => ServerFrame::VoiceAnswer { sdp },
+                            Err((code, message)) => ServerFrame::Error { code, message },
+                        };
+                        self.send(&frame).await?;
+                    }
+                    Ok(ClientFrame::VoiceUpdate { self_mute, self_deaf }) => {
+                        let result = match self.state.gateway.voice.get() {
+                            Some(voice) => voice.update(session, self_mute, self_deaf),
+                            None => Err((ErrorCode::Unavailable, "voice is disabled on this server".into())),
+                        };
+                        if let Err((code, message)) = result {
+                            self.error(code, &message).await?;
+                        }
+                    }
+                    Ok(ClientFrame::VoiceLeave {}) => {
+                        if let Some(voice) = self.state.gateway.voice.get() {
+                            voice.leave(&session.id);
                         }
                     }
                     Ok(ClientFrame::Identify { .. } | ClientFrame::Resume { .. }) => {

@@ -100,6 +100,7 @@ impl TestDb {
         config.data_dir = self.dir.clone();
         config.database.url = self.url.clone();
         config.http.listen = "127.0.0.1:0".parse().expect("valid address");
+        config.voice.udp_listen = "127.0.0.1:0".parse().expect("valid address");
         config.rate_limit.enabled = false;
         config.auth.jwt_secret = JWT_SECRET_B64.into();
         config.http.shutdown_grace_secs = 5;

@@ -16,6 +16,7 @@ use crate::v1::channels::Channel;
 use crate::v1::messages::{Message, ReadState};
 use crate::v1::servers::{Member, Role, Server, ServerDetail};
 use crate::v1::users::CurrentUser;
+use crate::v1::voice::{IceServer, VoiceState};
 
 /// Close codes (4000–4999 are the application's own, RFC 6455 §7.4.2).
 pub mod close {
@@ -58,6 +59,26 @@ pub enum ClientFrame {
     SetPresence {
         status: PresenceStatus,
     },
+    /// Join (or move to) a voice channel; answered with `voice_ready` or an `error`.
+    VoiceJoin {
+        channel_id: ChannelId,
+        #[serde(default)]
+        self_mute: bool,
+        #[serde(default)]
+        self_deaf: bool,
+    },
+    /// The SDP offer of the client's peer connection, after `voice_ready`. Sent again with
+    /// new ICE credentials for an ICE restart.
+    VoiceOffer {
+        sdp: String,
+    },
+    /// Change one's own mute and deafen state while in voice.
+    VoiceUpdate {
+        self_mute: bool,
+        self_deaf: bool,
+    },
+    /// Leave voice.
+    VoiceLeave {},
 }
 
 /// Frames the server sends.
@@ -88,6 +109,18 @@ pub enum ServerFrame {
         code: ErrorCode,
         message: String,
     },
+    /// The voice join was accepted: offer a peer connection with up to `receive_slots`
+    /// audio m-lines (see [`crate::v1::voice`]).
+    VoiceReady {
+        channel_id: ChannelId,
+        receive_slots: u8,
+        /// Opus bitrate of the channel, in kbps.
+        bitrate_kbps: u32,
+        ice_servers: Vec<IceServer>,
+    },
+    VoiceAnswer {
+        sdp: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +137,9 @@ pub struct Ready {
     /// Who is online (or idle, or busy) among the members of the user's servers.
     #[serde(default)]
     pub presences: Vec<PresenceEntry>,
+    /// Everyone currently in a voice channel the user can view.
+    #[serde(default)]
+    pub voice_states: Vec<VoiceState>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +242,22 @@ pub enum Event {
         channel_id: ChannelId,
         last_read_id: MessageId,
     },
+    /// Someone joined, left, moved or changed mute/deafen in a voice channel one can view.
+    VoiceStateUpdate {
+        state: VoiceState,
+    },
+    /// Someone in a voice channel one can view started or stopped talking.
+    VoiceSpeaking {
+        channel_id: ChannelId,
+        user_id: UserId,
+        speaking: bool,
+    },
+    /// Only to the listening session itself: who is heard on one of its receive slots from
+    /// now on (`None`: nobody). Slot 0 is the first audio m-line of the offer.
+    VoiceSlot {
+        slot: u8,
+        user_id: Option<UserId>,
+    },
 }
 
 #[cfg(test)]
@@ -238,6 +290,21 @@ mod tests {
                 .is_err()
         );
         assert!(serde_json::from_str::<ClientFrame>(r#"{"op":"launch_missiles"}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<ClientFrame>(r#"{"op":"voice_leave","d":{}}"#).expect("parses"),
+            ClientFrame::VoiceLeave {}
+        );
+        assert_eq!(
+            serde_json::from_str::<ClientFrame>(
+                r#"{"op":"voice_join","d":{"channel_id":"4194304"}}"#
+            )
+            .expect("defaults"),
+            ClientFrame::VoiceJoin {
+                channel_id: ChannelId(id(1)),
+                self_mute: false,
+                self_deaf: false
+            }
+        );
     }
 
     #[test]
@@ -245,6 +312,18 @@ mod tests {
         let frames = vec![
             ServerFrame::Hello { heartbeat_interval_ms: 30_000 },
             ServerFrame::HeartbeatAck { seq: 1 },
+            ServerFrame::VoiceReady {
+                channel_id: ChannelId(id(3)),
+                receive_slots: 4,
+                bitrate_kbps: 64,
+                ice_servers: vec![IceServer {
+                    urls: vec!["turn:127.0.0.1:3478".into()],
+                    username: Some("1:2".into()),
+                    credential: Some("c".into()),
+                }],
+            },
+            ServerFrame::VoiceAnswer { sdp: "v=0".into() },
+            ServerFrame::Dispatch { seq: 10, event: Event::VoiceSlot { slot: 1, user_id: None } },
             ServerFrame::InvalidSession { resumable: false },
             ServerFrame::Resumed { session_id: "s".into(), replayed: 4 },
             ServerFrame::Error { code: ErrorCode::RateLimited, message: "slow".into() },
@@ -264,6 +343,14 @@ mod tests {
             ClientFrame::Identify { token: "a".into() },
             ClientFrame::Resume { token: "a".into(), session_id: "b".into(), seq: 3 },
             ClientFrame::SetPresence { status: PresenceStatus::Idle },
+            ClientFrame::VoiceJoin {
+                channel_id: ChannelId(id(4)),
+                self_mute: false,
+                self_deaf: true,
+            },
+            ClientFrame::VoiceOffer { sdp: "v=0".into() },
+            ClientFrame::VoiceUpdate { self_mute: true, self_deaf: false },
+            ClientFrame::VoiceLeave {},
         ] {
             let json = serde_json::to_string(&frame).expect("json");
             assert_eq!(serde_json::from_str::<ClientFrame>(&json).expect("parse"), frame);

@@ -1,0 +1,281 @@
+//! One participant's WebRTC session inside the relay: str0m's sans-IO `Rtc` plus what the
+//! relay knows about it (room, mute flags, receive slots). No sockets here: the relay
+//! feeds datagrams and time in and takes datagrams and media out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpOffer;
+use str0m::format::PayloadParams;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::Transmit;
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+use super::slots::{PeerKey, SlotMap, SlotTimeline};
+
+/// Longest an `Rtc` may ask to sleep; bounds how late a peer notices anything.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// A speaker counts as speaking until this long after their last voiced packet.
+const SPEAKING_HANGOVER: Duration = Duration::from_millis(300);
+/// Level assumed for packets without the RFC 6464 extension: quiet but audible speech
+/// when the packet is larger than Opus's DTX comfort frames, silence otherwise.
+const ASSUMED_SPEECH_DB: f32 = -45.0;
+const DTX_FRAME_MAX_BYTES: usize = 3;
+
+/// What the relay does with a peer's media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerFlags {
+    /// Forward their audio to others (false: muted by themselves, a moderator or a
+    /// missing SPEAK permission).
+    pub forward: bool,
+    /// Send them others' audio (false: deafened).
+    pub receive: bool,
+}
+
+/// A frame of audio received from one peer, to be forwarded to others.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub source: PeerKey,
+    pub room: i64,
+    pub params: PayloadParams,
+    pub time: u64,
+    pub network_time: Instant,
+    pub level: f32,
+    pub voice: bool,
+    pub data: Arc<[u8]>,
+}
+
+/// Something a peer's session produced for the relay.
+#[derive(Debug)]
+pub enum PeerOutput {
+    Transmit(Transmit),
+    Media(Incoming),
+    Connected,
+    Disconnected,
+    /// Loss and jitter the peer's receiver reports for our stream to it, and ours of theirs.
+    Stats {
+        loss: Option<f32>,
+        jitter_ms: Option<f32>,
+        rtt_ms: Option<f32>,
+    },
+}
+
+pub struct Peer {
+    pub key: PeerKey,
+    pub room: i64,
+    pub flags: PeerFlags,
+    rtc: Rtc,
+    /// Audio m-lines we may send on, in offer order: receive slot i is `slot_mids[i]`.
+    slot_mids: Vec<Mid>,
+    pub slots: SlotMap,
+    timelines: Vec<SlotTimeline>,
+    connected: bool,
+    next_timeout: Instant,
+    pub speaking: bool,
+    last_voice: Option<Instant>,
+}
+
+impl Peer {
+    /// Answers the client's offer. `local` is the relay's address as announced to ICE;
+    /// `max_slots` caps the receive slots whatever the offer asks for.
+    pub fn accept(
+        now: Instant,
+        key: PeerKey,
+        room: i64,
+        flags: PeerFlags,
+        offer: &str,
+        local: &[SocketAddr],
+        max_slots: usize,
+    ) -> Result<(Self, String), String> {
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| format!("bad SDP offer: {e}"))?;
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            // Forward at once: every receiver has its own jitter buffer, and holding packets
+            // here for reordering would add that delay for everyone.
+            .set_reordering_size_audio(0)
+            .set_stats_interval(Some(Duration::from_secs(2)))
+            .build(now);
+        for addr in local {
+            let candidate =
+                Candidate::host(*addr, "udp").map_err(|e| format!("bad local address: {e}"))?;
+            rtc.add_local_candidate(candidate);
+        }
+        let answer =
+            rtc.sdp_api().accept_offer(offer).map_err(|e| format!("offer not acceptable: {e}"))?;
+        let mut peer = Self {
+            key,
+            room,
+            flags,
+            rtc,
+            slot_mids: Vec::new(),
+            slots: SlotMap::new(0),
+            timelines: Vec::new(),
+            connected: false,
+            next_timeout: now,
+            speaking: false,
+            last_voice: None,
+        };
+        // Media lines in offer order, which is what makes a slot number meaningful.
+        let mids: Vec<Mid> = answer.media_lines.iter().map(|line| line.mid()).collect();
+        peer.collect_slots(&mids, max_slots);
+        Ok((peer, answer.to_sdp_string()))
+    }
+
+    /// The audio m-lines we can send on become the receive slots, in offer order.
+    fn collect_slots(&mut self, all: &[Mid], max_slots: usize) {
+        let mut mids: Vec<Mid> = Vec::new();
+        for &mid in all {
+            if let Some(media) = self.rtc.media(mid)
+                && media.kind() == MediaKind::Audio
+                && matches!(media.direction(), Direction::SendRecv | Direction::SendOnly)
+                && mids.len() < max_slots
+            {
+                mids.push(mid);
+            }
+        }
+        self.slots = SlotMap::new(mids.len());
+        self.timelines = vec![SlotTimeline::default(); mids.len()];
+        self.slot_mids = mids;
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.rtc.is_alive()
+    }
+
+    pub fn accepts(&self, input: &Input<'_>) -> bool {
+        self.rtc.accepts(input)
+    }
+
+    pub fn next_timeout(&self) -> Instant {
+        self.next_timeout
+    }
+
+    pub fn handle_input(&mut self, input: Input<'_>) {
+        if let Err(e) = self.rtc.handle_input(input) {
+            tracing::debug!(peer = self.key, error = %e, "voice peer input failed");
+            self.rtc.disconnect();
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now >= self.next_timeout {
+            self.handle_input(Input::Timeout(now));
+        }
+    }
+
+    /// Drains everything the session has to say until it asks to sleep.
+    pub fn poll(&mut self, now: Instant, out: &mut Vec<PeerOutput>) {
+        loop {
+            if !self.rtc.is_alive() {
+                if self.connected {
+                    self.connected = false;
+                    out.push(PeerOutput::Disconnected);
+                }
+                return;
+            }
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = t.min(now + MAX_SLEEP);
+                    return;
+                }
+                Ok(Output::Transmit(t)) => out.push(PeerOutput::Transmit(t)),
+                Ok(Output::Event(event)) => self.handle_event(event, out),
+                Err(e) => {
+                    tracing::debug!(peer = self.key, error = %e, "voice peer failed");
+                    self.rtc.disconnect();
+                }
+            }
+        }
+    }
+
+    fn handle_event(&mut self, event: Event, out: &mut Vec<PeerOutput>) {
+        match event {
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.rtc.disconnect();
+            }
+            Event::Connected => {
+                self.connected = true;
+                out.push(PeerOutput::Connected);
+            }
+            Event::MediaData(data) => {
+                if !self.flags.forward {
+                    return;
+                }
+                let level = match data.ext_vals.audio_level {
+                    // RFC 6464 carries -dBov; str0m hands it over as a negative dB value.
+                    Some(l) => -f32::from(l.unsigned_abs()),
+                    None if data.data.len() > DTX_FRAME_MAX_BYTES => ASSUMED_SPEECH_DB,
+                    None => -127.0,
+                };
+                let voice =
+                    data.ext_vals.voice_activity.unwrap_or(data.data.len() > DTX_FRAME_MAX_BYTES);
+                if voice {
+                    self.last_voice = Some(data.network_time);
+                }
+                out.push(PeerOutput::Media(Incoming {
+                    source: self.key,
+                    room: self.room,
+                    params: data.params,
+                    time: data.time.numer(),
+                    network_time: data.network_time,
+                    level,
+                    voice,
+                    data: data.data,
+                }));
+            }
+            Event::PeerStats(stats) => out.push(PeerOutput::Stats {
+                loss: stats.egress_loss_fraction,
+                jitter_ms: None,
+                rtt_ms: stats.rtt.map(|r| r.as_secs_f32() * 1000.0),
+            }),
+            Event::MediaIngressStats(stats) => out.push(PeerOutput::Stats {
+                loss: stats.loss,
+                // RTP timestamp units at Opus's 48 kHz clock.
+                jitter_ms: Some(stats.jitter as f32 / 48.0),
+                rtt_ms: stats.rtt.map(|r| r.as_secs_f32() * 1000.0),
+            }),
+            _ => {}
+        }
+    }
+
+    /// Whether the speaking indicator changed; `None` when it did not.
+    pub fn poll_speaking(&mut self, now: Instant) -> Option<bool> {
+        let speaking =
+            self.last_voice.is_some_and(|t| now.saturating_duration_since(t) <= SPEAKING_HANGOVER)
+                && self.flags.forward;
+        (speaking != self.speaking).then(|| {
+            self.speaking = speaking;
+            speaking
+        })
+    }
+
+    /// Sends a frame from another peer on the slot that carries that peer, if any.
+    pub fn handle_forward(&mut self, now: Instant, frame: &Incoming) {
+        if !self.connected || !self.flags.receive {
+            return;
+        }
+        let Some(slot) = self.slots.slot_of(frame.source) else { return };
+        let Some(mid) = self.slot_mids.get(slot).copied() else { return };
+        let (ts, switched) = self.timelines[slot].rewrite(now, frame.source, frame.time);
+        let Some(writer) = self.rtc.writer(mid) else { return };
+        let Some(pt) = writer.match_params(frame.params) else { return };
+        // The level is passed on so browsers' getStats and our clients can show it.
+        let level = (-frame.level).clamp(0.0, 127.0) as i8;
+        let result = writer.audio_level(-level, frame.voice).start_of_talkspurt(switched).write(
+            pt,
+            frame.network_time,
+            MediaTime::new(ts, frame.params.spec().clock_rate),
+            frame.data.clone(),
+        );
+        if let Err(e) = result {
+            tracing::debug!(peer = self.key, error = %e, "voice forward failed");
+        }
+    }
+
+    pub fn disconnect(&mut self) {
+        self.rtc.disconnect();
+    }
+}

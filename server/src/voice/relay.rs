@@ -1,0 +1,407 @@
+//! The media relay's driver: one UDP socket for every peer, one task that owns all peer
+//! sessions and rooms. It reads datagrams and commands, feeds them with the current time
+//! into the sans-IO peers, forwards audio between peers of a room, and writes what the
+//! peers want sent.
+//!
+//! One task keeps forwarding free of locks; a room's peers live in the same task, so a
+//! frame reaches all its listeners in one pass. Past one core's worth of rooms the relay
+//! would be sharded by room across several such tasks.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::Input;
+use str0m::net::{Protocol, Receive};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use super::peer::{Incoming, Peer, PeerFlags, PeerOutput};
+use super::slots::{PeerKey, SpeakerSelector};
+use crate::metrics::Metrics;
+
+/// Re-rank speakers this often: fast enough that a new speaker's first syllable is heard
+/// (their packets are forwarded as soon as they hold a slot), rare enough to cost nothing.
+const SELECT_EVERY: Duration = Duration::from_millis(40);
+/// Largest datagram we accept; WebRTC keeps packets under the path MTU.
+const MAX_DATAGRAM: usize = 2048;
+/// Bound on datagrams handled before the loop looks at commands and timers again, so a
+/// flood cannot starve joins and leaves.
+const BURST: usize = 256;
+
+pub enum Command {
+    Open {
+        peer: PeerKey,
+        room: i64,
+        flags: PeerFlags,
+        offer: String,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    SetFlags {
+        peer: PeerKey,
+        flags: PeerFlags,
+    },
+    Move {
+        peer: PeerKey,
+        room: i64,
+    },
+    Close {
+        peer: PeerKey,
+    },
+}
+
+/// What the relay tells the voice service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RelayEvent {
+    Connected(PeerKey),
+    Disconnected(PeerKey),
+    Speaking { peer: PeerKey, speaking: bool },
+    Slot { listener: PeerKey, slot: usize, speaker: Option<PeerKey> },
+    Stats { peer: PeerKey, loss: Option<f32>, jitter_ms: Option<f32>, rtt_ms: Option<f32> },
+}
+
+#[derive(Clone)]
+pub struct RelayHandle {
+    tx: mpsc::UnboundedSender<Command>,
+    pub local_addr: SocketAddr,
+}
+
+impl RelayHandle {
+    /// Sends a command; the relay only stops at shutdown, when nothing matters any more.
+    pub fn send(&self, command: Command) {
+        let _ = self.tx.send(command);
+    }
+
+    pub async fn open(
+        &self,
+        peer: PeerKey,
+        room: i64,
+        flags: PeerFlags,
+        offer: String,
+    ) -> Result<String, String> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Open { peer, room, flags, offer, reply });
+        answer.await.map_err(|_| "the voice relay stopped".to_owned())?
+    }
+}
+
+struct Relay {
+    socket: Arc<UdpSocket>,
+    /// The addresses announced as ICE candidates.
+    announced: Vec<SocketAddr>,
+    max_slots: usize,
+    peers: HashMap<PeerKey, Peer>,
+    /// Known remote address → peer, learned from the first datagram a peer accepted.
+    by_addr: HashMap<SocketAddr, PeerKey>,
+    rooms: HashMap<i64, SpeakerSelector>,
+    events: mpsc::UnboundedSender<RelayEvent>,
+    metrics: Arc<Metrics>,
+    outputs: Vec<PeerOutput>,
+    forwards: Vec<Incoming>,
+    slot_changes: Vec<(usize, Option<PeerKey>)>,
+}
+
+/// Starts the relay on `socket`; announced addresses are what clients are told to send to.
+pub fn spawn(
+    socket: UdpSocket,
+    announced: Vec<SocketAddr>,
+    max_slots: usize,
+    metrics: Arc<Metrics>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<(RelayHandle, mpsc::UnboundedReceiver<RelayEvent>)> {
+    let local_addr = socket.local_addr()?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let relay = Relay {
+        socket: Arc::new(socket),
+        announced,
+        max_slots,
+        peers: HashMap::new(),
+        by_addr: HashMap::new(),
+        rooms: HashMap::new(),
+        events,
+        metrics,
+        outputs: Vec::new(),
+        forwards: Vec::new(),
+        slot_changes: Vec::new(),
+    };
+    tokio::spawn(relay.run(rx, shutdown));
+    Ok((RelayHandle { tx, local_addr }, events_rx))
+}
+
+impl Relay {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut next_select = Instant::now();
+        loop {
+            let now = Instant::now();
+            let wake = self
+                .peers
+                .values()
+                .map(Peer::next_timeout)
+                .min()
+                .unwrap_or(now + Duration::from_millis(100))
+                .min(next_select);
+            let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(now)));
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                command = commands.recv() => match command {
+                    Some(command) => self.handle_command(command),
+                    None => break,
+                },
+                received = self.socket.recv_from(&mut buf) => {
+                    if let Ok((n, source)) = received {
+                        self.handle_datagram(source, &buf[..n]);
+                        // Drain what else is queued without going back through select.
+                        for _ in 0..BURST {
+                            match self.socket.try_recv_from(&mut buf) {
+                                Ok((n, source)) => self.handle_datagram(source, &buf[..n]),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                () = sleep => {}
+            }
+            let now = Instant::now();
+            if now >= next_select {
+                self.select_speakers(now);
+                next_select = now + SELECT_EVERY;
+            }
+            let due: Vec<PeerKey> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.next_timeout() <= now)
+                .map(|(k, _)| *k)
+                .collect();
+            for key in due {
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    peer.handle_timeout(now);
+                }
+                self.drive(key, now);
+            }
+            self.reap();
+        }
+        for peer in self.peers.values_mut() {
+            peer.disconnect();
+        }
+    }
+
+    fn handle_command(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::Open { peer, room, flags, offer, reply } => {
+                if let Some(mut old) = self.peers.remove(&peer) {
+                    old.disconnect();
+                    self.forget(peer, old.room);
+                }
+                let result =
+                    Peer::accept(now, peer, room, flags, &offer, &self.announced, self.max_slots);
+                let answer = match result {
+                    Ok((session, answer)) => {
+                        self.peers.insert(peer, session);
+                        self.rooms
+                            .entry(room)
+                            .or_insert_with(|| SpeakerSelector::new(self.max_slots + 1));
+                        self.metrics.voice_peers.set(self.peers.len() as i64);
+                        self.metrics.voice_rooms.set(self.rooms.len() as i64);
+                        Ok(answer)
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+                self.drive(peer, now);
+            }
+            Command::SetFlags { peer, flags } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.flags = flags;
+                    if !flags.forward
+                        && let Some(room) = self.rooms.get_mut(&p.room)
+                    {
+                        // A muted speaker gives up their slots at once.
+                        room.remove(peer);
+                    }
+                }
+            }
+            Command::Move { peer, room } => {
+                let Some(old_room) = self.peers.get(&peer).map(|p| p.room) else { return };
+                if old_room == room {
+                    return;
+                }
+                self.forget(peer, old_room);
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.room = room;
+                }
+                self.rooms.entry(room).or_insert_with(|| SpeakerSelector::new(self.max_slots + 1));
+                self.select_speakers(now);
+            }
+            Command::Close { peer } => {
+                if let Some(mut p) = self.peers.remove(&peer) {
+                    p.disconnect();
+                    self.forget(peer, p.room);
+                }
+            }
+        }
+    }
+
+    /// Removes a peer from a room's ranking and from every listener's slots.
+    fn forget(&mut self, key: PeerKey, room: i64) {
+        self.by_addr.retain(|_, k| *k != key);
+        if let Some(selector) = self.rooms.get_mut(&room) {
+            selector.remove(key);
+        }
+        for listener in self.peers.values_mut() {
+            if let Some(slot) = listener.slots.remove(key) {
+                let _ = self.events.send(RelayEvent::Slot {
+                    listener: listener.key,
+                    slot,
+                    speaker: None,
+                });
+            }
+            // Their own slots die with them; nothing to tell.
+        }
+        if !self.peers.values().any(|p| p.room == room) {
+            self.rooms.remove(&room);
+        }
+        self.metrics.voice_peers.set(self.peers.len() as i64);
+        self.metrics.voice_rooms.set(self.rooms.len() as i64);
+    }
+
+    fn handle_datagram(&mut self, source: SocketAddr, data: &[u8]) {
+        let now = Instant::now();
+        self.metrics.voice_packets_in.inc();
+        self.metrics.voice_bytes_in.inc_by(data.len() as u64);
+        let Ok(contents) = data.try_into() else {
+            self.metrics.voice_packets_dropped.inc();
+            return;
+        };
+        let destination = self.destination_for(source);
+        let input =
+            Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let key = match self.by_addr.get(&source) {
+            Some(key) => Some(*key),
+            // A new address: only a STUN request naming a peer's credentials is accepted
+            // (accepts() checks them), so a flood of junk costs one parse per datagram.
+            None => self.peers.values().find(|p| p.accepts(&input)).map(|p| p.key),
+        };
+        let Some(key) = key else {
+            self.metrics.voice_packets_dropped.inc();
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&key) else { return };
+        peer.handle_input(input);
+        self.by_addr.insert(source, key);
+        self.drive(key, now);
+    }
+
+    /// The local address a datagram arrived at, as str0m wants it: the announced address
+    /// of the sender's family (a wildcard socket cannot tell which local address it was).
+    fn destination_for(&self, source: SocketAddr) -> SocketAddr {
+        self.announced
+            .iter()
+            .find(|a| a.is_ipv4() == source.is_ipv4())
+            .copied()
+            .unwrap_or_else(|| self.socket.local_addr().unwrap_or(source))
+    }
+
+    /// Polls one peer until it sleeps, sends its datagrams, and forwards its media to the
+    /// other peers of its room (polling them in turn for what that produced).
+    fn drive(&mut self, key: PeerKey, now: Instant) {
+        let mut outputs = std::mem::take(&mut self.outputs);
+        let mut forwards = std::mem::take(&mut self.forwards);
+        let mut touched: Vec<PeerKey> = Vec::new();
+        if let Some(peer) = self.peers.get_mut(&key) {
+            peer.poll(now, &mut outputs);
+        }
+        for output in outputs.drain(..) {
+            self.handle_output(key, output, &mut forwards);
+        }
+        for frame in forwards.drain(..) {
+            if let Some(selector) = self.rooms.get_mut(&frame.room) {
+                selector.handle_level(now, frame.source, frame.level, frame.voice);
+            }
+            for listener in self.peers.values_mut() {
+                if listener.room == frame.room && listener.key != frame.source {
+                    listener.handle_forward(now, &frame);
+                    if !touched.contains(&listener.key) {
+                        touched.push(listener.key);
+                    }
+                }
+            }
+        }
+        for listener in touched {
+            if let Some(peer) = self.peers.get_mut(&listener) {
+                peer.poll(now, &mut outputs);
+            }
+            for output in outputs.drain(..) {
+                self.handle_output(listener, output, &mut forwards);
+            }
+            // A listener's poll only yields datagrams and stats, never media to forward.
+            forwards.clear();
+        }
+        self.outputs = outputs;
+        self.forwards = forwards;
+    }
+
+    fn handle_output(&mut self, key: PeerKey, output: PeerOutput, forwards: &mut Vec<Incoming>) {
+        match output {
+            PeerOutput::Transmit(t) => {
+                self.metrics.voice_packets_out.inc();
+                self.metrics.voice_bytes_out.inc_by(t.contents.len() as u64);
+                // UDP sends do not block; a full socket buffer drops the packet like the
+                // network would.
+                let _ = self.socket.try_send_to(&t.contents, t.destination);
+            }
+            PeerOutput::Media(frame) => forwards.push(frame),
+            PeerOutput::Connected => {
+                let _ = self.events.send(RelayEvent::Connected(key));
+            }
+            PeerOutput::Disconnected => {
+                let _ = self.events.send(RelayEvent::Disconnected(key));
+            }
+            PeerOutput::Stats { loss, jitter_ms, rtt_ms } => {
+                let _ = self.events.send(RelayEvent::Stats { peer: key, loss, jitter_ms, rtt_ms });
+            }
+        }
+    }
+
+    /// Re-ranks every room's speakers and moves listeners' slots to follow; also turns
+    /// voice activity into speaking indicators.
+    fn select_speakers(&mut self, now: Instant) {
+        for (room, selector) in &mut self.rooms {
+            let selected = selector.poll_selection(now).to_vec();
+            for listener in self.peers.values_mut().filter(|p| p.room == *room) {
+                self.slot_changes.clear();
+                listener.slots.assign(listener.key, &selected, &mut self.slot_changes);
+                for (slot, speaker) in self.slot_changes.drain(..) {
+                    let _ = self.events.send(RelayEvent::Slot {
+                        listener: listener.key,
+                        slot,
+                        speaker,
+                    });
+                }
+            }
+        }
+        for peer in self.peers.values_mut() {
+            if let Some(speaking) = peer.poll_speaking(now) {
+                let _ = self.events.send(RelayEvent::Speaking { peer: peer.key, speaking });
+            }
+        }
+    }
+
+    /// Drops peers whose sessions ended (ICE timeout, DTLS failure, bad input).
+    fn reap(&mut self) {
+        let dead: Vec<(PeerKey, i64)> =
+            self.peers.values().filter(|p| !p.is_alive()).map(|p| (p.key, p.room)).collect();
+        for (key, room) in dead {
+            self.peers.remove(&key);
+            self.forget(key, room);
+            let _ = self.events.send(RelayEvent::Disconnected(key));
+        }
+    }
+}
