@@ -58,6 +58,14 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
 
+    /// No server or channel of that name or ID among those the user can see.
+    #[error("no {kind} {name:?} found")]
+    NotFound { kind: &'static str, name: String },
+
+    /// A name that fits more than one server or channel.
+    #[error("{kind} name {name:?} is ambiguous; use one of: {}", candidates.join(", "))]
+    Ambiguous { kind: &'static str, name: String, candidates: Vec<String> },
+
     /// An authenticated call without a session: log in first.
     #[error("not logged in")]
     NotLoggedIn,

@@ -4,7 +4,8 @@
 //! [`api`] is the REST client (transparent token refresh, stable error codes) and
 //! [`gateway`] the realtime connection (heartbeats, resume, re-sync), driven by a pure
 //! session state machine. [`profile`] keeps a logged-in session on disk for the CLI and
-//! [`follow`] turns history plus live events into one gap-free message stream.
+//! [`follow`] turns history plus live events into one gap-free message stream;
+//! [`resolve`] finds servers and channels by name for people typing commands.
 //!
 //! It also holds the voice engine ([`voice`]): the capture chain from microphone frames to
 //! Opus packets and the receive chain from packets to the mixed playback signal. The engine
@@ -17,6 +18,7 @@ pub mod error;
 pub mod follow;
 pub mod gateway;
 pub mod profile;
+pub mod resolve;
 pub mod voice;
 
 pub use error::{Error, Result};

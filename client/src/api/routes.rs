@@ -3,10 +3,10 @@
 use auraspeak_shared::v1::auth::{AuthResponse, LoginRequest, RegisterRequest};
 use auraspeak_shared::v1::messages::{HistoryQuery, Message, MessageList, SendMessageRequest};
 use auraspeak_shared::v1::servers::{
-    CreateInviteRequest, CreateServerRequest, Invite, Server, ServerDetail,
+    CreateInviteRequest, CreateServerRequest, Invite, MemberList, Server, ServerDetail,
 };
 use auraspeak_shared::v1::users::CurrentUser;
-use auraspeak_shared::{ChannelId, ErrorCode, ServerId};
+use auraspeak_shared::{ChannelId, ErrorCode, ServerId, UserId};
 use reqwest::Method;
 
 use super::{ApiClient, Body, Credentials, unix_ms_now};
@@ -73,6 +73,21 @@ impl ApiClient {
     /// A server with the channels the user can see.
     pub async fn server(&self, id: ServerId) -> Result<ServerDetail> {
         self.authed(Method::GET, &format!("/api/v1/servers/{id}"), Body::<()>::None).await
+    }
+
+    /// One page of a server's members, by user ID (`after` the previous page's
+    /// `next_after`).
+    pub async fn members(
+        &self,
+        server: ServerId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<MemberList> {
+        let mut path = format!("/api/v1/servers/{server}/members?limit={limit}");
+        if let Some(after) = after {
+            path = format!("{path}&after={after}");
+        }
+        self.authed(Method::GET, &path, Body::<()>::None).await
     }
 
     pub async fn create_server(
