@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use auraspeak_shared::ErrorCode;
+
 /// Errors from the client core.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -30,6 +32,83 @@ pub enum Error {
     /// A WAV file that is readable but not in a format the engine accepts.
     #[error("WAV file {path}: unsupported format: {reason}")]
     UnsupportedWav { path: PathBuf, reason: String },
+
+    /// The server answered with an error body. `code` is the stable reason to branch on;
+    /// `message` is for humans.
+    #[error("{message} ({code}, HTTP {status})", code = code.as_str())]
+    Api { status: u16, code: ErrorCode, message: String, request_id: Option<String> },
+
+    /// No connection to the server at all: refused, DNS failure, TLS failure or timeout.
+    #[error("cannot reach the server at {url}: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The server answered, but not with what the protocol says it sends.
+    #[error("unexpected response from the server: {0}")]
+    Protocol(String),
+
+    /// The server URL is not an absolute http(s) URL.
+    #[error("invalid server URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: &'static str },
+
+    /// An argument that cannot be sent as given, e.g. an invite code with a slash.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    /// No server or channel of that name or ID among those the user can see.
+    #[error("no {kind} {name:?} found")]
+    NotFound { kind: &'static str, name: String },
+
+    /// A name that fits more than one server or channel.
+    #[error("{kind} name {name:?} is ambiguous; use one of: {}", candidates.join(", "))]
+    Ambiguous { kind: &'static str, name: String, candidates: Vec<String> },
+
+    /// An authenticated call without a session: log in first.
+    #[error("not logged in")]
+    NotLoggedIn,
+
+    /// The gateway closed for a reason that reconnecting cannot fix (failed
+    /// authentication, revoked session, a second connection took the session over).
+    #[error("gateway closed ({code}): {reason}")]
+    GatewayClosed { code: u16, reason: String },
+
+    /// A frame was offered while the gateway is between connections; send it again after
+    /// the next `Ready` or `Resumed`.
+    #[error("the gateway is not connected right now")]
+    GatewayNotConnected,
+
+    /// The gateway driver has stopped; its handle can no longer send.
+    #[error("the gateway connection has ended")]
+    GatewayEnded,
+
+    /// A local file (the saved session) could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A saved session file that is not valid JSON of the expected shape.
+    #[error("{path}: not a valid session file: {source}")]
+    SessionFile {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Error {
+    /// The server's stable error code, if the server refused the request.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
 }
 
 /// Result with the crate's [`Error`].

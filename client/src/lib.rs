@@ -1,13 +1,24 @@
 //! AuraSpeak client core: everything a client does that is not user interface, shared by the
 //! desktop app (Tauri) and the headless CLI. It knows nothing of Tauri.
 //!
-//! Today it holds the voice engine ([`voice`]): the capture chain from microphone frames to
+//! [`api`] is the REST client (transparent token refresh, stable error codes) and
+//! [`gateway`] the realtime connection (heartbeats, resume, re-sync), driven by a pure
+//! session state machine. [`profile`] keeps a logged-in session on disk for the CLI and
+//! [`follow`] turns history plus live events into one gap-free message stream;
+//! [`resolve`] finds servers and channels by name for people typing commands.
+//!
+//! It also holds the voice engine ([`voice`]): the capture chain from microphone frames to
 //! Opus packets and the receive chain from packets to the mixed playback signal. The engine
 //! takes and gives encoded packets with timestamps; which transport carries them is the
 //! caller's business. Its protocol-like parts (jitter buffer, transmit gate) are state
 //! machines with time as an input, so they are tested in simulated time.
 
+pub mod api;
 pub mod error;
+pub mod follow;
+pub mod gateway;
+pub mod profile;
+pub mod resolve;
 pub mod voice;
 
 pub use error::{Error, Result};

@@ -1,0 +1,314 @@
+//! The REST client: typed calls for the `/api/v1` routes a client needs, over reqwest
+//! with rustls.
+//!
+//! Access tokens are short-lived and refreshed transparently: before a request when the
+//! token is about to expire, and once more when the server still answers
+//! `token_expired`. Refresh tokens rotate on every use and a spent one presented again
+//! ends the session on the server, so refreshes are serialised (two concurrent requests
+//! never spend the same refresh token) and every rotation is announced to the
+//! [`ApiClient::on_credentials_change`] listener, which persists it before anything else
+//! can happen.
+//!
+//! Error bodies become [`Error::Api`] with the server's stable [`ErrorCode`]; a server
+//! that cannot be reached at all is [`Error::Unreachable`].
+
+mod credentials;
+mod routes;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use auraspeak_shared::v1::auth::{RefreshRequest, Tokens};
+use auraspeak_shared::{ErrorBody, ErrorCode};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use credentials::{Credentials, unix_ms_now};
+
+use crate::error::{Error, Result};
+
+type Listener = Box<dyn Fn(Option<&Credentials>) + Send + Sync>;
+
+/// A client for one AuraSpeak server. Cheap to clone; clones share the session.
+#[derive(Clone)]
+pub struct ApiClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// `https://host:port`, without a trailing slash.
+    base: String,
+    credentials: Mutex<Option<Credentials>>,
+    /// Held across a refresh round trip so only one refresh token is spent at a time.
+    refresh: tokio::sync::Mutex<()>,
+    listener: Mutex<Option<Listener>>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient").field("base", &self.inner.base).finish_non_exhaustive()
+    }
+}
+
+/// What the body of a request is.
+enum Body<'a, B: Serialize> {
+    None,
+    Json(&'a B),
+}
+
+impl ApiClient {
+    /// A client for the server at `base_url` (`http://` or `https://`, optionally with a
+    /// port; any path is ignored).
+    pub fn new(base_url: &str) -> Result<Self> {
+        let base = normalize_base_url(base_url)?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("auraspeak-client/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Protocol(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                credentials: Mutex::new(None),
+                refresh: tokio::sync::Mutex::new(()),
+                listener: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The server's base URL, as normalised by [`ApiClient::new`].
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The WebSocket URL of the server's gateway.
+    pub fn gateway_url(&self) -> String {
+        let base = &self.inner.base;
+        let ws = match base.strip_prefix("https://") {
+            Some(rest) => format!("wss://{rest}"),
+            None => format!("ws://{}", base.trim_start_matches("http://")),
+        };
+        format!("{ws}/api/v1/gateway")
+    }
+
+    /// The current session's tokens, if logged in.
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.lock_credentials().clone()
+    }
+
+    /// Restores a saved session (or forgets it with `None`). Does not call the listener:
+    /// the caller already has these credentials.
+    pub fn set_credentials(&self, credentials: Option<Credentials>) {
+        *self.lock_credentials() = credentials;
+    }
+
+    /// Calls `listener` whenever the client's credentials change on its own: after login,
+    /// register, every refresh (the refresh token rotates) and when the session ends.
+    /// Persist them here; the old refresh token is already spent.
+    pub fn on_credentials_change(
+        &self,
+        listener: impl Fn(Option<&Credentials>) + Send + Sync + 'static,
+    ) {
+        *self.inner.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(listener));
+    }
+
+    /// An access token that is not about to expire, refreshing first if needed. The
+    /// gateway uses this to identify.
+    pub async fn access_token(&self) -> Result<String> {
+        let current = self.credentials().ok_or(Error::NotLoggedIn)?;
+        if current.needs_refresh(unix_ms_now()) {
+            self.refresh_replacing(&current.access_token).await?;
+            return self.credentials().map(|c| c.access_token).ok_or(Error::NotLoggedIn);
+        }
+        Ok(current.access_token)
+    }
+
+    /// Exchanges the refresh token for new tokens now, whatever the access token's age.
+    pub async fn refresh(&self) -> Result<()> {
+        let current = self.credentials().ok_or(Error::NotLoggedIn)?;
+        self.refresh_replacing(&current.access_token).await
+    }
+
+    fn lock_credentials(&self) -> MutexGuard<'_, Option<Credentials>> {
+        // The guarded value is replaced whole, so a panic elsewhere cannot leave it torn.
+        self.inner.credentials.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn store_credentials(&self, credentials: Option<Credentials>) {
+        *self.lock_credentials() = credentials.clone();
+        if let Some(listener) = &*self.inner.listener.lock().unwrap_or_else(|p| p.into_inner()) {
+            listener(credentials.as_ref());
+        }
+    }
+
+    /// Refreshes unless another task already replaced `stale_access` while this one
+    /// waited for the lock.
+    async fn refresh_replacing(&self, stale_access: &str) -> Result<()> {
+        let _one_at_a_time = self.inner.refresh.lock().await;
+        let current = self.credentials().ok_or(Error::NotLoggedIn)?;
+        if current.access_token != stale_access {
+            return Ok(());
+        }
+        let request = RefreshRequest { refresh_token: current.refresh_token.clone() };
+        let result: Result<Tokens> =
+            self.request(Method::POST, "/api/v1/auth/refresh", Body::Json(&request), None).await;
+        match result {
+            Ok(tokens) => {
+                self.store_credentials(Some(Credentials::from_tokens(&tokens, unix_ms_now())));
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(
+                    e.code(),
+                    Some(
+                        ErrorCode::InvalidRefreshToken
+                            | ErrorCode::RefreshTokenReused
+                            | ErrorCode::SessionRevoked
+                    )
+                ) {
+                    // The session is over on the server; keeping it would only fail again.
+                    self.store_credentials(None);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// An authenticated request, refreshing the access token once if the server says it
+    /// has expired.
+    async fn authed<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body<'_, B>,
+    ) -> Result<T> {
+        let token = self.access_token().await?;
+        let first = self.send(method.clone(), path, &body, Some(&token)).await?;
+        let response = if first.status() == StatusCode::UNAUTHORIZED {
+            let error = error_from(first).await;
+            if error.code() != Some(ErrorCode::TokenExpired) {
+                return Err(error);
+            }
+            self.refresh_replacing(&token).await?;
+            let token = self.credentials().ok_or(Error::NotLoggedIn)?.access_token;
+            self.send(method, path, &body, Some(&token)).await?
+        } else {
+            first
+        };
+        decode(response).await
+    }
+
+    async fn request<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body<'_, B>,
+        token: Option<&str>,
+    ) -> Result<T> {
+        decode(self.send(method, path, &body, token).await?).await
+    }
+
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Body<'_, B>,
+        token: Option<&str>,
+    ) -> Result<reqwest::Response> {
+        let url = format!("{}{path}", self.inner.base);
+        let mut request = self.inner.http.request(method, &url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Body::Json(body) = body {
+            request = request.json(body);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable { url: self.inner.base.clone(), source: Box::new(e) })
+    }
+}
+
+/// The response body as `T`, or the server's error as [`Error::Api`]. An empty body
+/// decodes as JSON `null`, which is what `()` expects.
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
+    if !response.status().is_success() {
+        return Err(error_from(response).await);
+    }
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::Protocol(format!("reading the HTTP {status} body: {e}")))?;
+    let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Protocol(format!("HTTP {status} body does not parse: {e}")))
+}
+
+async fn error_from(response: reqwest::Response) -> Error {
+    let status = response.status();
+    let bytes = response.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => Error::Api {
+            status: status.as_u16(),
+            code: body.error.code,
+            message: body.error.message,
+            request_id: body.error.request_id,
+        },
+        // Not our server, or a proxy in front of it answering on its own.
+        Err(_) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let snippet: String = text.chars().take(200).collect();
+            Error::Protocol(format!("HTTP {status} without an error body: {snippet}"))
+        }
+    }
+}
+
+fn normalize_base_url(url: &str) -> Result<String> {
+    let invalid = |reason| Error::InvalidUrl { url: url.to_owned(), reason };
+    let trimmed = url.trim();
+    let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| invalid("missing http://"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(invalid("missing host"));
+    }
+    Ok(format!("{scheme}://{authority}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_normalised_and_map_to_the_gateway() {
+        let c = ApiClient::new("HTTPS://chat.example.org:8443/app/").expect("valid");
+        assert_eq!(c.base_url(), "https://chat.example.org:8443");
+        assert_eq!(c.gateway_url(), "wss://chat.example.org:8443/api/v1/gateway");
+        let c = ApiClient::new("http://127.0.0.1:9000").expect("valid");
+        assert_eq!(c.gateway_url(), "ws://127.0.0.1:9000/api/v1/gateway");
+        for bad in ["chat.example.org", "ftp://x", "http://", "http:///path"] {
+            assert!(matches!(ApiClient::new(bad), Err(Error::InvalidUrl { .. })), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_not_a_protocol_error() {
+        // Bind then drop: the port is very likely closed for the moment of the test.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind")
+            .port();
+        let client = ApiClient::new(&format!("http://127.0.0.1:{port}")).expect("valid");
+        let err = client.login("ann", "pw", None).await.expect_err("nothing listens");
+        assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+        assert!(client.credentials().is_none());
+    }
+}

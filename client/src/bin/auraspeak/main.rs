@@ -1,0 +1,151 @@
+//! `auraspeak`: the headless AuraSpeak client, for scripts, bots and tests.
+//!
+//! Thin on purpose: argument parsing, output and exit codes live here; talking to the
+//! server is the client library's ([`auraspeak_client::api`], `gateway`, `follow`).
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use auraspeak_client::Error;
+use auraspeak_shared::ErrorCode;
+use clap::{Parser, Subcommand};
+
+/// Exit codes, stable for scripts.
+mod exit {
+    /// Anything not listed below.
+    pub(crate) const FAILURE: u8 = 1;
+    /// Not logged in, wrong password, or the session has ended.
+    pub(crate) const AUTH: u8 = 3;
+    /// No such server, channel or invite.
+    pub(crate) const NOT_FOUND: u8 = 4;
+    /// The account lacks the permission (or is banned).
+    pub(crate) const FORBIDDEN: u8 = 5;
+    /// The server cannot be reached.
+    pub(crate) const UNREACHABLE: u8 = 6;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "auraspeak",
+    version,
+    about = "Headless AuraSpeak client",
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage, 3 not logged in or wrong \
+                  credentials, 4 unknown server or channel, 5 missing permission, \
+                  6 server unreachable.\n\
+                  Passwords come from --password-stdin or the AURASPEAK_PASSWORD variable."
+)]
+struct Cli {
+    /// Where the session is saved [default: $XDG_CONFIG_HOME/auraspeak]
+    #[arg(long, global = true, value_name = "DIR")]
+    profile_dir: Option<PathBuf>,
+
+    /// Machine-readable output: one JSON value (`tail`: one JSON object per line)
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an account and log in with it
+    Register {
+        /// Server URL, e.g. https://chat.example.org
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Log in and save the session
+    Login {
+        /// Server URL, e.g. https://chat.example.org
+        #[arg(long)]
+        server: String,
+        /// Username or email address
+        #[arg(long)]
+        user: String,
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+        /// Name of this device in the account's session list
+        #[arg(long, default_value = "auraspeak cli")]
+        device: String,
+    },
+    /// End the saved session on the server and forget it
+    Logout,
+    /// List your servers
+    Servers,
+    /// List the channels of a server (ID or name)
+    Channels { server: String },
+    /// Post a message to a channel (ID, name, #name or server/name)
+    Send { channel: String, text: String },
+    /// Print recent messages of a channel, then follow new ones live
+    Tail {
+        channel: String,
+        /// Recent messages to print first (0-100)
+        #[arg(long, default_value_t = 20)]
+        history: u32,
+        /// Stop after this many new messages
+        #[arg(long)]
+        count: Option<u64>,
+        /// Stop after this many seconds
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("auraspeak: cannot start the async runtime: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("auraspeak: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+fn exit_code(err: &anyhow::Error) -> u8 {
+    let Some(err) = err.chain().find_map(|e| e.downcast_ref::<Error>()) else {
+        return exit::FAILURE;
+    };
+    match err {
+        Error::Unreachable { .. } => exit::UNREACHABLE,
+        Error::NotLoggedIn => exit::AUTH,
+        Error::NotFound { .. } => exit::NOT_FOUND,
+        Error::GatewayClosed { .. } => exit::AUTH,
+        Error::Api { code, .. } => match code {
+            ErrorCode::InvalidCredentials
+            | ErrorCode::MissingToken
+            | ErrorCode::InvalidToken
+            | ErrorCode::TokenExpired
+            | ErrorCode::SessionRevoked
+            | ErrorCode::InvalidRefreshToken
+            | ErrorCode::RefreshTokenReused
+            | ErrorCode::AccountDisabled => exit::AUTH,
+            ErrorCode::NotFound => exit::NOT_FOUND,
+            ErrorCode::Forbidden | ErrorCode::Banned => exit::FORBIDDEN,
+            _ => exit::FAILURE,
+        },
+        _ => exit::FAILURE,
+    }
+}

@@ -1,0 +1,175 @@
+//! A logged-in session kept on disk, so that one CLI invocation logs in and later ones
+//! reuse the session. The file holds a refresh token, so it is written atomically with
+//! mode 0600 in a 0700 directory, and rewritten at every token rotation.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use auraspeak_shared::UserId;
+use serde::{Deserialize, Serialize};
+
+use crate::api::Credentials;
+use crate::error::{Error, Result};
+
+const SESSION_FILE: &str = "session.json";
+
+/// What is saved about a login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSession {
+    pub server_url: String,
+    pub user_id: UserId,
+    pub username: String,
+    pub credentials: Credentials,
+}
+
+/// A directory holding one saved session.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    dir: PathBuf,
+}
+
+impl Profile {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// `$XDG_CONFIG_HOME/auraspeak`, else `$HOME/.config/auraspeak`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let non_empty = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        non_empty("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".config")))
+            .map(|base| base.join("auraspeak"))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn session_path(&self) -> PathBuf {
+        self.dir.join(SESSION_FILE)
+    }
+
+    /// The saved session, or `None` if nobody is logged in.
+    pub fn load(&self) -> Result<Option<SavedSession>> {
+        let path = self.session_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(Error::File { path, source }),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| Error::SessionFile { path, source })
+    }
+
+    /// Replaces the saved session. A crash mid-write leaves the old file, never half a
+    /// new one: the new content goes to a temporary file first and is renamed over.
+    pub fn save(&self, session: &SavedSession) -> Result<()> {
+        create_private_dir(&self.dir)?;
+        let path = self.session_path();
+        let tmp = self.dir.join(format!("{SESSION_FILE}.tmp"));
+        let json = serde_json::to_vec_pretty(session)
+            .map_err(|source| Error::SessionFile { path: path.clone(), source })?;
+        let io = |source| Error::File { path: tmp.clone(), source };
+        let mut file = private_file(&tmp).map_err(io)?;
+        file.write_all(&json).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        std::fs::rename(&tmp, &path).map_err(|source| Error::File { path, source })
+    }
+
+    /// Forgets the saved session; nothing saved is not an error.
+    pub fn remove(&self) -> Result<()> {
+        let path = self.session_path();
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::File { path, source: e })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|source| Error::File { path: dir.to_owned(), source })
+}
+
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    // `mode` only applies to a file that did not exist; a leftover temporary file from
+    // an older version might be readable by others.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auraspeak_shared::{SessionId, Snowflake};
+
+    fn session() -> SavedSession {
+        let id = Snowflake::from_parts(1, 0, 0).expect("fits");
+        SavedSession {
+            server_url: "http://127.0.0.1:1".into(),
+            user_id: UserId(id),
+            username: "ann".into(),
+            credentials: Credentials {
+                session_id: SessionId(id),
+                access_token: "a".into(),
+                access_issued_at_ms: 1,
+                access_expires_at_ms: 2,
+                refresh_token: "r".into(),
+            },
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("auraspeak-profile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn saves_privately_loads_back_and_removes() {
+        let dir = temp_dir("roundtrip");
+        let profile = Profile::new(dir.join("nested"));
+        assert_eq!(profile.load().expect("no file is fine"), None);
+        profile.save(&session()).expect("save");
+        assert_eq!(profile.load().expect("load"), Some(session()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode(&profile.session_path()), 0o600);
+            assert_eq!(mode(profile.dir()), 0o700);
+        }
+        profile.remove().expect("remove");
+        profile.remove().expect("removing twice is fine");
+        assert_eq!(profile.load().expect("gone"), None);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_corrupt_file_is_a_clear_error() {
+        let dir = temp_dir("corrupt");
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join(SESSION_FILE), b"{not json").expect("write");
+        let err = Profile::new(&dir).load().expect_err("corrupt");
+        assert!(matches!(err, Error::SessionFile { .. }), "{err:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
