@@ -21,6 +21,10 @@ pub enum Error {
     #[error("invalid voice packet: {reason}")]
     InvalidVoicePacket { reason: &'static str },
 
+    /// The voice connection to the relay could not be set up or broke.
+    #[error("voice connection: {0}")]
+    VoiceLink(String),
+
     /// A WAV file could not be read or written.
     #[error("WAV file {path}: {source}")]
     Wav {

@@ -54,6 +54,17 @@ pub enum GatewayEvent {
         code: Option<u16>,
         reconnect_in: Duration,
     },
+    /// The server accepted a voice join: offer a peer connection with this many slots.
+    VoiceReady {
+        channel_id: auraspeak_shared::ChannelId,
+        receive_slots: u8,
+        bitrate_kbps: u32,
+        ice_servers: Vec<auraspeak_shared::v1::voice::IceServer>,
+    },
+    /// The relay's answer to our voice offer.
+    VoiceAnswer {
+        sdp: String,
+    },
     /// The server rejected one frame; the connection stays up.
     ServerError {
         code: ErrorCode,

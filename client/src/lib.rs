@@ -14,9 +14,11 @@
 //! machines with time as an input, so they are tested in simulated time.
 
 pub mod api;
+pub mod call;
 pub mod error;
 pub mod follow;
 pub mod gateway;
+pub mod media;
 pub mod profile;
 pub mod resolve;
 pub mod voice;

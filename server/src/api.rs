@@ -34,6 +34,7 @@ pub mod members;
 pub mod middleware;
 pub mod servers;
 pub mod users;
+pub mod voice;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -105,6 +106,7 @@ fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(members::add_member_role, members::remove_member_role))
         .routes(routes!(members::list_bans))
         .routes(routes!(members::ban_member, members::unban_member))
+        .routes(routes!(voice::moderate_voice))
         .routes(routes!(channels::create_channel))
         .routes(routes!(channels::update_channel, channels::delete_channel))
         .routes(routes!(channels::set_overwrite, channels::delete_overwrite))

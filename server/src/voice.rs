@@ -24,6 +24,7 @@ use crate::events::{Audience, Envelope, EventBus};
 use crate::gateway::Session;
 use crate::metrics::Metrics;
 
+mod moderation;
 pub mod peer;
 pub mod relay;
 pub mod slots;
@@ -169,7 +170,7 @@ impl Voice {
             .bitrate
             .and_then(|b| u32::try_from(b).ok())
             .unwrap_or(self.config.default_bitrate_kbps);
-        let (old, new_state) = {
+        let old = {
             let mut registry = self.registry();
             let others = registry
                 .by_session
@@ -185,36 +186,18 @@ impl Voice {
                 .iter()
                 .find(|(id, p)| p.user_id == user_id && **id != session.id)
                 .map(|(id, _)| id.clone());
-            let mut ended = other_session.and_then(|id| registry.by_session.remove(&id));
+            let ended = other_session.and_then(|id| registry.by_session.remove(&id));
             if let Some(p) = &ended {
                 registry.by_key.remove(&p.key);
                 self.relay.send(Command::Close { peer: p.key });
             }
             let can_speak = perms.contains(Permissions::SPEAK);
+            let mut moved_from = None;
             let participant = match registry.by_session.get_mut(&session.id) {
                 Some(p) => {
-                    // A move within this session: tell the old channel they left it.
-                    if p.channel_id != channel.id {
-                        ended = Some(Participant {
-                            key: p.key,
-                            session: p.session.clone(),
-                            user_id,
-                            server_id: p.server_id,
-                            channel_id: p.channel_id,
-                            self_mute: p.self_mute,
-                            self_deaf: p.self_deaf,
-                            mute: p.mute,
-                            deaf: p.deaf,
-                            can_speak: p.can_speak,
-                        });
-                        self.relay.send(Command::Move { peer: p.key, room: channel.id });
-                    }
-                    p.server_id = channel.server_id;
-                    p.channel_id = channel.id;
                     p.self_mute = self_mute;
                     p.self_deaf = self_deaf;
-                    p.can_speak = can_speak;
-                    self.relay.send(Command::SetFlags { peer: p.key, flags: p.flags() });
+                    moved_from = self.relocate(p, channel.server_id, channel.id, can_speak);
                     p
                 }
                 None => {
@@ -234,10 +217,16 @@ impl Voice {
                     })
                 }
             };
-            (ended.map(|p| (p.server_id, p.channel_id, p.state(true))), participant.state(false))
+            let state = participant.state(false);
+            (ended.map(|p| (p.server_id, p.channel_id, p.state(true))), moved_from, state)
         };
+        let (old, moved_from, new_state) = (old.0, old.1, old.2);
         if let Some((server_id, channel_id, state)) = old {
             self.publish_state(server_id, channel_id, state);
+        }
+        if let Some((server_id, channel_id)) = moved_from {
+            // Those who see only the old channel learn that the member left it.
+            self.publish_state(server_id, channel_id, new_state.clone());
         }
         self.publish_state(channel.server_id, channel.id, new_state);
         let ice = turn::ice_servers(
@@ -246,6 +235,26 @@ impl Voice {
             crate::ids::unix_ms_now().max(0) as u64 / 1000,
         );
         Ok((channel_id, self.config.receive_slots, bitrate, ice))
+    }
+
+    /// Puts a participant in another channel (same relay peer, new room) with the SPEAK
+    /// permission of the new channel; returns the channel they left, if they moved.
+    fn relocate(
+        &self,
+        p: &mut Participant,
+        server_id: i64,
+        channel_id: i64,
+        can_speak: bool,
+    ) -> Option<(i64, i64)> {
+        let from = (p.channel_id != channel_id).then_some((p.server_id, p.channel_id));
+        if from.is_some() {
+            self.relay.send(Command::Move { peer: p.key, room: channel_id });
+        }
+        p.server_id = server_id;
+        p.channel_id = channel_id;
+        p.can_speak = can_speak;
+        self.relay.send(Command::SetFlags { peer: p.key, flags: p.flags() });
+        from
     }
 
     /// Connects the joined session's WebRTC peer: the offer in, the answer out. A second

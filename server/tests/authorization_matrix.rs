@@ -95,6 +95,12 @@ fn table() -> Vec<(&'static str, &'static str, Kind, Option<Value>)> {
             Some(json!({})),
         ),
         (
+            "patch",
+            "/api/v1/servers/{server_id}/voice/{user_id}",
+            NeedsPermission,
+            Some(json!({"mute": true})),
+        ),
+        (
             "put",
             "/api/v1/servers/{server_id}/members/{user_id}/roles/{role_id}",
             NeedsPermission,

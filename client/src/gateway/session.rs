@@ -236,6 +236,17 @@ impl GatewaySession {
             ServerFrame::Error { code, message } => {
                 self.outputs.push_back(Output::Event(GatewayEvent::ServerError { code, message }));
             }
+            ServerFrame::VoiceReady { channel_id, receive_slots, bitrate_kbps, ice_servers } => {
+                self.outputs.push_back(Output::Event(GatewayEvent::VoiceReady {
+                    channel_id,
+                    receive_slots,
+                    bitrate_kbps,
+                    ice_servers,
+                }));
+            }
+            ServerFrame::VoiceAnswer { sdp } => {
+                self.outputs.push_back(Output::Event(GatewayEvent::VoiceAnswer { sdp }));
+            }
         }
     }
 

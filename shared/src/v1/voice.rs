@@ -56,6 +56,20 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
+/// A moderator's change to someone in voice: server mute (MUTE_MEMBERS), server deafen
+/// (DEAFEN_MEMBERS), or a move to another voice channel (MOVE_MEMBERS in both channels).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModerateVoiceRequest {
+    #[serde(default)]
+    pub mute: Option<bool>,
+    #[serde(default)]
+    pub deaf: Option<bool>,
+    #[serde(default)]
+    pub channel_id: Option<ChannelId>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

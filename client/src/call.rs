@@ -1,0 +1,361 @@
+//! A voice call: joins a voice channel over the gateway, connects the media link to the
+//! relay, and runs the voice engine between an audio input, the link and an audio output
+//! in 10 ms steps. Used by the CLI (`auraspeak voice join`) and the desktop app alike.
+//!
+//! Signaling: `voice_join` → `voice_ready` → `voice_offer` → `voice_answer`, then media.
+//! The relay tells us over the gateway which user each receive slot carries
+//! (`voice_slot`), which is how packets on a slot get a name.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use auraspeak_shared::v1::gateway::{ClientFrame, Event};
+use auraspeak_shared::{ChannelId, UserId};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::gateway::{GatewayEvent, GatewayEvents, GatewayHandle};
+use crate::media::{LinkOutput, LinkStats, MediaLink};
+use crate::voice::{
+    CaptureConfig, CapturePipeline, FRAME_DURATION, FRAME_SAMPLES, Frame, JitterConfig, Mixer,
+    RemoteSpeaker, WavSink, WavSource,
+};
+
+/// Where the microphone signal comes from.
+pub enum AudioInput {
+    /// A WAV file, read in real time (the call's 10 ms clock paces it).
+    Wav(WavSource),
+    /// Nothing: a listen-only participant.
+    Silence,
+}
+
+/// Where the mixed signal of everyone else goes.
+pub enum AudioOutput {
+    Wav(WavSink),
+    Discard,
+}
+
+/// Things the user does during a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallControl {
+    PushToTalk(bool),
+    Mute(bool),
+    Deafen(bool),
+    Leave,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallOptions {
+    pub channel_id: ChannelId,
+    /// Our own user id (from READY): a voice state of ours without a channel means the
+    /// server ended our voice session (kick, ban, permission taken away).
+    pub me: Option<UserId>,
+    pub capture: CaptureConfig,
+    pub jitter: JitterConfig,
+    pub self_mute: bool,
+    pub self_deaf: bool,
+    /// End the call after this long; `None`: when the input ends (plus a second so the
+    /// last words arrive), or on [`CallControl::Leave`] for silent input.
+    pub duration: Option<Duration>,
+    /// Give up if signaling plus ICE and DTLS take longer than this.
+    pub connect_timeout: Duration,
+}
+
+impl CallOptions {
+    pub fn new(channel_id: ChannelId) -> Self {
+        Self {
+            channel_id,
+            me: None,
+            capture: CaptureConfig::default(),
+            jitter: JitterConfig::default(),
+            self_mute: false,
+            self_deaf: false,
+            duration: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What happened during a call.
+#[derive(Debug, Clone, Default)]
+pub struct CallReport {
+    /// From sending `voice_join` until media could flow.
+    pub connect_time: Duration,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    /// The last statistics of the link (round trip, loss, jitter, bytes).
+    pub link: LinkStats,
+    /// Users heard on a receive slot at some point.
+    pub heard: Vec<UserId>,
+    /// Why the call ended, for people: "duration reached", "left", "removed by the server".
+    pub ended: String,
+}
+
+/// Tail after a WAV input ends, so what is still in flight and in jitter buffers plays.
+const INPUT_TAIL: Duration = Duration::from_secs(1);
+/// Receive slots the client accepts at most, whatever the server offers.
+const MAX_SLOTS: u8 = 16;
+
+/// Runs a call until it ends. `events` must be the gateway's event stream; events that
+/// are not about voice are dropped while the call runs.
+pub async fn run(
+    gateway: &GatewayHandle,
+    events: &mut GatewayEvents,
+    options: CallOptions,
+    mut input: AudioInput,
+    mut output: AudioOutput,
+    mut controls: mpsc::Receiver<CallControl>,
+) -> Result<CallReport> {
+    let started = Instant::now();
+    let deadline = started + options.connect_timeout;
+    gateway
+        .send(ClientFrame::VoiceJoin {
+            channel_id: options.channel_id,
+            self_mute: options.self_mute,
+            self_deaf: options.self_deaf,
+        })
+        .await?;
+    let slots = loop {
+        match next_event(events, deadline).await? {
+            GatewayEvent::VoiceReady { receive_slots, .. } => break receive_slots.min(MAX_SLOTS),
+            GatewayEvent::ServerError { code, message } => {
+                return Err(Error::Api {
+                    status: code.http_status(),
+                    code,
+                    message,
+                    request_id: None,
+                });
+            }
+            _ => {}
+        }
+    };
+    let socket = UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 0))
+        .await
+        .map_err(|e| Error::VoiceLink(format!("cannot open a UDP socket: {e}")))?;
+    let port = socket.local_addr().map_err(|e| Error::VoiceLink(e.to_string()))?.port();
+    let mut link = MediaLink::new(Instant::now(), port);
+    let offer = link.create_offer(slots)?;
+    gateway.send(ClientFrame::VoiceOffer { sdp: offer }).await?;
+    loop {
+        match next_event(events, deadline).await? {
+            GatewayEvent::VoiceAnswer { sdp } => break link.handle_answer(&sdp)?,
+            GatewayEvent::ServerError { code, message } => {
+                return Err(Error::Api {
+                    status: code.http_status(),
+                    code,
+                    message,
+                    request_id: None,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    let mut call = Call {
+        link,
+        socket,
+        pipeline: CapturePipeline::new(options.capture.clone())?,
+        mixer: Mixer::new(),
+        slot_users: HashMap::new(),
+        report: CallReport::default(),
+        self_mute: options.self_mute || options.self_deaf,
+    };
+    for slot in 0..usize::from(slots) {
+        call.mixer.insert_speaker(slot, RemoteSpeaker::new(options.jitter.clone())?);
+    }
+    call.mixer.set_deafened(options.self_deaf);
+    call.flush(Instant::now());
+
+    // Media flows once ICE and DTLS are up; wait for that within the connect timeout.
+    let mut buf = vec![0u8; 2048];
+    while !call.link.is_connected() {
+        let now = Instant::now();
+        if now >= deadline {
+            let _ = gateway.send(ClientFrame::VoiceLeave {}).await;
+            return Err(Error::VoiceLink("the voice connection did not come up in time".into()));
+        }
+        call.step_network(&mut buf, deadline.min(now + Duration::from_millis(20))).await;
+    }
+    call.report.connect_time = started.elapsed();
+
+    let mut ticker = tokio::time::interval(FRAME_DURATION);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let call_start = Instant::now();
+    let mut input_ended: Option<Instant> = None;
+    let ended = loop {
+        let now = Instant::now();
+        if options.duration.is_some_and(|d| now.duration_since(call_start) >= d) {
+            break "duration reached".to_owned();
+        }
+        if options.duration.is_none() && input_ended.is_some_and(|t| now >= t + INPUT_TAIL) {
+            break "input ended".to_owned();
+        }
+        tokio::select! {
+            _ = ticker.tick() => {
+                let now = Instant::now();
+                let more = call.step_audio(now, &mut input, &mut output)?;
+                if !more && input_ended.is_none() {
+                    input_ended = Some(now);
+                }
+                call.flush(now);
+            }
+            received = call.socket.recv_from(&mut buf) => {
+                if let Ok((n, source)) = received {
+                    call.handle_datagram(Instant::now(), source, &buf[..n]);
+                }
+            }
+            event = events.next() => match event {
+                Some(GatewayEvent::Dispatch { event: Event::VoiceSlot { slot, user_id }, .. }) => {
+                    call.handle_slot(usize::from(slot), user_id);
+                }
+                Some(GatewayEvent::Dispatch { event: Event::VoiceStateUpdate { state }, .. })
+                    if state.channel_id.is_none() && Some(state.user_id) == options.me => {
+                    break "removed by the server".to_owned();
+                }
+                Some(GatewayEvent::Closed { reason, .. }) => break format!("gateway closed: {reason}"),
+                None => break "gateway ended".to_owned(),
+                Some(_) => {}
+            },
+            control = controls.recv() => match control {
+                Some(CallControl::PushToTalk(pressed)) => call.pipeline.handle_push_to_talk(Instant::now(), pressed),
+                Some(CallControl::Mute(muted)) => {
+                    call.self_mute = muted;
+                    let _ = gateway.send(ClientFrame::VoiceUpdate { self_mute: muted, self_deaf: call.mixer.is_deafened() }).await;
+                }
+                Some(CallControl::Deafen(deaf)) => {
+                    call.mixer.set_deafened(deaf);
+                    call.self_mute = deaf || call.self_mute;
+                    let _ = gateway.send(ClientFrame::VoiceUpdate { self_mute: call.self_mute, self_deaf: deaf }).await;
+                }
+                Some(CallControl::Leave) => break "left".to_owned(),
+                // No one can send controls any more: only the duration or input ends the call.
+                None => controls = mpsc::channel(1).1,
+            },
+        }
+    };
+    let _ = gateway.send(ClientFrame::VoiceLeave {}).await;
+    call.link.close();
+    call.flush(Instant::now());
+    if let AudioOutput::Wav(sink) = output {
+        sink.finalize()?;
+    }
+    call.report.link = call.link.stats();
+    call.report.ended = ended;
+    Ok(call.report)
+}
+
+async fn next_event(events: &mut GatewayEvents, deadline: Instant) -> Result<GatewayEvent> {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(wait, events.next()).await {
+        Ok(Some(GatewayEvent::Closed { reason, .. })) => {
+            Err(Error::VoiceLink(format!("gateway closed: {reason}")))
+        }
+        Ok(Some(event)) => Ok(event),
+        Ok(None) => Err(Error::GatewayEnded),
+        Err(_) => Err(Error::VoiceLink("the server did not answer the voice join in time".into())),
+    }
+}
+
+struct Call {
+    link: MediaLink,
+    socket: UdpSocket,
+    pipeline: CapturePipeline,
+    mixer: Mixer<usize>,
+    slot_users: HashMap<usize, UserId>,
+    report: CallReport,
+    self_mute: bool,
+}
+
+impl Call {
+    fn handle_slot(&mut self, slot: usize, user: Option<UserId>) {
+        match user {
+            Some(user) => {
+                self.slot_users.insert(slot, user);
+                if !self.report.heard.contains(&user) {
+                    self.report.heard.push(user);
+                }
+            }
+            None => {
+                self.slot_users.remove(&slot);
+            }
+        }
+    }
+
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.link.handle_receive(now, source, data);
+        self.drain(now);
+    }
+
+    /// Takes what the link produced: datagrams are queued by `flush`, packets go to the
+    /// slot's jitter buffer, statistics steer our encoder's FEC.
+    fn drain(&mut self, now: Instant) {
+        while let Ok(output) = self.link.poll_output(now) {
+            match output {
+                LinkOutput::Transmit { destination, contents } => {
+                    // UDP sends do not block; a full socket buffer drops like the network.
+                    let _ = self.socket.try_send_to(&contents, destination);
+                }
+                LinkOutput::Packet { slot, packet } => {
+                    self.report.packets_received += 1;
+                    if let Some(speaker) = self.mixer.speaker_mut(&slot) {
+                        speaker.handle_packet(now, packet);
+                    }
+                }
+                LinkOutput::Stats(stats) => {
+                    if let Some(loss) = stats.upstream_loss {
+                        let percent = (loss * 100.0).round().clamp(0.0, 100.0) as u8;
+                        let _ = self.pipeline.encoder_mut().set_expected_loss(percent);
+                    }
+                }
+                LinkOutput::Connected | LinkOutput::Disconnected => {}
+            }
+        }
+    }
+
+    fn flush(&mut self, now: Instant) {
+        self.link.handle_timeout(now);
+        self.drain(now);
+    }
+
+    /// Waits for a datagram or `until`, then lets the link act.
+    async fn step_network(&mut self, buf: &mut [u8], until: Instant) {
+        let wait = until.saturating_duration_since(Instant::now());
+        if let Ok(Ok((n, source))) = tokio::time::timeout(wait, self.socket.recv_from(buf)).await {
+            self.handle_datagram(Instant::now(), source, &buf[..n]);
+        }
+        self.flush(Instant::now());
+    }
+
+    /// One 10 ms step: capture and send, then mix and play. Returns false once the input
+    /// has ended (it then sends silence).
+    fn step_audio(
+        &mut self,
+        now: Instant,
+        input: &mut AudioInput,
+        output: &mut AudioOutput,
+    ) -> Result<bool> {
+        let (mut frame, more) = match input {
+            AudioInput::Wav(source) => match source.next_frame()? {
+                Some(frame) => (frame, true),
+                None => ([0.0; FRAME_SAMPLES], false),
+            },
+            AudioInput::Silence => ([0.0; FRAME_SAMPLES], true),
+        };
+        let captured = self.pipeline.process(now, &mut frame)?;
+        if let Some(packet) = captured.packet
+            && !self.self_mute
+        {
+            self.link.send_packet(now, &packet, captured.level.rms_dbfs, captured.transmitting);
+            self.report.packets_sent += 1;
+        }
+        let mut played: Frame = [0.0; FRAME_SAMPLES];
+        self.mixer.poll_frame(now, &mut played);
+        self.pipeline.handle_far_end(&played);
+        if let AudioOutput::Wav(sink) = output {
+            sink.write_frame(&played)?;
+        }
+        Ok(more)
+    }
+}

@@ -1,0 +1,338 @@
+//! The voice transport: one WebRTC peer connection to the server's media relay, carrying
+//! our Opus packets up on the first audio m-line and the relay's receive slots down on all
+//! of them (see `shared::v1::voice`). Built on str0m like the relay, so both ends share
+//! one stack; [`MediaLink`] is sans-IO (time and datagrams in, datagrams and packets out),
+//! and the call driver (`crate::call`) moves it over a UDP socket.
+//!
+//! Loss protection over WebRTC is Opus in-band FEC, steered by the loss the far end
+//! reports; the engine's own redundancy blocks (`voice::redundancy`) are a datagram format
+//! of their own and are not sent on this path.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+use crate::error::{Error, Result};
+use crate::voice::EncodedPacket;
+
+/// Longest the link sleeps without looking at its timers.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// How often str0m reports statistics.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the link produced.
+#[derive(Debug)]
+pub enum LinkOutput {
+    /// A datagram to send.
+    Transmit {
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    },
+    /// ICE and DTLS are up: media flows from now on.
+    Connected,
+    /// The connection is gone (ICE timed out, DTLS failed, closed).
+    Disconnected,
+    /// A packet received on a receive slot, in the slot's continuous RTP timeline.
+    Packet {
+        slot: usize,
+        packet: EncodedPacket,
+    },
+    Stats(LinkStats),
+}
+
+/// Connection quality, refreshed about once a second.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LinkStats {
+    pub rtt_ms: Option<f32>,
+    /// Fraction of our packets the relay reports lost (0–1): what our FEC should plan for.
+    pub upstream_loss: Option<f32>,
+    /// Fraction of the relay's packets we lost.
+    pub downstream_loss: Option<f32>,
+    pub jitter_ms: Option<f32>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// One peer connection. Call order: [`Self::create_offer`], send it over the gateway,
+/// [`Self::handle_answer`] with the reply; then feed datagrams ([`Self::handle_receive`])
+/// and timeouts ([`Self::handle_timeout`]) and drain [`Self::poll_output`] after each.
+pub struct MediaLink {
+    rtc: Rtc,
+    /// Our bound UDP port; the address comes from the route to the relay.
+    local_port: u16,
+    local: Option<SocketAddr>,
+    mids: Vec<Mid>,
+    pending: Option<SdpPendingOffer>,
+    connected: bool,
+    was_connected: bool,
+    timestamp_base: Option<(u32, u64)>,
+    stats: LinkStats,
+}
+
+impl MediaLink {
+    pub fn new(now: Instant, local_port: u16) -> Self {
+        let rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            // The engine's jitter buffer reorders; holding packets here too would only
+            // add delay.
+            .set_reordering_size_audio(0)
+            .set_stats_interval(Some(STATS_INTERVAL))
+            .build(now);
+        Self {
+            rtc,
+            local_port,
+            local: None,
+            mids: Vec::new(),
+            pending: None,
+            connected: false,
+            was_connected: false,
+            timestamp_base: None,
+            stats: LinkStats::default(),
+        }
+    }
+
+    /// The SDP offer for `receive_slots` slots (as the server's `voice_ready` said): the
+    /// first m-line sends our voice and receives slot 0, the others only receive.
+    pub fn create_offer(&mut self, receive_slots: u8) -> Result<String> {
+        let mut api = self.rtc.sdp_api();
+        let mut mids = Vec::new();
+        for slot in 0..receive_slots.max(1) {
+            let dir = if slot == 0 { Direction::SendRecv } else { Direction::RecvOnly };
+            mids.push(api.add_media(MediaKind::Audio, dir, None, None, None));
+        }
+        let (offer, pending) =
+            api.apply().ok_or_else(|| Error::VoiceLink("nothing to offer".into()))?;
+        self.mids = mids;
+        self.pending = Some(pending);
+        Ok(offer.to_sdp_string())
+    }
+
+    /// Takes the relay's answer and learns where to send from its host candidates.
+    pub fn handle_answer(&mut self, sdp: &str) -> Result<()> {
+        let pending = self
+            .pending
+            .take()
+            .ok_or_else(|| Error::VoiceLink("answer without an offer".into()))?;
+        let answer = SdpAnswer::from_sdp_string(sdp)
+            .map_err(|e| Error::VoiceLink(format!("bad SDP answer: {e}")))?;
+        let remote = relay_addresses(sdp);
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| Error::VoiceLink(format!("answer not acceptable: {e}")))?;
+        // Our host candidate: the local address the OS routes to the relay from, with our
+        // socket's port. The relay is ICE-lite and learns our address from our checks.
+        for relay in remote {
+            let Some(ip) = local_ip_towards(relay) else { continue };
+            let local = SocketAddr::new(ip, self.local_port);
+            if self.local.is_none() {
+                self.local = Some(local);
+            }
+            if let Ok(candidate) = Candidate::host(local, "udp") {
+                self.rtc.add_local_candidate(candidate);
+            }
+        }
+        if self.local.is_none() {
+            return Err(Error::VoiceLink("the relay offered no reachable address".into()));
+        }
+        Ok(())
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    pub fn stats(&self) -> LinkStats {
+        self.stats
+    }
+
+    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let Some(destination) = self.local else { return };
+        let Ok(contents) = data.try_into() else { return };
+        let input =
+            Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        if self.rtc.accepts(&input) {
+            self.handle_input(input);
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.handle_input(Input::Timeout(now));
+    }
+
+    fn handle_input(&mut self, input: Input<'_>) {
+        if let Err(e) = self.rtc.handle_input(input) {
+            tracing::debug!(error = %e, "voice link input failed");
+            self.rtc.disconnect();
+        }
+    }
+
+    /// Sends one encoded packet with its level (dBov, 0 loudest) for the relay's speaker
+    /// ranking. Dropped silently before the connection is up, like any early audio.
+    pub fn send_packet(
+        &mut self,
+        now: Instant,
+        packet: &EncodedPacket,
+        level_dbov: f32,
+        voice: bool,
+    ) {
+        let Some(mid) = self.mids.first().copied() else { return };
+        if !self.connected {
+            return;
+        }
+        // Extend the wrapping 32-bit timestamp to str0m's 64-bit media time.
+        let time = match self.timestamp_base {
+            Some((last, ext)) => {
+                let ext = ext.wrapping_add(u64::from(packet.timestamp.wrapping_sub(last)));
+                self.timestamp_base = Some((packet.timestamp, ext));
+                ext
+            }
+            None => {
+                self.timestamp_base = Some((packet.timestamp, u64::from(packet.timestamp)));
+                u64::from(packet.timestamp)
+            }
+        };
+        let Some(writer) = self.rtc.writer(mid) else { return };
+        let Some(pt) =
+            writer.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
+        else {
+            return;
+        };
+        let level = (-level_dbov).clamp(0.0, 127.0) as i8;
+        let result = writer.audio_level(-level, voice).write(
+            pt,
+            now,
+            MediaTime::new(time, str0m::media::Frequency::FORTY_EIGHT_KHZ),
+            packet.payload.clone(),
+        );
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "voice packet not sent");
+        }
+    }
+
+    /// The next output; [`LinkOutput`] until the link sleeps, then `Err(wake_at)`.
+    pub fn poll_output(&mut self, now: Instant) -> std::result::Result<LinkOutput, Instant> {
+        loop {
+            if !self.rtc.is_alive() {
+                if self.was_connected {
+                    self.was_connected = false;
+                    self.connected = false;
+                    return Ok(LinkOutput::Disconnected);
+                }
+                return Err(now + MAX_SLEEP);
+            }
+            let output = match self.rtc.poll_output() {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::debug!(error = %e, "voice link failed");
+                    self.rtc.disconnect();
+                    continue;
+                }
+            };
+            match output {
+                Output::Timeout(t) => return Err(t.min(now + MAX_SLEEP)),
+                Output::Transmit(t) => {
+                    return Ok(LinkOutput::Transmit {
+                        destination: t.destination,
+                        contents: t.contents.into(),
+                    });
+                }
+                Output::Event(event) => {
+                    if let Some(out) = self.handle_event(event) {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_event(&mut self, event: Event) -> Option<LinkOutput> {
+        match event {
+            Event::Connected => {
+                self.connected = true;
+                self.was_connected = true;
+                Some(LinkOutput::Connected)
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.rtc.disconnect();
+                None
+            }
+            Event::MediaData(data) => {
+                let slot = self.mids.iter().position(|m| *m == data.mid)?;
+                let packet = EncodedPacket {
+                    sequence: data.seq_range.end().as_u16(),
+                    // The relay keeps each slot's timeline continuous in 32-bit RTP time.
+                    timestamp: data.time.numer() as u32,
+                    payload: data.data.to_vec(),
+                    redundant: Vec::new(),
+                };
+                Some(LinkOutput::Packet { slot, packet })
+            }
+            Event::PeerStats(s) => {
+                self.stats.rtt_ms = s.rtt.map(|r| r.as_secs_f32() * 1000.0);
+                self.stats.upstream_loss = s.egress_loss_fraction;
+                self.stats.downstream_loss = s.ingress_loss_fraction;
+                self.stats.bytes_sent = s.peer_bytes_tx;
+                self.stats.bytes_received = s.peer_bytes_rx;
+                Some(LinkOutput::Stats(self.stats))
+            }
+            Event::MediaIngressStats(s) => {
+                self.stats.jitter_ms = Some(s.jitter as f32 / 48.0);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    pub fn close(&mut self) {
+        self.rtc.disconnect();
+    }
+}
+
+/// Host candidates in an SDP (`a=candidate:… udp <prio> <ip> <port> typ host`).
+fn relay_addresses(sdp: &str) -> Vec<SocketAddr> {
+    sdp.lines()
+        .filter_map(|line| line.strip_prefix("a=candidate:"))
+        .filter_map(|c| {
+            let parts: Vec<&str> = c.split_whitespace().collect();
+            let ip: std::net::IpAddr = parts.get(4)?.parse().ok()?;
+            let port: u16 = parts.get(5)?.parse().ok()?;
+            parts.get(1..3)?; // component and transport present
+            Some(SocketAddr::new(ip, port))
+        })
+        .collect()
+}
+
+/// The local address the OS would send from to reach `remote` (no packet is sent:
+/// connecting a UDP socket only picks the route).
+fn local_ip_towards(remote: SocketAddr) -> Option<std::net::IpAddr> {
+    let any: SocketAddr = if remote.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let probe = std::net::UdpSocket::bind(any).ok()?;
+    probe.connect(remote).ok()?;
+    probe.local_addr().ok().map(|a| a.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn candidates_are_read_from_the_answer() {
+        let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 7881 typ host\r\n\
+                   a=candidate:garbage\r\na=candidate:2 1 udp 1 ::1 9 typ host\r\n";
+        let found = super::relay_addresses(sdp);
+        assert_eq!(found, vec!["127.0.0.1:7881".parse().unwrap(), "[::1]:9".parse().unwrap()]);
+        assert_eq!(
+            super::local_ip_towards("127.0.0.1:9".parse().unwrap()),
+            Some("127.0.0.1".parse().unwrap())
+        );
+    }
+}
