@@ -186,19 +186,28 @@ impl ApiClient {
         body: Body<'_, B>,
     ) -> Result<T> {
         let token = self.access_token().await?;
-        let first = self.send(method.clone(), path, &body, Some(&token)).await?;
-        let response = if first.status() == StatusCode::UNAUTHORIZED {
-            let error = error_from(first).await;
-            if error.code() != Some(ErrorCode::TokenExpired) {
-                return Err(error);
+        let mut response = self.send(method.clone(), path, &body, Some(&token)).await?;
+        let mut refreshed = false;
+        loop {
+            if response.status() != StatusCode::UNAUTHORIZED {
+                return decode(response).await;
             }
-            self.refresh_replacing(&token).await?;
-            let token = self.credentials().ok_or(Error::NotLoggedIn)?.access_token;
-            self.send(method, path, &body, Some(&token)).await?
-        } else {
-            first
-        };
-        decode(response).await
+            let error = error_from(response).await;
+            match error.code() {
+                Some(ErrorCode::TokenExpired) if !refreshed => {
+                    refreshed = true;
+                    self.refresh_replacing(&token).await?;
+                    let token = self.credentials().ok_or(Error::NotLoggedIn)?.access_token;
+                    response = self.send(method.clone(), path, &body, Some(&token)).await?;
+                }
+                Some(ErrorCode::SessionRevoked) => {
+                    // Logged out elsewhere, revoked or expired: no token will work again.
+                    self.store_credentials(None);
+                    return Err(error);
+                }
+                _ => return Err(error),
+            }
+        }
     }
 
     async fn request<B: Serialize, T: DeserializeOwned>(
