@@ -26,7 +26,7 @@ use crate::voice::{
 /// Where the microphone signal comes from.
 pub enum AudioInput {
     /// A WAV file, read in real time (the call's 10 ms clock paces it).
-    Wav(WavSource),
+    Wav(Box<WavSource>),
     /// Nothing: a listen-only participant.
     Silence,
 }
@@ -89,6 +89,9 @@ pub struct CallReport {
     pub link: LinkStats,
     /// Users heard on a receive slot at some point.
     pub heard: Vec<UserId>,
+    /// When the first 10 ms of audio went in and out: the common clock for measuring
+    /// latency between two participants' recordings.
+    pub audio_started: Option<Instant>,
     /// Why the call ended, for people: "duration reached", "left", "removed by the server".
     pub ended: String,
 }
@@ -183,6 +186,7 @@ pub async fn run(
     let mut ticker = tokio::time::interval(FRAME_DURATION);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let call_start = Instant::now();
+    call.report.audio_started = Some(call_start);
     let mut input_ended: Option<Instant> = None;
     let ended = loop {
         let now = Instant::now();

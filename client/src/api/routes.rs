@@ -111,6 +111,17 @@ impl ApiClient {
             .await
     }
 
+    /// Server-mutes, server-deafens or moves a member who is in voice (moderators).
+    pub async fn moderate_voice(
+        &self,
+        server: ServerId,
+        user: auraspeak_shared::UserId,
+        request: &auraspeak_shared::v1::voice::ModerateVoiceRequest,
+    ) -> Result<()> {
+        let path = format!("/api/v1/servers/{server}/voice/{user}");
+        self.authed(Method::PATCH, &path, Body::Json(request)).await
+    }
+
     /// Joins the server an invite leads to: its code, or a link ending in the code.
     pub async fn join_invite(&self, invite: &str) -> Result<Server> {
         let code = invite.trim().trim_end_matches('/').rsplit('/').next().unwrap_or_default();

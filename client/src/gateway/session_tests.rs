@@ -42,6 +42,7 @@ fn ready(session_id: &str, seq: u64) -> ServerFrame {
         heartbeat_interval_ms: INTERVAL.as_millis() as u64,
         read_states: vec![],
         presences: vec![],
+        voice_states: vec![],
     }))
 }
 

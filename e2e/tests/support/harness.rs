@@ -97,6 +97,8 @@ impl TestDb {
         let mut config = Config { data_dir: self.dir.clone(), ..Config::default() };
         config.database.url = self.url.clone();
         config.http.listen = "127.0.0.1:0".parse().expect("valid address");
+        // A free media port per server: tests run in parallel.
+        config.voice.udp_listen = "127.0.0.1:0".parse().expect("valid address");
         config.rate_limit.enabled = false;
         config.auth.jwt_secret = JWT_SECRET_B64.into();
         config.http.shutdown_grace_secs = 5;

@@ -1,0 +1,250 @@
+//! Two clients in one voice channel through the real server's relay, over loopback: what
+//! one says, the other hears (checked by correlation with the fixture), with the one-way
+//! latency measured from the two recordings; muting stops the sound, and a moderator's
+//! server mute does too.
+
+#[path = "support/community.rs"]
+mod community;
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use auraspeak_client::api::ApiClient;
+use auraspeak_client::call::{self, AudioInput, AudioOutput, CallControl, CallOptions, CallReport};
+use auraspeak_client::gateway::{self, GatewayEvent, GatewayEvents, GatewayHandle, SessionConfig};
+use auraspeak_client::voice::compare::{Comparison, energy_db};
+use auraspeak_client::voice::{Pacing, SAMPLE_RATE, WavSink, WavSource};
+use auraspeak_shared::v1::channels::ChannelKind;
+use auraspeak_shared::v1::voice::ModerateVoiceRequest;
+use auraspeak_shared::{ChannelId, UserId};
+use harness::{Backend, TestServer};
+use tokio::sync::mpsc;
+
+backend_tests!(a_speaker_is_heard_by_a_listener, muted_speakers_are_not_heard);
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../client/tests/fixtures/speech-en-us-male.wav")
+}
+
+/// One call at a time in this binary: each runs real-time audio on every participant, and
+/// several at once on a 2-core machine would measure the scheduler, not the relay.
+static ONE_CALL_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn name(backend: &Backend) -> &'static str {
+    if matches!(backend, Backend::Sqlite) { "sqlite" } else { "postgres" }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("auraspeak-e2e-voice-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir.join(name)
+}
+
+async fn voice_channel(api: &ApiClient, server: auraspeak_shared::ServerId) -> ChannelId {
+    let detail = api.server(server).await.expect("server detail");
+    detail.channels.iter().find(|c| c.kind == ChannelKind::Voice).expect("a voice channel").id
+}
+
+/// A gateway connection, ready, with our user id.
+async fn connect(base: &str, api: &ApiClient) -> (GatewayHandle, GatewayEvents, UserId) {
+    let url = api.gateway_url();
+    let (handle, mut events) = gateway::connect(url, api.clone(), SessionConfig::default());
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("ready in time")
+            .expect("gateway running");
+        if let GatewayEvent::Ready { ready, .. } = event {
+            let _ = base;
+            return (handle, events, ready.user.id);
+        }
+    }
+}
+
+struct Party {
+    gateway: GatewayHandle,
+    events: GatewayEvents,
+    me: UserId,
+}
+
+async fn call(
+    party: &mut Party,
+    channel: ChannelId,
+    input: AudioInput,
+    output: AudioOutput,
+    duration: Duration,
+    controls: mpsc::Receiver<CallControl>,
+) -> CallReport {
+    let mut options = CallOptions::new(channel);
+    options.me = Some(party.me);
+    if matches!(input, AudioInput::Silence) {
+        // A listener's microphone chain has nothing to clean up.
+        options.capture.noise_suppression = false;
+        options.self_mute = true;
+    }
+    options.duration = Some(duration);
+    call::run(&party.gateway, &mut party.events, options, input, output, controls)
+        .await
+        .expect("call runs")
+}
+
+fn read_wav(path: &PathBuf) -> Vec<f32> {
+    WavSource::open(path, Pacing::AsFastAsPossible).expect("wav").read_to_end().expect("read")
+}
+
+async fn a_speaker_is_heard_by_a_listener(backend: Backend) {
+    let _one = ONE_CALL_AT_A_TIME.lock().await;
+    let s = TestServer::start(&backend).await;
+    let c = community::setup(&s.base).await;
+    let channel = voice_channel(&c.owner, c.server).await;
+    let (g, e, me) = connect(&s.base, &c.owner).await;
+    let mut speaker = Party { gateway: g, events: e, me };
+    let (g, e, me) = connect(&s.base, &c.member).await;
+    let mut listener = Party { gateway: g, events: e, me };
+
+    let speech = read_wav(&fixture());
+    let speech_len = Duration::from_secs_f64(speech.len() as f64 / f64::from(SAMPLE_RATE));
+    let recording = scratch(&format!("heard-{}.wav", name(&backend)));
+    let (_keep_l, no_controls_l) = mpsc::channel(1);
+    let (_keep_s, no_controls_s) = mpsc::channel(1);
+    let sink = WavSink::create(&recording).expect("sink");
+    // The listener joins first and stays longer, so nothing the speaker says is missed.
+    let listening = call(
+        &mut listener,
+        channel,
+        AudioInput::Silence,
+        AudioOutput::Wav(sink),
+        speech_len + Duration::from_secs(4),
+        no_controls_l,
+    );
+    let speaking = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let source = WavSource::open(fixture(), Pacing::AsFastAsPossible).expect("fixture");
+        call(
+            &mut speaker,
+            channel,
+            AudioInput::Wav(Box::new(source)),
+            AudioOutput::Discard,
+            speech_len + Duration::from_millis(500),
+            no_controls_s,
+        )
+        .await
+    };
+    let (heard, spoke) = tokio::join!(listening, speaking);
+
+    assert!(spoke.packets_sent > 50, "{spoke:?}");
+    assert!(heard.packets_received > 50, "{heard:?}");
+    assert!(heard.heard.contains(&speaker.me), "the slot was announced: {heard:?}");
+    assert!(heard.connect_time < Duration::from_secs(5), "{heard:?}");
+    let output = read_wav(&recording);
+    let offset =
+        spoke.audio_started.expect("spoke").duration_since(heard.audio_started.expect("heard"));
+    let offset_samples = (offset.as_secs_f64() * f64::from(SAMPLE_RATE)) as usize;
+    let tail = output.get(offset_samples..).expect("recording covers the speech");
+    let cmp = Comparison::new(&speech, tail, SAMPLE_RATE as usize / 2);
+    let latency_ms = cmp.lag as f64 * 1000.0 / f64::from(SAMPLE_RATE);
+    eprintln!(
+        "voice over the relay ({}): correlation {:.3}, one-way latency {latency_ms:.1} ms \
+         (engine + relay + jitter buffer), connect {:?}, {} packets sent, {} received",
+        name(&backend),
+        cmp.correlation,
+        heard.connect_time,
+        spoke.packets_sent,
+        heard.packets_received
+    );
+    assert!(cmp.sounds_alike(), "{cmp:?}");
+    assert!(latency_ms < 150.0, "{latency_ms} ms");
+    let _ = std::fs::remove_file(&recording);
+    speaker.gateway.close().await;
+    listener.gateway.close().await;
+    s.stop().await;
+}
+
+/// Self-mute, then a moderator's server mute: each leaves the listener with silence
+/// where the speaker talks.
+async fn muted_speakers_are_not_heard(backend: Backend) {
+    let _one = ONE_CALL_AT_A_TIME.lock().await;
+    let s = TestServer::start(&backend).await;
+    let c = community::setup(&s.base).await;
+    let channel = voice_channel(&c.owner, c.server).await;
+    // The member speaks; the owner listens (and moderates).
+    let (g, e, me) = connect(&s.base, &c.member).await;
+    let mut speaker = Party { gateway: g, events: e, me };
+    let (g, e, me) = connect(&s.base, &c.owner).await;
+    let mut listener = Party { gateway: g, events: e, me };
+    let speech = read_wav(&fixture());
+    let speech_len = Duration::from_secs_f64(speech.len() as f64 / f64::from(SAMPLE_RATE));
+
+    for (round, how) in ["self", "server"].into_iter().enumerate() {
+        let recording = scratch(&format!("muted-{how}-{}.wav", name(&backend)));
+        let (_keep_l, no_controls) = mpsc::channel(1);
+        let (mute_tx, mute_rx) = mpsc::channel(4);
+        if how == "self" {
+            mute_tx.send(CallControl::Mute(true)).await.expect("queued");
+        }
+        let listening = call(
+            &mut listener,
+            channel,
+            AudioInput::Silence,
+            AudioOutput::Wav(WavSink::create(&recording).expect("sink")),
+            speech_len + Duration::from_secs(3),
+            no_controls,
+        );
+        let owner = c.owner.clone();
+        let member_id = speaker.me;
+        let server = c.server;
+        let speaking = async {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            let source = WavSource::open(fixture(), Pacing::AsFastAsPossible).expect("fixture");
+            if how == "server" {
+                // Muted by the owner right after joining.
+                let moderate = async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let started = Instant::now();
+                    let req = ModerateVoiceRequest { mute: Some(true), ..Default::default() };
+                    owner.moderate_voice(server, member_id, &req).await.expect("server mute");
+                    started
+                };
+                let (report, _) = tokio::join!(
+                    call(
+                        &mut speaker,
+                        channel,
+                        AudioInput::Wav(Box::new(source)),
+                        AudioOutput::Discard,
+                        speech_len,
+                        mute_rx
+                    ),
+                    moderate
+                );
+                report
+            } else {
+                call(
+                    &mut speaker,
+                    channel,
+                    AudioInput::Wav(Box::new(source)),
+                    AudioOutput::Discard,
+                    speech_len,
+                    mute_rx,
+                )
+                .await
+            }
+        };
+        let (heard, _spoke) = tokio::join!(listening, speaking);
+        let output = read_wav(&recording);
+        // Skip the first 1.5 s (before the speaker joined and the moderator acted).
+        let rest = output.get(SAMPLE_RATE as usize * 3 / 2..).unwrap_or(&[]);
+        let level = energy_db(rest);
+        eprintln!(
+            "{how} mute round {round} ({}): listener level {level:.1} dB, {} packets",
+            name(&backend),
+            heard.packets_received
+        );
+        assert!(level < -50.0, "{how} mute: the listener still heard {level:.1} dB");
+        let _ = std::fs::remove_file(&recording);
+    }
+    speaker.gateway.close().await;
+    listener.gateway.close().await;
+    s.stop().await;
+}
