@@ -101,16 +101,82 @@ const INPUT_TAIL: Duration = Duration::from_secs(1);
 /// Receive slots the client accepts at most, whatever the server offers.
 const MAX_SLOTS: u8 = 16;
 
-/// Runs a call until it ends. `events` must be the gateway's event stream; events that
-/// are not about voice are dropped while the call runs.
-pub async fn run(
+/// A joined voice channel with its media link up (ICE and DTLS done), before audio.
+pub struct Connection {
+    link: MediaLink,
+    socket: UdpSocket,
+    /// Receive slots the link was set up with.
+    pub slots: u8,
+    /// From sending `voice_join` until media could flow.
+    pub connect_time: Duration,
+}
+
+impl Connection {
+    /// Whether ICE and DTLS are (still) up.
+    pub fn is_connected(&self) -> bool {
+        self.link.is_connected()
+    }
+
+    /// The link's statistics so far.
+    pub fn stats(&self) -> LinkStats {
+        self.link.stats()
+    }
+
+    /// Keeps the link alive (answering keep-alives, sending reports) for `time`, without
+    /// sending audio; for callers that only need to be present.
+    pub async fn idle(&mut self, time: Duration) {
+        let until = Instant::now() + time;
+        let mut buf = vec![0u8; 2048];
+        while Instant::now() < until {
+            let step = until.min(Instant::now() + Duration::from_millis(20));
+            self.step(&mut buf, step).await;
+        }
+    }
+
+    /// Waits for a datagram or `until`, then lets the link act; returns what it produced
+    /// besides datagrams, which are sent here.
+    async fn step(&mut self, buf: &mut [u8], until: Instant) -> Vec<LinkOutput> {
+        let wait = until.saturating_duration_since(Instant::now());
+        if let Ok(Ok((n, source))) = tokio::time::timeout(wait, self.socket.recv_from(buf)).await {
+            self.link.handle_receive(Instant::now(), source, &buf[..n]);
+        }
+        self.drain(Instant::now())
+    }
+
+    fn drain(&mut self, now: Instant) -> Vec<LinkOutput> {
+        self.link.handle_timeout(now);
+        let mut produced = Vec::new();
+        while let Ok(output) = self.link.poll_output(now) {
+            match output {
+                LinkOutput::Transmit { destination, contents } => {
+                    // UDP sends do not block; a full socket buffer drops like the network.
+                    let _ = self.socket.try_send_to(&contents, destination);
+                }
+                other => produced.push(other),
+            }
+        }
+        produced
+    }
+
+    /// Leaves the channel and closes the link.
+    pub async fn leave(mut self, gateway: &GatewayHandle) {
+        let _ = gateway.send(ClientFrame::VoiceLeave {}).await;
+        self.link.close();
+        self.drain(Instant::now());
+    }
+}
+
+fn refused(code: auraspeak_shared::ErrorCode, message: String) -> Error {
+    Error::Api { status: code.http_status(), code, message, request_id: None }
+}
+
+/// Joins `options.channel_id` and brings the media link up. `events` must be the
+/// gateway's event stream; other events seen meanwhile are dropped.
+pub async fn connect(
     gateway: &GatewayHandle,
     events: &mut GatewayEvents,
-    options: CallOptions,
-    mut input: AudioInput,
-    mut output: AudioOutput,
-    mut controls: mpsc::Receiver<CallControl>,
-) -> Result<CallReport> {
+    options: &CallOptions,
+) -> Result<Connection> {
     let started = Instant::now();
     let deadline = started + options.connect_timeout;
     gateway
@@ -123,14 +189,7 @@ pub async fn run(
     let slots = loop {
         match next_event(events, deadline).await? {
             GatewayEvent::VoiceReady { receive_slots, .. } => break receive_slots.min(MAX_SLOTS),
-            GatewayEvent::ServerError { code, message } => {
-                return Err(Error::Api {
-                    status: code.http_status(),
-                    code,
-                    message,
-                    request_id: None,
-                });
-            }
+            GatewayEvent::ServerError { code, message } => return Err(refused(code, message)),
             _ => {}
         }
     };
@@ -144,21 +203,40 @@ pub async fn run(
     loop {
         match next_event(events, deadline).await? {
             GatewayEvent::VoiceAnswer { sdp } => break link.handle_answer(&sdp)?,
-            GatewayEvent::ServerError { code, message } => {
-                return Err(Error::Api {
-                    status: code.http_status(),
-                    code,
-                    message,
-                    request_id: None,
-                });
-            }
+            GatewayEvent::ServerError { code, message } => return Err(refused(code, message)),
             _ => {}
         }
     }
+    let mut connection = Connection { link, socket, slots, connect_time: Duration::ZERO };
+    // Media flows once ICE and DTLS are up; wait for that within the connect timeout.
+    let mut buf = vec![0u8; 2048];
+    connection.drain(Instant::now());
+    while !connection.link.is_connected() {
+        let now = Instant::now();
+        if now >= deadline {
+            connection.leave(gateway).await;
+            return Err(Error::VoiceLink("the voice connection did not come up in time".into()));
+        }
+        connection.step(&mut buf, deadline.min(now + Duration::from_millis(20))).await;
+    }
+    connection.connect_time = started.elapsed();
+    Ok(connection)
+}
 
+/// Runs a call until it ends. `events` must be the gateway's event stream; events that
+/// are not about voice are dropped while the call runs.
+pub async fn run(
+    gateway: &GatewayHandle,
+    events: &mut GatewayEvents,
+    options: CallOptions,
+    mut input: AudioInput,
+    mut output: AudioOutput,
+    mut controls: mpsc::Receiver<CallControl>,
+) -> Result<CallReport> {
+    let connection = connect(gateway, events, &options).await?;
+    let slots = connection.slots;
     let mut call = Call {
-        link,
-        socket,
+        connection,
         pipeline: CapturePipeline::new(options.capture.clone())?,
         mixer: Mixer::new(),
         slot_users: HashMap::new(),
@@ -169,19 +247,8 @@ pub async fn run(
         call.mixer.insert_speaker(slot, RemoteSpeaker::new(options.jitter.clone())?);
     }
     call.mixer.set_deafened(options.self_deaf);
-    call.flush(Instant::now());
-
-    // Media flows once ICE and DTLS are up; wait for that within the connect timeout.
+    call.report.connect_time = call.connection.connect_time;
     let mut buf = vec![0u8; 2048];
-    while !call.link.is_connected() {
-        let now = Instant::now();
-        if now >= deadline {
-            let _ = gateway.send(ClientFrame::VoiceLeave {}).await;
-            return Err(Error::VoiceLink("the voice connection did not come up in time".into()));
-        }
-        call.step_network(&mut buf, deadline.min(now + Duration::from_millis(20))).await;
-    }
-    call.report.connect_time = started.elapsed();
 
     let mut ticker = tokio::time::interval(FRAME_DURATION);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -205,7 +272,7 @@ pub async fn run(
                 }
                 call.flush(now);
             }
-            received = call.socket.recv_from(&mut buf) => {
+            received = call.connection.socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = received {
                     call.handle_datagram(Instant::now(), source, &buf[..n]);
                 }
@@ -239,13 +306,11 @@ pub async fn run(
             },
         }
     };
-    let _ = gateway.send(ClientFrame::VoiceLeave {}).await;
-    call.link.close();
-    call.flush(Instant::now());
+    call.report.link = call.connection.stats();
+    call.connection.leave(gateway).await;
     if let AudioOutput::Wav(sink) = output {
         sink.finalize()?;
     }
-    call.report.link = call.link.stats();
     call.report.ended = ended;
     Ok(call.report)
 }
@@ -263,8 +328,7 @@ async fn next_event(events: &mut GatewayEvents, deadline: Instant) -> Result<Gat
 }
 
 struct Call {
-    link: MediaLink,
-    socket: UdpSocket,
+    connection: Connection,
     pipeline: CapturePipeline,
     mixer: Mixer<usize>,
     slot_users: HashMap<usize, UserId>,
@@ -288,19 +352,15 @@ impl Call {
     }
 
     fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
-        self.link.handle_receive(now, source, data);
-        self.drain(now);
+        self.connection.link.handle_receive(now, source, data);
+        self.flush(now);
     }
 
-    /// Takes what the link produced: datagrams are queued by `flush`, packets go to the
-    /// slot's jitter buffer, statistics steer our encoder's FEC.
-    fn drain(&mut self, now: Instant) {
-        while let Ok(output) = self.link.poll_output(now) {
+    /// Sends what the link wants sent; packets go to their slot's jitter buffer and
+    /// statistics steer our encoder's FEC.
+    fn flush(&mut self, now: Instant) {
+        for output in self.connection.drain(now) {
             match output {
-                LinkOutput::Transmit { destination, contents } => {
-                    // UDP sends do not block; a full socket buffer drops like the network.
-                    let _ = self.socket.try_send_to(&contents, destination);
-                }
                 LinkOutput::Packet { slot, packet } => {
                     self.report.packets_received += 1;
                     if let Some(speaker) = self.mixer.speaker_mut(&slot) {
@@ -313,23 +373,9 @@ impl Call {
                         let _ = self.pipeline.encoder_mut().set_expected_loss(percent);
                     }
                 }
-                LinkOutput::Connected | LinkOutput::Disconnected => {}
+                LinkOutput::Transmit { .. } | LinkOutput::Connected | LinkOutput::Disconnected => {}
             }
         }
-    }
-
-    fn flush(&mut self, now: Instant) {
-        self.link.handle_timeout(now);
-        self.drain(now);
-    }
-
-    /// Waits for a datagram or `until`, then lets the link act.
-    async fn step_network(&mut self, buf: &mut [u8], until: Instant) {
-        let wait = until.saturating_duration_since(Instant::now());
-        if let Ok(Ok((n, source))) = tokio::time::timeout(wait, self.socket.recv_from(buf)).await {
-            self.handle_datagram(Instant::now(), source, &buf[..n]);
-        }
-        self.flush(Instant::now());
     }
 
     /// One 10 ms step: capture and send, then mix and play. Returns false once the input
@@ -351,7 +397,12 @@ impl Call {
         if let Some(packet) = captured.packet
             && !self.self_mute
         {
-            self.link.send_packet(now, &packet, captured.level.rms_dbfs, captured.transmitting);
+            self.connection.link.send_packet(
+                now,
+                &packet,
+                captured.level.rms_dbfs,
+                captured.transmitting,
+            );
             self.report.packets_sent += 1;
         }
         let mut played: Frame = [0.0; FRAME_SAMPLES];

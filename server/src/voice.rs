@@ -190,6 +190,10 @@ impl Voice {
             if let Some(p) = &ended {
                 registry.by_key.remove(&p.key);
                 self.relay.send(Command::Close { peer: p.key });
+                // The other device hears it from us directly, like any server-ended call.
+                if let Some(state) = p.state(true) {
+                    p.session.push_event(&Event::VoiceStateUpdate { state });
+                }
             }
             let can_speak = perms.contains(Permissions::SPEAK);
             let mut moved_from = None;
@@ -294,6 +298,13 @@ impl Voice {
 
     /// Leaves voice; nothing happens if the session was not in voice.
     pub fn leave(&self, session_id: &str) {
+        self.remove(session_id, false);
+    }
+
+    /// Ends a session's voice. When the server ends it (`by_server`), the session is told
+    /// directly too: after a kick or a lost permission it may no longer see the channel,
+    /// so the channel's event would not reach it.
+    fn remove(&self, session_id: &str, by_server: bool) {
         let removed = {
             let mut registry = self.registry();
             let removed = registry.by_session.remove(session_id);
@@ -304,6 +315,9 @@ impl Voice {
         };
         if let Some(p) = removed {
             self.relay.send(Command::Close { peer: p.key });
+            if by_server && let Some(state) = p.state(true) {
+                p.session.push_event(&Event::VoiceStateUpdate { state });
+            }
             self.publish_state(p.server_id, p.channel_id, p.state(true));
         }
     }
@@ -435,7 +449,7 @@ impl Voice {
             .map(|(id, _)| id.clone())
             .collect();
         for session in sessions {
-            self.leave(&session);
+            self.remove(&session, true);
         }
     }
 
@@ -458,7 +472,7 @@ impl Voice {
                 Err(_) => continue,
             };
             if !perms.contains(Permissions::CONNECT) {
-                self.leave(&session);
+                self.remove(&session, true);
                 continue;
             }
             let can_speak = perms.contains(Permissions::SPEAK);
