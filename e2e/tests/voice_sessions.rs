@@ -151,7 +151,7 @@ async fn kick_ban_and_lost_connect_end_voice_within_a_second(backend: Backend) {
     let err = call::connect(&carol.gateway, &mut carol.events, &CallOptions::new(voice))
         .await
         .err()
-        .expect("refused");
+        .expect("refused: connecting was not possible");
     assert_eq!(err.code(), Some(auraspeak_shared::ErrorCode::Forbidden), "{err}");
     s.stop().await;
 }
@@ -179,7 +179,7 @@ async fn a_moderator_moves_a_member_without_a_new_login(backend: Backend) {
     assert!(connection.is_connected(), "the media link survived the move");
     // A plain member may not move anyone.
     let back = ModerateVoiceRequest { channel_id: Some(lobby), ..Default::default() };
-    let err = member.api.moderate_voice(sid, member.id, &back).await.err().expect("refused");
+    let err = member.api.moderate_voice(sid, member.id, &back).await.expect_err("refused");
     assert_eq!(err.code(), Some(auraspeak_shared::ErrorCode::Forbidden), "{err}");
     connection.leave(&member.gateway).await;
     s.stop().await;
