@@ -264,15 +264,20 @@ impl Voice {
     /// Connects the joined session's WebRTC peer: the offer in, the answer out. A second
     /// offer replaces the first session (how a client reconnects after a network change).
     pub async fn offer(&self, session: &Session, sdp: String) -> Result<String, Refusal> {
-        let (key, room, flags) = {
+        let answer = {
             let registry = self.registry();
             let p = registry
                 .by_session
                 .get(&session.id)
                 .ok_or_else(|| refuse(ErrorCode::NotInVoice, "join a voice channel first"))?;
-            (p.key, p.channel_id, p.flags())
+            // Queued under the lock: a moderator's mute made just now is either in these
+            // flags or queued after this command, never lost in between.
+            self.relay.open(p.key, p.channel_id, p.flags(), sdp)
         };
-        self.relay.open(key, room, flags, sdp).await.map_err(|e| (ErrorCode::InvalidParameter, e))
+        match answer.await {
+            Ok(result) => result.map_err(|e| (ErrorCode::InvalidParameter, e)),
+            Err(_) => Err(refuse(ErrorCode::Unavailable, "the voice relay stopped")),
+        }
     }
 
     pub fn update(

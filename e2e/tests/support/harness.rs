@@ -130,6 +130,11 @@ impl TestServer {
         self.server.as_ref().expect("running").addr()
     }
 
+    /// The voice relay's UDP port.
+    pub fn voice_addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().expect("running").voice_addr().expect("voice enabled")
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("clean shutdown");

@@ -73,16 +73,19 @@ impl RelayHandle {
         let _ = self.tx.send(command);
     }
 
-    pub async fn open(
+    /// Queues a session for `peer`; the answer (or why the offer was refused) arrives on
+    /// the returned channel. Not async, so callers can queue it under their own lock and
+    /// keep it ordered with the flag changes they make.
+    pub fn open(
         &self,
         peer: PeerKey,
         room: i64,
         flags: PeerFlags,
         offer: String,
-    ) -> Result<String, String> {
+    ) -> oneshot::Receiver<Result<String, String>> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Open { peer, room, flags, offer, reply });
-        answer.await.map_err(|_| "the voice relay stopped".to_owned())?
+        answer
     }
 }
 
