@@ -19,8 +19,8 @@ use crate::error::{Error, Result};
 use crate::gateway::{GatewayEvent, GatewayEvents, GatewayHandle};
 use crate::media::{LinkOutput, LinkStats, MediaLink};
 use crate::voice::{
-    CaptureConfig, CapturePipeline, FRAME_DURATION, FRAME_SAMPLES, Frame, JitterConfig, Mixer,
-    RemoteSpeaker, WavSink, WavSource,
+    CaptureConfig, CapturePipeline, EncodedPacket, FRAME_DURATION, FRAME_SAMPLES, Frame,
+    JitterConfig, Mixer, RemoteSpeaker, WavSink, WavSource,
 };
 
 /// Where the microphone signal comes from.
@@ -133,9 +133,20 @@ impl Connection {
         }
     }
 
+    /// Sends one encoded packet (see [`MediaLink::send_packet`]).
+    pub fn send_packet(
+        &mut self,
+        now: Instant,
+        packet: &EncodedPacket,
+        level_dbov: f32,
+        voice: bool,
+    ) {
+        self.link.send_packet(now, packet, level_dbov, voice);
+    }
+
     /// Waits for a datagram or `until`, then lets the link act; returns what it produced
     /// besides datagrams, which are sent here.
-    async fn step(&mut self, buf: &mut [u8], until: Instant) -> Vec<LinkOutput> {
+    pub async fn step(&mut self, buf: &mut [u8], until: Instant) -> Vec<LinkOutput> {
         let wait = until.saturating_duration_since(Instant::now());
         if let Ok(Ok((n, source))) = tokio::time::timeout(wait, self.socket.recv_from(buf)).await {
             self.link.handle_receive(Instant::now(), source, &buf[..n]);

@@ -324,6 +324,7 @@ impl Relay {
         for output in outputs.drain(..) {
             self.handle_output(key, output, &mut forwards);
         }
+        let forwarded: Vec<Instant> = forwards.iter().map(|f| f.network_time).collect();
         for frame in forwards.drain(..) {
             if let Some(selector) = self.rooms.get_mut(&frame.room) {
                 selector.handle_level(now, frame.source, frame.level, frame.voice);
@@ -346,6 +347,10 @@ impl Relay {
             }
             // A listener's poll only yields datagrams and stats, never media to forward.
             forwards.clear();
+        }
+        let sent = Instant::now();
+        for arrived in forwarded {
+            self.metrics.voice_forward_delay.observe(sent.duration_since(arrived).as_secs_f64());
         }
         self.outputs = outputs;
         self.forwards = forwards;
