@@ -11,12 +11,17 @@
 #[path = "support/pulse.rs"]
 mod pulse;
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use auraspeak_client::voice::device::{
     AudioIo, AudioIoConfig, DeviceChoice, DeviceEvent, Direction, FramePort,
 };
 use pulse::{Pulse, pactl};
+
+/// The tests change the server's devices and default source, which the other test would
+/// see: they take turns.
+static SERVER: Mutex<()> = Mutex::new(());
 
 /// A null sink standing in for a headset; unloaded on drop so a failed test leaves no
 /// device behind for the next one.
@@ -102,6 +107,7 @@ fn is_input(event: &DeviceEvent) -> bool {
 #[test]
 fn capture_moves_to_the_default_when_its_device_vanishes_and_back_when_it_returns() {
     let Some(pulse) = Pulse::from_env() else { return };
+    let _turn = SERVER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut headset = Headset::plug(&format!("auraspeak_headset_{}", std::process::id()));
     let (io, port) = AudioIo::start(AudioIoConfig {
         input: Some(DeviceChoice::Id(headset.source())),
@@ -168,6 +174,7 @@ fn capture_moves_to_the_default_when_its_device_vanishes_and_back_when_it_return
 #[test]
 fn capture_follows_the_system_default_when_it_changes() {
     let Some(pulse) = Pulse::from_env() else { return };
+    let _turn = SERVER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let headset = Headset::plug(&format!("auraspeak_default_{}", std::process::id()));
     let (io, port) = AudioIo::start(AudioIoConfig {
         input: Some(DeviceChoice::SystemDefault),
