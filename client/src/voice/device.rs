@@ -200,3 +200,18 @@ fn describe(device: &cpal::Device, direction: Direction) -> Option<DeviceInfo> {
     let name = device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| id.clone());
     Some(DeviceInfo { id, name, direction })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_the_host_becomes_an_error() {
+        // The panic message shows in the test output; silencing it would mean swapping the
+        // process-wide panic hook under the other tests.
+        let result: Result<()> = guard("building a stream", || panic!("no card 0"));
+        let Err(Error::AudioHost { reason }) = result else { panic!("{result:?}") };
+        assert_eq!(reason, "building a stream panicked: no card 0");
+        assert_eq!(guard("listing", || Ok(7)).unwrap(), 7);
+    }
+}
