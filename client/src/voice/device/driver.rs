@@ -79,13 +79,19 @@ pub enum DeviceEvent {
 pub struct DeviceStats {
     /// Frames handed to the engine.
     pub captured_frames: u64,
-    /// Captured frames lost because the engine did not take them in time.
+    /// Capture xruns on the device side (reported by the host or seen as lost time): what
+    /// moves the capture buffer up the ladder.
     pub capture_overruns: u64,
+    /// Captured frames lost because the engine did not take them in time.
+    pub capture_dropped: u64,
     /// Frames taken from the playback queue by the device.
     pub played_frames: u64,
-    /// Times the device asked for audio and the queue had too little.
+    /// Playback xruns on the device side (reported by the host or seen as lost time): what
+    /// moves the playback buffer up the ladder.
     pub playback_underruns: u64,
-    /// Frames dropped because the playback queue was full.
+    /// Times the device asked for audio and the engine had not delivered enough.
+    pub playback_starved: u64,
+    /// Frames dropped because the playback queue was full or held standing delay.
     pub playback_overruns: u64,
     /// Streams built after the first one of each direction.
     pub rebuilds: u64,
@@ -223,8 +229,10 @@ impl AudioIo {
         let c = &self.counters;
         stats.captured_frames = c.captured_frames.load(Ordering::Relaxed);
         stats.capture_overruns = c.capture_overruns.load(Ordering::Relaxed);
+        stats.capture_dropped = c.capture_dropped.load(Ordering::Relaxed);
         stats.played_frames = c.played_frames.load(Ordering::Relaxed);
         stats.playback_underruns = c.playback_underruns.load(Ordering::Relaxed);
+        stats.playback_starved = c.playback_starved.load(Ordering::Relaxed);
         stats.playback_overruns = c.playback_overruns.load(Ordering::Relaxed);
         stats
     }

@@ -39,13 +39,18 @@ const TRIM_TO_FRAMES: usize = 1;
 #[derive(Debug, Default)]
 pub(super) struct Counters {
     pub(super) captured_frames: AtomicU64,
-    /// Captured frames dropped because the engine did not take them in time, plus xruns
-    /// the host reported on capture.
+    /// Device-side capture xruns: reported by the host, or seen by the pace check. These,
+    /// and not the engine's delays, are what a larger device buffer helps against.
     pub(super) capture_overruns: AtomicU64,
+    /// Captured frames dropped because the engine did not take them in time.
+    pub(super) capture_dropped: AtomicU64,
     pub(super) played_frames: AtomicU64,
-    /// Playback callbacks that found too little audio and played silence in its place.
+    /// Device-side playback xruns: reported by the host, or seen by the pace check.
     pub(super) playback_underruns: AtomicU64,
-    /// Frames dropped because the playback queue was full (the engine ran ahead).
+    /// Playback callbacks that found the queue short while playing (the engine was late)
+    /// and played silence in its place.
+    pub(super) playback_starved: AtomicU64,
+    /// Frames dropped because the playback queue was full or held standing delay.
     pub(super) playback_overruns: AtomicU64,
 }
 
@@ -140,7 +145,7 @@ impl CaptureEdge {
                     }
                     // The engine is behind: dropping is better than blocking the device.
                     Err(TrySendError::Full(_)) => {
-                        self.counters.capture_overruns.fetch_add(1, Ordering::Relaxed);
+                        self.counters.capture_dropped.fetch_add(1, Ordering::Relaxed);
                     }
                     // The app has stopped listening; the driver tears the stream down soon.
                     Err(TrySendError::Disconnected(_)) => {}
@@ -201,7 +206,7 @@ impl PlaybackEdge {
         }
         let available = self.ready.len().min(wanted);
         if available < wanted && self.playing {
-            self.counters.playback_underruns.fetch_add(1, Ordering::Relaxed);
+            self.counters.playback_starved.fetch_add(1, Ordering::Relaxed);
             self.playing = false;
         }
         self.mono.clear();
@@ -482,7 +487,8 @@ mod tests {
         let (mut edge, rx) = capture_edge(SAMPLE_RATE, 1, 2);
         edge.handle_interleaved(&[0.1; 5 * FRAME_SAMPLES]);
         assert_eq!(rx.try_iter().count(), 2);
-        assert_eq!(edge.counters.capture_overruns.load(Ordering::Relaxed), 3);
+        assert_eq!(edge.counters.capture_dropped.load(Ordering::Relaxed), 3);
+        assert_eq!(edge.counters.capture_overruns.load(Ordering::Relaxed), 0);
     }
 
     #[test]
@@ -505,7 +511,7 @@ mod tests {
         // Nothing queued yet: silence, but no underrun, since nothing has played.
         edge.fill_interleaved(&mut out);
         assert!(out.iter().all(|&s| s == 0.0));
-        assert_eq!(counters.playback_underruns.load(Ordering::Relaxed), 0);
+        assert_eq!(counters.playback_starved.load(Ordering::Relaxed), 0);
 
         // The engine delivers a frame per 10 ms, as the device asks for 10 ms.
         let input = sweep(SAMPLE_RATE, 0.5);
@@ -521,7 +527,7 @@ mod tests {
         }
         assert_eq!(counters.played_frames.load(Ordering::Relaxed), 50);
         // 0.6 s asked for, 0.5 s given: one underrun when the queue ran dry, not ten.
-        assert_eq!(counters.playback_underruns.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.playback_starved.load(Ordering::Relaxed), 1);
         let c = crate::voice::compare::Comparison::new(&sweep(44_100, 0.4), &played, 2000);
         assert!(c.correlation > 0.99, "{c:?}");
     }
