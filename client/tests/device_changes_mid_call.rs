@@ -1,8 +1,8 @@
-//! A capture device that vanishes mid-call, comes back, and a system default that
-//! changes: the stream is rebuilt each time without ending the call, the app hears of it
-//! as events, and frames keep coming. The "device" is a null sink loaded for this test
-//! (its monitor is the microphone) and unloaded under the running stream, as unplugging
-//! a USB headset removes its PulseAudio source.
+//! Devices that vanish mid-call and come back, and a system default that changes: the
+//! stream is rebuilt each time without ending the call, the app hears of it as events, and
+//! audio keeps flowing. The "headset" is a null sink loaded for the test (its monitor is the
+//! microphone, the sink itself the speaker) and unloaded under the running stream, as
+//! unplugging a USB headset removes its PulseAudio source and sink.
 //!
 //! Needs the headless PulseAudio of `scripts/pulse-headless.sh` (see support/pulse.rs).
 
@@ -14,10 +14,11 @@ mod pulse;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use auraspeak_client::voice::compare::energy_db;
 use auraspeak_client::voice::device::{
     AudioIo, AudioIoConfig, DeviceChoice, DeviceEvent, Direction, FramePort,
 };
-use pulse::{Pulse, pactl};
+use pulse::{Pulse, Recorder, pactl};
 
 /// The tests change the server's devices and default source, which the other test would
 /// see: they take turns.
@@ -219,4 +220,69 @@ fn capture_follows_the_system_default_when_it_changes() {
         "Switched back",
         |e| matches!(e, DeviceEvent::Switched { to, .. } if to.id == pulse.mic_source()),
     );
+}
+
+#[test]
+fn playback_moves_to_the_default_speaker_when_its_device_vanishes() {
+    let Some(pulse) = Pulse::from_env() else { return };
+    let _turn = SERVER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut headset = Headset::plug(&format!("auraspeak_speaker_{}", std::process::id()));
+    let (io, port) = AudioIo::start(AudioIoConfig {
+        input: None,
+        output: Some(DeviceChoice::Id(headset.name.clone())),
+        ..AudioIoConfig::default()
+    })
+    .unwrap();
+    let mut seen = Vec::new();
+    let timeout = Duration::from_secs(3);
+    wait_for(
+        &io,
+        &mut seen,
+        timeout,
+        "playback on the headset",
+        |e| matches!(e, DeviceEvent::Opened { info, .. } if info.device.id == headset.name),
+    );
+    // The engine plays a tone throughout, 10 ms at a time.
+    let tone: Vec<f32> = (0..480)
+        .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 500.0 * i as f32 / 48_000.0).sin())
+        .collect();
+    let frame: auraspeak_client::voice::Frame = tone.try_into().unwrap();
+    let play_for = |span: Duration| {
+        let start = Instant::now();
+        let mut n = 0u32;
+        while start.elapsed() < span {
+            port.play(frame);
+            n += 1;
+            if let Some(wait) =
+                (start + Duration::from_millis(10) * n).checked_duration_since(Instant::now())
+            {
+                std::thread::sleep(wait);
+            }
+        }
+    };
+    play_for(Duration::from_millis(300));
+
+    headset.unplug();
+    wait_for(
+        &io,
+        &mut seen,
+        timeout,
+        "Lost",
+        |e| matches!(e, DeviceEvent::Lost { direction: Direction::Output, device, .. } if device.id == headset.name),
+    );
+    let switched = wait_for(&io, &mut seen, timeout, "Switched to the default speaker", |e| {
+        matches!(e, DeviceEvent::Switched { direction: Direction::Output, .. })
+    });
+    let DeviceEvent::Switched { to, fallback, .. } = switched else { unreachable!() };
+    assert_eq!(to.id, pulse.out_sink);
+    assert!(fallback);
+    // The tone is heard on the default speaker now.
+    let recorder = Recorder::start(&pulse.out_monitor());
+    play_for(Duration::from_millis(800));
+    let heard = recorder.stop();
+    let tail = &heard[heard.len().saturating_sub(19_200)..];
+    let level = energy_db(tail);
+    eprintln!("tone on the default speaker at {level:.1} dBFS; stats: {:?}", io.stats());
+    // A 0.3 sine is about -13.5 dBFS; silence would be far below -60.
+    assert!(level > -20.0, "{level:.1} dBFS");
 }
