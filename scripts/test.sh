@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every AuraSpeak test on a fresh Debian/Ubuntu machine, setting up what the tests
 # need first: system packages, then a throwaway PostgreSQL cluster on a free loopback
-# port (so every storage test runs against SQLite *and* PostgreSQL). Cleans up on exit.
+# port (so every storage test runs against SQLite *and* PostgreSQL), and a private headless
+# PulseAudio with a virtual microphone and speaker (so the device tests run on real cpal
+# streams). Cleans up on exit.
 #
 #   scripts/test.sh            # everything: format, lints, all tests on both backends
 #   scripts/test.sh -- FILTER  # only tests whose name matches FILTER (still both backends)
@@ -10,7 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian packages the suite needs. Install steps live here and nowhere else, so a fresh
 # machine and CI get exactly the same set-up.
-PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl)
+# Audio: ALSA headers for cpal's build, PulseAudio and its tools for the device tests.
+PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl
+    libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils)
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -47,6 +51,7 @@ WORK=$(mktemp -d /tmp/auraspeak-test.XXXXXX)
 chmod 755 "$WORK"
 cleanup() {
     scripts/pg-throwaway.sh stop "$WORK/pg" || true
+    scripts/pulse-headless.sh stop "$WORK/pulse" || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -55,6 +60,13 @@ log "starting a throwaway PostgreSQL on loopback"
 PG_URL=$(scripts/pg-throwaway.sh start "$WORK/pg" "$(free_port)")
 export AURASPEAK_TEST_PG_URL="$PG_URL"
 echo "PostgreSQL for tests: $PG_URL"
+
+log "starting a headless PulseAudio (virtual microphone and speaker)"
+# Exports PULSE_SERVER and AURASPEAK_TEST_PULSE*, which the device tests
+# read; without them they are skipped on a developer machine and fail under CI=true.
+PULSE_ENV=$(scripts/pulse-headless.sh start "$WORK/pulse")
+eval "$PULSE_ENV"
+echo "PulseAudio for tests: $PULSE_SERVER"
 
 # Queries are checked against the committed query data, never a live database.
 export SQLX_OFFLINE=true

@@ -103,6 +103,23 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+
+    /// No audio host could be used: no sound server and no usable ALSA, or the host
+    /// library failed (a panic inside it is caught and reported here).
+    #[error("audio host: {reason}")]
+    AudioHost { reason: String },
+
+    /// An audio device refused a request or went away.
+    #[error("audio device {device}: {source}")]
+    Device {
+        device: String,
+        #[source]
+        source: cpal::Error,
+    },
+
+    /// An audio device that works but offers nothing the engine can use.
+    #[error("audio device {device}: {reason}")]
+    UnsupportedDevice { device: String, reason: String },
 }
 
 impl Error {

@@ -17,8 +17,12 @@
 //! Time never comes from a clock read inside the engine: the functions that need it take a
 //! `now: Instant`, so tests drive seconds of audio in milliseconds.
 //!
-//! Frames come from and go to a driver: today [`WavSource`] and [`WavSink`] (the CLI and the
-//! tests); the cpal device layer is the next step (issue 4). The seeded network emulator
+//! Frames come from and go to a driver: [`WavSource`] and [`WavSink`] for files (the CLI and
+//! the tests), and the cpal device layer ([`device`]) for microphones and speakers. The
+//! device layer converts at the edge (downmix, resample) and hands 480-sample frames to the
+//! engine thread through a [`device::FramePort`]; it chooses devices by id, name or system
+//! default, falls back to larger buffers when a device underruns, and rebuilds its streams
+//! when devices come and go, reporting [`device::DeviceEvent`]s. The seeded network emulator
 //! (`netsim`), a simulated one-way call over it (`simcall`) and the perceptual comparison
 //! (`compare`) are test support, compiled for this crate's tests and behind the
 //! `test-support` feature.
@@ -32,6 +36,7 @@ mod codec;
 #[cfg(any(test, feature = "test-support"))]
 pub mod compare;
 mod denoise;
+pub mod device;
 mod echo;
 mod filter;
 mod gain;
