@@ -45,6 +45,11 @@ impl Backend {
     }
 }
 
+/// A number no other call in this process returns, for unique names.
+pub fn unique() -> u32 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
 struct TestDb {
     url: String,
     admin_url: Option<String>,

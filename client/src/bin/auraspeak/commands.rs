@@ -11,6 +11,7 @@ use auraspeak_client::gateway::{self, GatewayEvent, SessionConfig};
 use auraspeak_client::profile::{Profile, SavedSession};
 use auraspeak_client::{Error, resolve};
 use auraspeak_shared::v1::auth::{AuthResponse, RegisterRequest};
+use auraspeak_shared::v1::channels::ChannelKind;
 use auraspeak_shared::v1::messages::SendMessageRequest;
 use auraspeak_shared::{ServerId, UserId};
 use serde_json::json;
@@ -68,7 +69,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         }
         Command::Send { channel, text } => {
             let api = restore(&profile)?;
-            let (_, channel) = resolve::find_channel(&api, &channel).await?;
+            let (_, channel) = resolve::find_channel(&api, &channel, ChannelKind::Text).await?;
             let request = SendMessageRequest { content: text, reply_to: None, nonce: None };
             let message = api.send_message(channel.id, &request).await?;
             if out.json {
@@ -151,7 +152,7 @@ async fn tail(
     limits: TailLimits,
     out: &Output,
 ) -> Result<()> {
-    let (detail, channel) = resolve::find_channel(api, spec).await?;
+    let (detail, channel) = resolve::find_channel(api, spec, ChannelKind::Text).await?;
     let mut names = member_names(api, detail.server.id).await?;
     let mut follower = ChannelFollower::new(api.clone(), channel.id);
     let (handle, mut events) =
