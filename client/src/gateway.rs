@@ -128,6 +128,7 @@ pub fn connect(
     let (commands, command_rx) = mpsc::channel(32);
     let driver = Driver {
         url,
+        connect_timeout: config.handshake_timeout,
         tokens,
         session: GatewaySession::new(config, Instant::now()),
         socket: None,
@@ -142,6 +143,9 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Driver<T> {
     url: String,
+    /// A connect to a black-holed address would otherwise hang the driver, and with it
+    /// `close`, for as long as the OS keeps retrying.
+    connect_timeout: Duration,
     tokens: T,
     session: GatewaySession,
     socket: Option<Socket>,
@@ -212,12 +216,13 @@ impl<T: TokenSource> Driver<T> {
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::Connect => {
-                    match tokio_tungstenite::connect_async(self.url.as_str()).await {
-                        Ok((socket, _)) => {
+                    let connect = tokio_tungstenite::connect_async(self.url.as_str());
+                    match tokio::time::timeout(self.connect_timeout, connect).await {
+                        Ok(Ok((socket, _))) => {
                             self.socket = Some(socket);
                             self.session.handle_connected(Instant::now());
                         }
-                        Err(_) => self.session.handle_closed(None, Instant::now()),
+                        Ok(Err(_)) | Err(_) => self.session.handle_closed(None, Instant::now()),
                     }
                 }
                 Output::Authenticate(auth) => match self.tokens.access_token().await {
