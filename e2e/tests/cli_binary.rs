@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use auraspeak_client::api::ApiClient;
 use auraspeak_shared::Permissions;
 use auraspeak_shared::v1::channels::SetOverwriteRequest;
 use auraspeak_shared::v1::messages::{HistoryQuery, Message, SendMessageRequest};
@@ -17,7 +18,7 @@ use harness::{Backend, PASSWORD, TestServer};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
-backend_tests!(login_send_and_tail, errors_have_exit_codes_and_messages);
+backend_tests!(login_send_and_tail, register_and_json_output, errors_have_exit_codes_and_messages);
 
 /// The binary next to this test executable (`target/<profile>/auraspeak`), which
 /// `cargo test --workspace` builds for the client crate's own tests.
@@ -207,5 +208,55 @@ async fn errors_have_exit_codes_and_messages(backend: Backend) {
     assert_exit(&cli.run(&["logout"]).await, 0, "");
     assert!(!cli.session_file().exists());
     assert_exit(&cli.run(&["servers"]).await, 3, "not logged in");
+    s.stop().await;
+}
+
+async fn register_and_json_output(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let c = community::setup(&s.base).await;
+    let cli = Cli::new("register");
+    let mut register = cli.command(&[
+        "--json",
+        "register",
+        "--server",
+        &s.base,
+        "--username",
+        "newbie",
+        "--email",
+        "newbie@example.com",
+        "--password-stdin",
+    ]);
+    let mut child = register.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, format!("{PASSWORD}\n").as_bytes())
+        .await
+        .expect("write password");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("register");
+    assert_exit(&out, 0, "");
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shown["user"]["username"], "newbie");
+    assert_eq!(shown["server"], s.base.as_str());
+
+    // A newcomer sees no servers until joining one; JSON output is an empty list.
+    let out = cli.run(&["--json", "servers"]).await;
+    assert_exit(&out, 0, "");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON"),
+        serde_json::json!([])
+    );
+    let invite = c.owner.create_invite(c.server, &Default::default()).await.expect("invite");
+    let joined = ApiClient::new(&s.base).expect("url");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cli.session_file()).expect("read")).expect("json");
+    joined.set_credentials(Some(
+        serde_json::from_value(saved["credentials"].clone()).expect("credentials"),
+    ));
+    joined.join_invite(&format!("{}/invite/{}", s.base, invite.code)).await.expect("join by link");
+    let out = cli.run(&["--json", "channels", &c.server.to_string()]).await;
+    assert_exit(&out, 0, "");
+    let channels: Vec<auraspeak_shared::v1::channels::Channel> =
+        serde_json::from_slice(&out.stdout).expect("JSON channels");
+    assert!(channels.iter().any(|ch| ch.id == c.general), "{channels:?}");
     s.stop().await;
 }

@@ -25,6 +25,7 @@ backend_tests!(
     a_sent_message_arrives_live,
     resume_after_a_dropped_connection_delivers_what_was_missed,
     invalid_session_starts_over_and_resyncs_over_rest,
+    a_revoked_session_closes_the_gateway_for_good,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -191,5 +192,34 @@ async fn invalid_session_starts_over_and_resyncs_over_rest(backend: Backend) {
     say(&c.owner, c.general, "live again").await;
     assert_eq!(follow(&mut follower, &mut events, 1).await.0, ["live again"]);
     handle.close().await;
+    s.stop().await;
+}
+
+async fn a_revoked_session_closes_the_gateway_for_good(backend: Backend) {
+    // The server notices a logout at the session's next heartbeat; make that soon.
+    let s = TestServer::start_with(&backend, |c| c.gateway.heartbeat_interval_ms = 300).await;
+    let c = community::setup(&s.base).await;
+    let (_handle, mut events) = gateway::connect(c.member.gateway_url(), c.member.clone(), fast());
+    wait_for(&mut events, "ready", |e| matches!(e, GatewayEvent::Ready { .. })).await;
+    // The same session logged out from elsewhere (another copy of its tokens).
+    let elsewhere = ApiClient::new(&s.base).expect("url");
+    elsewhere.set_credentials(c.member.credentials());
+    elsewhere.logout().await.expect("logout");
+    let mut seen = Vec::new();
+    loop {
+        let event = next_event(&mut events).await;
+        if let GatewayEvent::Closed { code, .. } = event {
+            assert_eq!(code, auraspeak_shared::v1::gateway::close::AUTHENTICATION_FAILED);
+            break;
+        }
+        seen.push(event);
+        assert!(seen.len() < 20, "reconnects instead of giving up: {seen:?}");
+    }
+    assert!(seen.contains(&GatewayEvent::InvalidSession), "{seen:?}");
+    assert_eq!(
+        tokio::time::timeout(WAIT, events.next()).await.expect("stream ends"),
+        None,
+        "nothing after closed"
+    );
     s.stop().await;
 }

@@ -172,13 +172,17 @@ async fn tail(
     out.status(&format!("Following #{} on {} (Ctrl-C to stop)", channel.name, detail.server.name));
     let deadline = limits.duration.map(|d| tokio::time::Instant::now() + d);
     let mut live = 0u64;
+    // One future for the whole loop: a fresh `ctrl_c()` per iteration could miss a
+    // signal that arrives in between, and the default handler is already replaced.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     let result = loop {
         if limits.count.is_some_and(|n| live >= n) {
             break Ok(());
         }
         let event = tokio::select! {
             event = events.next() => event,
-            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = &mut interrupted => break Ok(()),
             () = sleep_until(deadline) => break Ok(()),
         };
         let Some(event) = event else { break Err(Error::GatewayEnded.into()) };
