@@ -237,18 +237,19 @@ impl<T: TokenSource> Driver<T> {
                             self.session.handle_closed(None, Instant::now());
                         }
                     }
-                    Err(Error::Unreachable { .. }) => {
-                        self.socket = None;
-                        self.session.handle_closed(None, Instant::now());
-                    }
-                    Err(e) => {
-                        // No token to be had: the session is over (logged out, revoked).
+                    // No token to be had: the session is over (logged out, revoked).
+                    Err(e) if session_is_over(&e) => {
                         let closed = GatewayEvent::Closed {
                             code: close::AUTHENTICATION_FAILED,
                             reason: e.to_string(),
                         };
                         let _ = self.events.send(closed).await;
                         return false;
+                    }
+                    // Unreachable, overloaded or failing for now: try again after backoff.
+                    Err(_) => {
+                        self.socket = None;
+                        self.session.handle_closed(None, Instant::now());
                     }
                 },
                 Output::Send(frame) => {
@@ -288,6 +289,16 @@ impl<T: TokenSource> Driver<T> {
     }
 }
 
+/// Whether a failure to get a token means the login itself is gone, so reconnecting
+/// cannot help.
+fn session_is_over(error: &Error) -> bool {
+    match error {
+        Error::NotLoggedIn => true,
+        Error::Api { status, .. } => *status == 401,
+        _ => false,
+    }
+}
+
 async fn next_message(
     socket: &mut Option<Socket>,
 ) -> Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>> {
@@ -301,5 +312,26 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: ErrorCode) -> Error {
+        Error::Api { status, code, message: String::new(), request_id: None }
+    }
+
+    #[test]
+    fn only_a_lost_login_stops_reconnecting() {
+        assert!(session_is_over(&Error::NotLoggedIn));
+        assert!(session_is_over(&api(401, ErrorCode::RefreshTokenReused)));
+        assert!(session_is_over(&api(401, ErrorCode::SessionRevoked)));
+        // A server that is down, overloaded or briefly failing may recover.
+        assert!(!session_is_over(&api(503, ErrorCode::Unavailable)));
+        assert!(!session_is_over(&api(429, ErrorCode::RateLimited)));
+        assert!(!session_is_over(&api(500, ErrorCode::Internal)));
+        assert!(!session_is_over(&Error::Protocol("HTTP 502 from a proxy".into())));
     }
 }
