@@ -20,16 +20,23 @@ use tokio::process::Command;
 
 backend_tests!(login_send_and_tail, register_and_json_output, errors_have_exit_codes_and_messages);
 
-/// The binary next to this test executable (`target/<profile>/auraspeak`), which
-/// `cargo test --workspace` builds for the client crate's own tests.
+/// The binary named by `AURASPEAK_BIN`, else the one next to this test executable
+/// (`target/<profile>/auraspeak`), which `cargo test --workspace` builds for the client
+/// crate's own tests. (Worktrees sharing one target directory overwrite each other's
+/// copy there; point `AURASPEAK_BIN` at your own build then.)
 fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("AURASPEAK_BIN").filter(|v| !v.is_empty()) {
+        let bin = PathBuf::from(bin);
+        assert!(bin.is_file(), "AURASPEAK_BIN={} is not a file", bin.display());
+        return bin;
+    }
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
     let bin = dir.join(format!("auraspeak{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
         "{} not found: build it with `cargo test --workspace` or \
-         `cargo build -p auraspeak-client --bin auraspeak`",
+         `cargo build -p auraspeak-client --bin auraspeak`, or set AURASPEAK_BIN",
         bin.display()
     );
     bin
