@@ -15,6 +15,7 @@ mod backoff;
 pub mod session;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auraspeak_shared::ErrorCode;
@@ -23,12 +24,13 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 pub use session::{Authenticate, GatewaySession, Output, SessionConfig};
 
 use crate::api::ApiClient;
 use crate::error::{Error, Result};
+use crate::tls::ServerTrust;
 
 /// What the gateway tells its caller.
 #[derive(Clone, Debug, PartialEq)]
@@ -116,18 +118,41 @@ impl GatewayEvents {
     }
 }
 
-/// Starts a gateway connection to `url` (see [`ApiClient::gateway_url`]) in a tokio task.
+/// Starts a gateway connection to `url` (see [`ApiClient::gateway_url`]) in a tokio task,
+/// trusting the certificates the system trusts.
 pub fn connect(
     url: String,
     tokens: impl TokenSource,
     config: SessionConfig,
 ) -> (GatewayHandle, GatewayEvents) {
+    connect_with_trust(url, tokens, config, &ServerTrust::System)
+}
+
+/// Starts the gateway of `api`'s server, with its tokens and its certificate trust.
+pub fn connect_api(api: &ApiClient, config: SessionConfig) -> (GatewayHandle, GatewayEvents) {
+    connect_with_trust(api.gateway_url(), api.clone(), config, api.trust())
+}
+
+/// Like [`connect`], accepting the server certificates `trust` allows.
+pub fn connect_with_trust(
+    url: String,
+    tokens: impl TokenSource,
+    config: SessionConfig,
+    trust: &ServerTrust,
+) -> (GatewayHandle, GatewayEvents) {
     // Bounded: a caller that stops reading stalls the driver rather than memory growing;
     // the server then sees a slow consumer and the session resumes once reading restarts.
     let (event_tx, events) = mpsc::channel(256);
     let (commands, command_rx) = mpsc::channel(32);
+    let connector = match trust {
+        ServerTrust::System => None,
+        ServerTrust::Pinned(fingerprint) => {
+            Some(Connector::Rustls(Arc::new(crate::tls::pinned_config(*fingerprint))))
+        }
+    };
     let driver = Driver {
         url,
+        connector,
         connect_timeout: config.handshake_timeout,
         tokens,
         session: GatewaySession::new(config, Instant::now()),
@@ -143,6 +168,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Driver<T> {
     url: String,
+    /// `None`: the system's trusted roots.
+    connector: Option<Connector>,
     /// A connect to a black-holed address would otherwise hang the driver, and with it
     /// `close`, for as long as the OS keeps retrying.
     connect_timeout: Duration,
@@ -216,7 +243,12 @@ impl<T: TokenSource> Driver<T> {
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::Connect => {
-                    let connect = tokio_tungstenite::connect_async(self.url.as_str());
+                    let connect = tokio_tungstenite::connect_async_tls_with_config(
+                        self.url.as_str(),
+                        None,
+                        false,
+                        self.connector.clone(),
+                    );
                     match tokio::time::timeout(self.connect_timeout, connect).await {
                         Ok(Ok((socket, _))) => {
                             self.socket = Some(socket);

@@ -19,6 +19,7 @@ pub mod follow;
 pub mod gateway;
 pub mod profile;
 pub mod resolve;
+pub mod tls;
 pub mod voice;
 
 pub use error::{Error, Result};

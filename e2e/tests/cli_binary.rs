@@ -267,3 +267,35 @@ async fn register_and_json_output(backend: Backend) {
     assert!(channels.iter().any(|ch| ch.id == c.general), "{channels:?}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_self_signed_server_through_the_binary() {
+    let s = TestServer::start_with(&Backend::Sqlite, |c| c.tls.self_signed = true).await;
+    let pin = s.running().tls_fingerprint().expect("TLS is on").to_owned();
+    let base = format!("https://127.0.0.1:{}", s.addr().port());
+    let cli = Cli::new("pinned");
+    let mut register = cli.command(&[
+        "register",
+        "--server",
+        &base,
+        "--username",
+        "ann",
+        "--email",
+        "ann@example.com",
+        "--certificate-fingerprint",
+        &pin,
+    ]);
+    register.env("AURASPEAK_PASSWORD", PASSWORD);
+    assert_exit(&register.output().await.expect("register"), 0, "");
+    // The pin is saved with the session and used by later commands.
+    assert_exit(&cli.run(&["servers"]).await, 0, "No servers yet.");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cli.session_file()).expect("read")).expect("json");
+    assert_eq!(saved["certificate_sha256"], pin.as_str());
+
+    // Without the pin the same server is refused as unreachable, naming the certificate.
+    let unpinned = Cli::new("unpinned");
+    let out = unpinned.login(&base, "ann", PASSWORD).await;
+    assert_exit(&out, 6, "certificate");
+    s.stop().await;
+}

@@ -130,7 +130,11 @@ impl TestServer {
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.as_ref().expect("running").addr()
+        self.running().addr()
+    }
+
+    pub fn running(&self) -> &RunningServer {
+        self.server.as_ref().expect("running")
     }
 
     pub async fn stop(mut self) {

@@ -9,6 +9,7 @@ use auraspeak_client::api::ApiClient;
 use auraspeak_client::follow::ChannelFollower;
 use auraspeak_client::gateway::{self, GatewayEvent, SessionConfig};
 use auraspeak_client::profile::{Profile, SavedSession};
+use auraspeak_client::tls::{Fingerprint, ServerTrust};
 use auraspeak_client::{Error, resolve};
 use auraspeak_shared::v1::auth::{AuthResponse, RegisterRequest};
 use auraspeak_shared::v1::channels::ChannelKind;
@@ -33,8 +34,15 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     };
     let out = Output { json: cli.json };
     match cli.command {
-        Command::Register { server, username, email, display_name, password_stdin } => {
-            let api = ApiClient::new(&server)?;
+        Command::Register {
+            server,
+            username,
+            email,
+            display_name,
+            password_stdin,
+            certificate_fingerprint,
+        } => {
+            let api = ApiClient::with_trust(&server, trust(certificate_fingerprint))?;
             let request = RegisterRequest {
                 username,
                 email,
@@ -45,8 +53,8 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             let auth = api.register(&request).await?;
             logged_in(&profile, &api, &auth, &out)
         }
-        Command::Login { server, user, password_stdin, device } => {
-            let api = ApiClient::new(&server)?;
+        Command::Login { server, user, password_stdin, device, certificate_fingerprint } => {
+            let api = ApiClient::with_trust(&server, trust(certificate_fingerprint))?;
             let password = read_password(password_stdin)?;
             let auth = api.login(&user, &password, Some(&device)).await?;
             logged_in(&profile, &api, &auth, &out)
@@ -86,6 +94,10 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+fn trust(fingerprint: Option<Fingerprint>) -> ServerTrust {
+    fingerprint.map_or(ServerTrust::System, ServerTrust::Pinned)
+}
+
 /// The password from the first line of stdin, or from the environment for scripts.
 fn read_password(from_stdin: bool) -> Result<String> {
     if from_stdin {
@@ -110,6 +122,10 @@ fn logged_in(profile: &Profile, api: &ApiClient, auth: &AuthResponse, out: &Outp
         user_id: auth.user.id,
         username: auth.user.username.clone(),
         credentials,
+        certificate_sha256: match api.trust() {
+            ServerTrust::Pinned(fingerprint) => Some(fingerprint.to_string()),
+            ServerTrust::System => None,
+        },
     };
     profile.save(&saved)?;
     if out.json {
@@ -123,7 +139,13 @@ fn logged_in(profile: &Profile, api: &ApiClient, auth: &AuthResponse, out: &Outp
 /// old refresh token is spent the moment the server answers.
 fn restore(profile: &Profile) -> Result<ApiClient> {
     let saved = profile.load()?.ok_or(Error::NotLoggedIn).context("run `auraspeak login` first")?;
-    let api = ApiClient::new(&saved.server_url)?;
+    let trust = match &saved.certificate_sha256 {
+        Some(pin) => ServerTrust::Pinned(
+            pin.parse().with_context(|| format!("{}", profile.session_path().display()))?,
+        ),
+        None => ServerTrust::System,
+    };
+    let api = ApiClient::with_trust(&saved.server_url, trust)?;
     api.set_credentials(Some(saved.credentials.clone()));
     let profile = profile.clone();
     api.on_credentials_change(move |credentials| {
@@ -155,8 +177,7 @@ async fn tail(
     let (detail, channel) = resolve::find_channel(api, spec, ChannelKind::Text).await?;
     let mut names = member_names(api, detail.server.id).await?;
     let mut follower = ChannelFollower::new(api.clone(), channel.id);
-    let (handle, mut events) =
-        gateway::connect(api.gateway_url(), api.clone(), SessionConfig::default());
+    let (handle, mut events) = gateway::connect_api(api, SessionConfig::default());
     // History after the gateway is ready: a message posted in between then arrives both
     // ways, and the follower drops the repeat, instead of falling into a gap.
     match events.next().await {
