@@ -172,6 +172,9 @@ async fn invalid_session_starts_over_and_resyncs_over_rest(backend: Backend) {
     let (handle, mut events) = gateway::connect(member.gateway_url(), member.clone(), fast());
     wait_for(&mut events, "ready", |e| matches!(e, GatewayEvent::Ready { .. })).await;
     let mut follower = ChannelFollower::new(member.clone(), c.general);
+    // A second follower that looked at the (empty) channel and then saw nothing live.
+    let mut quiet = ChannelFollower::new(c.member.clone(), c.general);
+    assert!(quiet.recent(0).await.expect("baseline").is_empty());
     say(&c.owner, c.general, "seen").await;
     assert_eq!(follow(&mut follower, &mut events, 1).await.0, ["seen"]);
 
@@ -189,6 +192,11 @@ async fn invalid_session_starts_over_and_resyncs_over_rest(backend: Backend) {
         matches!((invalid, ready), (Some(i), Some(r)) if i < r),
         "invalid_session, then a new ready asking for a re-sync: {seen:?}"
     );
+    // Catching up from a channel that was empty means from its beginning.
+    let all: Vec<String> =
+        quiet.catch_up().await.expect("catch up").into_iter().map(|m| m.content).collect();
+    assert_eq!(all.len(), 21);
+    assert_eq!((all[0].as_str(), all[20].as_str()), ("seen", "missed 19"));
     say(&c.owner, c.general, "live again").await;
     assert_eq!(follow(&mut follower, &mut events, 1).await.0, ["live again"]);
     handle.close().await;
