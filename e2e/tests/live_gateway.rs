@@ -180,12 +180,13 @@ async fn invalid_session_starts_over_and_resyncs_over_rest(backend: Backend) {
 
     proxy.cut_and_block();
     wait_for(&mut events, "the drop", |e| matches!(e, GatewayEvent::Disconnected { .. })).await;
-    for i in 0..20 {
-        say(&c.owner, c.general, &format!("missed {i:02}")).await;
+    // More than one history page (100) of them, so the re-sync has to page.
+    for i in 0..120 {
+        say(&c.owner, c.general, &format!("missed {i:03}")).await;
     }
     proxy.reopen();
-    let (texts, seen) = follow(&mut follower, &mut events, 20).await;
-    assert_eq!(texts, (0..20).map(|i| format!("missed {i:02}")).collect::<Vec<_>>());
+    let (texts, seen) = follow(&mut follower, &mut events, 120).await;
+    assert_eq!(texts, (0..120).map(|i| format!("missed {i:03}")).collect::<Vec<_>>());
     let invalid = seen.iter().position(|e| matches!(e, GatewayEvent::InvalidSession));
     let ready = seen.iter().position(|e| matches!(e, GatewayEvent::Ready { resync: true, .. }));
     assert!(
@@ -195,8 +196,8 @@ async fn invalid_session_starts_over_and_resyncs_over_rest(backend: Backend) {
     // Catching up from a channel that was empty means from its beginning.
     let all: Vec<String> =
         quiet.catch_up().await.expect("catch up").into_iter().map(|m| m.content).collect();
-    assert_eq!(all.len(), 21);
-    assert_eq!((all[0].as_str(), all[20].as_str()), ("seen", "missed 19"));
+    assert_eq!(all.len(), 121);
+    assert_eq!((all[0].as_str(), all[120].as_str()), ("seen", "missed 119"));
     say(&c.owner, c.general, "live again").await;
     assert_eq!(follow(&mut follower, &mut events, 1).await.0, ["live again"]);
     handle.close().await;
