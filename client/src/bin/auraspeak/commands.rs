@@ -223,7 +223,10 @@ async fn tail(
         }
         for message in follower.handle_event(&event).await? {
             if !names.contains_key(&message.author_id) {
+                // Most likely someone who just joined. Asked once per author: one who has
+                // left again is shown by ID from then on.
                 names = member_names(api, detail.server.id).await?;
+                names.entry(message.author_id).or_insert_with(|| message.author_id.to_string());
             }
             out.message(&message, &names)?;
             live += 1;
