@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 pub use credentials::{Credentials, unix_ms_now};
 
 use crate::error::{Error, Result};
+use crate::tls::ServerTrust;
 
 type Listener = Box<dyn Fn(Option<&Credentials>) + Send + Sync>;
 
@@ -39,6 +40,7 @@ struct Inner {
     http: reqwest::Client,
     /// `https://host:port`, without a trailing slash.
     base: String,
+    trust: ServerTrust,
     credentials: Mutex<Option<Credentials>>,
     /// Held across a refresh round trip so only one refresh token is spent at a time.
     refresh: tokio::sync::Mutex<()>,
@@ -59,24 +61,40 @@ enum Body<'a, B: Serialize> {
 
 impl ApiClient {
     /// A client for the server at `base_url` (`http://` or `https://`, optionally with a
-    /// port; any path is ignored).
+    /// port; any path is ignored), trusting the certificates the system trusts.
     pub fn new(base_url: &str) -> Result<Self> {
+        Self::with_trust(base_url, ServerTrust::System)
+    }
+
+    /// A client that accepts the server certificates `trust` allows (e.g. a pinned
+    /// self-signed certificate).
+    pub fn with_trust(base_url: &str, trust: ServerTrust) -> Result<Self> {
         let base = normalize_base_url(base_url)?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("auraspeak-client/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(30))
+            .timeout(std::time::Duration::from_secs(30));
+        if let ServerTrust::Pinned(fingerprint) = &trust {
+            builder = builder.tls_backend_preconfigured(crate::tls::pinned_config(*fingerprint));
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::Protocol(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 base,
+                trust,
                 credentials: Mutex::new(None),
                 refresh: tokio::sync::Mutex::new(()),
                 listener: Mutex::new(None),
             }),
         })
+    }
+
+    /// Which server certificates this client accepts; the gateway uses the same.
+    pub fn trust(&self) -> &ServerTrust {
+        &self.inner.trust
     }
 
     /// The server's base URL, as normalised by [`ApiClient::new`].

@@ -15,6 +15,7 @@ mod backoff;
 pub mod session;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auraspeak_shared::ErrorCode;
@@ -23,12 +24,13 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 pub use session::{Authenticate, GatewaySession, Output, SessionConfig};
 
 use crate::api::ApiClient;
 use crate::error::{Error, Result};
+use crate::tls::ServerTrust;
 
 /// What the gateway tells its caller.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,18 +129,42 @@ impl GatewayEvents {
     }
 }
 
-/// Starts a gateway connection to `url` (see [`ApiClient::gateway_url`]) in a tokio task.
+/// Starts a gateway connection to `url` (see [`ApiClient::gateway_url`]) in a tokio task,
+/// trusting the certificates the system trusts.
 pub fn connect(
     url: String,
     tokens: impl TokenSource,
     config: SessionConfig,
 ) -> (GatewayHandle, GatewayEvents) {
+    connect_with_trust(url, tokens, config, &ServerTrust::System)
+}
+
+/// Starts the gateway of `api`'s server, with its tokens and its certificate trust.
+pub fn connect_api(api: &ApiClient, config: SessionConfig) -> (GatewayHandle, GatewayEvents) {
+    connect_with_trust(api.gateway_url(), api.clone(), config, api.trust())
+}
+
+/// Like [`connect`], accepting the server certificates `trust` allows.
+pub fn connect_with_trust(
+    url: String,
+    tokens: impl TokenSource,
+    config: SessionConfig,
+    trust: &ServerTrust,
+) -> (GatewayHandle, GatewayEvents) {
     // Bounded: a caller that stops reading stalls the driver rather than memory growing;
     // the server then sees a slow consumer and the session resumes once reading restarts.
     let (event_tx, events) = mpsc::channel(256);
     let (commands, command_rx) = mpsc::channel(32);
+    let connector = match trust {
+        ServerTrust::System => None,
+        ServerTrust::Pinned(fingerprint) => {
+            Some(Connector::Rustls(Arc::new(crate::tls::pinned_config(*fingerprint))))
+        }
+    };
     let driver = Driver {
         url,
+        connector,
+        connect_timeout: config.handshake_timeout,
         tokens,
         session: GatewaySession::new(config, Instant::now()),
         socket: None,
@@ -153,6 +179,11 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Driver<T> {
     url: String,
+    /// `None`: the system's trusted roots.
+    connector: Option<Connector>,
+    /// A connect to a black-holed address would otherwise hang the driver, and with it
+    /// `close`, for as long as the OS keeps retrying.
+    connect_timeout: Duration,
     tokens: T,
     session: GatewaySession,
     socket: Option<Socket>,
@@ -223,12 +254,18 @@ impl<T: TokenSource> Driver<T> {
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::Connect => {
-                    match tokio_tungstenite::connect_async(self.url.as_str()).await {
-                        Ok((socket, _)) => {
+                    let connect = tokio_tungstenite::connect_async_tls_with_config(
+                        self.url.as_str(),
+                        None,
+                        false,
+                        self.connector.clone(),
+                    );
+                    match tokio::time::timeout(self.connect_timeout, connect).await {
+                        Ok(Ok((socket, _))) => {
                             self.socket = Some(socket);
                             self.session.handle_connected(Instant::now());
                         }
-                        Err(_) => self.session.handle_closed(None, Instant::now()),
+                        Ok(Err(_)) | Err(_) => self.session.handle_closed(None, Instant::now()),
                     }
                 }
                 Output::Authenticate(auth) => match self.tokens.access_token().await {
@@ -243,18 +280,19 @@ impl<T: TokenSource> Driver<T> {
                             self.session.handle_closed(None, Instant::now());
                         }
                     }
-                    Err(Error::Unreachable { .. }) => {
-                        self.socket = None;
-                        self.session.handle_closed(None, Instant::now());
-                    }
-                    Err(e) => {
-                        // No token to be had: the session is over (logged out, revoked).
+                    // No token to be had: the session is over (logged out, revoked).
+                    Err(e) if session_is_over(&e) => {
                         let closed = GatewayEvent::Closed {
                             code: close::AUTHENTICATION_FAILED,
                             reason: e.to_string(),
                         };
                         let _ = self.events.send(closed).await;
                         return false;
+                    }
+                    // Unreachable, overloaded or failing for now: try again after backoff.
+                    Err(_) => {
+                        self.socket = None;
+                        self.session.handle_closed(None, Instant::now());
                     }
                 },
                 Output::Send(frame) => {
@@ -294,6 +332,16 @@ impl<T: TokenSource> Driver<T> {
     }
 }
 
+/// Whether a failure to get a token means the login itself is gone, so reconnecting
+/// cannot help.
+fn session_is_over(error: &Error) -> bool {
+    match error {
+        Error::NotLoggedIn => true,
+        Error::Api { status, .. } => *status == 401,
+        _ => false,
+    }
+}
+
 async fn next_message(
     socket: &mut Option<Socket>,
 ) -> Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>> {
@@ -307,5 +355,26 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: ErrorCode) -> Error {
+        Error::Api { status, code, message: String::new(), request_id: None }
+    }
+
+    #[test]
+    fn only_a_lost_login_stops_reconnecting() {
+        assert!(session_is_over(&Error::NotLoggedIn));
+        assert!(session_is_over(&api(401, ErrorCode::RefreshTokenReused)));
+        assert!(session_is_over(&api(401, ErrorCode::SessionRevoked)));
+        // A server that is down, overloaded or briefly failing may recover.
+        assert!(!session_is_over(&api(503, ErrorCode::Unavailable)));
+        assert!(!session_is_over(&api(429, ErrorCode::RateLimited)));
+        assert!(!session_is_over(&api(500, ErrorCode::Internal)));
+        assert!(!session_is_over(&Error::Protocol("HTTP 502 from a proxy".into())));
     }
 }

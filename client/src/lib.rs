@@ -21,6 +21,7 @@ pub mod gateway;
 pub mod media;
 pub mod profile;
 pub mod resolve;
+pub mod tls;
 pub mod voice;
 
 pub use error::{Error, Result};

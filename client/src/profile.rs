@@ -20,6 +20,9 @@ pub struct SavedSession {
     pub user_id: UserId,
     pub username: String,
     pub credentials: Credentials,
+    /// The pinned server certificate (`AB:CD:…`), for a server with a self-signed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_sha256: Option<String>,
 }
 
 /// A directory holding one saved session.
@@ -133,6 +136,7 @@ mod tests {
                 access_expires_at_ms: 2,
                 refresh_token: "r".into(),
             },
+            certificate_sha256: None,
         }
     }
 

@@ -16,8 +16,13 @@ pub async fn find_server(api: &ApiClient, spec: &str) -> Result<Server> {
 }
 
 /// The channel `spec` names (`ID`, `name`, `#name` or `server/name`) among the
-/// channels the user can see, with its server.
-pub async fn find_channel(api: &ApiClient, spec: &str) -> Result<(ServerDetail, Channel)> {
+/// channels the user can see, with its server. Names only match channels of `kind`:
+/// a new server has both a text and a voice channel called "general".
+pub async fn find_channel(
+    api: &ApiClient,
+    spec: &str,
+    kind: ChannelKind,
+) -> Result<(ServerDetail, Channel)> {
     let (server_spec, channel_spec) = match spec.split_once('/') {
         Some((server, channel)) => (Some(server), channel),
         None => (None, spec),
@@ -30,7 +35,7 @@ pub async fn find_channel(api: &ApiClient, spec: &str) -> Result<(ServerDetail, 
     for server in servers {
         details.push(api.server(server.id).await?);
     }
-    pick_channel(details, channel_spec)
+    pick_channel(details, channel_spec, kind)
 }
 
 fn pick_server(servers: Vec<Server>, spec: &str) -> Result<Server> {
@@ -52,16 +57,18 @@ fn pick_server(servers: Vec<Server>, spec: &str) -> Result<Server> {
     }
 }
 
-fn pick_channel(details: Vec<ServerDetail>, spec: &str) -> Result<(ServerDetail, Channel)> {
+fn pick_channel(
+    details: Vec<ServerDetail>,
+    spec: &str,
+    kind: ChannelKind,
+) -> Result<(ServerDetail, Channel)> {
     let id = spec.parse::<ChannelId>().ok();
     let name = spec.trim().trim_start_matches('#');
     let mut found = Vec::new();
     for detail in &details {
         for channel in &detail.channels {
             let by_id = id == Some(channel.id);
-            // Categories only group channels; nobody means one when naming a channel.
-            let by_name =
-                channel.kind != ChannelKind::Category && channel.name.eq_ignore_ascii_case(name);
+            let by_name = channel.kind == kind && channel.name.eq_ignore_ascii_case(name);
             if by_id {
                 return Ok((detail.clone(), channel.clone()));
             }
@@ -151,23 +158,28 @@ mod tests {
     }
 
     #[test]
-    fn channels_by_id_name_or_hash_name_skipping_categories() {
+    fn channels_by_id_name_or_hash_name_of_the_wanted_kind() {
         let a = detail(
             server(10, "A"),
             vec![
                 channel(20, 10, "general", ChannelKind::Text),
                 channel(21, 10, "games", ChannelKind::Category),
+                channel(22, 10, "General", ChannelKind::Voice),
             ],
         );
         let b = detail(server(11, "B"), vec![channel(30, 11, "General", ChannelKind::Text)]);
         let both = vec![a.clone(), b.clone()];
-        assert!(matches!(pick_channel(both.clone(), "#general"), Err(Error::Ambiguous { .. })));
-        let (d, c) = pick_channel(both.clone(), &sf(30).to_string()).expect("by id");
+        let text = ChannelKind::Text;
+        let ambiguous = pick_channel(both.clone(), "#general", text);
+        assert!(matches!(ambiguous, Err(Error::Ambiguous { .. })), "{ambiguous:?}");
+        let (d, c) = pick_channel(both.clone(), &sf(30).to_string(), text).expect("by id");
         assert_eq!((d.server.name.as_str(), c.name.as_str()), ("B", "General"));
-        assert_eq!(pick_channel(vec![a], "#GENERAL").expect("one server").1.id, ChannelId(sf(20)));
-        assert!(matches!(
-            pick_channel(both, "games"),
-            Err(Error::NotFound { kind: "channel", .. })
-        ));
+        // Within one server the voice channel of the same name does not get in the way.
+        let (_, c) = pick_channel(vec![a.clone()], "#GENERAL", text).expect("text");
+        assert_eq!(c.id, ChannelId(sf(20)));
+        let (_, c) = pick_channel(vec![a], "general", ChannelKind::Voice).expect("voice");
+        assert_eq!(c.id, ChannelId(sf(22)));
+        let category = pick_channel(both, "games", text);
+        assert!(matches!(category, Err(Error::NotFound { kind: "channel", .. })), "{category:?}");
     }
 }

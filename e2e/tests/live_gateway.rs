@@ -25,6 +25,7 @@ backend_tests!(
     a_sent_message_arrives_live,
     resume_after_a_dropped_connection_delivers_what_was_missed,
     invalid_session_starts_over_and_resyncs_over_rest,
+    a_revoked_session_closes_the_gateway_for_good,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -171,25 +172,63 @@ async fn invalid_session_starts_over_and_resyncs_over_rest(backend: Backend) {
     let (handle, mut events) = gateway::connect(member.gateway_url(), member.clone(), fast());
     wait_for(&mut events, "ready", |e| matches!(e, GatewayEvent::Ready { .. })).await;
     let mut follower = ChannelFollower::new(member.clone(), c.general);
+    // A second follower that looked at the (empty) channel and then saw nothing live.
+    let mut quiet = ChannelFollower::new(c.member.clone(), c.general);
+    assert!(quiet.recent(0).await.expect("baseline").is_empty());
     say(&c.owner, c.general, "seen").await;
     assert_eq!(follow(&mut follower, &mut events, 1).await.0, ["seen"]);
 
     proxy.cut_and_block();
     wait_for(&mut events, "the drop", |e| matches!(e, GatewayEvent::Disconnected { .. })).await;
-    for i in 0..20 {
-        say(&c.owner, c.general, &format!("missed {i:02}")).await;
+    // More than one history page (100) of them, so the re-sync has to page.
+    for i in 0..120 {
+        say(&c.owner, c.general, &format!("missed {i:03}")).await;
     }
     proxy.reopen();
-    let (texts, seen) = follow(&mut follower, &mut events, 20).await;
-    assert_eq!(texts, (0..20).map(|i| format!("missed {i:02}")).collect::<Vec<_>>());
+    let (texts, seen) = follow(&mut follower, &mut events, 120).await;
+    assert_eq!(texts, (0..120).map(|i| format!("missed {i:03}")).collect::<Vec<_>>());
     let invalid = seen.iter().position(|e| matches!(e, GatewayEvent::InvalidSession));
     let ready = seen.iter().position(|e| matches!(e, GatewayEvent::Ready { resync: true, .. }));
     assert!(
         matches!((invalid, ready), (Some(i), Some(r)) if i < r),
         "invalid_session, then a new ready asking for a re-sync: {seen:?}"
     );
+    // Catching up from a channel that was empty means from its beginning.
+    let all: Vec<String> =
+        quiet.catch_up().await.expect("catch up").into_iter().map(|m| m.content).collect();
+    assert_eq!(all.len(), 121);
+    assert_eq!((all[0].as_str(), all[120].as_str()), ("seen", "missed 119"));
     say(&c.owner, c.general, "live again").await;
     assert_eq!(follow(&mut follower, &mut events, 1).await.0, ["live again"]);
     handle.close().await;
+    s.stop().await;
+}
+
+async fn a_revoked_session_closes_the_gateway_for_good(backend: Backend) {
+    // The server notices a logout at the session's next heartbeat; make that soon.
+    let s = TestServer::start_with(&backend, |c| c.gateway.heartbeat_interval_ms = 300).await;
+    let c = community::setup(&s.base).await;
+    let (_handle, mut events) = gateway::connect(c.member.gateway_url(), c.member.clone(), fast());
+    wait_for(&mut events, "ready", |e| matches!(e, GatewayEvent::Ready { .. })).await;
+    // The same session logged out from elsewhere (another copy of its tokens).
+    let elsewhere = ApiClient::new(&s.base).expect("url");
+    elsewhere.set_credentials(c.member.credentials());
+    elsewhere.logout().await.expect("logout");
+    let mut seen = Vec::new();
+    loop {
+        let event = next_event(&mut events).await;
+        if let GatewayEvent::Closed { code, .. } = event {
+            assert_eq!(code, auraspeak_shared::v1::gateway::close::AUTHENTICATION_FAILED);
+            break;
+        }
+        seen.push(event);
+        assert!(seen.len() < 20, "reconnects instead of giving up: {seen:?}");
+    }
+    assert!(seen.contains(&GatewayEvent::InvalidSession), "{seen:?}");
+    assert_eq!(
+        tokio::time::timeout(WAIT, events.next()).await.expect("stream ends"),
+        None,
+        "nothing after closed"
+    );
     s.stop().await;
 }

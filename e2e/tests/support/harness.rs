@@ -45,6 +45,11 @@ impl Backend {
     }
 }
 
+/// A number no other call in this process returns, for unique names.
+pub fn unique() -> u32 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
 struct TestDb {
     url: String,
     admin_url: Option<String>,
@@ -127,7 +132,11 @@ impl TestServer {
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.as_ref().expect("running").addr()
+        self.running().addr()
+    }
+
+    pub fn running(&self) -> &RunningServer {
+        self.server.as_ref().expect("running")
     }
 
     /// The voice relay's UDP port.

@@ -9,8 +9,10 @@ use auraspeak_client::api::ApiClient;
 use auraspeak_client::follow::ChannelFollower;
 use auraspeak_client::gateway::{self, GatewayEvent, SessionConfig};
 use auraspeak_client::profile::{Profile, SavedSession};
+use auraspeak_client::tls::{Fingerprint, ServerTrust};
 use auraspeak_client::{Error, resolve};
 use auraspeak_shared::v1::auth::{AuthResponse, RegisterRequest};
+use auraspeak_shared::v1::channels::ChannelKind;
 use auraspeak_shared::v1::messages::SendMessageRequest;
 use auraspeak_shared::{ServerId, UserId};
 use serde_json::json;
@@ -32,8 +34,15 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     };
     let out = Output { json: cli.json };
     match cli.command {
-        Command::Register { server, username, email, display_name, password_stdin } => {
-            let api = ApiClient::new(&server)?;
+        Command::Register {
+            server,
+            username,
+            email,
+            display_name,
+            password_stdin,
+            certificate_fingerprint,
+        } => {
+            let api = ApiClient::with_trust(&server, trust(certificate_fingerprint))?;
             let request = RegisterRequest {
                 username,
                 email,
@@ -44,8 +53,8 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             let auth = api.register(&request).await?;
             logged_in(&profile, &api, &auth, &out)
         }
-        Command::Login { server, user, password_stdin, device } => {
-            let api = ApiClient::new(&server)?;
+        Command::Login { server, user, password_stdin, device, certificate_fingerprint } => {
+            let api = ApiClient::with_trust(&server, trust(certificate_fingerprint))?;
             let password = read_password(password_stdin)?;
             let auth = api.login(&user, &password, Some(&device)).await?;
             logged_in(&profile, &api, &auth, &out)
@@ -68,7 +77,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         }
         Command::Send { channel, text } => {
             let api = restore(&profile)?;
-            let (_, channel) = resolve::find_channel(&api, &channel).await?;
+            let (_, channel) = resolve::find_channel(&api, &channel, ChannelKind::Text).await?;
             let request = SendMessageRequest { content: text, reply_to: None, nonce: None };
             let message = api.send_message(channel.id, &request).await?;
             if out.json {
@@ -83,6 +92,10 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             tail(&api, &channel, history, limits, &out).await
         }
     }
+}
+
+fn trust(fingerprint: Option<Fingerprint>) -> ServerTrust {
+    fingerprint.map_or(ServerTrust::System, ServerTrust::Pinned)
 }
 
 /// The password from the first line of stdin, or from the environment for scripts.
@@ -109,6 +122,10 @@ fn logged_in(profile: &Profile, api: &ApiClient, auth: &AuthResponse, out: &Outp
         user_id: auth.user.id,
         username: auth.user.username.clone(),
         credentials,
+        certificate_sha256: match api.trust() {
+            ServerTrust::Pinned(fingerprint) => Some(fingerprint.to_string()),
+            ServerTrust::System => None,
+        },
     };
     profile.save(&saved)?;
     if out.json {
@@ -122,7 +139,13 @@ fn logged_in(profile: &Profile, api: &ApiClient, auth: &AuthResponse, out: &Outp
 /// old refresh token is spent the moment the server answers.
 fn restore(profile: &Profile) -> Result<ApiClient> {
     let saved = profile.load()?.ok_or(Error::NotLoggedIn).context("run `auraspeak login` first")?;
-    let api = ApiClient::new(&saved.server_url)?;
+    let trust = match &saved.certificate_sha256 {
+        Some(pin) => ServerTrust::Pinned(
+            pin.parse().with_context(|| format!("{}", profile.session_path().display()))?,
+        ),
+        None => ServerTrust::System,
+    };
+    let api = ApiClient::with_trust(&saved.server_url, trust)?;
     api.set_credentials(Some(saved.credentials.clone()));
     let profile = profile.clone();
     api.on_credentials_change(move |credentials| {
@@ -151,11 +174,10 @@ async fn tail(
     limits: TailLimits,
     out: &Output,
 ) -> Result<()> {
-    let (detail, channel) = resolve::find_channel(api, spec).await?;
+    let (detail, channel) = resolve::find_channel(api, spec, ChannelKind::Text).await?;
     let mut names = member_names(api, detail.server.id).await?;
     let mut follower = ChannelFollower::new(api.clone(), channel.id);
-    let (handle, mut events) =
-        gateway::connect(api.gateway_url(), api.clone(), SessionConfig::default());
+    let (handle, mut events) = gateway::connect_api(api, SessionConfig::default());
     // History after the gateway is ready: a message posted in between then arrives both
     // ways, and the follower drops the repeat, instead of falling into a gap.
     match events.next().await {
@@ -171,13 +193,17 @@ async fn tail(
     out.status(&format!("Following #{} on {} (Ctrl-C to stop)", channel.name, detail.server.name));
     let deadline = limits.duration.map(|d| tokio::time::Instant::now() + d);
     let mut live = 0u64;
+    // One future for the whole loop: a fresh `ctrl_c()` per iteration could miss a
+    // signal that arrives in between, and the default handler is already replaced.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     let result = loop {
         if limits.count.is_some_and(|n| live >= n) {
             break Ok(());
         }
         let event = tokio::select! {
             event = events.next() => event,
-            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = &mut interrupted => break Ok(()),
             () = sleep_until(deadline) => break Ok(()),
         };
         let Some(event) = event else { break Err(Error::GatewayEnded.into()) };
@@ -197,7 +223,10 @@ async fn tail(
         }
         for message in follower.handle_event(&event).await? {
             if !names.contains_key(&message.author_id) {
+                // Most likely someone who just joined. Asked once per author: one who has
+                // left again is shown by ID from then on.
                 names = member_names(api, detail.server.id).await?;
+                names.entry(message.author_id).or_insert_with(|| message.author_id.to_string());
             }
             out.message(&message, &names)?;
             live += 1;

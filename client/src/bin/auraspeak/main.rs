@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use auraspeak_client::Error;
+use auraspeak_client::tls::Fingerprint;
 use auraspeak_shared::ErrorCode;
 use clap::{Parser, Subcommand};
 
@@ -66,6 +67,10 @@ enum Command {
         /// Read the password from the first line of standard input
         #[arg(long)]
         password_stdin: bool,
+        /// Trust exactly the server certificate with this SHA-256 fingerprint (AB:CD:…),
+        /// as the server prints it for its self-signed certificate
+        #[arg(long, value_name = "SHA256")]
+        certificate_fingerprint: Option<Fingerprint>,
     },
     /// Log in and save the session
     Login {
@@ -81,6 +86,10 @@ enum Command {
         /// Name of this device in the account's session list
         #[arg(long, default_value = "auraspeak cli")]
         device: String,
+        /// Trust exactly the server certificate with this SHA-256 fingerprint (AB:CD:…),
+        /// as the server prints it for its self-signed certificate
+        #[arg(long, value_name = "SHA256")]
+        certificate_fingerprint: Option<Fingerprint>,
     },
     /// End the saved session on the server and forget it
     Logout,
