@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auraspeak_shared::v1::gateway::{ClientFrame, Event};
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::error::{Error, Result};
 use crate::gateway::{GatewayEvent, GatewayEvents, GatewayHandle};
 use crate::media::{LinkOutput, LinkStats, MediaLink};
+use crate::voice::device::FramePort;
 use crate::voice::{
     CaptureConfig, CapturePipeline, EncodedPacket, FRAME_DURATION, FRAME_SAMPLES, Frame,
     JitterConfig, Mixer, RemoteSpeaker, WavSink, WavSource,
@@ -27,6 +29,9 @@ use crate::voice::{
 pub enum AudioInput {
     /// A WAV file, read in real time (the call's 10 ms clock paces it).
     Wav(Box<WavSource>),
+    /// A capture device through the device layer ([`crate::voice::device::AudioIo`]):
+    /// the device's clock paces capture; the call takes whatever frames have arrived.
+    Device(Arc<FramePort>),
     /// Nothing: a listen-only participant.
     Silence,
 }
@@ -34,6 +39,8 @@ pub enum AudioInput {
 /// Where the mixed signal of everyone else goes.
 pub enum AudioOutput {
     Wav(WavSink),
+    /// A playback device; may share its [`FramePort`] with [`AudioInput::Device`].
+    Device(Arc<FramePort>),
     Discard,
 }
 
@@ -397,14 +404,45 @@ impl Call {
         input: &mut AudioInput,
         output: &mut AudioOutput,
     ) -> Result<bool> {
-        let (mut frame, more) = match input {
+        let more = match input {
             AudioInput::Wav(source) => match source.next_frame()? {
-                Some(frame) => (frame, true),
-                None => ([0.0; FRAME_SAMPLES], false),
+                Some(mut frame) => {
+                    self.capture(now, &mut frame)?;
+                    true
+                }
+                None => {
+                    self.capture(now, &mut [0.0; FRAME_SAMPLES])?;
+                    false
+                }
             },
-            AudioInput::Silence => ([0.0; FRAME_SAMPLES], true),
+            AudioInput::Device(port) => {
+                // The device's clock, not ours, decides how many frames there are: take
+                // what has arrived (usually one, two after a late tick, none before).
+                while let Some(mut frame) = port.recv(Duration::ZERO) {
+                    self.capture(now, &mut frame)?;
+                }
+                true
+            }
+            AudioInput::Silence => {
+                self.capture(now, &mut [0.0; FRAME_SAMPLES])?;
+                true
+            }
         };
-        let captured = self.pipeline.process(now, &mut frame)?;
+        let mut played: Frame = [0.0; FRAME_SAMPLES];
+        self.mixer.poll_frame(now, &mut played);
+        self.pipeline.handle_far_end(&played);
+        match output {
+            AudioOutput::Wav(sink) => sink.write_frame(&played)?,
+            AudioOutput::Device(port) => {
+                port.play(played);
+            }
+            AudioOutput::Discard => {}
+        }
+        Ok(more)
+    }
+
+    fn capture(&mut self, now: Instant, frame: &mut Frame) -> Result<()> {
+        let captured = self.pipeline.process(now, frame)?;
         if let Some(packet) = captured.packet
             && !self.self_mute
         {
@@ -416,12 +454,6 @@ impl Call {
             );
             self.report.packets_sent += 1;
         }
-        let mut played: Frame = [0.0; FRAME_SAMPLES];
-        self.mixer.poll_frame(now, &mut played);
-        self.pipeline.handle_far_end(&played);
-        if let AudioOutput::Wav(sink) = output {
-            sink.write_frame(&played)?;
-        }
-        Ok(more)
+        Ok(())
     }
 }
