@@ -18,7 +18,7 @@ use auraspeak_shared::{ServerId, UserId};
 use serde_json::json;
 
 use crate::output::Output;
-use crate::{Cli, Command};
+use crate::{Cli, Command, VoiceCommand};
 
 const PASSWORD_ENV: &str = "AURASPEAK_PASSWORD";
 /// Largest page the members route serves.
@@ -86,6 +86,14 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
                 out.line(&format!("sent {}", message.id))
             }
         }
+        Command::Voice {
+            action: VoiceCommand::Join { channel, input, output, ptt, duration, mute, deaf },
+        } => {
+            let api = restore(&profile)?;
+            let args = crate::voice::JoinArgs { channel, input, output, ptt, duration, mute, deaf };
+            crate::voice::join(&api, args, &out).await
+        }
+        Command::Voice { action: VoiceCommand::Devices } => crate::voice::devices(&out),
         Command::Tail { channel, history, count, duration } => {
             let api = restore(&profile)?;
             let limits = TailLimits { count, duration: duration.map(Duration::from_secs) };

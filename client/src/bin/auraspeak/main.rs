@@ -5,6 +5,7 @@
 
 mod commands;
 mod output;
+mod voice;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,6 +113,42 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         duration: Option<u64>,
     },
+    /// Voice channels
+    Voice {
+        #[command(subcommand)]
+        action: VoiceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum VoiceCommand {
+    /// Join a voice channel (ID, name or server/name) and talk and listen until the
+    /// duration is over, the input file ends, or `leave` is read from standard input
+    Join {
+        channel: String,
+        /// Microphone: a device id or name, `default`, a .wav file (played in real time),
+        /// or `none`
+        #[arg(long, default_value = "default")]
+        input: String,
+        /// Speakers: a device id or name, `default`, a .wav file to record to, or `none`
+        #[arg(long, default_value = "default")]
+        output: String,
+        /// Push-to-talk: transmit only between `press` and `release` lines on standard
+        /// input (other lines: mute, unmute, deafen, undeafen, leave)
+        #[arg(long)]
+        ptt: bool,
+        /// Leave after this many seconds
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<u64>,
+        /// Join muted
+        #[arg(long)]
+        mute: bool,
+        /// Join deafened
+        #[arg(long)]
+        deaf: bool,
+    },
+    /// List the audio devices
+    Devices,
 }
 
 fn main() -> ExitCode {

@@ -1,0 +1,236 @@
+//! `auraspeak voice join`: a voice call from the command line, with a device or a WAV file
+//! on either side, push-to-talk and mute controls read from standard input, and the
+//! connection's figures printed at the end.
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use auraspeak_client::api::ApiClient;
+use auraspeak_client::call::{self, AudioInput, AudioOutput, CallControl, CallOptions};
+use auraspeak_client::gateway::{self, GatewayEvent, SessionConfig};
+use auraspeak_client::resolve;
+use auraspeak_client::voice::device::{AudioHost, AudioIo, AudioIoConfig, DeviceChoice, Direction};
+use auraspeak_client::voice::{GateMode, Pacing, WavSink, WavSource};
+use auraspeak_shared::v1::channels::ChannelKind;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::output::Output;
+
+/// What `voice join` was asked to do.
+pub(crate) struct JoinArgs {
+    pub(crate) channel: String,
+    pub(crate) input: String,
+    pub(crate) output: String,
+    pub(crate) ptt: bool,
+    pub(crate) duration: Option<u64>,
+    pub(crate) mute: bool,
+    pub(crate) deaf: bool,
+}
+
+/// How long after releasing push-to-talk the gate stays open, so the last syllable is
+/// not clipped (Discord and TeamSpeak use a similar tail).
+const PTT_RELEASE_TAIL: Duration = Duration::from_millis(200);
+
+enum End {
+    Wav(std::path::PathBuf),
+    Device(DeviceChoice),
+    Nothing,
+}
+
+/// `file.wav`, `none`, `default` or a device id or name.
+fn parse_end(spec: &str, direction: Direction, host: Option<&AudioHost>) -> Result<End> {
+    if spec.eq_ignore_ascii_case("none") {
+        return Ok(End::Nothing);
+    }
+    if spec.to_ascii_lowercase().ends_with(".wav") {
+        return Ok(End::Wav(spec.into()));
+    }
+    if spec.eq_ignore_ascii_case("default") {
+        return Ok(End::Device(DeviceChoice::SystemDefault));
+    }
+    let Some(host) = host else { bail!("no audio host for {direction} device {spec:?}") };
+    let list = host.list()?;
+    let known = list.devices(direction);
+    if known.iter().any(|d| d.id == spec) {
+        return Ok(End::Device(DeviceChoice::Id(spec.to_owned())));
+    }
+    if known.iter().any(|d| d.name == spec) {
+        return Ok(End::Device(DeviceChoice::Name(spec.to_owned())));
+    }
+    let names: Vec<String> = known.iter().map(|d| format!("{} ({})", d.name, d.id)).collect();
+    bail!("no {direction} device {spec:?}; available: {}", names.join(", "))
+}
+
+/// Lines on stdin become call controls: `press`/`release` (push-to-talk), `mute`,
+/// `unmute`, `deafen`, `undeafen`, `leave`. End of input leaves the call only when no
+/// duration was given.
+fn read_controls(tx: mpsc::Sender<CallControl>, leave_at_eof: bool) {
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            let control = match line.trim().to_ascii_lowercase().as_str() {
+                "press" | "down" => CallControl::PushToTalk(true),
+                "release" | "up" => CallControl::PushToTalk(false),
+                "mute" => CallControl::Mute(true),
+                "unmute" => CallControl::Mute(false),
+                "deafen" => CallControl::Deafen(true),
+                "undeafen" => CallControl::Deafen(false),
+                "leave" | "quit" => CallControl::Leave,
+                "" => continue,
+                other => {
+                    eprintln!(
+                        "auraspeak: unknown control {other:?} (press, release, mute, unmute, deafen, undeafen, leave)"
+                    );
+                    continue;
+                }
+            };
+            if tx.blocking_send(control).is_err() {
+                return;
+            }
+        }
+        if leave_at_eof {
+            let _ = tx.blocking_send(CallControl::Leave);
+        }
+    });
+}
+
+pub(crate) async fn join(api: &ApiClient, args: JoinArgs, out: &Output) -> Result<()> {
+    let (detail, channel) = resolve::find_channel(api, &args.channel, ChannelKind::Voice).await?;
+    let wants_device =
+        |s: &str| !s.eq_ignore_ascii_case("none") && !s.to_ascii_lowercase().ends_with(".wav");
+    let host = if wants_device(&args.input) || wants_device(&args.output) {
+        Some(AudioHost::new().context("opening the audio system")?)
+    } else {
+        None
+    };
+    let input_end = parse_end(&args.input, Direction::Input, host.as_ref())?;
+    let output_end = parse_end(&args.output, Direction::Output, host.as_ref())?;
+    let mut io_config = AudioIoConfig { input: None, output: None, ..AudioIoConfig::default() };
+    if let End::Device(choice) = &input_end {
+        io_config.input = Some(choice.clone());
+    }
+    if let End::Device(choice) = &output_end {
+        io_config.output = Some(choice.clone());
+    }
+    // One device driver for both directions; it stays alive for the whole call.
+    let devices = if io_config.input.is_some() || io_config.output.is_some() {
+        let (io, port) = AudioIo::start(io_config).context("starting the audio devices")?;
+        Some((io, Arc::new(port)))
+    } else {
+        None
+    };
+    let port = devices.as_ref().map(|(_, port)| port.clone());
+    let input = match input_end {
+        End::Wav(path) => AudioInput::Wav(Box::new(open_wav(&path)?)),
+        End::Device(_) => AudioInput::Device(port.clone().context("device port")?),
+        End::Nothing => AudioInput::Silence,
+    };
+    let output = match output_end {
+        End::Wav(path) => AudioOutput::Wav(
+            WavSink::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        ),
+        End::Device(_) => AudioOutput::Device(port.context("device port")?),
+        End::Nothing => AudioOutput::Discard,
+    };
+
+    let me = api.me().await?.id;
+    let (handle, mut events) = gateway::connect_api(api, SessionConfig::default());
+    match events.next().await {
+        Some(GatewayEvent::Ready { .. }) => {}
+        Some(GatewayEvent::Closed { code, reason }) => {
+            return Err(auraspeak_client::Error::GatewayClosed { code, reason }.into());
+        }
+        other => bail!("the gateway did not become ready: {other:?}"),
+    }
+    let mut options = CallOptions::new(channel.id);
+    options.me = Some(me);
+    options.self_mute = args.mute;
+    options.self_deaf = args.deaf;
+    options.duration = args.duration.map(Duration::from_secs);
+    if args.ptt {
+        options.capture.gate = GateMode::PushToTalk { release_tail: PTT_RELEASE_TAIL };
+    }
+    let (controls_tx, controls) = mpsc::channel(16);
+    read_controls(controls_tx, args.duration.is_none() && args.ptt);
+    out.status(&format!("Joining voice channel {} on {}…", channel.name, detail.server.name));
+    let report = call::run(&handle, &mut events, options, input, output, controls).await;
+    handle.close().await;
+    drop(devices);
+    let report = report?;
+    let link = report.link;
+    if out.json {
+        out.json_line(&json!({
+            "channel": channel.id,
+            "connect_ms": report.connect_time.as_millis(),
+            "packets_sent": report.packets_sent,
+            "packets_received": report.packets_received,
+            "rtt_ms": link.rtt_ms,
+            "upstream_loss": link.upstream_loss,
+            "downstream_loss": link.downstream_loss,
+            "jitter_ms": link.jitter_ms,
+            "bytes_sent": link.bytes_sent,
+            "bytes_received": link.bytes_received,
+            "heard": report.heard,
+            "ended": report.ended,
+        }))
+    } else {
+        let ms = |v: Option<f32>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} ms"));
+        let pct =
+            |v: Option<f32>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1} %", v * 100.0));
+        out.line(&format!(
+            "Left voice ({}). Connected in {} ms; sent {} packets, received {}; \
+             round trip {}, loss up {} / down {}, jitter {}; {} kB sent, {} kB received.",
+            report.ended,
+            report.connect_time.as_millis(),
+            report.packets_sent,
+            report.packets_received,
+            ms(link.rtt_ms),
+            pct(link.upstream_loss),
+            pct(link.downstream_loss),
+            ms(link.jitter_ms),
+            link.bytes_sent / 1000,
+            link.bytes_received / 1000,
+        ))
+    }
+}
+
+pub(crate) fn devices(out: &Output) -> Result<()> {
+    let host = AudioHost::new().context("opening the audio system")?;
+    let list = host.list()?;
+    let mut rows = Vec::new();
+    for direction in [Direction::Input, Direction::Output] {
+        let default = list.default_id(direction).map(str::to_owned);
+        for d in list.devices(direction) {
+            rows.push(json!({
+                "direction": direction.to_string(),
+                "id": d.id,
+                "name": d.name,
+                "default": default.as_deref() == Some(d.id.as_str()),
+            }));
+        }
+    }
+    if out.json {
+        return out.json_line(&rows);
+    }
+    out.line(&format!("Audio host: {}", host.name()))?;
+    for row in rows {
+        let star = if row["default"] == true { " (default)" } else { "" };
+        out.line(&format!(
+            "{:<6} {}  [{}]{star}",
+            row["direction"].as_str().unwrap_or_default(),
+            row["name"].as_str().unwrap_or_default(),
+            row["id"].as_str().unwrap_or_default()
+        ))?;
+    }
+    Ok(())
+}
+
+fn open_wav(path: &Path) -> Result<WavSource> {
+    // The call's 10 ms clock paces the file: reading as fast as possible here is right.
+    WavSource::open(path, Pacing::AsFastAsPossible)
+        .with_context(|| format!("opening {}", path.display()))
+}

@@ -1,0 +1,178 @@
+//! Two `auraspeak voice join` processes on loopback: one plays a speech file, the other
+//! records what it hears. Plain talking is heard (by correlation with the file); joining
+//! muted, the listener joining deafened, and push-to-talk never pressed each leave the
+//! recording silent; push-to-talk held is heard.
+//!
+//! Media, not storage, is under test: SQLite only.
+
+#[path = "support/community.rs"]
+mod community;
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use auraspeak_client::voice::compare::{Comparison, energy_db};
+use auraspeak_client::voice::{Pacing, WavSource};
+use harness::{Backend, PASSWORD, TestServer};
+use tokio::io::AsyncWriteExt as _;
+use tokio::process::{Child, Command};
+
+fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("AURASPEAK_BIN").filter(|v| !v.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = dir.join(format!("auraspeak{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not built: run `cargo build -p auraspeak-client --bin auraspeak`",
+        bin.display()
+    );
+    bin
+}
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../client/tests/fixtures/speech-en-us-male.wav")
+}
+
+struct Cli {
+    profile: PathBuf,
+}
+
+impl Cli {
+    async fn login(base: &str, user: &str) -> Self {
+        let profile = std::env::temp_dir().join(format!(
+            "auraspeak-e2e-cli-voice-{user}-{}-{}",
+            std::process::id(),
+            harness::unique()
+        ));
+        let cli = Self { profile };
+        let out = cli
+            .command(&["login", "--server", base, "--user", user])
+            .env("AURASPEAK_PASSWORD", PASSWORD)
+            .output()
+            .await
+            .expect("auraspeak runs");
+        assert!(out.status.success(), "login: {}", String::from_utf8_lossy(&out.stderr));
+        cli
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary());
+        command.arg("--profile-dir").arg(&self.profile).args(args).kill_on_drop(true);
+        command
+    }
+
+    fn join(&self, args: &[&str]) -> Child {
+        let mut full = vec!["--json", "voice", "join", "Raid Night/General"];
+        full.extend_from_slice(args);
+        self.command(&full)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn auraspeak")
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.profile).ok();
+    }
+}
+
+async fn finish(child: Child, who: &str) -> serde_json::Value {
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the call ends in time")
+        .expect("auraspeak runs");
+    assert!(out.status.success(), "{who}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{who} printed no JSON report ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    })
+}
+
+/// One round: the listener records for a while; a second later the speaker joins with
+/// `speaker_args` and plays the fixture (writing `speaker_stdin` first). Returns the
+/// recording and the two reports.
+async fn round(
+    speaker: &Cli,
+    listener: &Cli,
+    speaker_args: &[&str],
+    listener_args: &[&str],
+    speaker_stdin: &str,
+) -> (Vec<f32>, serde_json::Value, serde_json::Value) {
+    let recording = std::env::temp_dir().join(format!(
+        "auraspeak-cli-voice-{}-{}.wav",
+        std::process::id(),
+        harness::unique()
+    ));
+    let rec = recording.to_string_lossy().into_owned();
+    let mut args = vec!["--input", "none", "--output", rec.as_str(), "--duration", "7"];
+    args.extend_from_slice(listener_args);
+    let listening = listener.join(&args);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let speech = fixture();
+    let speech = speech.to_string_lossy().into_owned();
+    let mut args = vec!["--input", speech.as_str(), "--output", "none"];
+    args.extend_from_slice(speaker_args);
+    let mut speaking = speaker.join(&args);
+    let mut stdin = speaking.stdin.take().expect("stdin");
+    stdin.write_all(speaker_stdin.as_bytes()).await.expect("controls");
+    // Kept open until the speaker is done: end of input would mean "leave".
+    let spoke = finish(speaking, "speaker").await;
+    drop(stdin);
+    let heard = finish(listening, "listener").await;
+    let samples = WavSource::open(&recording, Pacing::AsFastAsPossible)
+        .expect("recording")
+        .read_to_end()
+        .expect("read");
+    std::fs::remove_file(&recording).ok();
+    (samples, spoke, heard)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cli_clients_talk_and_controls_change_what_is_heard() {
+    let s = TestServer::start(&Backend::Sqlite).await;
+    let _c = community::setup(&s.base).await;
+    let speaker = Cli::login(&s.base, "member").await;
+    let listener = Cli::login(&s.base, "owner").await;
+    let reference = WavSource::open(fixture(), Pacing::AsFastAsPossible)
+        .expect("fixture")
+        .read_to_end()
+        .expect("read");
+
+    let (heard, spoke, report) = round(&speaker, &listener, &[], &[], "").await;
+    let cmp = Comparison::new(&reference, &heard, heard.len().saturating_sub(reference.len()));
+    eprintln!(
+        "cli voice: correlation {:.3}, speaker sent {} packets, listener received {}, connect {} ms / {} ms",
+        cmp.correlation,
+        spoke["packets_sent"],
+        report["packets_received"],
+        spoke["connect_ms"],
+        report["connect_ms"]
+    );
+    assert!(cmp.correlation > 0.5, "{cmp:?}");
+    assert_eq!(report["ended"], "duration reached");
+    assert!(report["heard"].as_array().is_some_and(|a| a.len() == 1), "{report}");
+
+    for (what, speaker_args, listener_args, stdin) in [
+        ("speaker joined muted", &["--mute"][..], &[][..], ""),
+        ("listener joined deafened", &[][..], &["--deaf"][..], ""),
+        ("push-to-talk never pressed", &["--ptt"][..], &[][..], ""),
+    ] {
+        let (heard, _, _) = round(&speaker, &listener, speaker_args, listener_args, stdin).await;
+        let level = energy_db(&heard);
+        eprintln!("cli voice, {what}: listener level {level:.1} dB");
+        assert!(level < -60.0, "{what}: heard {level:.1} dB");
+    }
+    let (heard, _, _) = round(&speaker, &listener, &["--ptt"], &[], "press\n").await;
+    let level = energy_db(&heard);
+    eprintln!("cli voice, push-to-talk held: listener level {level:.1} dB");
+    assert!(level > -45.0, "push-to-talk held: heard only {level:.1} dB");
+    s.stop().await;
+}
