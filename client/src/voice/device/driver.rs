@@ -114,9 +114,12 @@ enum Control {
 }
 
 /// The engine's end of the devices: captured frames out, frames to play in. It is `Send`
+/// and `Sync` (a call shares one port between its capture and playback sides)
 /// and belongs on the engine thread; the [`AudioIo`] it came from stays with the app.
 pub struct FramePort {
-    captured: Receiver<Frame>,
+    // Behind a mutex only to make the port `Sync`; there is one reader, so it is never
+    // contended.
+    captured: Mutex<Receiver<Frame>>,
     playback: Arc<PlaybackQueue>,
     counters: Arc<Counters>,
 }
@@ -126,7 +129,8 @@ impl FramePort {
     /// device changes, and a lost device delivers nothing until it is replaced, hence the
     /// timeout. `None` on timeout or once the [`AudioIo`] is gone.
     pub fn recv(&self, timeout: Duration) -> Option<Frame> {
-        self.captured.recv_timeout(timeout).ok()
+        let captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
+        captured.recv_timeout(timeout).ok()
     }
 
     /// Queues a frame for playback. Returns false if an older frame had to be dropped
@@ -204,7 +208,8 @@ impl AudioIo {
                 return Err(Error::AudioHost { reason: "device thread ended during start".into() });
             }
         }
-        let port = FramePort { captured, playback, counters: counters.clone() };
+        let port =
+            FramePort { captured: Mutex::new(captured), playback, counters: counters.clone() };
         Ok((Self { events, control, counters, shared, thread: Some(thread) }, port))
     }
 
