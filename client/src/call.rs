@@ -22,7 +22,7 @@ use crate::media::{LinkOutput, LinkStats, MediaLink};
 use crate::voice::device::FramePort;
 use crate::voice::{
     CaptureConfig, CapturePipeline, EncodedPacket, FRAME_DURATION, FRAME_SAMPLES, Frame,
-    JitterConfig, Mixer, RemoteSpeaker, WavSink, WavSource,
+    JitterConfig, JitterStats, Mixer, RemoteSpeaker, WavSink, WavSource,
 };
 
 /// Where the microphone signal comes from.
@@ -68,6 +68,10 @@ pub struct CallOptions {
     pub duration: Option<Duration>,
     /// Give up if signaling plus ICE and DTLS take longer than this.
     pub connect_timeout: Duration,
+    /// Loss, delay and jitter applied to every datagram this client sends, seeded: how
+    /// the tests put a bad network in the socket path (the kernel here has no netem).
+    #[cfg(any(test, feature = "test-support"))]
+    pub impairment: Option<(crate::voice::netsim::NetworkConfig, u64)>,
 }
 
 impl CallOptions {
@@ -81,6 +85,8 @@ impl CallOptions {
             self_deaf: false,
             duration: None,
             connect_timeout: Duration::from_secs(10),
+            #[cfg(any(test, feature = "test-support"))]
+            impairment: None,
         }
     }
 }
@@ -94,6 +100,8 @@ pub struct CallReport {
     pub packets_received: u64,
     /// The last statistics of the link (round trip, loss, jitter, bytes).
     pub link: LinkStats,
+    /// Each receive slot's jitter buffer at the end: loss, late, recovered, concealed.
+    pub jitter: Vec<JitterStats>,
     /// Users heard on a receive slot at some point.
     pub heard: Vec<UserId>,
     /// When the first 10 ms of audio went in and out: the common clock for measuring
@@ -112,6 +120,8 @@ const MAX_SLOTS: u8 = 16;
 pub struct Connection {
     link: MediaLink,
     socket: UdpSocket,
+    #[cfg(any(test, feature = "test-support"))]
+    impairment: Option<crate::voice::netsim::NetworkEmulator<(SocketAddr, Vec<u8>)>>,
     /// Receive slots the link was set up with.
     pub slots: u8,
     /// From sending `voice_join` until media could flow.
@@ -167,13 +177,29 @@ impl Connection {
         while let Ok(output) = self.link.poll_output(now) {
             match output {
                 LinkOutput::Transmit { destination, contents } => {
-                    // UDP sends do not block; a full socket buffer drops like the network.
-                    let _ = self.socket.try_send_to(&contents, destination);
+                    self.transmit(now, destination, contents);
                 }
                 other => produced.push(other),
             }
         }
+        #[cfg(any(test, feature = "test-support"))]
+        if let Some(net) = &mut self.impairment {
+            while let Some((_, (destination, contents))) = net.poll_delivery(now) {
+                let _ = self.socket.try_send_to(&contents, destination);
+            }
+        }
         produced
+    }
+
+    fn transmit(&mut self, now: Instant, destination: SocketAddr, contents: Vec<u8>) {
+        #[cfg(any(test, feature = "test-support"))]
+        if let Some(net) = &mut self.impairment {
+            net.send(now, (destination, contents));
+            return;
+        }
+        let _ = now;
+        // UDP sends do not block; a full socket buffer drops like the network.
+        let _ = self.socket.try_send_to(&contents, destination);
     }
 
     /// Leaves the channel and closes the link.
@@ -225,7 +251,17 @@ pub async fn connect(
             _ => {}
         }
     }
-    let mut connection = Connection { link, socket, slots, connect_time: Duration::ZERO };
+    let mut connection = Connection {
+        link,
+        socket,
+        #[cfg(any(test, feature = "test-support"))]
+        impairment: options
+            .impairment
+            .clone()
+            .map(|(config, seed)| crate::voice::netsim::NetworkEmulator::new(config, seed)),
+        slots,
+        connect_time: Duration::ZERO,
+    };
     // Media flows once ICE and DTLS are up; wait for that within the connect timeout.
     let mut buf = vec![0u8; 2048];
     connection.drain(Instant::now());
@@ -325,6 +361,9 @@ pub async fn run(
         }
     };
     call.report.link = call.connection.stats();
+    call.report.jitter = (0..usize::from(slots))
+        .filter_map(|slot| call.mixer.speaker_mut(&slot).map(|s| s.jitter_stats().clone()))
+        .collect();
     call.connection.leave(gateway).await;
     if let AudioOutput::Wav(sink) = output {
         sink.finalize()?;

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::error::{Error, Result};
@@ -70,7 +71,9 @@ pub struct MediaLink {
     pending: Option<SdpPendingOffer>,
     connected: bool,
     was_connected: bool,
-    timestamp_base: Option<(u32, u64)>,
+    /// Last sent (wire value, extended value) of the sequence number and timestamp: str0m
+    /// takes 64-bit sequence numbers, the engine counts in 16 bits.
+    sent_seq: Option<(u16, u64)>,
     stats: LinkStats,
 }
 
@@ -79,9 +82,11 @@ impl MediaLink {
         let rtc = Rtc::builder()
             .clear_codecs()
             .enable_opus(true, false)
-            // The engine's jitter buffer reorders; holding packets here too would only
-            // add delay.
-            .set_reordering_size_audio(0)
+            // RTP mode: every packet reaches the engine's jitter buffer as it arrives, late
+            // and reordered ones included (frame mode would drop a packet that arrives
+            // after its successor), and our packets go out with the encoder's own
+            // sequence numbers, so the relay and the far end see our losses as gaps.
+            .set_rtp_mode(true)
             .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
         Self {
@@ -92,7 +97,7 @@ impl MediaLink {
             pending: None,
             connected: false,
             was_connected: false,
-            timestamp_base: None,
+            sent_seq: None,
             stats: LinkStats::default(),
         }
     }
@@ -186,34 +191,32 @@ impl MediaLink {
         if !self.connected {
             return;
         }
-        // Extend the wrapping 32-bit timestamp to str0m's 64-bit media time.
-        let time = match self.timestamp_base {
+        let seq = match self.sent_seq {
             Some((last, ext)) => {
-                let ext = ext.wrapping_add(u64::from(packet.timestamp.wrapping_sub(last)));
-                self.timestamp_base = Some((packet.timestamp, ext));
-                ext
+                // Forward steps only (a wrapping difference below half the range): the
+                // encoder never goes back.
+                let step = packet.sequence.wrapping_sub(last);
+                ext.wrapping_add(u64::from(step))
             }
-            None => {
-                self.timestamp_base = Some((packet.timestamp, u64::from(packet.timestamp)));
-                u64::from(packet.timestamp)
-            }
+            None => u64::from(packet.sequence),
         };
-        let Some(writer) = self.rtc.writer(mid) else { return };
+        self.sent_seq = Some((packet.sequence, seq));
         let Some(pt) =
-            writer.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
+            self.rtc.codec_config().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
         else {
             return;
         };
-        let level = (-level_dbov).clamp(0.0, 127.0) as i8;
-        let result = writer.audio_level(-level, voice).write(
-            pt,
-            now,
-            MediaTime::new(time, str0m::media::Frequency::FORTY_EIGHT_KHZ),
-            packet.payload.clone(),
-        );
-        if let Err(e) = result {
-            tracing::debug!(error = %e, "voice packet not sent");
-        }
+        let ext = ExtensionValues {
+            audio_level: Some(-((-level_dbov).clamp(0.0, 127.0) as i8)),
+            voice_activity: Some(voice),
+            ..ExtensionValues::default()
+        };
+        let mut api = self.rtc.direct_api();
+        let Some(stream) = api.stream_tx_by_mid(mid, None) else { return };
+        let write =
+            RtpWrite::new(pt, SeqNo::from(seq), packet.timestamp, now, packet.payload.clone())
+                .ext_vals(ext);
+        stream.write_rtp(write);
     }
 
     /// The next output; [`LinkOutput`] until the link sleeps, then `Err(wake_at)`.
@@ -263,13 +266,14 @@ impl MediaLink {
                 self.rtc.disconnect();
                 None
             }
-            Event::MediaData(data) => {
-                let slot = self.mids.iter().position(|m| *m == data.mid)?;
+            Event::RtpPacket(packet) => {
+                let mid = self.rtc.direct_api().stream_rx(&packet.header.ssrc).map(|s| s.mid())?;
+                let slot = self.mids.iter().position(|m| *m == mid)?;
                 let packet = EncodedPacket {
-                    sequence: data.seq_range.end().as_u16(),
+                    sequence: packet.header.sequence_number,
                     // The relay keeps each slot's timeline continuous in 32-bit RTP time.
-                    timestamp: data.time.numer() as u32,
-                    payload: data.data.to_vec(),
+                    timestamp: packet.header.timestamp,
+                    payload: packet.payload.to_vec(),
                     redundant: Vec::new(),
                 };
                 Some(LinkOutput::Packet { slot, packet })

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
 use str0m::format::PayloadParams;
-use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::Transmit;
+use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::slots::{PeerKey, SlotMap, SlotTimeline};
@@ -33,12 +34,14 @@ pub struct PeerFlags {
     pub receive: bool,
 }
 
-/// A frame of audio received from one peer, to be forwarded to others.
+/// A packet of audio received from one peer, to be forwarded to others.
 #[derive(Debug, Clone)]
 pub struct Incoming {
     pub source: PeerKey,
     pub room: i64,
     pub params: PayloadParams,
+    /// Extended (64-bit) RTP sequence number and timestamp in the sender's timeline.
+    pub seq: u64,
     pub time: u64,
     pub network_time: Instant,
     pub level: f32,
@@ -93,9 +96,12 @@ impl Peer {
             .set_ice_lite(true)
             .clear_codecs()
             .enable_opus(true, false)
-            // Forward at once: every receiver has its own jitter buffer, and holding packets
-            // here for reordering would add that delay for everyone.
-            .set_reordering_size_audio(0)
+            // RTP mode: packets are forwarded one by one as they arrive (every receiver has
+            // its own jitter buffer; reordering here would add delay for everyone), and we
+            // choose the outgoing sequence numbers, so a packet lost on the way in leaves a
+            // gap on the way out. Receivers then know it is lost and recover it from the
+            // next packet's in-band FEC instead of concealing it.
+            .set_rtp_mode(true)
             .set_stats_interval(Some(Duration::from_secs(2)))
             .build(now);
         for addr in local {
@@ -200,30 +206,36 @@ impl Peer {
                 self.connected = true;
                 out.push(PeerOutput::Connected);
             }
-            Event::MediaData(data) => {
+            Event::RtpPacket(packet) => {
                 if !self.flags.forward {
                     return;
                 }
-                let level = match data.ext_vals.audio_level {
+                let pt = packet.header.payload_type;
+                let Some(params) = self.rtc.codec_config().find(|p| p.pt() == pt).copied() else {
+                    return;
+                };
+                let ext = &packet.header.ext_vals;
+                let level = match ext.audio_level {
                     // RFC 6464 carries -dBov; str0m hands it over as a negative dB value.
                     Some(l) => -f32::from(l.unsigned_abs()),
-                    None if data.data.len() > DTX_FRAME_MAX_BYTES => ASSUMED_SPEECH_DB,
+                    None if packet.payload.len() > DTX_FRAME_MAX_BYTES => ASSUMED_SPEECH_DB,
                     None => -127.0,
                 };
                 let voice =
-                    data.ext_vals.voice_activity.unwrap_or(data.data.len() > DTX_FRAME_MAX_BYTES);
+                    ext.voice_activity.unwrap_or(packet.payload.len() > DTX_FRAME_MAX_BYTES);
                 if voice {
-                    self.last_voice = Some(data.network_time);
+                    self.last_voice = Some(packet.timestamp);
                 }
                 out.push(PeerOutput::Media(Incoming {
                     source: self.key,
                     room: self.room,
-                    params: data.params,
-                    time: data.time.numer(),
-                    network_time: data.network_time,
+                    params,
+                    seq: *packet.seq_no,
+                    time: packet.time.numer(),
+                    network_time: packet.timestamp,
                     level,
                     voice,
-                    data: data.data,
+                    data: packet.payload,
                 }));
             }
             Event::PeerStats(stats) => out.push(PeerOutput::Stats {
@@ -252,27 +264,37 @@ impl Peer {
         })
     }
 
-    /// Sends a frame from another peer on the slot that carries that peer, if any.
+    /// Sends a packet from another peer on the slot that carries that peer, if any, with
+    /// the slot's own continuous sequence numbers and timestamps.
     pub fn handle_forward(&mut self, now: Instant, frame: &Incoming) {
         if !self.connected || !self.flags.receive {
             return;
         }
         let Some(slot) = self.slots.slot_of(frame.source) else { return };
         let Some(mid) = self.slot_mids.get(slot).copied() else { return };
-        let (ts, switched) = self.timelines[slot].rewrite(now, frame.source, frame.time);
-        let Some(writer) = self.rtc.writer(mid) else { return };
-        let Some(pt) = writer.match_params(frame.params) else { return };
+        let Some(pt) = self.rtc.codec_config().match_params(frame.params).map(|p| p.pt()) else {
+            return;
+        };
+        let rewritten = self.timelines[slot].rewrite(now, frame.source, frame.seq, frame.time);
         // The level is passed on so browsers' getStats and our clients can show it.
-        let level = (-frame.level).clamp(0.0, 127.0) as i8;
-        let result = writer.audio_level(-level, frame.voice).start_of_talkspurt(switched).write(
+        let ext = ExtensionValues {
+            audio_level: Some(-((-frame.level).clamp(0.0, 127.0) as i8)),
+            voice_activity: Some(frame.voice),
+            ..ExtensionValues::default()
+        };
+        let mut api = self.rtc.direct_api();
+        let Some(stream) = api.stream_tx_by_mid(mid, None) else { return };
+        // Only the low 32 bits of the timestamp go on the wire.
+        let write = RtpWrite::new(
             pt,
+            SeqNo::from(rewritten.seq),
+            rewritten.time as u32,
             frame.network_time,
-            MediaTime::new(ts, frame.params.spec().clock_rate),
             frame.data.clone(),
-        );
-        if let Err(e) = result {
-            tracing::debug!(peer = self.key, error = %e, "voice forward failed");
-        }
+        )
+        .marker(rewritten.switched)
+        .ext_vals(ext);
+        stream.write_rtp(write);
     }
 
     pub fn disconnect(&mut self) {

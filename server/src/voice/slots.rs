@@ -170,14 +170,26 @@ impl SlotMap {
     }
 }
 
-/// Keeps one slot's RTP timestamps continuous across the speakers it carries: each speaker
-/// has their own timestamp origin, and a receiver's jitter buffer would take a jump to
-/// another origin for a huge gap or a step back in time.
+/// Keeps one slot's RTP sequence numbers and timestamps continuous across the speakers it
+/// carries: each speaker has their own origins, and a receiver's jitter buffer would take
+/// a jump to another origin for a huge gap or a step back in time. Within one speaker the
+/// offsets stay fixed, so gaps (lost packets) and reordering pass through unchanged.
 #[derive(Debug, Default, Clone)]
 pub struct SlotTimeline {
     source: Option<PeerKey>,
-    offset: u64,
-    last: Option<(u64, Instant)>,
+    seq_offset: u64,
+    time_offset: u64,
+    last: Option<Rewritten>,
+    last_at: Option<Instant>,
+}
+
+/// A packet's place in the slot's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewritten {
+    pub seq: u64,
+    pub time: u64,
+    /// The first packet of a new speaker on this slot (a talk spurt for the receiver).
+    pub switched: bool,
 }
 
 /// RTP clock of Opus.
@@ -186,28 +198,39 @@ const RTP_RATE: u64 = 48_000;
 const MIN_SWITCH_STEP: u64 = 960;
 
 impl SlotTimeline {
-    /// The timestamp to send for `source`'s packet stamped `ts` (in its own timeline), and
-    /// whether this packet starts a new speaker on the slot (a talk spurt for the receiver).
-    pub fn rewrite(&mut self, now: Instant, source: PeerKey, ts: u64) -> (u64, bool) {
+    /// Where `source`'s packet numbered `seq` and stamped `time` (in its own timeline)
+    /// goes in the slot's timeline.
+    pub fn rewrite(&mut self, now: Instant, source: PeerKey, seq: u64, time: u64) -> Rewritten {
         let switched = self.source != Some(source);
         if switched {
-            // Continue after the last packet, advanced by the wall-clock time since, so
-            // the receiver sees a pause of the right length rather than a jump.
-            let base = match self.last {
-                Some((last, at)) => {
+            // Continue right after the last packet, advanced by the wall-clock time since,
+            // so the receiver sees a pause of the right length rather than a jump.
+            let (next_seq, next_time) = match (self.last, self.last_at) {
+                (Some(last), Some(at)) => {
                     let elapsed = now.saturating_duration_since(at);
                     let step =
                         (elapsed.as_micros() as u64 * RTP_RATE / 1_000_000).max(MIN_SWITCH_STEP);
-                    last.wrapping_add(step)
+                    (last.seq.wrapping_add(1), last.time.wrapping_add(step))
                 }
-                None => ts,
+                // A random-looking but fixed start is not needed: the SRTP context is per
+                // slot stream and starts with this packet.
+                _ => (seq & 0xFFFF, time),
             };
-            self.offset = base.wrapping_sub(ts);
+            self.seq_offset = next_seq.wrapping_sub(seq);
+            self.time_offset = next_time.wrapping_sub(time);
             self.source = Some(source);
         }
-        let out = ts.wrapping_add(self.offset);
-        self.last = Some((out, now));
-        (out, switched)
+        let out = Rewritten {
+            seq: seq.wrapping_add(self.seq_offset),
+            time: time.wrapping_add(self.time_offset),
+            switched,
+        };
+        // Only a newer packet moves the end of the timeline; a late one slots in behind.
+        if self.last.is_none_or(|l| out.seq > l.seq || switched) {
+            self.last = Some(out);
+            self.last_at = Some(now);
+        }
+        out
     }
 }
 
@@ -272,18 +295,27 @@ mod tests {
     }
 
     #[test]
-    fn timeline_continues_across_speakers_with_the_pause_between() {
+    fn timeline_continues_across_speakers_and_keeps_gaps() {
         let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
         let mut line = SlotTimeline::default();
-        assert_eq!(line.rewrite(t0, 1, 1_000), (1_000, true));
-        assert_eq!(line.rewrite(t0 + Duration::from_millis(20), 1, 1_960), (1_960, false));
-        // Speaker 2 has a wildly different origin; 100 ms later on the wall clock.
-        let (ts, switched) = line.rewrite(t0 + Duration::from_millis(120), 2, 9_000_000);
-        assert!(switched);
-        assert_eq!(ts, 1_960 + 4_800);
-        assert_eq!(line.rewrite(t0 + Duration::from_millis(140), 2, 9_000_960).0, 1_960 + 5_760);
+        let first = line.rewrite(t0, 1, 70_000, 1_000);
+        assert_eq!((first.seq, first.time, first.switched), (70_000 & 0xFFFF, 1_000, true));
+        let s0 = first.seq;
+        assert_eq!(line.rewrite(ms(20), 1, 70_001, 1_960).seq, s0 + 1);
+        // 70_002 was lost on the way in: the gap stays.
+        let after_gap = line.rewrite(ms(60), 1, 70_003, 3_880);
+        assert_eq!((after_gap.seq, after_gap.time), (s0 + 3, 3_880));
+        // Speaker 2 has wildly different origins; 100 ms later on the wall clock.
+        let other = line.rewrite(ms(160), 2, 5, 9_000_000);
+        assert!(other.switched);
+        assert_eq!((other.seq, other.time), (s0 + 4, 3_880 + 4_800));
+        let next = line.rewrite(ms(180), 2, 6, 9_000_960);
+        assert_eq!((next.seq, next.time), (s0 + 5, 3_880 + 5_760));
+        // A reordered older packet of the same speaker lands before it, not after.
+        assert_eq!(line.rewrite(ms(181), 2, 4, 8_999_040).seq, s0 + 3);
         // Back-to-back switch still advances by at least one packet.
-        let (ts, _) = line.rewrite(t0 + Duration::from_millis(140), 1, 2_000);
-        assert_eq!(ts, 1_960 + 5_760 + MIN_SWITCH_STEP);
+        let back = line.rewrite(ms(181), 1, 70_010, 20_000);
+        assert_eq!((back.seq, back.time), (s0 + 6, 3_880 + 5_760 + MIN_SWITCH_STEP));
     }
 }
