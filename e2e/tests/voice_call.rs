@@ -24,6 +24,29 @@ use tokio::sync::mpsc;
 
 backend_tests!(a_speaker_is_heard_by_a_listener, muted_speakers_are_not_heard);
 
+/// The media port answers plain STUN: a client learns the address the server sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_media_port_answers_stun() {
+    let s = TestServer::start(&Backend::Sqlite).await;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let mine = socket.local_addr().expect("addr");
+    let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    request.extend_from_slice(b"auraspeak-tx");
+    socket.send_to(&request, s.voice_addr()).await.expect("send");
+    let mut buf = [0u8; 512];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), socket.recv_from(&mut buf))
+        .await
+        .expect("an answer in time")
+        .expect("recv");
+    let answer = &buf[..n];
+    assert_eq!(&answer[0..2], &[0x01, 0x01], "binding success");
+    assert_eq!(&answer[8..20], b"auraspeak-tx", "same transaction");
+    let port = u16::from_be_bytes([answer[26], answer[27]]) ^ 0x2112;
+    let ip = u32::from_be_bytes([answer[28], answer[29], answer[30], answer[31]]) ^ 0x2112_A442;
+    assert_eq!(std::net::SocketAddr::from((std::net::Ipv4Addr::from(ip), port)), mine);
+    s.stop().await;
+}
+
 /// The relay's input handling, not storage: SQLite only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_datagrams_do_not_disturb_a_call() {

@@ -28,6 +28,7 @@ mod moderation;
 pub mod peer;
 pub mod relay;
 pub mod slots;
+mod stun;
 pub mod turn;
 
 use peer::PeerFlags;

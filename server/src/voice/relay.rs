@@ -103,7 +103,13 @@ struct Relay {
     outputs: Vec<PeerOutput>,
     forwards: Vec<Incoming>,
     slot_changes: Vec<(usize, Option<PeerKey>)>,
+    /// Plain STUN answers to unknown addresses, per second.
+    stun_limiter: crate::rate_limit::KeyedLimiter<()>,
 }
+
+/// Plain STUN answers per second (and burst): plenty for address discovery, too few to
+/// make the relay a useful reflector.
+const STUN_PER_SECOND: u32 = 100;
 
 /// Starts the relay on `socket`; announced addresses are what clients are told to send to.
 pub fn spawn(
@@ -128,6 +134,11 @@ pub fn spawn(
         outputs: Vec::new(),
         forwards: Vec::new(),
         slot_changes: Vec::new(),
+        stun_limiter: crate::rate_limit::KeyedLimiter::new(
+            STUN_PER_SECOND,
+            STUN_PER_SECOND,
+            Duration::from_secs(1),
+        ),
     };
     tokio::spawn(relay.run(rx, shutdown));
     Ok((RelayHandle { tx, local_addr }, events_rx))
@@ -279,6 +290,16 @@ impl Relay {
         let now = Instant::now();
         self.metrics.voice_packets_in.inc();
         self.metrics.voice_bytes_in.inc_by(data.len() as u64);
+        // Plain STUN (no credentials: not a peer's ICE check) for address discovery,
+        // bounded so the port cannot be used to reflect a flood at a forged address.
+        if !self.by_addr.contains_key(&source)
+            && let Some(response) = super::stun::binding_response(data, source)
+        {
+            if self.stun_limiter.try_acquire(&(), now).is_ok() {
+                let _ = self.socket.try_send_to(&response, source);
+            }
+            return;
+        }
         let Ok(contents) = data.try_into() else {
             self.metrics.voice_packets_dropped.inc();
             return;
