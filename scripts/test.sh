@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 # machine and CI get exactly the same set-up.
 # Audio: ALSA headers for cpal's build, PulseAudio and its tools for the device tests.
 PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl
-    libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils)
+    libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils
+    coturn)
 
 log() { printf '\n==> %s\n' "$*"; }
 
