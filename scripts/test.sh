@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the suite needs. Install steps live here and nowhere else, so a fresh
 # machine and CI get exactly the same set-up.
 # Audio: ALSA headers for cpal's build, PulseAudio and its tools for the device tests.
+# coturn: the TURN server the voice credentials are tested against.
 PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl
     libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils
     coturn)
