@@ -128,8 +128,16 @@ async fn drive(
     let mut i = 0usize;
     while Instant::now() < until {
         if p.speaking && Instant::now() >= next_send {
-            if let Some(packet) = packets.get(i % packets.len()) {
-                p.connection.send_packet(Instant::now(), packet, -20.0, true);
+            if let Some(recorded) = packets.get(i % packets.len()) {
+                // The recording loops, its numbering must not: a sequence number or
+                // timestamp going back would be dropped as a stale duplicate.
+                let packet = EncodedPacket {
+                    sequence: i as u16,
+                    timestamp: (i as u32).wrapping_mul(960),
+                    payload: recorded.payload.clone(),
+                    redundant: Vec::new(),
+                };
+                p.connection.send_packet(Instant::now(), &packet, -20.0, true);
             }
             i += 1;
             next_send += Duration::from_millis(20);
@@ -146,7 +154,14 @@ async fn drive(
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let plan = if full { FULL } else { SMOKE };
+    let mut plan = if full { FULL } else { SMOKE };
+    // RELAY_LOAD=rooms,members,speakers overrides the plan (for exploring).
+    if let Ok(custom) = std::env::var("RELAY_LOAD") {
+        let n: Vec<usize> = custom.split(',').filter_map(|v| v.trim().parse().ok()).collect();
+        if let [rooms, members, speakers] = n[..] {
+            plan = Plan { rooms, members, speakers, measure: plan.measure };
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -273,6 +288,20 @@ async fn run(plan: Plan) {
     println!(
         "  packets received by clients: {received} (≈ {:.0} % of {expected:.0} expected in the window)",
         received as f64 / expected.max(1.0) * 100.0
+    );
+    let counter = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "  relay datagrams: {} in, {} out, {} dropped",
+        counter("auraspeak_voice_packets_received_total"),
+        counter("auraspeak_voice_packets_sent_total"),
+        counter("auraspeak_voice_packets_dropped_total")
     );
     assert!(received > 0, "no audio was forwarded");
     let _ = std::fs::remove_dir_all(&dir);
