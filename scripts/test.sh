@@ -9,8 +9,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 # Debian packages the suite needs. Install steps live here and nowhere else, so a fresh
-# machine and CI get exactly the same set-up.
-PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl)
+# machine and CI get exactly the same set-up. chromium: the browser interop test
+# (e2e/tests/browser_voice.rs) joins voice from it with its own WebRTC stack.
+PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl chromium)
 
 log() { printf '\n==> %s\n' "$*"; }
 
