@@ -153,6 +153,7 @@ async function main() {
     let packetsLost = 0;
     let packetsSent = 0;
     let microphoneLevel = 0;
+    let rttMs = null;
     (await pc.getStats()).forEach((s) => {
       if (s.type === "inbound-rtp" && s.kind === "audio") {
         packetsReceived += s.packetsReceived || 0;
@@ -161,8 +162,18 @@ async function main() {
         packetsSent += s.packetsSent || 0;
       } else if (s.type === "media-source" && s.kind === "audio") {
         microphoneLevel = s.audioLevel || 0;
+      } else if (s.type === "remote-inbound-rtp" && s.kind === "audio") {
+        // From the relay's RTCP receiver reports on our stream.
+        rttMs = s.roundTripTime === undefined ? null : s.roundTripTime * 1000;
       }
     });
+    // The RFC 6464 level the relay writes into each forwarded packet's header.
+    let headerLevel = 0;
+    for (const receiver of pc.getReceivers()) {
+      for (const source of receiver.getSynchronizationSources()) {
+        headerLevel = Math.max(headerLevel, source.audioLevel || 0);
+      }
+    }
     report("stats", {
       connection: pc.connectionState,
       level_db: listener.takeLevelDb(),
@@ -170,6 +181,8 @@ async function main() {
       packets_lost: packetsLost,
       packets_sent: packetsSent,
       microphone_level: microphoneLevel,
+      header_level: headerLevel,
+      rtt_ms: rttMs,
       slots,
     });
   }, STATS_EVERY_MS);

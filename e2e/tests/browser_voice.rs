@@ -192,6 +192,8 @@ impl Browser {
                 "--headless=new",
                 "--no-sandbox",
                 "--disable-gpu",
+                // Containers often have a tiny /dev/shm, which crashes Chromium's renderer.
+                "--disable-dev-shm-usage",
                 "--disable-quic",
                 "--no-first-run",
                 // This machine refuses outside connections; these keep Chromium from trying.
@@ -389,6 +391,9 @@ async fn a_browser_and_a_native_client_hear_each_other() {
     let packets = after - before;
     let lost = stats.last().map_or(0.0, |r| stat(r, "packets_lost"));
     let microphone = stats.iter().map(|r| stat(r, "microphone_level")).fold(0.0, f64::max);
+    // RFC 6464 levels are linear amplitudes here (1.0 = 0 dBov).
+    let header_level = stats.iter().map(|r| stat(r, "header_level")).fold(0.0, f64::max);
+    let rtt_ms = stats.iter().rev().find_map(|r| r.body["rtt_ms"].as_f64());
     let level_while = |range: std::ops::Range<Instant>| {
         let levels: Vec<f64> = stats
             .iter()
@@ -420,7 +425,10 @@ async fn a_browser_and_a_native_client_hear_each_other() {
     eprintln!(
         "native → browser: median window correlation {to_browser:.3} (unrelated voice \
          {to_browser_unrelated:.3}), level {talking_db:.1} dB while talking vs {alone_db:.1} dB \
-         alone, {packets} packets (getStats, {lost} lost); browser connect {browser_connect_ms:.0} ms"
+         alone, {packets} packets (getStats, {lost} lost), loudest RFC 6464 level in the relay's \
+         headers {:.1} dBov; browser connect {browser_connect_ms:.0} ms, RTT to the relay \
+         {rtt_ms:?} ms",
+        20.0 * header_level.max(1e-10).log10()
     );
 
     // Thresholds, from what the runs measured: browser → native scores about 0.95 (the
@@ -433,10 +441,14 @@ async fn a_browser_and_a_native_client_hear_each_other() {
         "Chromium's fake microphone is silent: is the WAV readable? see {log:?}"
     );
     assert!(native.packets_received > 100, "{native:?}");
+    assert!(native.heard.contains(&c.member_auth.user.id), "slot never announced: {native:?}");
     assert!(to_native > 0.6, "the native client did not hear the browser: {to_native:.3}");
     assert!(to_native > to_native_unrelated + 0.3, "{to_native:.3} vs {to_native_unrelated:.3}");
     assert!(packets > 100.0, "the browser received {packets} packets");
     assert!(owner_on_slot, "the browser was never told who is on slot 0");
+    // The relay writes the speaker's level into what it forwards; a browser shows it in
+    // getSynchronizationSources (and a web client would drive its speaking ring with it).
+    assert!(header_level > 0.01, "no audio level reached the browser: {header_level}");
     assert!(talking_db > -45.0, "the browser heard {talking_db:.1} dB");
     assert!(talking_db > alone_db + 30.0, "{talking_db:.1} dB vs {alone_db:.1} dB alone");
     assert!(to_browser > 0.6, "the browser did not hear the native client: {to_browser:.3}");
