@@ -30,6 +30,10 @@ window.addEventListener("unhandledrejection", (e) =>
   report("error", { message: String(e.reason && e.reason.stack ? e.reason.stack : e.reason) }),
 );
 
+function toDb(meanSquare) {
+  return meanSquare > 0 ? 10 * Math.log10(meanSquare) : -200;
+}
+
 // Everything received, summed like a speaker mix, captured in 4096-sample blocks.
 class Listener {
   constructor() {
@@ -43,6 +47,8 @@ class Listener {
     // A ScriptProcessor only runs while connected to the destination; silenced there.
     this.tap.connect(mute);
     mute.connect(this.ctx.destination);
+    this.silent = mute;
+    this.slotMeters = {};
     this.pending = [];
     this.sumSquares = 0;
     this.count = 0;
@@ -56,7 +62,9 @@ class Listener {
     this.elements = [];
   }
 
-  add(track) {
+  // `slot`: the receive slot (m-line index) the track arrives on; each is metered on its
+  // own as well, to tell speakers on different slots apart.
+  add(track, slot) {
     const stream = new MediaStream([track]);
     // Chromium delivers a remote track's audio to WebAudio only while some media
     // element plays it (crbug.com/933677); a muted one is enough.
@@ -65,7 +73,28 @@ class Listener {
     element.srcObject = stream;
     element.play().catch(() => {});
     this.elements.push(element);
-    this.ctx.createMediaStreamSource(stream).connect(this.mix);
+    const source = this.ctx.createMediaStreamSource(stream);
+    source.connect(this.mix);
+    const meter = { sumSquares: 0, count: 0 };
+    const node = this.ctx.createScriptProcessor(4096, 1, 1);
+    node.onaudioprocess = (e) => {
+      for (const x of e.inputBuffer.getChannelData(0)) meter.sumSquares += x * x;
+      meter.count += 4096;
+    };
+    source.connect(node);
+    node.connect(this.silent);
+    this.slotMeters[slot] = meter;
+  }
+
+  // Mean level per slot since the last call, in dBFS.
+  takeSlotLevelsDb() {
+    const levels = {};
+    for (const [slot, meter] of Object.entries(this.slotMeters)) {
+      levels[slot] = toDb(meter.count ? meter.sumSquares / meter.count : 0);
+      meter.sumSquares = 0;
+      meter.count = 0;
+    }
+    return levels;
   }
 
   // Mean level since the last call, in dBFS (-200 for digital silence).
@@ -73,7 +102,7 @@ class Listener {
     const mean = this.count ? this.sumSquares / this.count : 0;
     this.sumSquares = 0;
     this.count = 0;
-    return mean > 0 ? 10 * Math.log10(mean) : -200;
+    return toDb(mean);
   }
 
   flushPcm() {
@@ -154,8 +183,11 @@ async function main() {
     let packetsSent = 0;
     let microphoneLevel = 0;
     let rttMs = null;
+    // By mid; the page's mids are "0", "1", … in m-line order, which is the slot order.
+    const slotPackets = {};
     (await pc.getStats()).forEach((s) => {
       if (s.type === "inbound-rtp" && s.kind === "audio") {
+        slotPackets[s.mid] = s.packetsReceived || 0;
         packetsReceived += s.packetsReceived || 0;
         packetsLost += s.packetsLost || 0;
       } else if (s.type === "outbound-rtp" && s.kind === "audio") {
@@ -177,7 +209,9 @@ async function main() {
     report("stats", {
       connection: pc.connectionState,
       level_db: listener.takeLevelDb(),
+      slot_level_db: listener.takeSlotLevelsDb(),
       packets_received: packetsReceived,
+      slot_packets: slotPackets,
       packets_lost: packetsLost,
       packets_sent: packetsSent,
       microphone_level: microphoneLevel,
@@ -199,7 +233,7 @@ async function connect(ready, mic, listener, joinedAt) {
       credential: s.credential,
     })),
   });
-  pc.ontrack = (e) => listener.add(e.track);
+  pc.ontrack = (e) => listener.add(e.track, pc.getTransceivers().indexOf(e.transceiver));
   pc.onconnectionstatechange = () => {
     log("connection " + pc.connectionState);
     if (pc.connectionState === "connected") {

@@ -29,6 +29,7 @@ use auraspeak_client::voice::compare::{correlation, energy_db, find_lag};
 use auraspeak_client::voice::{Pacing, SAMPLE_RATE, WavSink, WavSource};
 use auraspeak_shared::ChannelId;
 use auraspeak_shared::v1::channels::ChannelKind;
+use auraspeak_shared::v1::servers::CreateInviteRequest;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
@@ -283,47 +284,91 @@ fn stat(report: &Report, name: &str) -> f64 {
     report.body[name].as_f64().unwrap_or(0.0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_browser_and_a_native_client_hear_each_other() {
-    let Some(chromium) = chromium() else { return };
-    let scratch =
-        std::env::temp_dir().join(format!("auraspeak-e2e-browser-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).expect("scratch dir");
-    let mut page = PageServer::start().await;
-    let origin = page.origin.clone();
-    let s = TestServer::start_with(&Backend::Sqlite, |config| {
-        // The page's origin, for the gateway's Origin check.
-        config.http.cors_origins = vec![origin];
-    })
-    .await;
-    let c = community::setup(&s.base).await;
-    let channel = voice_channel(&c.owner, c.server).await;
+/// One browser call at a time in this binary: Chromium and real-time audio on every
+/// participant, twice over on a 2-core machine, would measure the scheduler.
+static ONE_CALL_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-    // The member joins from the browser.
-    let token = c.member.access_token().await.expect("token");
-    let url = format!(
-        "{}/voice.html?token={token}&channel={}&gateway={}",
-        page.origin,
-        channel.0,
-        c.member.gateway_url()
-    );
-    let started = Instant::now();
-    let browser = Browser::launch(&chromium, &url, &fixture(BROWSER_SPEECH), &scratch);
-    let mut seen = Vec::new();
-    page.wait_for("offer", Duration::from_secs(20), &mut seen).await;
-    let connected = page.wait_for("connected", Duration::from_secs(10), &mut seen).await;
-    let browser_connect_ms = connected.body["connect_ms"].as_f64().unwrap_or(f64::NAN);
-    eprintln!(
-        "chromium: page to connected {:?}, voice_join to connected {browser_connect_ms:.0} ms",
-        started.elapsed()
-    );
-    // A stretch with the browser alone in the channel: the silence the level while the
-    // native participant talks is compared with.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+/// The server, its community, and the member in its voice channel from Chromium.
+struct BrowserInVoice {
+    s: TestServer,
+    c: community::Community,
+    channel: ChannelId,
+    page: PageServer,
+    browser: Browser,
+    scratch: PathBuf,
+    /// Every report so far.
+    seen: Vec<Report>,
+    connected: Report,
+    connect_ms: f64,
+}
 
-    // The owner joins natively, says one sentence and records what it hears.
+impl BrowserInVoice {
+    async fn start(chromium: &Path, name: &str) -> Self {
+        let scratch = std::env::temp_dir()
+            .join(format!("auraspeak-e2e-browser-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&scratch).expect("scratch dir");
+        let mut page = PageServer::start().await;
+        let origin = page.origin.clone();
+        let s = TestServer::start_with(&Backend::Sqlite, |config| {
+            // The page's origin, for the gateway's Origin check.
+            config.http.cors_origins = vec![origin];
+        })
+        .await;
+        let c = community::setup(&s.base).await;
+        let channel = voice_channel(&c.owner, c.server).await;
+        let token = c.member.access_token().await.expect("token");
+        let url = format!(
+            "{}/voice.html?token={token}&channel={}&gateway={}",
+            page.origin,
+            channel.0,
+            c.member.gateway_url()
+        );
+        let started = Instant::now();
+        let browser = Browser::launch(chromium, &url, &fixture(BROWSER_SPEECH), &scratch);
+        let mut seen = Vec::new();
+        page.wait_for("offer", Duration::from_secs(20), &mut seen).await;
+        let connected = page.wait_for("connected", Duration::from_secs(10), &mut seen).await;
+        let connect_ms = connected.body["connect_ms"].as_f64().unwrap_or(f64::NAN);
+        eprintln!(
+            "chromium: launch to connected {:?}, voice_join to connected {connect_ms:.0} ms",
+            started.elapsed()
+        );
+        Self { s, c, channel, page, browser, scratch, seen, connected, connect_ms }
+    }
+
+    /// Closes the browser after a last stats report; fails if the page reported errors.
+    async fn finish(&mut self) {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        while let Ok(report) = self.page.reports.try_recv() {
+            self.seen.push(report);
+        }
+        let _ = self.browser.child.kill().await;
+        let errors: Vec<&Report> = self.seen.iter().filter(|r| r.kind == "error").collect();
+        assert!(errors.is_empty(), "the page reported errors: {errors:?}");
+    }
+
+    fn stats(&self) -> Vec<&Report> {
+        self.seen.iter().filter(|r| r.kind == "stats").collect()
+    }
+
+    async fn stop(self) {
+        self.browser.close().await;
+        let _ = std::fs::remove_dir_all(&self.scratch);
+        self.s.stop().await;
+    }
+}
+
+/// A native participant: joins `channel` as `api`'s user, says `speech` once, and records
+/// what it hears to `recording` if given.
+async fn native_call(
+    api: &ApiClient,
+    channel: ChannelId,
+    speech: &str,
+    recording: Option<&Path>,
+    duration: Duration,
+) -> CallReport {
     let (gateway, mut events) =
-        gateway::connect(c.owner.gateway_url(), c.owner.clone(), SessionConfig::default());
+        gateway::connect(api.gateway_url(), api.clone(), SessionConfig::default());
     let me = loop {
         let event = tokio::time::timeout(Duration::from_secs(10), events.next())
             .await
@@ -333,36 +378,55 @@ async fn a_browser_and_a_native_client_hear_each_other() {
             break ready.user.id;
         }
     };
-    let native_speech = read_wav(&fixture(NATIVE_SPEECH));
-    let speech_len = Duration::from_secs_f64(native_speech.len() as f64 / RATE as f64);
-    let recording = scratch.join("native-heard.wav");
     let mut options = CallOptions::new(channel);
     options.me = Some(me);
-    options.duration = Some(speech_len + Duration::from_millis(2500));
+    options.duration = Some(duration);
     let (_keep, no_controls) = mpsc::channel(1);
-    let source = WavSource::open(fixture(NATIVE_SPEECH), Pacing::AsFastAsPossible).expect("wav");
-    let native: CallReport = call::run(
+    let source = WavSource::open(fixture(speech), Pacing::AsFastAsPossible).expect("wav");
+    let output = match recording {
+        Some(path) => AudioOutput::Wav(WavSink::create(path).expect("sink")),
+        None => AudioOutput::Discard,
+    };
+    let report = call::run(
         &gateway,
         &mut events,
         options,
         AudioInput::Wav(Box::new(source)),
-        AudioOutput::Wav(WavSink::create(&recording).expect("sink")),
+        output,
         no_controls,
     )
     .await
     .expect("native call runs");
-    let audio_started = native.audio_started.expect("native audio ran");
     gateway.close().await;
+    report
+}
 
-    // A last stats report covering the end of the call, then the browser goes.
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    while let Ok(report) = page.reports.try_recv() {
-        seen.push(report);
-    }
-    let log = browser.log.clone();
-    browser.close().await;
-    let errors: Vec<&Report> = seen.iter().filter(|r| r.kind == "error").collect();
-    assert!(errors.is_empty(), "the page reported errors: {errors:?}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_and_a_native_client_hear_each_other() {
+    let Some(chromium) = chromium() else { return };
+    let _one = ONE_CALL_AT_A_TIME.lock().await;
+    let mut b = BrowserInVoice::start(&chromium, "pair").await;
+    let (c, channel) = (&b.c, b.channel);
+    // A stretch with the browser alone in the channel: the silence the level while the
+    // native participant talks is compared with.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // The owner joins natively, says one sentence and records what it hears.
+    let native_speech = read_wav(&fixture(NATIVE_SPEECH));
+    let speech_len = Duration::from_secs_f64(native_speech.len() as f64 / RATE as f64);
+    let recording = b.scratch.join("native-heard.wav");
+    let owner = c.owner.clone();
+    let native = native_call(
+        &owner,
+        channel,
+        NATIVE_SPEECH,
+        Some(&recording),
+        speech_len + Duration::from_millis(2500),
+    )
+    .await;
+    let audio_started = native.audio_started.expect("native audio ran");
+    let me = c.owner.me().await.expect("me").id;
+    b.finish().await;
     let browser_speech = read_wav(&fixture(BROWSER_SPEECH));
 
     // (1) Browser → native: what the native participant recorded, window by window,
@@ -381,7 +445,7 @@ async fn a_browser_and_a_native_client_hear_each_other() {
     // (2) Native → browser: getStats packet counts, the level the page measured before
     // and while the native participant talked, and what the page received, aligned to
     // the native fixture and compared window by window like (1).
-    let stats: Vec<&Report> = seen.iter().filter(|r| r.kind == "stats").collect();
+    let stats = b.stats();
     let before = stats
         .iter()
         .rev()
@@ -404,10 +468,10 @@ async fn a_browser_and_a_native_client_hear_each_other() {
     };
     let talking_db =
         level_while(audio_started + Duration::from_millis(300)..audio_started + speech_len);
-    let alone_db = level_while(connected.at..audio_started);
+    let alone_db = level_while(b.connected.at..audio_started);
     let owner_on_slot =
         stats.iter().any(|r| r.body["slots"]["0"].as_str() == Some(&me.to_string()));
-    let received = page.pcm_since(audio_started - Duration::from_millis(500));
+    let received = b.page.pcm_since(audio_started - Duration::from_millis(500));
     let max_lag = received.len().saturating_sub(native_speech.len()).max(1);
     let lag = find_lag(&native_speech, &received, max_lag);
     let received = &received[lag.min(received.len())..];
@@ -426,9 +490,10 @@ async fn a_browser_and_a_native_client_hear_each_other() {
         "native → browser: median window correlation {to_browser:.3} (unrelated voice \
          {to_browser_unrelated:.3}), level {talking_db:.1} dB while talking vs {alone_db:.1} dB \
          alone, {packets} packets (getStats, {lost} lost), loudest RFC 6464 level in the relay's \
-         headers {:.1} dBov; browser connect {browser_connect_ms:.0} ms, RTT to the relay \
+         headers {:.1} dBov; browser connect {:.0} ms, RTT to the relay \
          {rtt_ms:?} ms",
-        20.0 * header_level.max(1e-10).log10()
+        20.0 * header_level.max(1e-10).log10(),
+        b.connect_ms
     );
 
     // Thresholds, from what the runs measured: browser → native scores about 0.95 (the
@@ -438,10 +503,11 @@ async fn a_browser_and_a_native_client_hear_each_other() {
     // the per-window shift. 0.6 and a 0.3 margin sit between with room for a slow machine.
     assert!(
         microphone > 0.01,
-        "Chromium's fake microphone is silent: is the WAV readable? see {log:?}"
+        "Chromium's fake microphone is silent: is the WAV readable? see {:?}",
+        b.browser.log
     );
     assert!(native.packets_received > 100, "{native:?}");
-    assert!(native.heard.contains(&c.member_auth.user.id), "slot never announced: {native:?}");
+    assert!(native.heard.contains(&b.c.member_auth.user.id), "slot never announced: {native:?}");
     assert!(to_native > 0.6, "the native client did not hear the browser: {to_native:.3}");
     assert!(to_native > to_native_unrelated + 0.3, "{to_native:.3} vs {to_native_unrelated:.3}");
     assert!(packets > 100.0, "the browser received {packets} packets");
@@ -457,6 +523,69 @@ async fn a_browser_and_a_native_client_hear_each_other() {
         "{to_browser:.3} vs {to_browser_unrelated:.3}"
     );
 
-    let _ = std::fs::remove_dir_all(&scratch);
-    s.stop().await;
+    b.stop().await;
+}
+
+/// Two native participants talk at once: the relay puts them on two of the browser's
+/// receive slots, i.e. it sends on the browser's recvonly m-lines too, and says over the
+/// gateway who is on which; each slot carries audible speech.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_hears_two_speakers_on_two_slots() {
+    let Some(chromium) = chromium() else { return };
+    let _one = ONE_CALL_AT_A_TIME.lock().await;
+    let mut b = BrowserInVoice::start(&chromium, "slots").await;
+    let channel = b.channel;
+    let (third, third_auth) = community::register(&b.s.base, "third").await;
+    let invite =
+        b.c.owner.create_invite(b.c.server, &CreateInviteRequest::default()).await.expect("invite");
+    third.join_invite(&invite.code).await.expect("join");
+    let owner = b.c.owner.clone();
+    let owner_id = owner.me().await.expect("me").id;
+
+    let speech_len =
+        Duration::from_secs_f64(read_wav(&fixture(NATIVE_SPEECH)).len() as f64 / RATE as f64);
+    let duration = speech_len + Duration::from_millis(1500);
+    let (first, second) = tokio::join!(
+        native_call(&owner, channel, NATIVE_SPEECH, None, duration),
+        native_call(&third, channel, BROWSER_SPEECH, None, duration),
+    );
+    b.finish().await;
+
+    let both_started =
+        first.audio_started.expect("audio ran").max(second.audio_started.expect("audio ran"));
+    let talking = both_started + Duration::from_millis(300)..both_started + Duration::from_secs(2);
+    let stats = b.stats();
+    let last = stats.last().expect("stats reports");
+    // Slot → user as the gateway told the page, at the busiest moment.
+    let mut slots: BTreeMap<String, String> = BTreeMap::new();
+    let mut levels: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in stats.iter().filter(|r| talking.contains(&r.at)) {
+        for (slot, user) in r.body["slots"].as_object().into_iter().flatten() {
+            if let Some(user) = user.as_str() {
+                slots.insert(slot.clone(), user.to_owned());
+            }
+        }
+        for (slot, level) in r.body["slot_level_db"].as_object().into_iter().flatten() {
+            levels.entry(slot.clone()).or_default().push(level.as_f64().unwrap_or(-200.0));
+        }
+    }
+    let speakers = [owner_id.to_string(), third_auth.user.id.to_string()];
+    eprintln!(
+        "two speakers: slots {slots:?}, packets per slot {}, levels per slot {levels:.1?}; \
+         the natives heard {} and {} packets",
+        last.body["slot_packets"], first.packets_received, second.packets_received
+    );
+    for speaker in &speakers {
+        let slot = slots
+            .iter()
+            .find(|(_, user)| *user == speaker)
+            .map(|(slot, _)| slot.clone())
+            .unwrap_or_else(|| panic!("{speaker} on no slot: {slots:?}"));
+        let packets = last.body["slot_packets"][&slot].as_f64().unwrap_or(0.0);
+        assert!(packets > 50.0, "slot {slot} carried {packets} packets");
+        let slot_levels = levels.get(&slot).map(Vec::as_slice).unwrap_or_default();
+        let mean = slot_levels.iter().sum::<f64>() / slot_levels.len().max(1) as f64;
+        assert!(mean > -45.0, "slot {slot} ({speaker}) was heard at {mean:.1} dB");
+    }
+    b.stop().await;
 }
