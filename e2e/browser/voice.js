@@ -140,6 +140,20 @@ async function main() {
   let joinedAt = 0;
   const slots = {};
   const send = (op, d) => ws.send(JSON.stringify({ op, d }));
+  // restart_after_ms: once connected, wait that long and offer again with new ICE
+  // credentials, as a web client does after a network change (the relay answers a second
+  // offer with a fresh session).
+  const restartAfter = params.get("restart_after_ms");
+  let restartedAt = 0;
+  const restart = () => {
+    if (restartAfter === null || restartedAt) return;
+    setTimeout(async () => {
+      restartedAt = performance.now();
+      pc.restartIce();
+      await offerComplete(pc);
+      send("voice_offer", { sdp: pc.localDescription.sdp });
+    }, Number(restartAfter));
+  };
 
   ws.onclose = (e) => report("error", { message: "gateway closed: " + e.code + " " + e.reason });
   ws.onmessage = async (message) => {
@@ -160,11 +174,14 @@ async function main() {
         if (d.event.type === "voice_slot") slots[d.event.slot] = d.event.user_id;
         break;
       case "voice_ready":
-        pc = await connect(d, mic, listener, joinedAt);
+        pc = await connect(d, mic, listener, joinedAt, restart);
         send("voice_offer", { sdp: pc.localDescription.sdp });
         break;
       case "voice_answer":
         await pc.setRemoteDescription({ type: "answer", sdp: d.sdp });
+        if (restartedAt) {
+          report("restarted", { answer_ms: performance.now() - restartedAt });
+        }
         break;
       case "error":
         report("error", { message: "gateway error " + d.code + ": " + d.message });
@@ -225,7 +242,7 @@ async function main() {
 
 // One sendrecv transceiver for the microphone and receive slot 0, then one recvonly per
 // further slot, in that order: the m-line order is what numbers the slots.
-async function connect(ready, mic, listener, joinedAt) {
+async function connect(ready, mic, listener, joinedAt, onConnected) {
   const pc = new RTCPeerConnection({
     iceServers: ready.ice_servers.map((s) => ({
       urls: s.urls,
@@ -233,11 +250,19 @@ async function connect(ready, mic, listener, joinedAt) {
       credential: s.credential,
     })),
   });
-  pc.ontrack = (e) => listener.add(e.track, pc.getTransceivers().indexOf(e.transceiver));
+  const slotsWithTrack = new Set();
+  pc.ontrack = (e) => {
+    const slot = pc.getTransceivers().indexOf(e.transceiver);
+    // Once per slot, should a renegotiation announce the same receiver again.
+    if (slotsWithTrack.has(slot)) return;
+    slotsWithTrack.add(slot);
+    listener.add(e.track, slot);
+  };
   pc.onconnectionstatechange = () => {
     log("connection " + pc.connectionState);
     if (pc.connectionState === "connected") {
       report("connected", { connect_ms: performance.now() - joinedAt });
+      onConnected();
     } else if (pc.connectionState === "failed") {
       report("error", { message: "peer connection failed" });
     }
@@ -247,16 +272,20 @@ async function connect(ready, mic, listener, joinedAt) {
   for (let slot = 1; slot < Math.max(1, ready.receive_slots); slot++) {
     pc.addTransceiver("audio", { direction: "recvonly" });
   }
+  await offerComplete(pc);
+  return pc;
+}
+
+// The relay takes one complete offer and does not trickle: wait for all candidates.
+async function offerComplete(pc) {
   const gathered = new Promise((resolve) => {
     pc.onicegatheringstatechange = () => {
       if (pc.iceGatheringState === "complete") resolve();
     };
   });
   await pc.setLocalDescription(await pc.createOffer());
-  // The relay takes one complete offer and does not trickle.
   if (pc.iceGatheringState !== "complete") await gathered;
   report("offer", { sdp: pc.localDescription.sdp });
-  return pc;
 }
 
 main().catch((e) => report("error", { message: String(e && e.stack ? e.stack : e) }));

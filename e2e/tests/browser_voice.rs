@@ -303,7 +303,8 @@ struct BrowserInVoice {
 }
 
 impl BrowserInVoice {
-    async fn start(chromium: &Path, name: &str) -> Self {
+    /// `query`: extra page parameters (`&name=value…`).
+    async fn start(chromium: &Path, name: &str, query: &str) -> Self {
         let scratch = std::env::temp_dir()
             .join(format!("auraspeak-e2e-browser-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&scratch).expect("scratch dir");
@@ -318,7 +319,7 @@ impl BrowserInVoice {
         let channel = voice_channel(&c.owner, c.server).await;
         let token = c.member.access_token().await.expect("token");
         let url = format!(
-            "{}/voice.html?token={token}&channel={}&gateway={}",
+            "{}/voice.html?token={token}&channel={}&gateway={}{query}",
             page.origin,
             channel.0,
             c.member.gateway_url()
@@ -345,6 +346,8 @@ impl BrowserInVoice {
         let _ = self.browser.child.kill().await;
         let errors: Vec<&Report> = self.seen.iter().filter(|r| r.kind == "error").collect();
         assert!(errors.is_empty(), "the page reported errors: {errors:?}");
+        let last = self.stats().last().map(|r| r.body["connection"].clone());
+        assert_eq!(last, Some(Value::from("connected")), "the peer connection did not last");
     }
 
     fn stats(&self) -> Vec<&Report> {
@@ -404,8 +407,27 @@ async fn native_call(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_and_a_native_client_hear_each_other() {
     let Some(chromium) = chromium() else { return };
+    hear_each_other(&chromium, false).await;
+}
+
+/// The browser offers again with new ICE credentials (what a web client does after a
+/// network change); the relay replaces its session, and media flows both ways again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_is_heard_after_an_ice_restart() {
+    let Some(chromium) = chromium() else { return };
+    hear_each_other(&chromium, true).await;
+}
+
+async fn hear_each_other(chromium: &Path, restart: bool) {
     let _one = ONE_CALL_AT_A_TIME.lock().await;
-    let mut b = BrowserInVoice::start(&chromium, "pair").await;
+    let (name, query) = if restart { ("restart", "&restart_after_ms=300") } else { ("pair", "") };
+    let mut b = BrowserInVoice::start(chromium, name, query).await;
+    if restart {
+        let mut seen = std::mem::take(&mut b.seen);
+        let restarted = b.page.wait_for("restarted", Duration::from_secs(10), &mut seen).await;
+        b.seen = seen;
+        eprintln!("ICE restart: offer to answer applied {} ms", restarted.body["answer_ms"]);
+    }
     let (c, channel) = (&b.c, b.channel);
     // A stretch with the browser alone in the channel: the silence the level while the
     // native participant talks is compared with.
@@ -533,7 +555,7 @@ async fn a_browser_and_a_native_client_hear_each_other() {
 async fn a_browser_hears_two_speakers_on_two_slots() {
     let Some(chromium) = chromium() else { return };
     let _one = ONE_CALL_AT_A_TIME.lock().await;
-    let mut b = BrowserInVoice::start(&chromium, "slots").await;
+    let mut b = BrowserInVoice::start(&chromium, "slots", "").await;
     let channel = b.channel;
     let (third, third_auth) = community::register(&b.s.base, "third").await;
     let invite =
