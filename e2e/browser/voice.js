@@ -139,6 +139,8 @@ async function main() {
   let pc = null;
   let joinedAt = 0;
   const slots = {};
+  // Who the relay said was speaking (the page's own user included), at any time.
+  const spoke = {};
   const send = (op, d) => ws.send(JSON.stringify({ op, d }));
   // restart_after_ms: once connected, wait that long and offer again with new ICE
   // credentials, as a web client does after a network change (the relay answers a second
@@ -172,6 +174,7 @@ async function main() {
       case "dispatch":
         lastSeq = d.seq;
         if (d.event.type === "voice_slot") slots[d.event.slot] = d.event.user_id;
+        if (d.event.type === "voice_speaking" && d.event.speaking) spoke[d.event.user_id] = true;
         break;
       case "voice_ready":
         pc = await connect(d, mic, listener, joinedAt, restart);
@@ -235,6 +238,7 @@ async function main() {
       header_level: headerLevel,
       rtt_ms: rttMs,
       slots,
+      spoke,
     });
   }, STATS_EVERY_MS);
   setInterval(() => listener.flushPcm(), PCM_EVERY_MS);

@@ -26,7 +26,7 @@ use auraspeak_client::api::ApiClient;
 use auraspeak_client::call::{self, AudioInput, AudioOutput, CallOptions, CallReport};
 use auraspeak_client::gateway::{self, GatewayEvent, SessionConfig};
 use auraspeak_client::voice::compare::{correlation, energy_db, find_lag};
-use auraspeak_client::voice::{Pacing, SAMPLE_RATE, WavSink, WavSource};
+use auraspeak_client::voice::{FRAME_SAMPLES, Pacing, SAMPLE_RATE, WavSink, WavSource};
 use auraspeak_shared::ChannelId;
 use auraspeak_shared::v1::channels::ChannelKind;
 use auraspeak_shared::v1::servers::CreateInviteRequest;
@@ -286,6 +286,11 @@ fn median(values: &[f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// Whether the relay ever said `user` was speaking, as the page heard over the gateway.
+fn spoke(stats: &[&Report], user: &str) -> bool {
+    stats.iter().any(|r| r.body["spoke"][user] == Value::Bool(true))
+}
+
 /// A figure from the page's stats reports.
 fn stat(report: &Report, name: &str) -> f64 {
     report.body[name].as_f64().unwrap_or(0.0)
@@ -310,11 +315,23 @@ struct BrowserInVoice {
 }
 
 impl BrowserInVoice {
-    /// `query`: extra page parameters (`&name=value…`).
-    async fn start(chromium: &Path, name: &str, query: &str) -> Self {
+    /// `query`: extra page parameters (`&name=value…`). The fake microphone plays
+    /// [`BROWSER_SPEECH`] on a loop, or digital silence.
+    async fn start(chromium: &Path, name: &str, query: &str, silent: bool) -> Self {
         let scratch = std::env::temp_dir()
             .join(format!("auraspeak-e2e-browser-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&scratch).expect("scratch dir");
+        let microphone = if silent {
+            let path = scratch.join("silence.wav");
+            let mut sink = WavSink::create(&path).expect("silence");
+            for _ in 0..100 {
+                sink.write_frame(&[0.0; FRAME_SAMPLES]).expect("write");
+            }
+            sink.finalize().expect("finalize");
+            path
+        } else {
+            fixture(BROWSER_SPEECH)
+        };
         let mut page = PageServer::start().await;
         let origin = page.origin.clone();
         let s = TestServer::start_with(&Backend::Sqlite, |config| {
@@ -332,7 +349,7 @@ impl BrowserInVoice {
             c.member.gateway_url()
         );
         let started = Instant::now();
-        let browser = Browser::launch(chromium, &url, &fixture(BROWSER_SPEECH), &scratch);
+        let browser = Browser::launch(chromium, &url, &microphone, &scratch);
         let mut seen = Vec::new();
         page.wait_for("offer", Duration::from_secs(20), &mut seen).await;
         let connected = page.wait_for("connected", Duration::from_secs(10), &mut seen).await;
@@ -428,7 +445,7 @@ async fn a_browser_is_heard_after_an_ice_restart() {
 async fn hear_each_other(chromium: &Path, restart: bool) {
     let _one = ONE_CALL_AT_A_TIME.lock().await;
     let (name, query) = if restart { ("restart", "&restart_after_ms=300") } else { ("pair", "") };
-    let mut b = BrowserInVoice::start(chromium, name, query).await;
+    let mut b = BrowserInVoice::start(chromium, name, query, false).await;
     if restart {
         let mut seen = std::mem::take(&mut b.seen);
         let restarted = b.page.wait_for("restarted", Duration::from_secs(10), &mut seen).await;
@@ -495,6 +512,8 @@ async fn hear_each_other(chromium: &Path, restart: bool) {
     let talking_db =
         level_while(audio_started + Duration::from_millis(300)..audio_started + speech_len);
     let alone_db = level_while(b.connected.at..audio_started);
+    let browser_spoke = spoke(&stats, &b.c.member_auth.user.id.to_string());
+    let native_spoke = spoke(&stats, &me.to_string());
     let owner_on_slot =
         stats.iter().any(|r| r.body["slots"]["0"].as_str() == Some(&me.to_string()));
     let received = b.page.pcm_since(audio_started - Duration::from_millis(500));
@@ -535,6 +554,7 @@ async fn hear_each_other(chromium: &Path, restart: bool) {
     assert!(to_native > to_native_unrelated + 0.3, "{to_native:.3} vs {to_native_unrelated:.3}");
     assert!(packets > 100.0, "the browser received {packets} packets");
     assert!(owner_on_slot, "the browser was never told who is on slot 0");
+    assert!(browser_spoke && native_spoke, "speaking: {browser_spoke} {native_spoke}");
     // The relay writes the speaker's level into what it forwards; a browser shows it in
     // getSynchronizationSources (and a web client would drive its speaking ring with it).
     assert!(header_level > 0.01, "no audio level reached the browser: {header_level}");
@@ -556,7 +576,9 @@ async fn hear_each_other(chromium: &Path, restart: bool) {
 async fn a_browser_hears_two_speakers_on_two_slots() {
     let Some(chromium) = chromium() else { return };
     let _one = ONE_CALL_AT_A_TIME.lock().await;
-    let mut b = BrowserInVoice::start(&chromium, "slots", "").await;
+    // The browser's microphone is silent: it must neither show as speaking nor take a
+    // slot from the speakers at the natives.
+    let mut b = BrowserInVoice::start(&chromium, "slots", "", true).await;
     let channel = b.channel;
     let (third, third_auth) = community::register(&b.s.base, "third").await;
     let invite =
@@ -593,6 +615,7 @@ async fn a_browser_hears_two_speakers_on_two_slots() {
         }
     }
     let speakers = [owner_id.to_string(), third_auth.user.id.to_string()];
+    let browser_user = b.c.member_auth.user.id;
     eprintln!(
         "two speakers: slots {slots:?}, packets per slot {}, levels per slot {levels:.1?}; \
          the natives heard {} and {} packets",
@@ -609,6 +632,11 @@ async fn a_browser_hears_two_speakers_on_two_slots() {
         let slot_levels = levels.get(&slot).map(Vec::as_slice).unwrap_or_default();
         let mean = slot_levels.iter().sum::<f64>() / slot_levels.len().max(1) as f64;
         assert!(mean > -45.0, "slot {slot} ({speaker}) was heard at {mean:.1} dB");
+        assert!(spoke(&stats, speaker), "{speaker} never shown as speaking");
+    }
+    assert!(!spoke(&stats, &browser_user.to_string()), "a silent browser shown as speaking");
+    for native in [&first, &second] {
+        assert!(!native.heard.contains(&browser_user), "a silent browser took a slot: {native:?}");
     }
     b.stop().await;
 }
