@@ -164,10 +164,15 @@ impl PageServer {
 
     /// Everything received after `since`, in order.
     fn pcm_since(&self, since: Instant) -> Vec<f32> {
+        self.pcm_between(since..Instant::now())
+    }
+
+    /// What arrived in `range` (by when each block reached the test), in order.
+    fn pcm_between(&self, range: std::ops::Range<Instant>) -> Vec<f32> {
         let blocks = self.pcm.lock().expect("pcm");
         blocks
             .values()
-            .filter(|(at, _)| *at >= since)
+            .filter(|(at, _)| range.contains(at))
             .flat_map(|(_, s)| s.iter().copied())
             .collect()
     }
@@ -300,6 +305,19 @@ fn stat(report: &Report, name: &str) -> f64 {
 /// participant, twice over on a 2-core machine, would measure the scheduler.
 static ONE_CALL_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// How a test wants its browser participant.
+#[derive(Default)]
+struct Setup {
+    /// Names the scratch folder.
+    name: &'static str,
+    /// Extra page parameters (`&name=value…`).
+    query: &'static str,
+    /// The fake microphone plays digital silence instead of [`BROWSER_SPEECH`] on a loop.
+    silent: bool,
+    /// The server's `voice.receive_slots`, if not its default.
+    receive_slots: Option<u8>,
+}
+
 /// The server, its community, and the member in its voice channel from Chromium.
 struct BrowserInVoice {
     s: TestServer,
@@ -315,9 +333,8 @@ struct BrowserInVoice {
 }
 
 impl BrowserInVoice {
-    /// `query`: extra page parameters (`&name=value…`). The fake microphone plays
-    /// [`BROWSER_SPEECH`] on a loop, or digital silence.
-    async fn start(chromium: &Path, name: &str, query: &str, silent: bool) -> Self {
+    async fn start(chromium: &Path, setup: Setup) -> Self {
+        let Setup { name, query, silent, receive_slots } = setup;
         let scratch = std::env::temp_dir()
             .join(format!("auraspeak-e2e-browser-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&scratch).expect("scratch dir");
@@ -337,6 +354,9 @@ impl BrowserInVoice {
         let s = TestServer::start_with(&Backend::Sqlite, |config| {
             // The page's origin, for the gateway's Origin check.
             config.http.cors_origins = vec![origin];
+            if let Some(slots) = receive_slots {
+                config.voice.receive_slots = slots;
+            }
         })
         .await;
         let c = community::setup(&s.base).await;
@@ -445,7 +465,7 @@ async fn a_browser_is_heard_after_an_ice_restart() {
 async fn hear_each_other(chromium: &Path, restart: bool) {
     let _one = ONE_CALL_AT_A_TIME.lock().await;
     let (name, query) = if restart { ("restart", "&restart_after_ms=300") } else { ("pair", "") };
-    let mut b = BrowserInVoice::start(chromium, name, query, false).await;
+    let mut b = BrowserInVoice::start(chromium, Setup { name, query, ..Setup::default() }).await;
     if restart {
         let mut seen = std::mem::take(&mut b.seen);
         let restarted = b.page.wait_for("restarted", Duration::from_secs(10), &mut seen).await;
@@ -578,7 +598,8 @@ async fn a_browser_hears_two_speakers_on_two_slots() {
     let _one = ONE_CALL_AT_A_TIME.lock().await;
     // The browser's microphone is silent: it must neither show as speaking nor take a
     // slot from the speakers at the natives.
-    let mut b = BrowserInVoice::start(&chromium, "slots", "", true).await;
+    let setup = Setup { name: "slots", silent: true, ..Setup::default() };
+    let mut b = BrowserInVoice::start(&chromium, setup).await;
     let channel = b.channel;
     let (third, third_auth) = community::register(&b.s.base, "third").await;
     let invite =
@@ -638,5 +659,62 @@ async fn a_browser_hears_two_speakers_on_two_slots() {
     for native in [&first, &second] {
         assert!(!native.heard.contains(&browser_user), "a silent browser took a slot: {native:?}");
     }
+    b.stop().await;
+}
+
+/// One receive slot, two speakers one after the other: the relay moves the browser's only
+/// slot from the first to the second, rewriting RTP timestamps so the stream stays
+/// continuous, and Chromium's NetEq plays both sentences intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_follows_its_slot_from_one_speaker_to_the_next() {
+    let Some(chromium) = chromium() else { return };
+    let _one = ONE_CALL_AT_A_TIME.lock().await;
+    let setup = Setup { name: "switch", silent: true, receive_slots: Some(1), ..Setup::default() };
+    let mut b = BrowserInVoice::start(&chromium, setup).await;
+    let channel = b.channel;
+    let (third, third_auth) = community::register(&b.s.base, "third").await;
+    let invite =
+        b.c.owner.create_invite(b.c.server, &CreateInviteRequest::default()).await.expect("invite");
+    third.join_invite(&invite.code).await.expect("join");
+    let owner = b.c.owner.clone();
+    let owner_id = owner.me().await.expect("me").id;
+    let male = read_wav(&fixture(NATIVE_SPEECH));
+    let female = read_wav(&fixture(BROWSER_SPEECH));
+    let length = |s: &[f32]| Duration::from_secs_f64(s.len() as f64 / RATE as f64);
+
+    let first = native_call(&owner, channel, NATIVE_SPEECH, None, length(&male)).await;
+    let first_end = Instant::now();
+    // Longer than the relay's hold, so the slot is free when the second one talks.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let second = native_call(&third, channel, BROWSER_SPEECH, None, length(&female)).await;
+    b.finish().await;
+
+    let first_started = first.audio_started.expect("audio ran");
+    let second_started = second.audio_started.expect("audio ran");
+    // Blocks arrive up to half a second after they were heard.
+    let tail = Duration::from_millis(700);
+    let heard_first = b.page.pcm_between(first_started..first_end + tail);
+    let heard_second = b.page.pcm_between(second_started..Instant::now());
+    let first_match = median(&window_matches(&searchable(&male, false), &heard_first));
+    let second_match = median(&window_matches(&searchable(&female, false), &heard_second));
+    // Each stretch against the other sentence: what hearing the wrong speaker scores.
+    let crossed = median(&window_matches(&searchable(&female, false), &heard_first))
+        .max(median(&window_matches(&searchable(&male, false), &heard_second)));
+    let stats = b.stats();
+    let on_slot = |user: String| {
+        stats.iter().filter(|r| r.body["slots"]["0"].as_str() == Some(&user)).count()
+    };
+    let (first_reports, second_reports) =
+        (on_slot(owner_id.to_string()), on_slot(third_auth.user.id.to_string()));
+    eprintln!(
+        "slot switch: first speaker {first_match:.3}, second speaker {second_match:.3} \
+         (median window correlation; crossed {crossed:.3}); slot 0 named them in {first_reports} and \
+         {second_reports} reports; {} packets on the slot",
+        stats.last().map_or(0.0, |r| stat(r, "packets_received"))
+    );
+    assert!(first_reports > 0 && second_reports > 0, "slot 0 was not handed over");
+    assert!(first_match > 0.6, "the first speaker was not heard: {first_match:.3}");
+    assert!(second_match > 0.6, "the second speaker was not heard: {second_match:.3}");
+    assert!(first_match.min(second_match) > crossed + 0.3, "crossed: {crossed:.3}");
     b.stop().await;
 }
