@@ -135,7 +135,6 @@ async function main() {
 
   const ws = new WebSocket(gatewayUrl);
   let lastSeq = 0;
-  let heartbeat = null;
   let pc = null;
   let joinedAt = 0;
   const slots = {};
@@ -163,7 +162,7 @@ async function main() {
     const d = frame.d;
     switch (frame.op) {
       case "hello":
-        heartbeat = setInterval(() => send("heartbeat", { seq: lastSeq }), d.heartbeat_interval_ms);
+        setInterval(() => send("heartbeat", { seq: lastSeq }), d.heartbeat_interval_ms);
         send("identify", { token });
         break;
       case "ready":

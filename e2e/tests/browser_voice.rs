@@ -1,6 +1,10 @@
 //! Issue #5, interop with a standard WebRTC stack: a headless Chromium joins a voice
 //! channel through `e2e/browser/voice.html` (its own RTCPeerConnection, our gateway
-//! signaling) while a native client runs `call::run`, and each hears the other.
+//! signaling) while native clients run `call::run`. The browser and a native client hear
+//! each other, also after the browser restarts ICE; two native speakers reach the
+//! browser on two receive slots while its silent microphone neither shows as speaking
+//! nor takes a slot; and with a single slot, the browser's slot passes from one speaker
+//! to the next with both sentences intact.
 //!
 //! Only SQLite: this tests media and signaling between two WebRTC stacks; storage is
 //! covered on both backends by the other e2e tests and adds nothing here but run time.
@@ -196,6 +200,7 @@ impl Browser {
         let child = tokio::process::Command::new(chromium)
             .args([
                 "--headless=new",
+                // Chromium's sandbox refuses to run as root, which CI containers are.
                 "--no-sandbox",
                 "--disable-gpu",
                 // Containers often have a tiny /dev/shm, which crashes Chromium's renderer.
