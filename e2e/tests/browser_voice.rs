@@ -380,8 +380,10 @@ impl BrowserInVoice {
         let connected = page.wait_for("connected", Duration::from_secs(10), &mut seen).await;
         let connect_ms = connected.body["connect_ms"].as_f64().unwrap_or(f64::NAN);
         eprintln!(
-            "chromium: launch to connected {:?}, voice_join to connected {connect_ms:.0} ms",
-            started.elapsed()
+            "chromium: launch to connected {:?}, voice_join to connected {connect_ms:.0} ms \
+             (of which gathering candidates for the offer {} ms)",
+            started.elapsed(),
+            connected.body["offer_ms"]
         );
         Self { s, c, channel, page, browser, scratch, seen, connected, connect_ms }
     }
