@@ -14,9 +14,11 @@ cd "$(dirname "$0")/.."
 # machine and CI get exactly the same set-up.
 # Audio: ALSA headers for cpal's build, PulseAudio and its tools for the device tests.
 # coturn: the TURN server the voice credentials are tested against.
+# chromium: the browser interop test (e2e/tests/browser_voice.rs) joins voice from it with
+# its own WebRTC stack.
 PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl
     libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils
-    coturn)
+    coturn chromium)
 
 log() { printf '\n==> %s\n' "$*"; }
 

@@ -23,6 +23,13 @@ const SPEAKING_HANGOVER: Duration = Duration::from_millis(300);
 /// when the packet is larger than Opus's DTX comfort frames, silence otherwise.
 const ASSUMED_SPEECH_DB: f32 = -45.0;
 const DTX_FRAME_MAX_BYTES: usize = 3;
+/// A packet counts as voice only when louder than this, whatever its RFC 6464 V bit says:
+/// libwebrtc (every browser) sets V on each packet that is not comfort noise, so without
+/// DTX a silent browser microphone says "voice" at -127 dBov on every packet
+/// (e2e/tests/browser_voice.rs), which lit its speaking indicator and held a receive slot
+/// for silence. Speech sits around -20 to -45 dBov; a quiet room without noise
+/// suppression can reach -60, so that is where the floor goes.
+const VOICE_FLOOR_DB: f32 = -60.0;
 
 /// What the relay does with a peer's media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,14 +222,8 @@ impl Peer {
                     return;
                 };
                 let ext = &packet.header.ext_vals;
-                let level = match ext.audio_level {
-                    // RFC 6464 carries -dBov; str0m hands it over as a negative dB value.
-                    Some(l) => -f32::from(l.unsigned_abs()),
-                    None if packet.payload.len() > DTX_FRAME_MAX_BYTES => ASSUMED_SPEECH_DB,
-                    None => -127.0,
-                };
-                let voice =
-                    ext.voice_activity.unwrap_or(packet.payload.len() > DTX_FRAME_MAX_BYTES);
+                let (level, voice) =
+                    packet_level(ext.audio_level, ext.voice_activity, packet.payload.len());
                 if voice {
                     self.last_voice = Some(packet.timestamp);
                 }
@@ -299,5 +300,35 @@ impl Peer {
 
     pub fn disconnect(&mut self) {
         self.rtc.disconnect();
+    }
+}
+
+/// A packet's level in dBov and whether it carries voice, from its RFC 6464 extension
+/// (level and V bit) if the sender attached one, else from its size.
+fn packet_level(audio_level: Option<i8>, voice_activity: Option<bool>, len: usize) -> (f32, bool) {
+    let level = match audio_level {
+        // RFC 6464 carries -dBov; str0m hands it over as a negative dB value.
+        Some(l) => -f32::from(l.unsigned_abs()),
+        None if len > DTX_FRAME_MAX_BYTES => ASSUMED_SPEECH_DB,
+        None => -127.0,
+    };
+    let voice = voice_activity.unwrap_or(len > DTX_FRAME_MAX_BYTES) && level > VOICE_FLOOR_DB;
+    (level, voice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voice_needs_the_v_bit_and_a_level_above_silence() {
+        // What Chromium sends from a silent microphone: V set, -127 dBov, 35 bytes.
+        assert_eq!(packet_level(Some(-127), Some(true), 35), (-127.0, false));
+        assert_eq!(packet_level(Some(-24), Some(true), 90), (-24.0, true));
+        // Our client clears V when its gate closes, however loud the room.
+        assert_eq!(packet_level(Some(-40), Some(false), 60), (-40.0, false));
+        // No extension: the size tells an Opus DTX frame from speech.
+        assert_eq!(packet_level(None, None, 80), (ASSUMED_SPEECH_DB, true));
+        assert_eq!(packet_level(None, None, 3), (-127.0, false));
     }
 }
