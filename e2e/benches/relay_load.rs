@@ -234,12 +234,14 @@ async fn run(plan: Plan) {
     }
     tokio::time::sleep(warmup).await;
     let cpu_start = server_cpu(&cpu).await;
+    let sent_start = sent_packets(&http, &base).await;
     let measured_from = Instant::now();
     let mut received = 0;
     while let Some(r) = tasks.join_next().await {
         received += r.unwrap_or(0);
     }
     let cpu_end = server_cpu(&cpu).await;
+    let sent_end = sent_packets(&http, &base).await;
     let window = measured_from.elapsed();
     let metrics = http
         .get(format!("{base}/metrics"))
@@ -258,7 +260,11 @@ async fn run(plan: Plan) {
     let streams_per_room = (plan.members - plan.speakers) * plan.speakers.min(slots)
         + plan.speakers * (plan.speakers - 1).min(slots);
     let streams = streams_per_room * plan.rooms;
-    let cpu_per_stream = cpu_fraction / streams.max(1) as f64;
+    // Judged by what was really forwarded in the window (datagrams sent ÷ 50 per second
+    // per stream), not by the plan: if the clients in this process cannot keep up, fewer
+    // streams flow than planned.
+    let forwarded_streams = ((sent_end - sent_start) / window.as_secs_f64() / 50.0).max(1.0);
+    let cpu_per_stream = cpu_fraction / forwarded_streams;
     let per_core_at_half = if cpu_per_stream > 0.0 { 0.5 / cpu_per_stream } else { f64::INFINITY };
     let p99 = histogram_quantile(&metrics, "auraspeak_voice_forward_delay_seconds", 0.99);
     let p50 = histogram_quantile(&metrics, "auraspeak_voice_forward_delay_seconds", 0.50);
@@ -268,7 +274,8 @@ async fn run(plan: Plan) {
     );
     println!("  all {count} joined in {joined_in:.2?}");
     println!(
-        "  relay CPU {:.1} % of one core → {:.2} µs CPU per stream per second ({:.4} % of a core each); \
+        "  {forwarded_streams:.0} streams' worth of datagrams forwarded per second in the window\n  \
+         relay CPU {:.1} % of one core → {:.2} µs CPU per stream per second ({:.4} % of a core each); \
          ≈ {per_core_at_half:.0} downstream streams per core at 50 % load",
         cpu_fraction * 100.0,
         cpu_per_stream * 1e6,
@@ -289,14 +296,7 @@ async fn run(plan: Plan) {
         "  packets received by clients: {received} (≈ {:.0} % of {expected:.0} expected in the window)",
         received as f64 / expected.max(1.0) * 100.0
     );
-    let counter = |name: &str| {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().last())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
+    let counter = |name: &str| counter(&metrics, name);
     println!(
         "  relay datagrams: {} in, {} out, {} dropped",
         counter("auraspeak_voice_packets_received_total"),
@@ -317,6 +317,27 @@ async fn register(api: &ApiClient, name: &str) {
     })
     .await
     .expect("register");
+}
+
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
+}
+
+async fn sent_packets(http: &reqwest::Client, base: &str) -> f64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    counter(&text, "auraspeak_voice_packets_sent_total")
 }
 
 /// The upper bound of the bucket holding quantile `q` of a Prometheus histogram.
