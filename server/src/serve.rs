@@ -50,7 +50,12 @@ pub struct RunningServer {
 /// listen address and starts serving in the background.
 pub async fn start(config: Config) -> Result<RunningServer, Error> {
     let lock = DataDirLock::acquire(&config.data_dir)?;
-    let tls = crate::tls::server_config(&config.tls, &config.data_dir)?;
+    let mut acme = crate::acme::Acme::new(&config.tls, &config.data_dir)?;
+    let tls = match &acme {
+        Some(acme) => Some((acme.server_config()?, None)),
+        None => crate::tls::server_config(&config.tls, &config.data_dir)?
+            .map(|(tls, fingerprint)| (tls, Some(fingerprint))),
+    };
     let secret = keys::load_or_create(&config.auth.jwt_secret, &config.data_dir)?;
     let store = store::open(&config).await?;
     let listen = config.http.listen;
@@ -86,11 +91,21 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
         None => None,
     };
     let make_service = app.into_make_service_with_connect_info::<crate::tls::PeerAddr>();
-    let tls_fingerprint = tls.as_ref().map(|(_, fingerprint)| fingerprint.clone());
+    let mut tls_fingerprint = tls.as_ref().and_then(|(_, fingerprint)| fingerprint.clone());
     let task = match tls {
         Some((tls_config, _)) => {
             let listener = crate::tls::TlsListener::new(listener, tls_config)
                 .map_err(|e| Error::io("TLS listener", e))?;
+            // The listener already completes handshakes, so the CA can validate the
+            // challenges while HTTP is not served yet.
+            if let Some(mut acme) = acme.take() {
+                if let Err(e) = acme.ensure_certificate().await {
+                    stop.cancel();
+                    return Err(e);
+                }
+                tls_fingerprint = acme.current_leaf().map(|leaf| crate::tls::fingerprint(&leaf));
+                tokio::spawn(acme.run(stop.clone()));
+            }
             tokio::spawn(async move {
                 axum::serve(listener, make_service)
                     .with_graceful_shutdown(stop.cancelled_owned())

@@ -3,7 +3,8 @@
 //!
 //! Certificates come from `tls.cert_file`/`tls.key_file`, or, with `tls.self_signed`, are
 //! generated once into the data directory and their SHA-256 fingerprint printed so
-//! clients can pin it. Handshakes run in their own tasks so a slow or silent client
+//! clients can pin it. With `tls.acme_domains` they come from an ACME CA instead (see
+//! [`crate::acme`]). Handshakes run in their own tasks so a slow or silent client
 //! cannot hold up others, and a client that speaks plain HTTP to the TLS port gets a
 //! readable 400 instead of a broken connection.
 
@@ -39,6 +40,12 @@ pub struct TlsConfig {
     pub cert_file: String,
     pub key_file: String,
     pub self_signed: bool,
+    pub acme_domains: Vec<String>,
+    pub acme_contact: String,
+    pub acme_directory: String,
+    pub acme_ca_root: String,
+    pub acme_renew_days: u32,
+    pub acme_check_interval_secs: u64,
 }
 
 /// The socket peer of a connection, plain or TLS (what rate limits and logs see).
@@ -188,6 +195,8 @@ async fn handshake(acceptor: TlsAcceptor, mut stream: TcpStream) -> Option<TlsSt
         return None;
     }
     match acceptor.accept(stream).await {
+        // A CA validating TLS-ALPN-01 only needs the handshake; there is no HTTP to serve.
+        Ok(tls) if tls.get_ref().1.alpn_protocol() == Some(crate::acme::ACME_TLS_ALPN) => None,
         Ok(tls) => Some(tls),
         Err(e) => {
             tracing::debug!(error = %e, "TLS handshake failed");
