@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the suite needs. Install steps live here and nowhere else, so a fresh
 # machine and CI get exactly the same set-up.
 # Audio: ALSA headers for cpal's build, PulseAudio and its tools for the device tests.
+# pebble: the RFC 8555 test CA (with pebble-challtestsrv as its DNS) for the ACME test.
 PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl
-    libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils)
+    libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils pebble)
 
 log() { printf '\n==> %s\n' "$*"; }
 

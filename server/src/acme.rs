@@ -171,6 +171,10 @@ impl Acme {
         }
         tracing::info!(domains = ?self.config.acme_domains, directory = %self.config.acme_directory, "no usable certificate stored: ordering one over ACME");
         self.renew().await.map_err(|e| {
+            let e = match e {
+                Error::Acme(detail) => detail,
+                other => other.to_string(),
+            };
             Error::Acme(format!(
                 "no usable certificate for {} and ordering one from {} failed: {e}. The CA \
                  validates with TLS-ALPN-01: it must reach this server on port 443 of each \

@@ -53,7 +53,11 @@ impl CertResolver {
         let key = rcgen::KeyPair::generate().map_err(rcgen_err)?;
         let cert = params.self_signed(&key).map_err(rcgen_err)?;
         let key_der = PrivateKeyDer::Pkcs8(key.serialize_der().into());
-        let certified = certified_key(vec![cert.der().clone()], &key_der)?;
+        // Not `certified_key`: its consistency check parses the certificate with webpki,
+        // which rejects the critical acmeIdentifier extension that this one must carry.
+        let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key_der)
+            .map_err(|e| Error::Acme(format!("challenge key: {e}")))?;
+        let certified = CertifiedKey::new(vec![cert.der().clone()], signing);
         self.challenges
             .write()
             .unwrap_or_else(PoisonError::into_inner)
