@@ -62,6 +62,7 @@ async fn wait_listening(port: u16, what: &str) {
 /// Pebble and its DNS. Pebble validates TLS-ALPN-01 on `tls_port` of the address DNS gives
 /// for the domain, which challtestsrv answers with 127.0.0.1 for every name.
 struct Pebble {
+    log: PathBuf,
     directory: String,
     management: String,
     /// Pebble's own HTTPS certificate, which our ACME client must trust.
@@ -104,9 +105,11 @@ async fn start_pebble(dir: &Path, tls_port: u16) -> Pebble {
         .arg(&config_path)
         .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
         // Validate at once and accept every nonce, so the test is quick and deterministic;
-        // the validation itself is real.
+        // the validation itself is real, and never skipped by reusing an earlier one, so
+        // the renewal is validated against the running server too.
         .env("PEBBLE_VA_NOSLEEP", "1")
         .env("PEBBLE_WFE_NONCEREJECT", "0")
+        .env("PEBBLE_AUTHZREUSE", "0")
         .stdout(log("pebble.log"))
         .stderr(log("pebble.err"))
         .spawn()
@@ -115,6 +118,7 @@ async fn start_pebble(dir: &Path, tls_port: u16) -> Pebble {
     wait_listening(dns_admin, "pebble-challtestsrv").await;
     wait_listening(listen, "pebble").await;
     Pebble {
+        log: dir.join("pebble.log"),
         directory: format!("https://127.0.0.1:{listen}/dir"),
         management: format!("https://127.0.0.1:{management}"),
         ca_root: cert_path,
@@ -216,6 +220,10 @@ async fn obtains_reuses_and_renews_a_certificate_from_pebble() {
     let stored: CertificateDer<'_> = CertificateDer::from_pem_slice(&stored).expect("PEM");
     let stored = x509_cert::Certificate::from_der(&stored).expect("X.509");
     assert_ne!(stored.tbs_certificate().serial_number().as_bytes(), first.as_slice());
+    // Both orders were validated by pebble connecting to our listener (TLS-ALPN-01).
+    let log = std::fs::read_to_string(&pebble.log).expect("pebble log");
+    let validated = log.matches("set VALID by completed challenge").count();
+    assert!(validated >= 2, "pebble validated {validated} challenges:\n{log}");
     server.shutdown().await.expect("clean shutdown");
     db.drop_now().await;
 }
