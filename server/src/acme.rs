@@ -186,7 +186,7 @@ impl Acme {
     }
 
     /// Checks now and then every `acme_check_interval_secs` until `stop`, renewing when due.
-    pub async fn run(mut self, stop: CancellationToken) {
+    pub async fn run(mut self, metrics: Arc<crate::metrics::Metrics>, stop: CancellationToken) {
         let period = Duration::from_secs(self.config.acme_check_interval_secs);
         loop {
             let due = renewal_due(
@@ -197,8 +197,13 @@ impl Acme {
             );
             if due {
                 tokio::select! {
-                    outcome = self.renew() => if let Err(e) = outcome {
-                        tracing::error!(error = %e, retry_in_secs = period.as_secs(), "ACME certificate renewal failed; still serving the current certificate");
+                    outcome = self.renew() => match outcome {
+                        Ok(()) => {
+                            if let Some(cert) = &self.cert {
+                                metrics.tls_not_after.set(cert.not_after);
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, retry_in_secs = period.as_secs(), "ACME certificate renewal failed; still serving the current certificate"),
                     },
                     () = stop.cancelled() => return,
                 }

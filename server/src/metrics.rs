@@ -84,6 +84,8 @@ pub struct Metrics {
     pub gateway_closes: Family<CloseLabels, Counter>,
     pub db_up: Gauge,
     db_ping: Histogram,
+    /// Unix time the served certificate expires; renewals move it forward.
+    pub tls_not_after: Gauge,
     pub voice_rooms: Gauge,
     pub voice_peers: Gauge,
     pub voice_packets_in: Counter,
@@ -147,6 +149,12 @@ impl Metrics {
             "db_ping_duration_seconds",
             "Round trip of the periodic database probe",
             db_ping.clone(),
+        );
+        let tls_not_after = Gauge::default();
+        registry.register(
+            "tls_certificate_expiry_timestamp_seconds",
+            "Unix time at which the served TLS certificate expires (0: TLS off)",
+            tls_not_after.clone(),
         );
         let voice_rooms = Gauge::default();
         registry.register(
@@ -218,6 +226,7 @@ impl Metrics {
             gateway_closes,
             db_up,
             db_ping,
+            tls_not_after,
             voice_rooms,
             voice_peers,
             voice_packets_in,

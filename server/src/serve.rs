@@ -54,7 +54,7 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
     let tls = match &acme {
         Some(acme) => Some((acme.server_config()?, None)),
         None => crate::tls::server_config(&config.tls, &config.data_dir)?
-            .map(|(tls, fingerprint)| (tls, Some(fingerprint))),
+            .map(|(tls, leaf)| (tls, Some(leaf))),
     };
     let secret = keys::load_or_create(&config.auth.jwt_secret, &config.data_dir)?;
     let store = store::open(&config).await?;
@@ -91,7 +91,8 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
         None => None,
     };
     let make_service = app.into_make_service_with_connect_info::<crate::tls::PeerAddr>();
-    let mut tls_fingerprint = tls.as_ref().and_then(|(_, fingerprint)| fingerprint.clone());
+    let mut served_leaf = tls.as_ref().and_then(|(_, leaf)| leaf.clone());
+    observe_expiry(&state, served_leaf.as_ref());
     let task = match tls {
         Some((tls_config, _)) => {
             let listener = crate::tls::TlsListener::new(listener, tls_config)
@@ -103,8 +104,10 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
                     stop.cancel();
                     return Err(e);
                 }
-                tls_fingerprint = acme.current_leaf().map(|leaf| crate::tls::fingerprint(&leaf));
-                tokio::spawn(acme.run(stop.clone()));
+                served_leaf = acme.current_leaf();
+                // Before the renewal task starts, which moves it forward from then on.
+                observe_expiry(&state, served_leaf.as_ref());
+                tokio::spawn(acme.run(state.metrics.clone(), stop.clone()));
             }
             tokio::spawn(async move {
                 axum::serve(listener, make_service)
@@ -116,7 +119,14 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
             axum::serve(listener, make_service).with_graceful_shutdown(stop.cancelled_owned()).await
         }),
     };
+    let tls_fingerprint = served_leaf.as_ref().map(|leaf| crate::tls::fingerprint(leaf));
     Ok(RunningServer { _lock: lock, addr, metrics_addr, tls_fingerprint, state, task })
+}
+
+fn observe_expiry(state: &AppState, leaf: Option<&rustls::pki_types::CertificateDer<'_>>) {
+    if let Some(info) = leaf.and_then(|leaf| crate::acme::CertInfo::from_der(leaf).ok()) {
+        state.metrics.tls_not_after.set(info.not_after);
+    }
 }
 
 /// A second listener that serves only `/metrics`.

@@ -64,12 +64,12 @@ impl Connected<IncomingStream<'_, TlsListener>> for PeerAddr {
     }
 }
 
-/// The TLS server configuration and the certificate's SHA-256 fingerprint, or `None`
-/// when TLS is not configured.
+/// The TLS server configuration and the leaf certificate it serves, or `None` when TLS is
+/// not configured.
 pub fn server_config(
     config: &TlsConfig,
     data_dir: &Path,
-) -> Result<Option<(Arc<ServerConfig>, String)>, Error> {
+) -> Result<Option<(Arc<ServerConfig>, CertificateDer<'static>)>, Error> {
     let (cert_path, key_path) = match (config.cert_file.trim(), config.key_file.trim()) {
         ("", "") if config.self_signed => ensure_self_signed(data_dir)?,
         ("", "") => return Ok(None),
@@ -84,7 +84,7 @@ pub fn server_config(
     let Some(leaf) = certs.first() else {
         return Err(Error::Config(format!("{} holds no certificate", cert_path.display())));
     };
-    let fingerprint = fingerprint(leaf);
+    let leaf = leaf.clone();
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .map_err(|e| Error::Config(format!("{}: {e}", key_path.display())))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -95,7 +95,7 @@ pub fn server_config(
         .with_single_cert(certs, key)
         .map_err(|e| Error::Config(format!("tls certificate and key do not fit: {e}")))?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some((Arc::new(tls), fingerprint)))
+    Ok(Some((Arc::new(tls), leaf)))
 }
 
 /// Colon-separated SHA-256 of the certificate, as browsers and `openssl x509 -fingerprint`

@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use auraspeak_server::Config;
+use auraspeak_server::acme::CertInfo;
 use harness::{Backend, TestDb};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
@@ -144,16 +145,19 @@ async fn pebble_root(pebble: &Pebble) -> reqwest::Certificate {
     reqwest::Certificate::from_pem(&pem).expect("root is PEM")
 }
 
-/// GETs /readyz by the domain name, trusting only pebble's root, and returns the serial
-/// number of the leaf certificate that was served.
-async fn served_serial(root: &reqwest::Certificate, addr: SocketAddr) -> Vec<u8> {
-    let http = reqwest::Client::builder()
+fn https_client(root: &reqwest::Certificate, addr: SocketAddr) -> reqwest::Client {
+    reqwest::Client::builder()
         .tls_certs_only([root.clone()])
         .resolve(DOMAIN, addr)
         .tls_info(true)
         .build()
-        .expect("client");
-    let resp = http
+        .expect("client")
+}
+
+/// GETs /readyz by the domain name, trusting only pebble's root, and returns the serial
+/// number of the leaf certificate that was served.
+async fn served_serial(root: &reqwest::Certificate, addr: SocketAddr) -> Vec<u8> {
+    let resp = https_client(root, addr)
         .get(format!("https://{DOMAIN}:{}/readyz", addr.port()))
         .send()
         .await
@@ -163,6 +167,25 @@ async fn served_serial(root: &reqwest::Certificate, addr: SocketAddr) -> Vec<u8>
     let leaf = info.peer_certificate().expect("a certificate");
     let cert = x509_cert::Certificate::from_der(leaf).expect("X.509");
     cert.tbs_certificate().serial_number().as_bytes().to_vec()
+}
+
+/// The expiry the server reports in /metrics, and that of the certificate it serves.
+async fn reported_and_served_expiry(root: &reqwest::Certificate, addr: SocketAddr) -> (i64, i64) {
+    let resp = https_client(root, addr)
+        .get(format!("https://{DOMAIN}:{}/metrics", addr.port()))
+        .send()
+        .await
+        .expect("metrics over HTTPS");
+    let info = resp.extensions().get::<reqwest::tls::TlsInfo>().expect("TLS info");
+    let served =
+        CertInfo::from_der(info.peer_certificate().expect("a certificate")).expect("X.509");
+    let text = resp.text().await.expect("body");
+    let reported = text
+        .lines()
+        .find_map(|l| l.strip_prefix("auraspeak_tls_certificate_expiry_timestamp_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("expiry gauge");
+    (reported, served.not_after)
 }
 
 fn acme_config(db: &TestDb, pebble: &Pebble, port: u16) -> Config {
@@ -194,6 +217,9 @@ async fn obtains_reuses_and_renews_a_certificate_from_pebble() {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
     }
     assert!(server.tls_fingerprint().is_some());
+    let (reported, served) = reported_and_served_expiry(&root, server.addr()).await;
+    assert_eq!(reported, served, "/metrics reports the served certificate's expiry");
+    let first_expiry = served;
     server.shutdown().await.expect("clean shutdown");
 
     // Restart: the stored certificate is served again, no new order.
@@ -220,6 +246,8 @@ async fn obtains_reuses_and_renews_a_certificate_from_pebble() {
     let stored: CertificateDer<'_> = CertificateDer::from_pem_slice(&stored).expect("PEM");
     let stored = x509_cert::Certificate::from_der(&stored).expect("X.509");
     assert_ne!(stored.tbs_certificate().serial_number().as_bytes(), first.as_slice());
+    let (reported, _) = reported_and_served_expiry(&root, server.addr()).await;
+    assert!(reported >= first_expiry, "the expiry gauge follows renewals");
     // Both orders were validated by pebble connecting to our listener (TLS-ALPN-01).
     let log = std::fs::read_to_string(&pebble.log).expect("pebble log");
     let validated = log.matches("set VALID by completed challenge").count();
