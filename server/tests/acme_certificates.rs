@@ -1,7 +1,8 @@
 //! Certificates from an ACME CA: against pebble (Debian's RFC 8555 test CA, validating
 //! for real over TLS-ALPN-01 against our listener, with pebble-challtestsrv as its DNS),
 //! the server obtains a certificate that an HTTPS client trusting only pebble's root
-//! accepts, reuses it after a restart, and swaps in a renewed one without restarting.
+//! accepts, reuses it after a restart, swaps in a renewed one without restarting, and
+//! keeps serving when renewal fails because the CA is gone.
 //!
 //! Without pebble installed the test says so and passes on a developer machine; under
 //! `CI=true` that is a failure (scripts/test.sh installs it).
@@ -68,7 +69,7 @@ struct Pebble {
     management: String,
     /// Pebble's own HTTPS certificate, which our ACME client must trust.
     ca_root: PathBuf,
-    _processes: Killed,
+    processes: Killed,
 }
 
 async fn start_pebble(dir: &Path, tls_port: u16) -> Pebble {
@@ -123,7 +124,7 @@ async fn start_pebble(dir: &Path, tls_port: u16) -> Pebble {
         directory: format!("https://127.0.0.1:{listen}/dir"),
         management: format!("https://127.0.0.1:{management}"),
         ca_root: cert_path,
-        _processes: processes,
+        processes,
     }
 }
 
@@ -205,7 +206,7 @@ async fn obtains_reuses_and_renews_a_certificate_from_pebble() {
     }
     let db = TestDb::create(&Backend::Sqlite).await;
     let port = free_port();
-    let pebble = start_pebble(&db.dir, port).await;
+    let mut pebble = start_pebble(&db.dir, port).await;
 
     // First start: nothing stored, so the certificate is ordered before serving.
     let server = auraspeak_server::start(acme_config(&db, &pebble, port)).await.expect("starts");
@@ -252,6 +253,13 @@ async fn obtains_reuses_and_renews_a_certificate_from_pebble() {
     let log = std::fs::read_to_string(&pebble.log).expect("pebble log");
     let validated = log.matches("set VALID by completed challenge").count();
     assert!(validated >= 2, "pebble validated {validated} challenges:\n{log}");
+
+    // The CA goes away while renewal is still due every second: renewals fail, and the
+    // server keeps serving the certificate it has.
+    drop(std::mem::replace(&mut pebble.processes, Killed(Vec::new())));
+    let last = served_serial(&root, server.addr()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(served_serial(&root, server.addr()).await, last, "still served after failures");
     server.shutdown().await.expect("clean shutdown");
     db.drop_now().await;
 }
