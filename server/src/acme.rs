@@ -203,7 +203,12 @@ impl Acme {
                                 metrics.tls_not_after.set(cert.not_after);
                             }
                         }
-                        Err(e) => tracing::error!(error = %e, retry_in_secs = period.as_secs(), "ACME certificate renewal failed; still serving the current certificate"),
+                        Err(e) => {
+                            // Start the next attempt from the stored credentials with a fresh
+                            // connection, in case the CA or its root changed meanwhile.
+                            self.account = None;
+                            tracing::error!(error = %e, retry_in_secs = period.as_secs(), "ACME certificate renewal failed; still serving the current certificate");
+                        }
                     },
                     () = stop.cancelled() => return,
                 }
@@ -230,13 +235,29 @@ impl Acme {
     }
 
     async fn order(&mut self) -> Result<(String, String), Error> {
-        let account = self.account().await?;
         let identifiers: Vec<Identifier> =
             self.config.acme_domains.iter().map(|d| Identifier::Dns(d.clone())).collect();
-        let mut order = account
-            .new_order(&NewOrder::new(&identifiers))
-            .await
-            .map_err(acme_err("creating the order"))?;
+        let account = self.account().await?;
+        let mut order = match account.new_order(&NewOrder::new(&identifiers)).await {
+            Ok(order) => order,
+            // The CA lost or deactivated the stored account (a test CA restarted, an account
+            // closed by hand): register a new one instead of failing forever.
+            Err(instant_acme::Error::Api(problem))
+                if problem.r#type.as_deref()
+                    == Some("urn:ietf:params:acme:error:accountDoesNotExist") =>
+            {
+                tracing::warn!(%problem, "the CA no longer knows the stored ACME account; registering a new one");
+                self.account = None;
+                let path = self.data_dir.join(ACCOUNT_FILE);
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                let account = self.account().await?;
+                account
+                    .new_order(&NewOrder::new(&identifiers))
+                    .await
+                    .map_err(acme_err("creating the order"))?
+            }
+            Err(e) => return Err(acme_err("creating the order")(e)),
+        };
         let mut challenged = Vec::new();
         let answered = self.answer_challenges(&mut order, &mut challenged).await;
         let ready = match answered {

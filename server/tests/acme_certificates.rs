@@ -2,7 +2,8 @@
 //! for real over TLS-ALPN-01 against our listener, with pebble-challtestsrv as its DNS),
 //! the server obtains a certificate that an HTTPS client trusting only pebble's root
 //! accepts, reuses it after a restart, swaps in a renewed one without restarting, and
-//! keeps serving when renewal fails because the CA is gone.
+//! keeps serving when renewal fails because the CA is gone, and registers a new account
+//! when the CA comes back without the old one.
 //!
 //! Without pebble installed the test says so and passes on a developer machine; under
 //! `CI=true` that is a failure (scripts/test.sh installs it).
@@ -72,13 +73,35 @@ struct Pebble {
     processes: Killed,
 }
 
-async fn start_pebble(dir: &Path, tls_port: u16) -> Pebble {
-    let own = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("cert");
+/// Where pebble and its DNS listen. A CA restarted on the same ports has the same
+/// directory URL but has forgotten every account.
+#[derive(Clone, Copy)]
+struct Ports {
+    tls: u16,
+    dns: u16,
+    dns_admin: u16,
+    listen: u16,
+    management: u16,
+}
+
+impl Ports {
+    fn pick(tls: u16) -> Self {
+        let (dns, dns_admin, listen, management) =
+            (free_port(), free_port(), free_port(), free_port());
+        Self { tls, dns, dns_admin, listen, management }
+    }
+}
+
+async fn start_pebble(dir: &Path, ports: Ports) -> Pebble {
+    let Ports { tls: tls_port, dns, dns_admin, listen, management } = ports;
     let cert_path = dir.join("pebble-cert.pem");
     let key_path = dir.join("pebble-key.pem");
-    std::fs::write(&cert_path, own.cert.pem()).expect("write");
-    std::fs::write(&key_path, own.signing_key.serialize_pem()).expect("write");
-    let (dns, dns_admin, listen, management) = (free_port(), free_port(), free_port(), free_port());
+    // Kept across a restart, as a real CA's web server certificate would be.
+    if !cert_path.exists() {
+        let own = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("cert");
+        std::fs::write(&cert_path, own.cert.pem()).expect("write");
+        std::fs::write(&key_path, own.signing_key.serialize_pem()).expect("write");
+    }
     let config = serde_json::json!({"pebble": {
         "listenAddress": format!("127.0.0.1:{listen}"),
         "managementListenAddress": format!("127.0.0.1:{management}"),
@@ -158,16 +181,22 @@ fn https_client(root: &reqwest::Certificate, addr: SocketAddr) -> reqwest::Clien
 /// GETs /readyz by the domain name, trusting only pebble's root, and returns the serial
 /// number of the leaf certificate that was served.
 async fn served_serial(root: &reqwest::Certificate, addr: SocketAddr) -> Vec<u8> {
+    try_served_serial(root, addr).await.expect("HTTPS with the issued certificate")
+}
+
+async fn try_served_serial(
+    root: &reqwest::Certificate,
+    addr: SocketAddr,
+) -> Result<Vec<u8>, reqwest::Error> {
     let resp = https_client(root, addr)
         .get(format!("https://{DOMAIN}:{}/readyz", addr.port()))
         .send()
-        .await
-        .expect("HTTPS with the issued certificate");
+        .await?;
     assert_eq!(resp.status(), reqwest::StatusCode::OK);
     let info = resp.extensions().get::<reqwest::tls::TlsInfo>().expect("TLS info");
     let leaf = info.peer_certificate().expect("a certificate");
     let cert = x509_cert::Certificate::from_der(leaf).expect("X.509");
-    cert.tbs_certificate().serial_number().as_bytes().to_vec()
+    Ok(cert.tbs_certificate().serial_number().as_bytes().to_vec())
 }
 
 /// The expiry the server reports in /metrics, and that of the certificate it serves.
@@ -204,9 +233,15 @@ async fn obtains_reuses_and_renews_a_certificate_from_pebble() {
     if !pebble_installed() {
         return;
     }
+    // The server's ACME log lines, shown when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("auraspeak_server::acme=debug")
+        .with_test_writer()
+        .try_init();
     let db = TestDb::create(&Backend::Sqlite).await;
     let port = free_port();
-    let mut pebble = start_pebble(&db.dir, port).await;
+    let ports = Ports::pick(port);
+    let mut pebble = start_pebble(&db.dir, ports).await;
 
     // First start: nothing stored, so the certificate is ordered before serving.
     let server = auraspeak_server::start(acme_config(&db, &pebble, port)).await.expect("starts");
@@ -260,6 +295,16 @@ async fn obtains_reuses_and_renews_a_certificate_from_pebble() {
     let last = served_serial(&root, server.addr()).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(served_serial(&root, server.addr()).await, last, "still served after failures");
+
+    // The CA comes back with no memory of our account (and a new root): the next renewal
+    // registers a new account and succeeds.
+    let pebble = start_pebble(&db.dir, ports).await;
+    let new_root = pebble_root(&pebble).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while try_served_serial(&new_root, server.addr()).await.is_err() {
+        assert!(Instant::now() < deadline, "no certificate from the restarted CA within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     server.shutdown().await.expect("clean shutdown");
     db.drop_now().await;
 }
