@@ -35,7 +35,7 @@ Version: $version
 Architecture: $arch
 Maintainer: AuraSpeak developers <dev@auraspeak.invalid>
 Installed-Size: $size
-Depends: adduser, libc6
+Depends: adduser, libc6, ca-certificates
 Recommends: postgresql
 Section: net
 Priority: optional

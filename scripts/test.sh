@@ -16,9 +16,10 @@ cd "$(dirname "$0")/.."
 # coturn: the TURN server the voice credentials are tested against.
 # chromium: the browser interop test (e2e/tests/browser_voice.rs) joins voice from it with
 # its own WebRTC stack.
+# pebble: the RFC 8555 test CA (with pebble-challtestsrv as its DNS) for the ACME test.
 PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl
     libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils
-    coturn chromium)
+    coturn chromium pebble)
 
 log() { printf '\n==> %s\n' "$*"; }
 

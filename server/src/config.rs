@@ -274,6 +274,28 @@ impl Config {
         if v.turn_ttl_secs < 60 {
             return fail("voice.turn_ttl_secs must be at least 60");
         }
+        let t = &self.tls;
+        if !t.acme_domains.is_empty() {
+            if !t.cert_file.trim().is_empty() || !t.key_file.trim().is_empty() || t.self_signed {
+                return fail(
+                    "tls.acme_domains excludes tls.cert_file, tls.key_file and tls.self_signed",
+                );
+            }
+            if t.acme_domains
+                .iter()
+                .any(|d| d.trim().is_empty() || d.contains(['/', ':', ' ', '*']))
+            {
+                return fail(
+                    "tls.acme_domains must be plain DNS names such as \"chat.example.org\"",
+                );
+            }
+            if !t.acme_directory.starts_with("https://") {
+                return fail("tls.acme_directory must be an https:// URL");
+            }
+        }
+        if t.acme_renew_days == 0 || t.acme_check_interval_secs == 0 {
+            return fail("tls.acme_renew_days and tls.acme_check_interval_secs must be at least 1");
+        }
         self.metrics.separate_listen()?;
         self.trusted_proxies()?;
         if self.http.request_timeout_secs == 0 {
@@ -312,7 +334,9 @@ impl Config {
         format!(
             "data_dir = {:?}\nnode_id = {}\n\n[http]\nlisten = \"{}\"\ncors_origins = {:?}\n\
              trusted_proxies = {:?}\nmax_body_bytes = {}\nrequest_timeout_secs = {}\nshutdown_grace_secs = {}\n\n\
-             [tls]\ncert_file = {:?}\nkey_file = {:?}\nself_signed = {}\n\n[database]\nurl = {:?}\nmax_connections = {}\nsqlite_readers = {}\n\n\
+             [tls]\ncert_file = {:?}\nkey_file = {:?}\nself_signed = {}\nacme_domains = {:?}\n\
+             acme_contact = {:?}\nacme_directory = {:?}\nacme_ca_root = {:?}\nacme_renew_days = {}\n\
+             acme_check_interval_secs = {}\n\n[database]\nurl = {:?}\nmax_connections = {}\nsqlite_readers = {}\n\n\
              [auth]\naccess_token_ttl_secs = {}\nrefresh_token_ttl_days = {}\njwt_secret = {:?}\n\
              audience = {:?}\nmax_concurrent_hashes = {}\n\n[gateway]\nheartbeat_interval_ms = {}\n\
              resume_window_secs = {}\nresume_buffer_events = {}\nmax_frame_bytes = {}\n\
@@ -332,6 +356,12 @@ impl Config {
             self.tls.cert_file,
             self.tls.key_file,
             self.tls.self_signed,
+            self.tls.acme_domains,
+            self.tls.acme_contact,
+            self.tls.acme_directory,
+            self.tls.acme_ca_root,
+            self.tls.acme_renew_days,
+            self.tls.acme_check_interval_secs,
             url,
             self.database.max_connections,
             self.database.sqlite_readers,

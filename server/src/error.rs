@@ -36,6 +36,9 @@ pub enum Error {
     /// A row read back from the database breaks an invariant (for example a negative ID).
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// Obtaining or renewing a certificate from the ACME CA failed.
+    #[error("ACME certificate: {0}")]
+    Acme(String),
     #[error("io on {path}: {source}")]
     Io { path: String, source: std::io::Error },
     #[error("password hashing: {0}")]

@@ -7,6 +7,7 @@
 //! passed in rather than read from globals.
 
 pub mod accounts;
+pub mod acme;
 pub mod admin;
 pub mod api;
 pub mod auth;

@@ -1,6 +1,6 @@
 //! Prometheus metrics at `/metrics`: HTTP latency by route and status, gateway
-//! connections, sessions and events, database reachability and latency, connection pool
-//! use, and process CPU, memory and open files.
+//! connections, sessions and events, database reachability, probe latency and latency per
+//! operation, connection pool use, and process CPU, memory and open files.
 //!
 //! One [`Metrics`] value is created at start-up and passed around (no global registry),
 //! so tests can run several servers in one process.
@@ -39,7 +39,35 @@ pub struct CloseLabels {
     pub code: u16,
 }
 
-#[derive(Clone)]
+/// The label of the per-operation database latency: a `Store` method name, so the set of
+/// series is fixed by the code, never by input.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DbOpLabels {
+    pub op: &'static str,
+}
+
+/// Latency of every storage call by operation. Created before [`Metrics`] because the
+/// store that records into it is built first (and [`Metrics`] reads pool use from it).
+#[derive(Clone, Debug)]
+pub struct DbLatency(Family<DbOpLabels, Histogram, Buckets>);
+
+impl DbLatency {
+    pub fn new() -> Self {
+        Self(Family::new_with_constructor(Buckets(&DB_BUCKETS)))
+    }
+
+    pub fn observe(&self, op: &'static str, elapsed: Duration) {
+        self.0.get_or_create(&DbOpLabels { op }).observe(elapsed.as_secs_f64());
+    }
+}
+
+impl Default for DbLatency {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Clone, Debug)]
 struct Buckets(&'static [f64]);
 
 impl MetricConstructor<Histogram> for Buckets {
@@ -56,6 +84,8 @@ pub struct Metrics {
     pub gateway_closes: Family<CloseLabels, Counter>,
     pub db_up: Gauge,
     db_ping: Histogram,
+    /// Unix time the served certificate expires; renewals move it forward.
+    pub tls_not_after: Gauge,
     pub voice_rooms: Gauge,
     pub voice_peers: Gauge,
     pub voice_packets_in: Counter,
@@ -81,8 +111,13 @@ const LOSS_BUCKETS: [f64; 8] = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5];
 const JITTER_BUCKETS: [f64; 8] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2];
 
 impl Metrics {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, db_latency: DbLatency) -> Self {
         let mut registry = Registry::with_prefix("auraspeak");
+        registry.register(
+            "db_query_duration_seconds",
+            "Latency of database operations (storage calls, including transactions) by operation",
+            db_latency.0,
+        );
         let http = Family::new_with_constructor(Buckets(&HTTP_BUCKETS));
         registry.register(
             "http_request_duration_seconds",
@@ -114,6 +149,12 @@ impl Metrics {
             "db_ping_duration_seconds",
             "Round trip of the periodic database probe",
             db_ping.clone(),
+        );
+        let tls_not_after = Gauge::default();
+        registry.register(
+            "tls_certificate_expiry_timestamp_seconds",
+            "Unix time at which the served TLS certificate expires (0: TLS off)",
+            tls_not_after.clone(),
         );
         let voice_rooms = Gauge::default();
         registry.register(
@@ -185,6 +226,7 @@ impl Metrics {
             gateway_closes,
             db_up,
             db_ping,
+            tls_not_after,
             voice_rooms,
             voice_peers,
             voice_packets_in,

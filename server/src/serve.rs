@@ -50,7 +50,12 @@ pub struct RunningServer {
 /// listen address and starts serving in the background.
 pub async fn start(config: Config) -> Result<RunningServer, Error> {
     let lock = DataDirLock::acquire(&config.data_dir)?;
-    let tls = crate::tls::server_config(&config.tls, &config.data_dir)?;
+    let mut acme = crate::acme::Acme::new(&config.tls, &config.data_dir)?;
+    let tls = match &acme {
+        Some(acme) => Some((acme.server_config()?, None)),
+        None => crate::tls::server_config(&config.tls, &config.data_dir)?
+            .map(|(tls, leaf)| (tls, Some(leaf))),
+    };
     let secret = keys::load_or_create(&config.auth.jwt_secret, &config.data_dir)?;
     let store = store::open(&config).await?;
     let listen = config.http.listen;
@@ -86,11 +91,24 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
         None => None,
     };
     let make_service = app.into_make_service_with_connect_info::<crate::tls::PeerAddr>();
-    let tls_fingerprint = tls.as_ref().map(|(_, fingerprint)| fingerprint.clone());
+    let mut served_leaf = tls.as_ref().and_then(|(_, leaf)| leaf.clone());
+    observe_expiry(&state, served_leaf.as_ref());
     let task = match tls {
         Some((tls_config, _)) => {
             let listener = crate::tls::TlsListener::new(listener, tls_config)
                 .map_err(|e| Error::io("TLS listener", e))?;
+            // The listener already completes handshakes, so the CA can validate the
+            // challenges while HTTP is not served yet.
+            if let Some(mut acme) = acme.take() {
+                if let Err(e) = acme.ensure_certificate().await {
+                    stop.cancel();
+                    return Err(e);
+                }
+                served_leaf = acme.current_leaf();
+                // Before the renewal task starts, which moves it forward from then on.
+                observe_expiry(&state, served_leaf.as_ref());
+                tokio::spawn(acme.run(state.metrics.clone(), stop.clone()));
+            }
             tokio::spawn(async move {
                 axum::serve(listener, make_service)
                     .with_graceful_shutdown(stop.cancelled_owned())
@@ -101,7 +119,14 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
             axum::serve(listener, make_service).with_graceful_shutdown(stop.cancelled_owned()).await
         }),
     };
+    let tls_fingerprint = served_leaf.as_ref().map(|leaf| crate::tls::fingerprint(leaf));
     Ok(RunningServer { _lock: lock, addr, metrics_addr, tls_fingerprint, state, task })
+}
+
+fn observe_expiry(state: &AppState, leaf: Option<&rustls::pki_types::CertificateDer<'_>>) {
+    if let Some(info) = leaf.and_then(|leaf| crate::acme::CertInfo::from_der(leaf).ok()) {
+        state.metrics.tls_not_after.set(info.not_after);
+    }
 }
 
 /// A second listener that serves only `/metrics`.

@@ -38,6 +38,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>, secret: &[u8]) -> Result<Self, Error> {
+        // Every service gets the timed store, so each storage call is measured once.
+        let db_latency = crate::metrics::DbLatency::new();
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::timed::TimedStore::new(store, db_latency.clone()));
         let ids = Arc::new(IdGenerator::new(config.node_id));
         let accounts = Arc::new(Accounts::new(&config, store.clone(), ids.clone(), secret)?);
         let auth_limiter = config.rate_limit.enabled.then(|| {
@@ -51,7 +55,7 @@ impl AppState {
         let community = Arc::new(Community::new(store.clone(), ids.clone(), events.clone()));
         let trusted_proxies = config.trusted_proxies()?.into();
         let shutdown = CancellationToken::new();
-        let metrics = Arc::new(Metrics::new(store.clone()));
+        let metrics = Arc::new(Metrics::new(store.clone(), db_latency));
         let gateway = Arc::new(Gateway::new(
             config.gateway.clone(),
             config.http.cors_origins.clone(),

@@ -17,6 +17,7 @@ use crate::error::{Error, UniqueField};
 pub mod community;
 pub mod postgres;
 pub mod sqlite;
+pub mod timed;
 
 pub use community::CommunityStore;
 

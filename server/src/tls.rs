@@ -3,7 +3,8 @@
 //!
 //! Certificates come from `tls.cert_file`/`tls.key_file`, or, with `tls.self_signed`, are
 //! generated once into the data directory and their SHA-256 fingerprint printed so
-//! clients can pin it. Handshakes run in their own tasks so a slow or silent client
+//! clients can pin it. With `tls.acme_domains` they come from an ACME CA instead (see
+//! [`crate::acme`]). Handshakes run in their own tasks so a slow or silent client
 //! cannot hold up others, and a client that speaks plain HTTP to the TLS port gets a
 //! readable 400 instead of a broken connection.
 
@@ -39,6 +40,12 @@ pub struct TlsConfig {
     pub cert_file: String,
     pub key_file: String,
     pub self_signed: bool,
+    pub acme_domains: Vec<String>,
+    pub acme_contact: String,
+    pub acme_directory: String,
+    pub acme_ca_root: String,
+    pub acme_renew_days: u32,
+    pub acme_check_interval_secs: u64,
 }
 
 /// The socket peer of a connection, plain or TLS (what rate limits and logs see).
@@ -57,12 +64,12 @@ impl Connected<IncomingStream<'_, TlsListener>> for PeerAddr {
     }
 }
 
-/// The TLS server configuration and the certificate's SHA-256 fingerprint, or `None`
-/// when TLS is not configured.
+/// The TLS server configuration and the leaf certificate it serves, or `None` when TLS is
+/// not configured.
 pub fn server_config(
     config: &TlsConfig,
     data_dir: &Path,
-) -> Result<Option<(Arc<ServerConfig>, String)>, Error> {
+) -> Result<Option<(Arc<ServerConfig>, CertificateDer<'static>)>, Error> {
     let (cert_path, key_path) = match (config.cert_file.trim(), config.key_file.trim()) {
         ("", "") if config.self_signed => ensure_self_signed(data_dir)?,
         ("", "") => return Ok(None),
@@ -77,7 +84,7 @@ pub fn server_config(
     let Some(leaf) = certs.first() else {
         return Err(Error::Config(format!("{} holds no certificate", cert_path.display())));
     };
-    let fingerprint = fingerprint(leaf);
+    let leaf = leaf.clone();
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .map_err(|e| Error::Config(format!("{}: {e}", key_path.display())))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -88,7 +95,7 @@ pub fn server_config(
         .with_single_cert(certs, key)
         .map_err(|e| Error::Config(format!("tls certificate and key do not fit: {e}")))?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some((Arc::new(tls), fingerprint)))
+    Ok(Some((Arc::new(tls), leaf)))
 }
 
 /// Colon-separated SHA-256 of the certificate, as browsers and `openssl x509 -fingerprint`
@@ -141,7 +148,13 @@ impl TlsListener {
         let acceptor = TlsAcceptor::from(config);
         tokio::spawn(async move {
             loop {
-                let (stream, peer) = match listener.accept().await {
+                // Ends with the HTTP server (the receiver dropped), which releases the port
+                // for a restart in the same process.
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    () = tx.closed() => break,
+                };
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
@@ -161,9 +174,6 @@ impl TlsListener {
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });
-                if tx.is_closed() {
-                    break;
-                }
             }
         });
         Ok(Self { local, ready })
@@ -188,6 +198,8 @@ async fn handshake(acceptor: TlsAcceptor, mut stream: TcpStream) -> Option<TlsSt
         return None;
     }
     match acceptor.accept(stream).await {
+        // A CA validating TLS-ALPN-01 only needs the handshake; there is no HTTP to serve.
+        Ok(tls) if tls.get_ref().1.alpn_protocol() == Some(crate::acme::ACME_TLS_ALPN) => None,
         Ok(tls) => Some(tls),
         Err(e) => {
             tracing::debug!(error = %e, "TLS handshake failed");

@@ -95,6 +95,22 @@ async fn metrics_reflect_traffic_and_dashboards_match(backend: Backend) {
     assert_eq!(value(&all, "auraspeak_db_up"), Some(1.0));
     assert!(value(&all, "auraspeak_db_ping_duration_seconds_count") >= Some(1.0));
     assert!(all.iter().any(|(n, _)| n.starts_with("auraspeak_db_pool_connections{")));
+    // Per-operation database latency: exactly the calls the traffic above made, each with a
+    // plausible duration, and every observation inside the finite buckets or +Inf.
+    let db = "auraspeak_db_query_duration_seconds";
+    for (op, calls) in [("create_user", 1.0), ("create_server", 1.0), ("create_message", 1.0)] {
+        let count = value(&all, &format!("{db}_count{{op=\"{op}\"}}"));
+        assert_eq!(count, Some(calls), "{op}: {text}");
+        let sum = value(&all, &format!("{db}_sum{{op=\"{op}\"}}")).expect("sum");
+        assert!(sum > 0.0 && sum < 2.0, "{op} took {sum} s");
+        let inf = value(&all, &format!("{db}_bucket{{le=\"+Inf\",op=\"{op}\"}}"))
+            .or_else(|| value(&all, &format!("{db}_bucket{{op=\"{op}\",le=\"+Inf\"}}")));
+        assert_eq!(inf, Some(calls), "{op}: +Inf bucket holds every call");
+    }
+    // Reads that every authenticated request and the gateway make show up too.
+    assert!(value(&all, &format!("{db}_count{{op=\"session\"}}")) >= Some(1.0), "{text}");
+    let ops = all.iter().filter(|(n, _)| n.starts_with(&format!("{db}_count{{"))).count();
+    assert!(ops >= 5, "only {ops} operations measured");
     assert!(value(&all, "auraspeak_process_resident_memory_bytes") > Some(1e6));
     assert!(value(&all, "auraspeak_process_open_fds") > Some(3.0));
     assert!(value(&all, "auraspeak_process_cpu_seconds_total") > Some(0.0));
