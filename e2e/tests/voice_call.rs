@@ -7,13 +7,15 @@
 mod community;
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/online.rs"]
+mod online;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use auraspeak_client::api::ApiClient;
 use auraspeak_client::call::{self, AudioInput, AudioOutput, CallControl, CallOptions, CallReport};
-use auraspeak_client::gateway::{self, GatewayEvent, GatewayEvents, GatewayHandle, SessionConfig};
+use auraspeak_client::gateway::{GatewayEvents, GatewayHandle};
 use auraspeak_client::voice::compare::{Comparison, energy_db};
 use auraspeak_client::voice::{Pacing, SAMPLE_RATE, WavSink, WavSource};
 use auraspeak_shared::v1::channels::ChannelKind;
@@ -74,22 +76,6 @@ fn scratch(name: &str) -> PathBuf {
 async fn voice_channel(api: &ApiClient, server: auraspeak_shared::ServerId) -> ChannelId {
     let detail = api.server(server).await.expect("server detail");
     detail.channels.iter().find(|c| c.kind == ChannelKind::Voice).expect("a voice channel").id
-}
-
-/// A gateway connection, ready, with our user id.
-async fn connect(base: &str, api: &ApiClient) -> (GatewayHandle, GatewayEvents, UserId) {
-    let url = api.gateway_url();
-    let (handle, mut events) = gateway::connect(url, api.clone(), SessionConfig::default());
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
-            .await
-            .expect("ready in time")
-            .expect("gateway running");
-        if let GatewayEvent::Ready { ready, .. } = event {
-            let _ = base;
-            return (handle, events, ready.user.id);
-        }
-    }
 }
 
 struct Party {
@@ -185,9 +171,9 @@ async fn speaker_heard(backend: Backend, hostile: bool) {
     let s = TestServer::start(&backend).await;
     let c = community::setup(&s.base).await;
     let channel = voice_channel(&c.owner, c.server).await;
-    let (g, e, me) = connect(&s.base, &c.owner).await;
+    let (g, e, me) = online::online(&c.owner).await;
     let mut speaker = Party { gateway: g, events: e, me };
-    let (g, e, me) = connect(&s.base, &c.member).await;
+    let (g, e, me) = online::online(&c.member).await;
     let mut listener = Party { gateway: g, events: e, me };
 
     let speech = read_wav(&fixture());
@@ -286,9 +272,9 @@ async fn muted_speakers_are_not_heard(backend: Backend) {
     let c = community::setup(&s.base).await;
     let channel = voice_channel(&c.owner, c.server).await;
     // The member speaks; the owner listens (and moderates).
-    let (g, e, me) = connect(&s.base, &c.member).await;
+    let (g, e, me) = online::online(&c.member).await;
     let mut speaker = Party { gateway: g, events: e, me };
-    let (g, e, me) = connect(&s.base, &c.owner).await;
+    let (g, e, me) = online::online(&c.owner).await;
     let mut listener = Party { gateway: g, events: e, me };
     let speech = read_wav(&fixture());
     let speech_len = Duration::from_secs_f64(speech.len() as f64 / f64::from(SAMPLE_RATE));

@@ -7,12 +7,14 @@
 mod community;
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/online.rs"]
+mod online;
 
 use std::time::{Duration, Instant};
 
 use auraspeak_client::api::ApiClient;
 use auraspeak_client::call::{self, CallOptions, Connection};
-use auraspeak_client::gateway::{self, GatewayEvent, GatewayEvents, GatewayHandle, SessionConfig};
+use auraspeak_client::gateway::{GatewayEvent, GatewayEvents, GatewayHandle};
 use auraspeak_shared::v1::channels::{ChannelKind, SetOverwriteRequest};
 use auraspeak_shared::v1::gateway::Event;
 use auraspeak_shared::v1::voice::ModerateVoiceRequest;
@@ -39,17 +41,8 @@ struct Member {
 }
 
 async fn online(api: ApiClient) -> Member {
-    let (gateway, mut events) =
-        gateway::connect(api.gateway_url(), api.clone(), SessionConfig::default());
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
-            .await
-            .expect("ready in time")
-            .expect("gateway running");
-        if let GatewayEvent::Ready { ready, .. } = event {
-            return Member { api, gateway, events, id: ready.user.id };
-        }
-    }
+    let (gateway, events, id) = online::online(&api).await;
+    Member { api, gateway, events, id }
 }
 
 async fn rest(api: &ApiClient, method: reqwest::Method, path: String, body: serde_json::Value) {

@@ -10,17 +10,17 @@
 mod community;
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/online.rs"]
+mod online;
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use auraspeak_client::call::{self, AudioInput, AudioOutput, CallOptions};
-use auraspeak_client::gateway::{self, GatewayEvent, GatewayEvents, GatewayHandle, SessionConfig};
 use auraspeak_client::voice::compare::Comparison;
 use auraspeak_client::voice::netsim::NetworkConfig;
 use auraspeak_client::voice::{Pacing, SAMPLE_RATE, WavSink, WavSource};
-use auraspeak_shared::UserId;
 use auraspeak_shared::v1::channels::ChannelKind;
 use harness::{Backend, TestServer};
 use tokio::sync::mpsc;
@@ -28,20 +28,6 @@ use tokio::sync::mpsc;
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../client/tests/fixtures/speech-en-gb-female.wav")
-}
-
-async fn online(api: &auraspeak_client::api::ApiClient) -> (GatewayHandle, GatewayEvents, UserId) {
-    let (handle, mut events) =
-        gateway::connect(api.gateway_url(), api.clone(), SessionConfig::default());
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
-            .await
-            .expect("ready in time")
-            .expect("gateway running");
-        if let GatewayEvent::Ready { ready, .. } = event {
-            return (handle, events, ready.user.id);
-        }
-    }
 }
 
 /// Median correlation of 0.5 s pieces of `reference` (skipping near-silent ones), each
@@ -78,8 +64,8 @@ async fn calls_survive_loss_and_jitter() {
         .find(|ch| ch.kind == ChannelKind::Voice)
         .expect("voice channel")
         .id;
-    let (sg, mut se, sme) = online(&c.member).await;
-    let (lg, mut le, lme) = online(&c.owner).await;
+    let (sg, mut se, sme) = online::online(&c.member).await;
+    let (lg, mut le, lme) = online::online(&c.owner).await;
     let speech = WavSource::open(fixture(), Pacing::AsFastAsPossible)
         .expect("fixture")
         .read_to_end()
