@@ -6,6 +6,8 @@
 //! `scripts/voice_quality.py` are written there; `scripts/voice-quality.sh relay` does
 //! that and prints the PESQ table. Media, not storage, is under test: SQLite only.
 
+#[path = "support/audio.rs"]
+mod audio;
 #[path = "support/community.rs"]
 mod community;
 #[path = "support/harness.rs"]
@@ -28,26 +30,6 @@ use tokio::sync::mpsc;
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../client/tests/fixtures/speech-en-gb-female.wav")
-}
-
-/// Median correlation of 0.5 s pieces of `reference` (skipping near-silent ones), each
-/// aligned within ±60 ms of `lag`.
-fn piecewise_correlation(reference: &[f32], output: &[f32], lag: usize) -> f64 {
-    let piece = SAMPLE_RATE as usize / 2;
-    let slack = SAMPLE_RATE as usize * 60 / 1000;
-    let mut scores: Vec<f64> = reference
-        .chunks_exact(piece)
-        .enumerate()
-        .filter(|(_, chunk)| auraspeak_client::voice::compare::energy_db(chunk) > -40.0)
-        .map(|(i, chunk)| {
-            let start = (i * piece + lag).saturating_sub(slack);
-            let window =
-                output.get(start..(start + piece + 2 * slack).min(output.len())).unwrap_or(&[]);
-            Comparison::new(chunk, window, 2 * slack).correlation
-        })
-        .collect();
-    scores.sort_by(f64::total_cmp);
-    scores.get(scores.len() / 2).copied().unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +136,7 @@ async fn calls_survive_loss_and_jitter() {
         assert!(received > 1.0 - loss - 0.08, "{received}");
         // The jitter buffer stretches and squeezes time under jitter, which a single global
         // alignment punishes; judge half-second pieces, each aligned on its own.
-        let pieces = piecewise_correlation(&speech, tail, cmp.lag);
+        let pieces = audio::piecewise_correlation(&speech, tail, cmp.lag);
         eprintln!("{case}: median piecewise correlation {pieces:.3}");
         // Loose on purpose (PESQ, from scripts/voice-quality.sh relay, is the measure):
         // clean calls score ≈ 0.8 here, and a broken stream (gaps not recovered, wrong
