@@ -96,17 +96,27 @@ def noise_table(rows):
         by[(r["case"], r["variant"])].append(r["pesq"])
     cases = list(dict.fromkeys(r["case"] for r in rows))
     print("\n## Noise: PESQ-WB against clean speech (mean over fixtures)\n")
-    print("| noise | unprocessed | nnnoiseless alone | capture chain | chain − alone |")
-    print("|---|---|---|---|---|")
+    extra = [v for v in dict.fromkeys(r["variant"] for r in rows) if v.startswith("chain-")]
+    print(
+        "| noise | unprocessed | nnnoiseless alone | capture chain | chain − alone |"
+        + "".join(f" {v} |" for v in extra)
+    )
+    print("|---|---|---|---|---|" + "---|" * len(extra))
     gains = defaultdict(list)
     for case in cases:
         noisy, alone, chain = (mean(by[(case, v)]) for v in ("noisy", "rnnoise", "chain"))
-        print(f"| {case} | {noisy:.2f} | {alone:.2f} | {chain:.2f} | {chain - alone:+.2f} |")
+        cells = "".join(f" {mean(by[(case, v)]):.2f} |" for v in extra)
+        print(
+            f"| {case} | {noisy:.2f} | {alone:.2f} | {chain:.2f} | {chain - alone:+.2f} |{cells}"
+        )
         gains["alone"].append(alone - noisy)
         gains["chain"].append(chain - noisy)
+        for v in extra:
+            gains[v].append(mean(by[(case, v)]) - noisy)
     print(
         f"\nMean gain over unprocessed: nnnoiseless alone {mean(gains['alone']):+.2f}, "
         f"capture chain {mean(gains['chain']):+.2f}"
+        + "".join(f", {v} {mean(gains[v]):+.2f}" for v in extra)
     )
 
 
