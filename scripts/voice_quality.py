@@ -90,6 +90,17 @@ def loss_table(rows):
         print("| " + " | ".join(cells) + " |")
 
 
+def diag_table(rows):
+    by = defaultdict(list)
+    for r in rows:
+        by[r["variant"]].append(r["pesq"])
+    print("\n## Clean link, capture settings one at a time: PESQ-WB (mean over fixtures)\n")
+    print("| capture settings | PESQ |")
+    print("|---|---|")
+    for variant, scores in by.items():
+        print(f"| {variant} | {mean(scores):.2f} |")
+
+
 def noise_table(rows):
     by = defaultdict(list)
     for r in rows:
@@ -129,10 +140,13 @@ def main():
         r["pesq"], r["align_s"] = score(r["reference"], r["processed"])
         print(f"\r  scored {i + 1}/{len(rows)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    loss = [r for r in rows if r["kind"] == "loss"]
+    loss = [r for r in rows if r["kind"] == "loss" and r["case"] != "diag-clean"]
+    diag = [r for r in rows if r["kind"] == "loss" and r["case"] == "diag-clean"]
     noise = [r for r in rows if r["kind"] == "noise"]
     if loss:
         loss_table(loss)
+    if diag:
+        diag_table(diag)
     if noise:
         noise_table(noise)
 
