@@ -90,23 +90,44 @@ def loss_table(rows):
         print("| " + " | ".join(cells) + " |")
 
 
+def diag_table(rows):
+    by = defaultdict(list)
+    for r in rows:
+        by[r["variant"]].append(r["pesq"])
+    print("\n## Clean link, capture settings one at a time: PESQ-WB (mean over fixtures)\n")
+    print("| capture settings | PESQ |")
+    print("|---|---|")
+    for variant, scores in by.items():
+        print(f"| {variant} | {mean(scores):.2f} |")
+
+
 def noise_table(rows):
     by = defaultdict(list)
     for r in rows:
         by[(r["case"], r["variant"])].append(r["pesq"])
     cases = list(dict.fromkeys(r["case"] for r in rows))
     print("\n## Noise: PESQ-WB against clean speech (mean over fixtures)\n")
-    print("| noise | unprocessed | nnnoiseless alone | capture chain | chain − alone |")
-    print("|---|---|---|---|---|")
+    extra = [v for v in dict.fromkeys(r["variant"] for r in rows) if v.startswith("chain-")]
+    print(
+        "| noise | unprocessed | nnnoiseless alone | capture chain | chain − alone |"
+        + "".join(f" {v} |" for v in extra)
+    )
+    print("|---|---|---|---|---|" + "---|" * len(extra))
     gains = defaultdict(list)
     for case in cases:
         noisy, alone, chain = (mean(by[(case, v)]) for v in ("noisy", "rnnoise", "chain"))
-        print(f"| {case} | {noisy:.2f} | {alone:.2f} | {chain:.2f} | {chain - alone:+.2f} |")
+        cells = "".join(f" {mean(by[(case, v)]):.2f} |" for v in extra)
+        print(
+            f"| {case} | {noisy:.2f} | {alone:.2f} | {chain:.2f} | {chain - alone:+.2f} |{cells}"
+        )
         gains["alone"].append(alone - noisy)
         gains["chain"].append(chain - noisy)
+        for v in extra:
+            gains[v].append(mean(by[(case, v)]) - noisy)
     print(
         f"\nMean gain over unprocessed: nnnoiseless alone {mean(gains['alone']):+.2f}, "
         f"capture chain {mean(gains['chain']):+.2f}"
+        + "".join(f", {v} {mean(gains[v]):+.2f}" for v in extra)
     )
 
 
@@ -119,10 +140,13 @@ def main():
         r["pesq"], r["align_s"] = score(r["reference"], r["processed"])
         print(f"\r  scored {i + 1}/{len(rows)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    loss = [r for r in rows if r["kind"] == "loss"]
+    loss = [r for r in rows if r["kind"] == "loss" and r["case"] != "diag-clean"]
+    diag = [r for r in rows if r["kind"] == "loss" and r["case"] == "diag-clean"]
     noise = [r for r in rows if r["kind"] == "noise"]
     if loss:
         loss_table(loss)
+    if diag:
+        diag_table(diag)
     if noise:
         noise_table(noise)
 

@@ -16,14 +16,14 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use auraspeak_client::voice::compare::{energy_db, find_lag};
 use auraspeak_client::voice::netsim::{NetworkConfig, SplitMix64};
 use auraspeak_client::voice::simcall::{CallConfig, run_call};
 use auraspeak_client::voice::{
     CaptureConfig, EncoderConfig, FRAME_DURATION, FRAME_SAMPLES, Frame, GateMode, NoiseSuppressor,
-    Pacing, RedundancyMode, WavSink, WavSource,
+    Pacing, RedundancyMode, VadConfig, WavSink, WavSource,
 };
 
 const FIXTURES: [&str; 2] = ["speech-en-us-male", "speech-en-gb-female"];
@@ -58,7 +58,11 @@ fn main() -> Result<()> {
             loss(&out, name, &speech, &warm_up, &mut manifest)?;
         }
         if what.iter().any(|w| w == "noise") {
-            noise(&out, name, &speech, &mut manifest)?;
+            noise(&out, name, &speech, &mut manifest, what.iter().any(|w| w == "diag"))?;
+        }
+        if what.iter().any(|w| w == "diag") {
+            let warm_up = read(FIXTURES[(i + 1) % FIXTURES.len()])?;
+            diag(&out, name, &speech, &warm_up, &mut manifest)?;
         }
     }
     println!("wrote {}", out.join("manifest.tsv").display());
@@ -219,7 +223,100 @@ fn make_noise(kind: &str, len: usize, rms: f32, babble_source: &[f32], seed: u64
     v
 }
 
-fn noise(out: &Path, name: &str, speech: &[f32], manifest: &mut impl Write) -> Result<()> {
+/// Capture settings to compare, the defaults first.
+fn capture_variants() -> Vec<(&'static str, CaptureConfig)> {
+    let with = |f: fn(&mut CaptureConfig)| {
+        let mut c = CaptureConfig::default();
+        f(&mut c);
+        c
+    };
+    let old_agc = |c: &mut CaptureConfig| {
+        c.agc_config.level_time_constant = Duration::ZERO;
+        c.agc_config.peak_release_db_per_s = f32::INFINITY;
+    };
+    fn vad(c: &CaptureConfig) -> VadConfig {
+        match &c.gate {
+            GateMode::VoiceActivity(v) => v.clone(),
+            _ => VadConfig::default(),
+        }
+    }
+    vec![
+        ("defaults", CaptureConfig::default()),
+        (
+            "old",
+            with(|c| {
+                c.gate_pre_roll = Duration::ZERO;
+                c.agc_config.level_time_constant = Duration::ZERO;
+                c.agc_config.peak_release_db_per_s = f32::INFINITY;
+            }),
+        ),
+        ("pre0", with(|c| c.gate_pre_roll = Duration::ZERO)),
+        ("pre10", with(|c| c.gate_pre_roll = Duration::from_millis(10))),
+        ("agc-old", with(old_agc)),
+        ("agc-tau400ms", with(|c| c.agc_config.level_time_constant = Duration::from_millis(400))),
+        ("no-agc", with(|c| c.agc = false)),
+        ("no-gate", with(|c| c.gate = GateMode::Continuous)),
+        (
+            "open05",
+            with(|c| {
+                let v = VadConfig { open_probability: 0.5, ..vad(c) };
+                c.gate = GateMode::VoiceActivity(v);
+            }),
+        ),
+        (
+            "hang300",
+            with(|c| {
+                let v = VadConfig { hangover: Duration::from_millis(300), ..vad(c) };
+                c.gate = GateMode::VoiceActivity(v);
+            }),
+        ),
+        (
+            "close02",
+            with(|c| {
+                let v = VadConfig { close_probability: 0.2, ..vad(c) };
+                c.gate = GateMode::VoiceActivity(v);
+            }),
+        ),
+    ]
+}
+
+/// The clean link with capture stages switched off one at a time: what each costs.
+fn diag(
+    out: &Path,
+    name: &str,
+    speech: &[f32],
+    warm_up: &[f32],
+    manifest: &mut impl Write,
+) -> Result<()> {
+    let reference = out.join(format!("loss-{name}-ref.wav"));
+    write_wav(&reference, speech)?;
+    let mut input = warm_up.to_vec();
+    input.extend_from_slice(speech);
+    let variants = capture_variants();
+    for (variant, capture) in variants {
+        let config = CallConfig { capture, ..Default::default() };
+        let run = run_call(&input, &config)?;
+        let output = run.output.get(warm_up.len()..).unwrap_or_default();
+        let file = out.join(format!("diag-{name}-{variant}.wav"));
+        write_wav(&file, output)?;
+        writeln!(
+            manifest,
+            "loss\tdiag-clean\t{variant}\t{}\t{}\t0\t0\t0\t0\t{:.1}\t0",
+            reference.display(),
+            file.display(),
+            run.kbps()
+        )?;
+    }
+    Ok(())
+}
+
+fn noise(
+    out: &Path,
+    name: &str,
+    speech: &[f32],
+    manifest: &mut impl Write,
+    diag: bool,
+) -> Result<()> {
     // Half a second of noise alone first, as when someone starts talking in a room; the
     // reference has silence there.
     let lead = 24_000;
@@ -242,12 +339,22 @@ fn noise(out: &Path, name: &str, speech: &[f32], manifest: &mut impl Write) -> R
             );
             let noisy: Vec<f32> = clean.iter().zip(&n).map(|(s, n)| s + n).collect();
             let case = format!("{kind}-{snr:.0}dB");
-            let variants = [
+            let mut variants = vec![
                 ("noisy", noisy.clone()),
                 ("rnnoise", plain_rnnoise(&noisy)),
-                ("chain", capture_chain(&noisy)?),
+                ("chain", capture_chain(&noisy, CaptureConfig::default())?),
             ];
+            if diag {
+                for (variant, config) in capture_variants().into_iter().skip(1) {
+                    variants.push((variant, capture_chain(&noisy, config)?));
+                }
+            }
             for (variant, processed) in variants {
+                let variant = if ["noisy", "rnnoise", "chain"].contains(&variant) {
+                    variant.to_string()
+                } else {
+                    format!("chain-{variant}")
+                };
                 let file = out.join(format!("noise-{name}-{case}-{variant}.wav"));
                 write_wav(&file, &processed)?;
                 writeln!(
@@ -281,19 +388,31 @@ fn plain_rnnoise(noisy: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// The default capture chain; frames the gate does not send are silence to the listener.
-fn capture_chain(noisy: &[f32]) -> Result<Vec<f32>> {
-    let mut pipeline = auraspeak_client::voice::CapturePipeline::new(CaptureConfig::default())?;
+/// The capture chain before Opus: the processed audio of the frames that went out in a
+/// packet (found by the packets' timestamps, so the gate's pre-roll counts); frames not
+/// sent are silence to the listener.
+fn capture_chain(noisy: &[f32], config: CaptureConfig) -> Result<Vec<f32>> {
+    let mut pipeline = auraspeak_client::voice::CapturePipeline::new(config)?;
     let t0 = Instant::now();
-    let mut out = Vec::with_capacity(noisy.len());
+    let mut processed = Vec::new();
+    let mut sent = Vec::new();
     for (i, mut frame) in frames(noisy).enumerate() {
         let now = t0 + FRAME_DURATION * u32::try_from(i)?;
-        let sent = pipeline.process(now, &mut frame)?;
-        if sent.transmitting {
-            out.extend_from_slice(&frame);
-        } else {
-            out.extend_from_slice(&[0.0; FRAME_SAMPLES]);
+        let output = pipeline.process(now, &mut frame)?;
+        processed.push(frame);
+        sent.push(false);
+        for packet in output.packets {
+            let first = packet.timestamp as usize / FRAME_SAMPLES;
+            let count = auraspeak_client::voice::VoiceDecoder::packet_samples(&packet.payload)?
+                / FRAME_SAMPLES;
+            for slot in sent.iter_mut().skip(first).take(count) {
+                *slot = true;
+            }
         }
     }
-    Ok(out)
+    Ok(processed
+        .iter()
+        .zip(&sent)
+        .flat_map(|(frame, sent)| if *sent { *frame } else { [0.0; FRAME_SAMPLES] })
+        .collect())
 }

@@ -493,12 +493,10 @@ impl Call {
 
     fn capture(&mut self, now: Instant, frame: &mut Frame) -> Result<()> {
         let captured = self.pipeline.process(now, frame)?;
-        if let Some(packet) = captured.packet
-            && !self.self_mute
-        {
+        for packet in captured.packets.iter().filter(|_| !self.self_mute) {
             self.connection.link.send_packet(
                 now,
-                &packet,
+                packet,
                 captured.level.rms_dbfs,
                 captured.transmitting,
             );

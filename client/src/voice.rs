@@ -53,7 +53,7 @@ mod resample;
 pub mod simcall;
 mod wav;
 
-pub use capture::{CaptureConfig, CaptureOutput, CapturePipeline};
+pub use capture::{CaptureConfig, CaptureOutput, CapturePipeline, DEFAULT_PRE_ROLL};
 pub use codec::{
     BITRATE_RANGE_BPS, EncodedPacket, EncoderConfig, MAX_PACKET_SAMPLES, OpusFrameDuration,
     VoiceDecoder, VoiceEncoder,

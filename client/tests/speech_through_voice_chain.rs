@@ -50,7 +50,7 @@ fn run_chain(input: &[f32], capture: CaptureConfig, network: NetworkConfig, seed
             *slot = *s;
         }
         let out = pipeline.process(now, &mut frame).unwrap();
-        if let Some(packet) = out.packet {
+        for packet in out.packets {
             packets_sent += 1;
             net.send(now, packet);
         }

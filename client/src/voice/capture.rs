@@ -1,8 +1,8 @@
 //! The capture pipeline: every stage between the microphone and the Opus packet, in order.
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
-use super::Frame;
 use super::codec::{EncodedPacket, EncoderConfig, VoiceEncoder};
 use super::denoise::NoiseSuppressor;
 use super::echo::EchoCanceller;
@@ -10,6 +10,7 @@ use super::filter::{DEFAULT_CUTOFF_HZ, HighPass};
 use super::gain::{Agc, AgcConfig, InputGain};
 use super::gate::{GateEvent, GateMode, TransmitGate};
 use super::meter::{Level, LevelMeter};
+use super::{FRAME_DURATION, Frame};
 use crate::error::Result;
 
 /// Capture settings; most can be changed during a call through the pipeline's setters.
@@ -27,6 +28,13 @@ pub struct CaptureConfig {
     pub agc_config: AgcConfig,
     /// Voice activity, push-to-talk or continuous.
     pub gate: GateMode,
+    /// Audio held back while the gate is closed and sent first when it opens, so the start
+    /// of a word that the gate needed a moment to recognise is not cut. It costs latency
+    /// only at the start of a talk spurt (those packets leave together), none afterwards.
+    /// Rounded down to whole 10 ms frames, and at most one packet's duration: the receiver's
+    /// jitter buffer plays a packet at most about one packet late without skipping it, so
+    /// deeper look-back would arrive too late to be heard.
+    pub gate_pre_roll: Duration,
     /// Opus settings.
     pub encoder: EncoderConfig,
 }
@@ -40,16 +48,23 @@ impl Default for CaptureConfig {
             agc: true,
             agc_config: AgcConfig::default(),
             gate: GateMode::default(),
+            gate_pre_roll: DEFAULT_PRE_ROLL,
             encoder: EncoderConfig::default(),
         }
     }
 }
 
+/// The default look-back of the gate. RNNoise's voice probability needs a frame or two of a
+/// word before it is sure. In `scripts/voice-quality.sh diag` (clean link, other settings
+/// at their defaults) PESQ was 3.80 without look-back, 4.00 with 10 ms, 4.06 with 20 ms.
+pub const DEFAULT_PRE_ROLL: Duration = Duration::from_millis(20);
+
 /// What one captured frame produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaptureOutput {
-    /// A packet to send, when one is complete.
-    pub packet: Option<EncodedPacket>,
+    /// Packets to send, oldest first: usually none or one; when the gate opens, also those
+    /// of the pre-roll.
+    pub packets: Vec<EncodedPacket>,
     /// Level after processing, for the input meter.
     pub level: Level,
     /// The suppressor's voice probability.
@@ -71,6 +86,9 @@ pub struct CapturePipeline {
     meter: LevelMeter,
     gate: TransmitGate,
     encoder: VoiceEncoder,
+    /// Processed frames not sent yet while the gate is closed, newest last.
+    pre_roll: VecDeque<Frame>,
+    pre_roll_frames: usize,
 }
 
 impl CapturePipeline {
@@ -85,6 +103,8 @@ impl CapturePipeline {
             meter: LevelMeter::new(),
             gate: TransmitGate::new(config.gate),
             encoder: VoiceEncoder::new(config.encoder)?,
+            pre_roll_frames: pre_roll_frames(config.gate_pre_roll),
+            pre_roll: VecDeque::new(),
         })
     }
 
@@ -98,12 +118,43 @@ impl CapturePipeline {
         self.agc.process(frame, voice_probability);
         let level = self.meter.process(frame);
         let transmitting = self.gate.handle_frame(now, voice_probability, level);
-        let packet = if transmitting {
-            self.encoder.push_frame(frame)?
+        let mut packets = Vec::new();
+        if transmitting {
+            // Opening: the held-back frames go first, in order, with their own timestamps.
+            while let Some(held) = self.pre_roll.pop_front() {
+                packets.extend(self.encoder.push_frame(&held)?);
+            }
+            packets.extend(self.encoder.push_frame(frame)?);
+        } else if self.encoder.has_pending() {
+            // Just closed in the middle of a packet: complete it with this frame (the tail of
+            // the hangover) rather than with silence.
+            packets.extend(self.encoder.push_frame(frame)?);
         } else {
-            self.encoder.skip_frame()?
-        };
-        Ok(CaptureOutput { packet, level, voice_probability, transmitting })
+            self.pre_roll.push_back(*frame);
+            // Only voice activity looks back: push-to-talk must not send what was said
+            // before the key went down.
+            let keep = if matches!(self.gate.mode(), GateMode::VoiceActivity(_)) {
+                self.pre_roll_frames.min(self.encoder.config().frame_duration.frames())
+            } else {
+                0
+            };
+            while self.pre_roll.len() > keep {
+                self.pre_roll.pop_front();
+                packets.extend(self.encoder.skip_frame()?);
+            }
+        }
+        Ok(CaptureOutput { packets, level, voice_probability, transmitting })
+    }
+
+    /// Changes the gate's look-back (see [`CaptureConfig::gate_pre_roll`]).
+    pub fn set_gate_pre_roll(&mut self, pre_roll: Duration) -> Result<()> {
+        self.pre_roll_frames = pre_roll_frames(pre_roll);
+        while self.pre_roll.len() > self.pre_roll_frames {
+            self.pre_roll.pop_front();
+            // Nothing is pending while frames are held, so no packet can come out.
+            self.encoder.skip_frame()?;
+        }
+        Ok(())
     }
 
     /// Records a frame handed to the output device, the echo canceller's reference.
@@ -157,6 +208,10 @@ impl CapturePipeline {
     }
 }
 
+fn pre_roll_frames(pre_roll: Duration) -> usize {
+    usize::try_from(pre_roll.as_millis() / FRAME_DURATION.as_millis()).unwrap_or(usize::MAX).min(50)
+}
+
 impl std::fmt::Debug for CapturePipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CapturePipeline")
@@ -164,5 +219,115 @@ impl std::fmt::Debug for CapturePipeline {
             .field("gate", &self.gate)
             .field("encoder", &self.encoder)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voice::{FRAME_SAMPLES, OpusFrameDuration};
+
+    /// Without suppression (which delays the audio by a frame) and AGC, so the level the
+    /// gate sees is the input's, frame for frame.
+    fn plain() -> CaptureConfig {
+        CaptureConfig { noise_suppression: false, agc: false, ..Default::default() }
+    }
+
+    fn tone(index: usize, amplitude: f32) -> Frame {
+        let mut f = [0.0; FRAME_SAMPLES];
+        for (i, s) in f.iter_mut().enumerate() {
+            let t = (index * FRAME_SAMPLES + i) as f32 / 48_000.0;
+            *s = amplitude * (2.0 * std::f32::consts::PI * 220.0 * t).sin();
+        }
+        f
+    }
+
+    /// Feeds a tone to a push-to-talk pipeline whose key goes down at frame `open_at` and
+    /// returns the timestamps of the packets sent.
+    fn first_timestamps(config: CaptureConfig, open_at: usize) -> Vec<u32> {
+        let mut pipeline = CapturePipeline::new(config).unwrap();
+        let t0 = Instant::now();
+        let mut stamps = Vec::new();
+        for i in 0..open_at + 4 {
+            let now = t0 + FRAME_DURATION * i as u32;
+            if i == open_at {
+                pipeline.handle_push_to_talk(now, true);
+            }
+            let mut frame = tone(i, 0.3);
+            let out = pipeline.process(now, &mut frame).unwrap();
+            stamps.extend(out.packets.iter().map(|p| p.timestamp));
+        }
+        stamps
+    }
+
+    #[test]
+    fn voice_activity_sends_the_pre_roll_first_and_push_to_talk_does_not() {
+        // Voice activity that opens on frame 10: thresholds that only a loud tone passes,
+        // and a quiet lead-in.
+        let vad = crate::voice::VadConfig {
+            open_probability: 0.0,
+            close_probability: 0.0,
+            open_level_dbfs: -20.0,
+            close_level_dbfs: -20.0,
+            ..Default::default()
+        };
+        let mut pipeline = CapturePipeline::new(CaptureConfig {
+            gate: GateMode::VoiceActivity(vad),
+            gate_pre_roll: Duration::from_millis(20),
+            ..plain()
+        })
+        .unwrap();
+        let t0 = Instant::now();
+        let mut stamps = Vec::new();
+        for i in 0..14 {
+            let mut frame = tone(i, if i < 10 { 0.001 } else { 0.3 });
+            let out = pipeline.process(t0 + FRAME_DURATION * i as u32, &mut frame).unwrap();
+            stamps.extend(out.packets.iter().map(|p| p.timestamp));
+        }
+        // The first packet starts two frames (the pre-roll) before the opening frame, and
+        // the timestamps stay those of capture time.
+        let frame = FRAME_SAMPLES as u32;
+        assert_eq!(stamps.first(), Some(&(8 * frame)), "{stamps:?}");
+        assert!(stamps.windows(2).all(|w| w[1] == w[0] + 2 * frame), "{stamps:?}");
+
+        // Push-to-talk sends nothing from before the key went down.
+        let ptt = CaptureConfig {
+            gate: GateMode::PushToTalk { release_tail: Duration::ZERO },
+            gate_pre_roll: Duration::from_millis(20),
+            ..Default::default()
+        };
+        assert_eq!(first_timestamps(ptt, 10).first(), Some(&(10 * frame)));
+    }
+
+    #[test]
+    fn pre_roll_is_at_most_one_packet() {
+        let vad = crate::voice::VadConfig {
+            open_probability: 0.0,
+            close_probability: 0.0,
+            open_level_dbfs: -20.0,
+            close_level_dbfs: -20.0,
+            ..Default::default()
+        };
+        let mut pipeline = CapturePipeline::new(CaptureConfig {
+            gate: GateMode::VoiceActivity(vad),
+            gate_pre_roll: Duration::from_millis(100),
+            encoder: EncoderConfig {
+                frame_duration: OpusFrameDuration::Ms10,
+                ..Default::default()
+            },
+            ..plain()
+        })
+        .unwrap();
+        let t0 = Instant::now();
+        let mut first = None;
+        for i in 0..14 {
+            let mut frame = tone(i, if i < 10 { 0.001 } else { 0.3 });
+            let out = pipeline.process(t0 + FRAME_DURATION * i as u32, &mut frame).unwrap();
+            if i == 10 {
+                assert_eq!(out.packets.len(), 2, "{:?}", out.packets);
+            }
+            first = first.or(out.packets.first().map(|p| p.timestamp));
+        }
+        assert_eq!(first, Some(9 * FRAME_SAMPLES as u32));
     }
 }

@@ -143,6 +143,11 @@ impl VoiceEncoder {
         }
     }
 
+    /// Whether a half-filled packet is waiting for its second frame.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Accounts for one frame that is not sent (gate closed). A half-filled packet is
     /// completed with silence and returned, so the end of a talk spurt is not lost.
     pub fn skip_frame(&mut self) -> Result<Option<EncodedPacket>> {

@@ -79,6 +79,14 @@ pub struct AgcConfig {
     pub min_level_dbfs: f32,
     /// Peaks after gain are kept below this level.
     pub peak_ceiling_dbfs: f32,
+    /// How the speech level is measured: an average of the energy of speech frames over
+    /// about this long. One frame's RMS swings by 20 dB between a vowel and a consonant;
+    /// steering by it would pump the gain within every word.
+    pub level_time_constant: std::time::Duration,
+    /// The gain never rises above what the loudest recent peak allows under the ceiling;
+    /// that peak's memory fades at this rate, in dB per second. Without the memory the gain
+    /// creeps up between peaks and is cut at each one: pumping.
+    pub peak_release_db_per_s: f32,
 }
 
 impl Default for AgcConfig {
@@ -92,6 +100,8 @@ impl Default for AgcConfig {
             min_voice_probability: 0.6,
             min_level_dbfs: -65.0,
             peak_ceiling_dbfs: -1.0,
+            level_time_constant: std::time::Duration::from_secs(1),
+            peak_release_db_per_s: 2.0,
         }
     }
 }
@@ -105,12 +115,23 @@ pub struct Agc {
     enabled: bool,
     gain_db: f32,
     applied: f32,
+    /// Smoothed energy of speech frames (linear, mean square), `None` before the first.
+    speech_energy: Option<f32>,
+    /// Remembered input peak in dBFS, fading at `peak_release_db_per_s`.
+    peak_memory_dbfs: f32,
 }
 
 impl Agc {
     /// An AGC starting at 0 dB.
     pub fn new(config: AgcConfig, enabled: bool) -> Self {
-        Self { config, enabled, gain_db: 0.0, applied: 1.0 }
+        Self {
+            config,
+            enabled,
+            gain_db: 0.0,
+            applied: 1.0,
+            speech_energy: None,
+            peak_memory_dbfs: super::SILENCE_DBFS,
+        }
     }
 
     /// Switches the AGC on or off. Switched off, it ramps back to unity gain.
@@ -137,10 +158,20 @@ impl Agc {
         if self.enabled {
             let c = &self.config;
             let level = Level::measure(frame);
+            let frame_s = super::FRAME_DURATION.as_secs_f32();
+            self.peak_memory_dbfs =
+                (self.peak_memory_dbfs - c.peak_release_db_per_s * frame_s).max(level.peak_dbfs);
             if voice_probability >= c.min_voice_probability && level.rms_dbfs >= c.min_level_dbfs {
-                let wanted =
-                    (c.target_rms_dbfs - level.rms_dbfs).clamp(c.min_gain_db, c.max_gain_db);
-                let frame_s = super::FRAME_DURATION.as_secs_f32();
+                let energy = 10f32.powf(level.rms_dbfs / 10.0);
+                let tau = c.level_time_constant.as_secs_f32();
+                let alpha = if tau > frame_s { frame_s / tau } else { 1.0 };
+                let smoothed = self.speech_energy.map_or(energy, |e| e + alpha * (energy - e));
+                self.speech_energy = Some(smoothed);
+                let speech_dbfs = 10.0 * smoothed.max(1e-12).log10();
+                let headroom = c.peak_ceiling_dbfs - self.peak_memory_dbfs;
+                let wanted = (c.target_rms_dbfs - speech_dbfs)
+                    .min(headroom)
+                    .clamp(c.min_gain_db, c.max_gain_db);
                 let delta = wanted - self.gain_db;
                 let step = if delta > 0.0 {
                     delta.min(c.rise_db_per_s * frame_s)
@@ -167,6 +198,7 @@ impl Agc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::voice::amplitude_to_dbfs;
 
     fn tone(amplitude: f32, frame_index: usize) -> Frame {
         let mut f = [0.0; FRAME_SAMPLES];
@@ -215,6 +247,26 @@ mod tests {
         agc.process(&mut f, 0.9);
         let peak = f.iter().fold(0.0f32, |m, s| m.max(s.abs()));
         assert!(peak <= db_to_gain(-1.0) + 1e-3, "{peak}");
+    }
+
+    #[test]
+    fn agc_holds_steady_through_syllables_instead_of_pumping() {
+        let mut agc = Agc::new(AgcConfig::default(), true);
+        // Speech-like: a loud vowel every 200 ms among quieter consonants, 20 dB apart.
+        let amplitude = |i: usize| if i % 20 < 5 { 0.5 } else { 0.05 };
+        for i in 0..600 {
+            agc.process(&mut tone(amplitude(i), i), 0.9);
+        }
+        let mut gains = Vec::new();
+        for i in 600..800 {
+            agc.process(&mut tone(amplitude(i), i), 0.9);
+            gains.push(agc.gain_db());
+        }
+        let (lo, hi) = gains.iter().fold((f32::MAX, f32::MIN), |(l, h), g| (l.min(*g), h.max(*g)));
+        // Per-frame steering moved several dB within every syllable; now it barely moves.
+        assert!(hi - lo < 1.0, "gain swings {lo:.1}..{hi:.1} dB");
+        // And the loud vowels' peaks never need the emergency cut.
+        assert!(hi + amplitude_to_dbfs(0.5) <= -1.0 + 0.1, "{hi}");
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub fn run_call(input: &[f32], config: &CallConfig) -> Result<CallRun> {
             *slot = *s;
         }
         let out = pipeline.process(now, &mut frame)?;
-        if let Some(packet) = out.packet {
+        for packet in out.packets {
             run.max_redundancy_depth = run.max_redundancy_depth.max(packet.redundant.len());
             let bytes = packet.to_bytes();
             run.packets_sent += 1;
