@@ -5,6 +5,8 @@
 //!
 //! Media, not storage, is under test: SQLite only.
 
+#[path = "support/audio.rs"]
+mod audio;
 #[path = "support/community.rs"]
 mod community;
 #[path = "support/harness.rs"]
@@ -156,7 +158,11 @@ async fn two_cli_clients_talk_and_controls_change_what_is_heard() {
         spoke["connect_ms"],
         report["connect_ms"]
     );
-    assert!(cmp.correlation > 0.5, "{cmp:?}");
+    // Piece by piece: the jitter buffer may stretch time under load, which one global
+    // alignment punishes (see support/audio.rs).
+    let pieces = audio::piecewise_correlation(&reference, &heard[cmp.lag.min(heard.len())..], 0);
+    eprintln!("cli voice: median piecewise correlation {pieces:.3}");
+    assert!(pieces > 0.6, "{pieces} {cmp:?}");
     assert_eq!(report["ended"], "duration reached");
     assert!(report["heard"].as_array().is_some_and(|a| a.len() == 1), "{report}");
 
