@@ -6,7 +6,6 @@
 //! The relay tells us over the gateway which user each receive slot carries
 //! (`voice_slot`), which is how packets on a slot get a name.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -170,16 +169,17 @@ impl Connection {
         if let Ok(Ok((n, source))) = tokio::time::timeout(wait, self.socket.recv_from(buf)).await {
             self.link.handle_receive(Instant::now(), source, &buf[..n]);
         }
-        self.drain(Instant::now())
+        let mut produced = Vec::new();
+        self.drain(Instant::now(), &mut produced);
+        produced
     }
 
-    fn drain(&mut self, now: Instant) -> Vec<LinkOutput> {
+    fn drain(&mut self, now: Instant, produced: &mut Vec<LinkOutput>) {
         // Timers only when one is due: running them for every datagram (at 50 packets per
         // second per stream) costs more than the packets themselves.
         if now >= self.wake_at {
             self.link.handle_timeout(now);
         }
-        let mut produced = Vec::new();
         loop {
             match self.link.poll_output(now) {
                 Ok(LinkOutput::Transmit { destination, contents }) => {
@@ -198,7 +198,6 @@ impl Connection {
                 let _ = self.socket.try_send_to(&contents, destination);
             }
         }
-        produced
     }
 
     fn transmit(&mut self, now: Instant, destination: SocketAddr, contents: Vec<u8>) {
@@ -216,7 +215,7 @@ impl Connection {
     pub async fn leave(mut self, gateway: &GatewayHandle) {
         let _ = gateway.send(ClientFrame::VoiceLeave {}).await;
         self.link.close();
-        self.drain(Instant::now());
+        self.drain(Instant::now(), &mut Vec::new());
     }
 }
 
@@ -275,7 +274,7 @@ pub async fn connect(
     };
     // Media flows once ICE and DTLS are up; wait for that within the connect timeout.
     let mut buf = vec![0u8; 2048];
-    connection.drain(Instant::now());
+    connection.drain(Instant::now(), &mut Vec::new());
     while !connection.link.is_connected() {
         let now = Instant::now();
         if now >= deadline {
@@ -304,9 +303,9 @@ pub async fn run(
         connection,
         pipeline: CapturePipeline::new(options.capture.clone())?,
         mixer: Mixer::new(),
-        slot_users: HashMap::new(),
+        scratch: Vec::new(),
         report: CallReport::default(),
-        self_mute: options.self_mute || options.self_deaf,
+        self_mute: options.self_mute,
     };
     for slot in 0..usize::from(slots) {
         call.mixer.insert_speaker(slot, RemoteSpeaker::new(options.jitter.clone())?);
@@ -343,8 +342,8 @@ pub async fn run(
                 }
             }
             event = events.next() => match event {
-                Some(GatewayEvent::Dispatch { event: Event::VoiceSlot { slot, user_id }, .. }) => {
-                    call.handle_slot(usize::from(slot), user_id);
+                Some(GatewayEvent::Dispatch { event: Event::VoiceSlot { user_id, .. }, .. }) => {
+                    call.handle_slot(user_id);
                 }
                 Some(GatewayEvent::Dispatch { event: Event::VoiceStateUpdate { state }, .. })
                     if state.channel_id.is_none() && Some(state.user_id) == options.me => {
@@ -361,8 +360,9 @@ pub async fn run(
                     let _ = gateway.send(ClientFrame::VoiceUpdate { self_mute: muted, self_deaf: call.mixer.is_deafened() }).await;
                 }
                 Some(CallControl::Deafen(deaf)) => {
+                    // Deafened also means not sending (see `capture`); undeafening restores
+                    // whatever the user's own mute was.
                     call.mixer.set_deafened(deaf);
-                    call.self_mute = deaf || call.self_mute;
                     let _ = gateway.send(ClientFrame::VoiceUpdate { self_mute: call.self_mute, self_deaf: deaf }).await;
                 }
                 Some(CallControl::Leave) => break "left".to_owned(),
@@ -399,23 +399,18 @@ struct Call {
     connection: Connection,
     pipeline: CapturePipeline,
     mixer: Mixer<usize>,
-    slot_users: HashMap<usize, UserId>,
+    /// What the link produced, reused for every datagram.
+    scratch: Vec<LinkOutput>,
     report: CallReport,
     self_mute: bool,
 }
 
 impl Call {
-    fn handle_slot(&mut self, slot: usize, user: Option<UserId>) {
-        match user {
-            Some(user) => {
-                self.slot_users.insert(slot, user);
-                if !self.report.heard.contains(&user) {
-                    self.report.heard.push(user);
-                }
-            }
-            None => {
-                self.slot_users.remove(&slot);
-            }
+    fn handle_slot(&mut self, user: Option<UserId>) {
+        if let Some(user) = user
+            && !self.report.heard.contains(&user)
+        {
+            self.report.heard.push(user);
         }
     }
 
@@ -427,7 +422,9 @@ impl Call {
     /// Sends what the link wants sent; packets go to their slot's jitter buffer and
     /// statistics steer our encoder's FEC.
     fn flush(&mut self, now: Instant) {
-        for output in self.connection.drain(now) {
+        let mut produced = std::mem::take(&mut self.scratch);
+        self.connection.drain(now, &mut produced);
+        for output in produced.drain(..) {
             match output {
                 LinkOutput::Packet { slot, packet } => {
                     self.report.packets_received += 1;
@@ -444,6 +441,7 @@ impl Call {
                 LinkOutput::Transmit { .. } | LinkOutput::Connected | LinkOutput::Disconnected => {}
             }
         }
+        self.scratch = produced;
     }
 
     /// One 10 ms step: capture and send, then mix and play. Returns false once the input
@@ -493,7 +491,8 @@ impl Call {
 
     fn capture(&mut self, now: Instant, frame: &mut Frame) -> Result<()> {
         let captured = self.pipeline.process(now, frame)?;
-        for packet in captured.packets.iter().filter(|_| !self.self_mute) {
+        let sending = !self.self_mute && !self.mixer.is_deafened();
+        for packet in captured.packets.iter().filter(|_| sending) {
             self.connection.link.send_packet(
                 now,
                 packet,

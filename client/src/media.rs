@@ -70,7 +70,6 @@ pub struct MediaLink {
     mids: Vec<Mid>,
     pending: Option<SdpPendingOffer>,
     connected: bool,
-    was_connected: bool,
     /// Last sent (wire value, extended value) of the sequence number and timestamp: str0m
     /// takes 64-bit sequence numbers, the engine counts in 16 bits.
     sent_seq: Option<(u16, u64)>,
@@ -96,7 +95,6 @@ impl MediaLink {
             mids: Vec::new(),
             pending: None,
             connected: false,
-            was_connected: false,
             sent_seq: None,
             stats: LinkStats::default(),
         }
@@ -223,8 +221,7 @@ impl MediaLink {
     pub fn poll_output(&mut self, now: Instant) -> std::result::Result<LinkOutput, Instant> {
         loop {
             if !self.rtc.is_alive() {
-                if self.was_connected {
-                    self.was_connected = false;
+                if self.connected {
                     self.connected = false;
                     return Ok(LinkOutput::Disconnected);
                 }
@@ -259,7 +256,6 @@ impl MediaLink {
         match event {
             Event::Connected => {
                 self.connected = true;
-                self.was_connected = true;
                 Some(LinkOutput::Connected)
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {

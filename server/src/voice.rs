@@ -171,30 +171,33 @@ impl Voice {
             .bitrate
             .and_then(|b| u32::try_from(b).ok())
             .unwrap_or(self.config.default_bitrate_kbps);
-        let old = {
-            let mut registry = self.registry();
+        let full = |registry: &Registry| {
             let others = registry
                 .by_session
                 .values()
                 .filter(|p| p.channel_id == channel.id && p.user_id != user_id)
                 .count() as i64;
-            if limit > 0 && others >= limit && !perms.contains(Permissions::MOVE_MEMBERS) {
+            limit > 0 && others >= limit && !perms.contains(Permissions::MOVE_MEMBERS)
+        };
+        if full(&self.registry()) {
+            return Err(refuse(ErrorCode::ChannelFull, "the voice channel is full"));
+        }
+        // One voice channel per user: another device's voice session ends here, told like
+        // any call the server ends.
+        let other_device = self
+            .registry()
+            .by_session
+            .iter()
+            .find(|(id, p)| p.user_id == user_id && **id != session.id)
+            .map(|(id, _)| id.clone());
+        if let Some(other) = other_device {
+            self.remove(&other, true);
+        }
+        let (moved_from, new_state) = {
+            let mut registry = self.registry();
+            // Checked again under the lock that admits: someone may have joined meanwhile.
+            if full(&registry) {
                 return Err(refuse(ErrorCode::ChannelFull, "the voice channel is full"));
-            }
-            // One voice channel per user: another device's voice session ends here.
-            let other_session = registry
-                .by_session
-                .iter()
-                .find(|(id, p)| p.user_id == user_id && **id != session.id)
-                .map(|(id, _)| id.clone());
-            let ended = other_session.and_then(|id| registry.by_session.remove(&id));
-            if let Some(p) = &ended {
-                registry.by_key.remove(&p.key);
-                self.relay.send(Command::Close { peer: p.key });
-                // The other device hears it from us directly, like any server-ended call.
-                if let Some(state) = p.state(true) {
-                    p.session.push_event(&Event::VoiceStateUpdate { state });
-                }
             }
             let can_speak = perms.contains(Permissions::SPEAK);
             let mut moved_from = None;
@@ -222,13 +225,8 @@ impl Voice {
                     })
                 }
             };
-            let state = participant.state(false);
-            (ended.map(|p| (p.server_id, p.channel_id, p.state(true))), moved_from, state)
+            (moved_from, participant.state(false))
         };
-        let (old, moved_from, new_state) = (old.0, old.1, old.2);
-        if let Some((server_id, channel_id, state)) = old {
-            self.publish_state(server_id, channel_id, state);
-        }
         if let Some((server_id, channel_id)) = moved_from {
             // Those who see only the old channel learn that the member left it.
             self.publish_state(server_id, channel_id, new_state.clone());

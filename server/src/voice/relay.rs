@@ -102,6 +102,8 @@ struct Relay {
     metrics: Arc<Metrics>,
     outputs: Vec<PeerOutput>,
     forwards: Vec<Incoming>,
+    touched: Vec<PeerKey>,
+    due: Vec<PeerKey>,
     slot_changes: Vec<(usize, Option<PeerKey>)>,
     /// Plain STUN answers to unknown addresses, per second.
     stun_limiter: crate::rate_limit::KeyedLimiter<()>,
@@ -133,6 +135,8 @@ pub fn spawn(
         metrics,
         outputs: Vec::new(),
         forwards: Vec::new(),
+        touched: Vec::new(),
+        due: Vec::new(),
         slot_changes: Vec::new(),
         stun_limiter: crate::rate_limit::KeyedLimiter::new(
             STUN_PER_SECOND,
@@ -187,18 +191,15 @@ impl Relay {
                 self.select_speakers(now);
                 next_select = now + SELECT_EVERY;
             }
-            let due: Vec<PeerKey> = self
-                .peers
-                .iter()
-                .filter(|(_, p)| p.next_timeout() <= now)
-                .map(|(k, _)| *k)
-                .collect();
-            for key in due {
+            let mut due = std::mem::take(&mut self.due);
+            due.extend(self.peers.iter().filter(|(_, p)| p.next_timeout() <= now).map(|(k, _)| *k));
+            for key in due.drain(..) {
                 if let Some(peer) = self.peers.get_mut(&key) {
                     peer.handle_timeout(now);
                 }
                 self.drive(key, now);
             }
+            self.due = due;
             self.reap();
         }
         for peer in self.peers.values_mut() {
@@ -216,18 +217,14 @@ impl Relay {
                 }
                 let result =
                     Peer::accept(now, peer, room, flags, &offer, &self.announced, self.max_slots);
-                let answer = match result {
-                    Ok((session, answer)) => {
-                        self.peers.insert(peer, session);
-                        self.rooms
-                            .entry(room)
-                            .or_insert_with(|| SpeakerSelector::new(self.max_slots + 1));
-                        self.metrics.voice_peers.set(self.peers.len() as i64);
-                        self.metrics.voice_rooms.set(self.rooms.len() as i64);
-                        Ok(answer)
-                    }
-                    Err(e) => Err(e),
-                };
+                let answer = result.map(|(session, answer)| {
+                    self.peers.insert(peer, session);
+                    self.rooms
+                        .entry(room)
+                        .or_insert_with(|| SpeakerSelector::new(self.max_slots + 1));
+                    self.update_gauges();
+                    answer
+                });
                 let _ = reply.send(answer);
                 self.drive(peer, now);
             }
@@ -282,6 +279,10 @@ impl Relay {
         if !self.peers.values().any(|p| p.room == room) {
             self.rooms.remove(&room);
         }
+        self.update_gauges();
+    }
+
+    fn update_gauges(&self) {
         self.metrics.voice_peers.set(self.peers.len() as i64);
         self.metrics.voice_rooms.set(self.rooms.len() as i64);
     }
@@ -334,50 +335,52 @@ impl Relay {
     }
 
     /// Polls one peer until it sleeps, sends its datagrams, and forwards its media to the
-    /// other peers of its room (polling them in turn for what that produced).
+    /// other peers of its room (polling them in turn for what that produced). Runs for every
+    /// datagram: its buffers are the relay's, reused, so the packet path does not allocate.
     fn drive(&mut self, key: PeerKey, now: Instant) {
         let mut outputs = std::mem::take(&mut self.outputs);
-        let mut forwards = std::mem::take(&mut self.forwards);
-        let mut touched: Vec<PeerKey> = Vec::new();
+        let mut frames = std::mem::take(&mut self.forwards);
+        let mut touched = std::mem::take(&mut self.touched);
         if let Some(peer) = self.peers.get_mut(&key) {
             peer.poll(now, &mut outputs);
         }
         for output in outputs.drain(..) {
-            self.handle_output(key, output, &mut forwards);
+            frames.extend(self.handle_output(key, output));
         }
-        let forwarded: Vec<Instant> = forwards.iter().map(|f| f.network_time).collect();
-        for frame in forwards.drain(..) {
+        for frame in &frames {
             if let Some(selector) = self.rooms.get_mut(&frame.room) {
                 selector.handle_level(now, frame.source, frame.level, frame.voice);
             }
             for listener in self.peers.values_mut() {
                 if listener.room == frame.room && listener.key != frame.source {
-                    listener.handle_forward(now, &frame);
+                    listener.handle_forward(now, frame);
                     if !touched.contains(&listener.key) {
                         touched.push(listener.key);
                     }
                 }
             }
         }
-        for listener in touched {
+        for listener in touched.drain(..) {
             if let Some(peer) = self.peers.get_mut(&listener) {
                 peer.poll(now, &mut outputs);
             }
+            // A listener's poll yields datagrams and stats, never media to forward.
             for output in outputs.drain(..) {
-                self.handle_output(listener, output, &mut forwards);
+                self.handle_output(listener, output);
             }
-            // A listener's poll only yields datagrams and stats, never media to forward.
-            forwards.clear();
         }
         let sent = Instant::now();
-        for arrived in forwarded {
-            self.metrics.voice_forward_delay.observe(sent.duration_since(arrived).as_secs_f64());
+        for frame in frames.drain(..) {
+            let delay = sent.duration_since(frame.network_time);
+            self.metrics.voice_forward_delay.observe(delay.as_secs_f64());
         }
         self.outputs = outputs;
-        self.forwards = forwards;
+        self.forwards = frames;
+        self.touched = touched;
     }
 
-    fn handle_output(&mut self, key: PeerKey, output: PeerOutput, forwards: &mut Vec<Incoming>) {
+    /// Acts on one output of `key`'s session; media comes back for forwarding.
+    fn handle_output(&mut self, key: PeerKey, output: PeerOutput) -> Option<Incoming> {
         match output {
             PeerOutput::Transmit(t) => {
                 self.metrics.voice_packets_out.inc();
@@ -386,7 +389,7 @@ impl Relay {
                 // network would.
                 let _ = self.socket.try_send_to(&t.contents, t.destination);
             }
-            PeerOutput::Media(frame) => forwards.push(frame),
+            PeerOutput::Media(frame) => return Some(frame),
             PeerOutput::Connected => {
                 let _ = self.events.send(RelayEvent::Connected(key));
             }
@@ -397,6 +400,7 @@ impl Relay {
                 let _ = self.events.send(RelayEvent::Stats { peer: key, loss, jitter_ms, rtt_ms });
             }
         }
+        None
     }
 
     /// Re-ranks every room's speakers and moves listeners' slots to follow; also turns
@@ -427,10 +431,10 @@ impl Relay {
     fn reap(&mut self) {
         let dead: Vec<(PeerKey, i64)> =
             self.peers.values().filter(|p| !p.is_alive()).map(|p| (p.key, p.room)).collect();
+        // The peer's own poll already reported the disconnect when its session died.
         for (key, room) in dead {
             self.peers.remove(&key);
             self.forget(key, room);
-            let _ = self.events.send(RelayEvent::Disconnected(key));
         }
     }
 }
