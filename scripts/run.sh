@@ -1,8 +1,28 @@
 #!/usr/bin/env bash
-# Builds and runs the AuraSpeak server on the embedded SQLite database, with its data in
-# ./auraspeak-data. Extra arguments go to the server, e.g. `scripts/run.sh --listen 0.0.0.0:8080`.
-# (The desktop app joins this script once it exists.)
+# Builds and runs AuraSpeak: the server on the embedded SQLite database (data in
+# ./auraspeak-data) and, where there is a display, the desktop app next to it. Extra
+# arguments go to the server, e.g. `scripts/run.sh --listen 0.0.0.0:8080`.
+# Installs the system packages the desktop app builds against (WebKitGTK, GTK, ALSA) and
+# the UI's npm packages on first use. AURASPEAK_NO_DESKTOP=1 runs the server alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
-exec cargo run --release --locked -p auraspeak-server -- "$@"
+
+DESKTOP=1
+if [ -n "${AURASPEAK_NO_DESKTOP:-}" ] || { [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; }; then
+    DESKTOP=0
+fi
+
+scripts/install-deps.sh build
+if [ "$DESKTOP" = 0 ]; then
+    exec cargo run --release --locked -p auraspeak-server -- "$@"
+fi
+
+scripts/install-deps.sh desktop
+(cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
+cargo build --release --locked -p auraspeak-server -p auraspeak-desktop
+target/release/auraspeak-server "$@" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+echo "AuraSpeak server running (pid $SERVER); log in from the app with the address it printed above."
+target/release/auraspeak-desktop

@@ -10,31 +10,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-# Debian packages the suite needs. Install steps live here and nowhere else, so a fresh
-# machine and CI get exactly the same set-up.
-# Audio: ALSA headers for cpal's build, PulseAudio and its tools for the device tests.
-# coturn: the TURN server the voice credentials are tested against.
-# chromium: the browser interop test (e2e/tests/browser_voice.rs) joins voice from it with
-# its own WebRTC stack.
-# pebble: the RFC 8555 test CA (with pebble-challtestsrv as its DNS) for the ACME test.
-PACKAGES=(postgresql pkg-config ca-certificates cmake curl python3-yaml systemd openssl
-    libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils
-    coturn chromium pebble)
-
 log() { printf '\n==> %s\n' "$*"; }
-
-install_packages() {
-    local missing=()
-    for pkg in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing ${missing[*]}"
-    local sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 free_port() {
     local port
@@ -50,7 +26,9 @@ free_port() {
 }
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
-install_packages
+# Install steps live in install-deps.sh and nowhere else, so a fresh machine and CI get
+# exactly the same set-up.
+scripts/install-deps.sh test
 
 WORK=$(mktemp -d /tmp/auraspeak-test.XXXXXX)
 chmod 755 "$WORK"
@@ -73,12 +51,19 @@ PULSE_ENV=$(scripts/pulse-headless.sh start "$WORK/pulse")
 eval "$PULSE_ENV"
 echo "PulseAudio for tests: $PULSE_SERVER"
 
+# The desktop app test saves its screenshots here.
+export AURASPEAK_SCREENSHOTS="${AURASPEAK_SCREENSHOTS:-$PWD/test-output/screenshots}"
 # Queries are checked against the committed query data, never a live database.
 export SQLX_OFFLINE=true
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 FILTER=()
 if [ "${1:-}" = "--" ]; then shift; FILTER=("$@"); fi
+
+# The desktop app embeds the built UI, so the UI is built (and its own tests run) before
+# any cargo step.
+log "UI: install, type check, unit tests (Vitest), build"
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run typecheck && npm test && npm run build)
 
 if [ ${#FILTER[@]} -eq 0 ]; then
     log "format check"

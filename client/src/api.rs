@@ -12,6 +12,7 @@
 //! Error bodies become [`Error::Api`] with the server's stable [`ErrorCode`]; a server
 //! that cannot be reached at all is [`Error::Unreachable`].
 
+mod community;
 mod credentials;
 mod routes;
 

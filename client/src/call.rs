@@ -6,6 +6,7 @@
 //! The relay tells us over the gateway which user each receive slot carries
 //! (`voice_slot`), which is how packets on a slot get a name.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,15 +14,15 @@ use std::time::{Duration, Instant};
 use auraspeak_shared::v1::gateway::{ClientFrame, Event};
 use auraspeak_shared::{ChannelId, UserId};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::error::{Error, Result};
 use crate::gateway::{GatewayEvent, GatewayEvents, GatewayHandle};
 use crate::media::{LinkOutput, LinkStats, MediaLink};
 use crate::voice::device::FramePort;
 use crate::voice::{
-    CaptureConfig, CapturePipeline, EncodedPacket, FRAME_DURATION, FRAME_SAMPLES, Frame,
-    JitterConfig, JitterStats, Mixer, RemoteSpeaker, WavSink, WavSource,
+    CaptureConfig, CapturePipeline, EncodedPacket, FRAME_DURATION, FRAME_SAMPLES, Frame, GateMode,
+    JitterConfig, JitterStats, Level, Mixer, RemoteSpeaker, WavSink, WavSource,
 };
 
 /// Where the microphone signal comes from.
@@ -44,12 +45,36 @@ pub enum AudioOutput {
 }
 
 /// Things the user does during a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CallControl {
     PushToTalk(bool),
     Mute(bool),
     Deafen(bool),
     Leave,
+    /// One participant's playback volume here, 0–200 %; it follows them across receive
+    /// slots.
+    UserVolume(UserId, u16),
+    /// Muted for us only (the others still hear them).
+    UserMuted(UserId, bool),
+    NoiseSuppression(bool),
+    /// Voice activity, push-to-talk or continuous, switched without leaving the call.
+    Gate(GateMode),
+    InputGainDb(f32),
+}
+
+/// What the UI shows about a running call, published about ten times a second.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallStatus {
+    /// The media link is up (false while ICE/DTLS reconnect).
+    pub connected: bool,
+    /// Our audio is going out (gate open, not muted or deafened).
+    pub transmitting: bool,
+    /// Microphone level after processing, for the input meter.
+    pub level: Level,
+    pub voice_probability: f32,
+    pub link: LinkStats,
+    /// Remote participants whose decoded audio is audible right now.
+    pub speaking: Vec<UserId>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +92,8 @@ pub struct CallOptions {
     pub duration: Option<Duration>,
     /// Give up if signaling plus ICE and DTLS take longer than this.
     pub connect_timeout: Duration,
+    /// Where [`CallStatus`] goes while the call runs (the desktop app's meters).
+    pub status: Option<watch::Sender<CallStatus>>,
     /// Loss, delay and jitter applied to every datagram this client sends, seeded: how
     /// the tests put a bad network in the socket path (the kernel here has no netem).
     #[cfg(any(test, feature = "test-support"))]
@@ -84,6 +111,7 @@ impl CallOptions {
             self_deaf: false,
             duration: None,
             connect_timeout: Duration::from_secs(10),
+            status: None,
             #[cfg(any(test, feature = "test-support"))]
             impairment: None,
         }
@@ -306,6 +334,10 @@ pub async fn run(
         scratch: Vec::new(),
         report: CallReport::default(),
         self_mute: options.self_mute,
+        slot_users: vec![None; usize::from(slots)],
+        preferences: HashMap::new(),
+        status: CallStatus::default(),
+        frames: 0,
     };
     for slot in 0..usize::from(slots) {
         call.mixer.insert_speaker(slot, RemoteSpeaker::new(options.jitter.clone())?);
@@ -335,6 +367,7 @@ pub async fn run(
                     input_ended = Some(now);
                 }
                 call.flush(now);
+                call.publish_status(options.status.as_ref());
             }
             received = call.connection.socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = received {
@@ -342,8 +375,8 @@ pub async fn run(
                 }
             }
             event = events.next() => match event {
-                Some(GatewayEvent::Dispatch { event: Event::VoiceSlot { user_id, .. }, .. }) => {
-                    call.handle_slot(user_id);
+                Some(GatewayEvent::Dispatch { event: Event::VoiceSlot { slot, user_id }, .. }) => {
+                    call.handle_slot(slot, user_id);
                 }
                 Some(GatewayEvent::Dispatch { event: Event::VoiceStateUpdate { state }, .. })
                     if state.channel_id.is_none() && Some(state.user_id) == options.me => {
@@ -366,6 +399,17 @@ pub async fn run(
                     let _ = gateway.send(ClientFrame::VoiceUpdate { self_mute: call.self_mute, self_deaf: deaf }).await;
                 }
                 Some(CallControl::Leave) => break "left".to_owned(),
+                Some(CallControl::UserVolume(user, percent)) => {
+                    call.preferences.entry(user).or_default().volume = Some(percent);
+                    call.apply_preferences(user);
+                }
+                Some(CallControl::UserMuted(user, muted)) => {
+                    call.preferences.entry(user).or_default().muted = muted;
+                    call.apply_preferences(user);
+                }
+                Some(CallControl::NoiseSuppression(on)) => call.pipeline.set_noise_suppression(on),
+                Some(CallControl::Gate(mode)) => call.pipeline.set_gate_mode(mode),
+                Some(CallControl::InputGainDb(db)) => call.pipeline.set_input_gain_db(db),
                 // No one can send controls any more: only the duration or input ends the call.
                 None => controls = mpsc::channel(1).1,
             },
@@ -403,15 +447,69 @@ struct Call {
     scratch: Vec<LinkOutput>,
     report: CallReport,
     self_mute: bool,
+    /// Who each receive slot carries now (from `voice_slot` dispatches).
+    slot_users: Vec<Option<UserId>>,
+    /// Per-participant volume and local mute, applied to whichever slot carries them.
+    preferences: HashMap<UserId, Preference>,
+    status: CallStatus,
+    frames: u64,
 }
 
+#[derive(Debug, Clone, Copy, Default)]
+struct Preference {
+    volume: Option<u16>,
+    muted: bool,
+}
+
+/// Status goes out every this many 10 ms frames: 10 Hz is smooth for a meter and cheap.
+const STATUS_EVERY_FRAMES: u64 = 10;
+
 impl Call {
-    fn handle_slot(&mut self, user: Option<UserId>) {
+    fn handle_slot(&mut self, slot: u8, user: Option<UserId>) {
         if let Some(user) = user
             && !self.report.heard.contains(&user)
         {
             self.report.heard.push(user);
         }
+        let index = usize::from(slot);
+        if let Some(entry) = self.slot_users.get_mut(index) {
+            *entry = user;
+        }
+        // A slot that changes hands starts at the new speaker's volume, not the last one's.
+        let preference = user.and_then(|u| self.preferences.get(&u).copied()).unwrap_or_default();
+        if let Some(speaker) = self.mixer.speaker_mut(&index) {
+            speaker.set_volume_percent(preference.volume.unwrap_or(100));
+            speaker.set_muted(preference.muted);
+        }
+    }
+
+    fn apply_preferences(&mut self, user: UserId) {
+        let preference = self.preferences.get(&user).copied().unwrap_or_default();
+        for index in 0..self.slot_users.len() {
+            if self.slot_users[index] == Some(user)
+                && let Some(speaker) = self.mixer.speaker_mut(&index)
+            {
+                speaker.set_volume_percent(preference.volume.unwrap_or(100));
+                speaker.set_muted(preference.muted);
+            }
+        }
+    }
+
+    fn publish_status(&mut self, sender: Option<&watch::Sender<CallStatus>>) {
+        self.frames += 1;
+        let Some(sender) = sender else { return };
+        if self.frames % STATUS_EVERY_FRAMES != 0 {
+            return;
+        }
+        self.status.connected = self.connection.is_connected();
+        self.status.link = self.connection.stats();
+        self.status.speaking.clear();
+        for slot in self.mixer.speaking() {
+            if let Some(Some(user)) = self.slot_users.get(*slot) {
+                self.status.speaking.push(*user);
+            }
+        }
+        sender.send_replace(self.status.clone());
     }
 
     fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
@@ -492,6 +590,9 @@ impl Call {
     fn capture(&mut self, now: Instant, frame: &mut Frame) -> Result<()> {
         let captured = self.pipeline.process(now, frame)?;
         let sending = !self.self_mute && !self.mixer.is_deafened();
+        self.status.transmitting = sending && captured.transmitting;
+        self.status.level = captured.level;
+        self.status.voice_probability = captured.voice_probability;
         for packet in captured.packets.iter().filter(|_| sending) {
             self.connection.link.send_packet(
                 now,

@@ -120,6 +120,11 @@ pub enum Error {
     /// An audio device that works but offers nothing the engine can use.
     #[error("audio device {device}: {reason}")]
     UnsupportedDevice { device: String, reason: String },
+
+    /// The local store (settings, known servers, message cache) failed or is from a
+    /// newer version of the app.
+    #[error("local store: {0}")]
+    Store(String),
 }
 
 impl Error {

@@ -127,6 +127,14 @@ impl GatewayEvents {
     pub async fn next(&mut self) -> Option<GatewayEvent> {
         self.events.recv().await
     }
+
+    /// A stream fed by the caller instead of a connection: for a program that reads the
+    /// gateway's events itself and hands some of them on (the desktop app gives its voice
+    /// call the voice events while the UI gets all of them).
+    pub fn forwarded(capacity: usize) -> (mpsc::Sender<GatewayEvent>, Self) {
+        let (tx, events) = mpsc::channel(capacity);
+        (tx, Self { events })
+    }
 }
 
 /// Starts a gateway connection to `url` (see [`ApiClient::gateway_url`]) in a tokio task,

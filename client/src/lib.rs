@@ -5,7 +5,8 @@
 //! [`gateway`] the realtime connection (heartbeats, resume, re-sync), driven by a pure
 //! session state machine. [`profile`] keeps a logged-in session on disk for the CLI and
 //! [`follow`] turns history plus live events into one gap-free message stream;
-//! [`resolve`] finds servers and channels by name for people typing commands.
+//! [`resolve`] finds servers and channels by name for people typing commands;
+//! [`store`] is the desktop app's local SQLite store (known servers, settings, message cache).
 //!
 //! It also holds the voice engine ([`voice`]): the capture chain from microphone frames to
 //! Opus packets and the receive chain from packets to the mixed playback signal. The engine
@@ -21,6 +22,7 @@ pub mod gateway;
 pub mod media;
 pub mod profile;
 pub mod resolve;
+pub mod store;
 pub mod tls;
 pub mod voice;
 

@@ -24,7 +24,8 @@ const MAX_TIMESTAMP: u64 = (1 << TIMESTAMP_BITS) - 1;
 
 /// A raw time-ordered ID. Typed wrappers such as [`UserId`] keep kinds apart.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct Snowflake(u64);
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Snowflake(#[cfg_attr(feature = "specta", specta(type = String))] u64);
 
 impl Snowflake {
     /// Builds an ID from its parts; returns `None` when a part does not fit its bits.
@@ -172,6 +173,7 @@ macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
         #[serde(transparent)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[cfg_attr(feature = "openapi", schema(value_type = String, example = "123456789012345678"))]

@@ -20,7 +20,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A set of permission bits. Serialized as a decimal string so that bits above 2^53
 /// survive JavaScript.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Permissions(pub u64);
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Permissions(#[cfg_attr(feature = "specta", specta(type = String))] pub u64);
 
 macro_rules! permission_bits {
     ($($(#[$doc:meta])* $name:ident = $bit:literal,)*) => {

@@ -34,6 +34,13 @@ impl Level {
     }
 }
 
+impl Default for Level {
+    /// Nothing measured yet reads as silence.
+    fn default() -> Self {
+        Level::SILENT
+    }
+}
+
 /// Measures each frame it sees and keeps the last reading. It does not change the audio.
 #[derive(Debug, Clone)]
 pub struct LevelMeter {

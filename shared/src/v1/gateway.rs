@@ -124,6 +124,7 @@ pub enum ServerFrame {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Ready {
     pub session_id: String,
     /// The sequence number of the last event before this snapshot (resume from here).
@@ -143,12 +144,14 @@ pub struct Ready {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PresenceEntry {
     pub user_id: UserId,
     pub status: PresenceStatus,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceStatus {
     Online,
@@ -160,6 +163,7 @@ pub enum PresenceStatus {
 
 /// Something that happened. Internally tagged by `type`; append only.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     MessageCreate {

@@ -6,6 +6,7 @@ use crate::ids::UserId;
 
 /// The caller's own account, including private fields such as the email address.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CurrentUser {
     pub id: UserId,
@@ -18,6 +19,7 @@ pub struct CurrentUser {
 
 /// Fields left out stay unchanged. An empty `display_name` clears it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateProfileRequest {

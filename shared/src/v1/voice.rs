@@ -29,6 +29,7 @@ use crate::ids::{ChannelId, ServerId, UserId};
 
 /// Where a member is in voice, and how they are muted. `channel_id: None` means they left.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VoiceState {
     pub user_id: UserId,
@@ -48,6 +49,7 @@ pub struct VoiceState {
 /// `RTCIceServer`. TURN credentials are short-lived (TURN REST API shared-secret scheme:
 /// the username is `<expiry unix seconds>:<user id>`, the credential an HMAC of it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct IceServer {
     pub urls: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +61,7 @@ pub struct IceServer {
 /// A moderator's change to someone in voice: server mute (MUTE_MEMBERS), server deafen
 /// (DEAFEN_MEMBERS), or a move to another voice channel (MOVE_MEMBERS in both channels).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModerateVoiceRequest {

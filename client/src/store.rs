@@ -1,0 +1,214 @@
+//! The desktop app's local store (SQLite through rusqlite): the servers this machine has
+//! used, settings, and a cache of the latest messages per channel so the last view paints
+//! instantly at start, before the network answers. Nothing here is authoritative: the
+//! server is, and the cache is overwritten by what it says. Tokens are not kept here (see
+//! [`crate::profile`], a 0600 file).
+
+use std::path::Path;
+
+use auraspeak_shared::ChannelId;
+use auraspeak_shared::v1::messages::Message;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Messages kept per channel: about two screens, enough to paint the last view.
+pub const CACHED_MESSAGES_PER_CHANNEL: usize = 100;
+
+/// Versions of the schema, applied in order; a new version is appended, never edited.
+const MIGRATIONS: &[&str] = &["CREATE TABLE known_servers (
+         url TEXT PRIMARY KEY NOT NULL,
+         username TEXT,
+         last_used_ms INTEGER NOT NULL
+     );
+     CREATE TABLE settings (
+         key TEXT PRIMARY KEY NOT NULL,
+         value TEXT NOT NULL
+     );
+     CREATE TABLE cached_messages (
+         channel_id INTEGER NOT NULL,
+         message_id INTEGER NOT NULL,
+         body TEXT NOT NULL,
+         PRIMARY KEY (channel_id, message_id)
+     ) WITHOUT ROWID;"];
+
+/// A server this machine has logged in to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownServer {
+    pub url: String,
+    pub username: Option<String>,
+    pub last_used_ms: i64,
+}
+
+/// One open store. Not `Sync`: the desktop shell keeps it behind a mutex.
+pub struct LocalStore {
+    conn: Connection,
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| Error::File { path: dir.to_owned(), source })?;
+        }
+        Self::init(Connection::open(path)?)
+    }
+
+    /// A store that lives in memory only (tests, and a fallback when the disk is unusable).
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self> {
+        // WAL: the cache is written while the UI reads; a crash loses at most the last
+        // write, never the file.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let applied = usize::try_from(version).unwrap_or(0);
+        if applied > MIGRATIONS.len() {
+            return Err(Error::Store(format!(
+                "the local store is from a newer AuraSpeak (schema {applied}); update the app"
+            )));
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(Self { conn })
+    }
+
+    /// Records a login (or a visit) to a server; the most recent comes first in
+    /// [`LocalStore::known_servers`].
+    pub fn remember_server(&self, url: &str, username: Option<&str>, now_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO known_servers (url, username, last_used_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (url) DO UPDATE SET
+                 username = COALESCE(excluded.username, known_servers.username),
+                 last_used_ms = excluded.last_used_ms",
+            params![url, username, now_ms],
+        )?;
+        Ok(())
+    }
+
+    pub fn forget_server(&self, url: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM known_servers WHERE url = ?1", params![url])?;
+        Ok(())
+    }
+
+    pub fn known_servers(&self) -> Result<Vec<KnownServer>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT url, username, last_used_ms FROM known_servers ORDER BY last_used_ms DESC",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(KnownServer { url: row.get(0)?, username: row.get(1)?, last_used_ms: row.get(2)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A setting stored as JSON; `None` when never set. A value that no longer parses
+    /// (an older app wrote another shape) also reads as `None`, so defaults apply.
+    pub fn setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let value: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", params![key], |row| row.get(0))
+            .optional()?;
+        Ok(value.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    pub fn set_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let json = serde_json::to_string(value)
+            .map_err(|e| Error::Store(format!("setting {key}: {e}")))?;
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, json],
+        )?;
+        Ok(())
+    }
+
+    /// Stores or replaces messages (new, edited or fetched), keeping only the newest
+    /// [`CACHED_MESSAGES_PER_CHANNEL`] of each channel touched.
+    pub fn cache_messages(&mut self, messages: &[Message]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let mut channels = Vec::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO cached_messages (channel_id, message_id, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (channel_id, message_id) DO UPDATE SET body = excluded.body",
+            )?;
+            for message in messages {
+                let body = serde_json::to_string(message)
+                    .map_err(|e| Error::Store(format!("message {}: {e}", message.id)))?;
+                insert.execute(params![message.channel_id.as_i64(), message.id.as_i64(), body])?;
+                if !channels.contains(&message.channel_id) {
+                    channels.push(message.channel_id);
+                }
+            }
+        }
+        for channel in channels {
+            tx.execute(
+                "DELETE FROM cached_messages WHERE channel_id = ?1 AND message_id NOT IN (
+                     SELECT message_id FROM cached_messages WHERE channel_id = ?1
+                     ORDER BY message_id DESC LIMIT ?2)",
+                params![channel.as_i64(), CACHED_MESSAGES_PER_CHANNEL as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn uncache_message(&self, channel: ChannelId, message: i64) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM cached_messages WHERE channel_id = ?1 AND message_id = ?2",
+            params![channel.as_i64(), message],
+        )?;
+        Ok(())
+    }
+
+    /// Drops a channel's cache (it was deleted, or we lost access).
+    pub fn uncache_channel(&self, channel: ChannelId) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM cached_messages WHERE channel_id = ?1",
+            params![channel.as_i64()],
+        )?;
+        Ok(())
+    }
+
+    /// The cached messages of a channel, oldest first. Rows that no longer parse are
+    /// skipped: the cache is a hint, the server fills the gap.
+    pub fn cached_messages(&self, channel: ChannelId) -> Result<Vec<Message>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT body FROM cached_messages WHERE channel_id = ?1 ORDER BY message_id ASC",
+        )?;
+        let rows = stmt.query_map(params![channel.as_i64()], |row| row.get::<_, String>(0))?;
+        let mut messages = Vec::new();
+        for body in rows {
+            if let Ok(message) = serde_json::from_str(&body?) {
+                messages.push(message);
+            }
+        }
+        Ok(messages)
+    }
+
+    /// Forgets every cached message (at logout: the next account must not see them).
+    pub fn clear_cache(&self) -> Result<()> {
+        self.conn.execute("DELETE FROM cached_messages", [])?;
+        Ok(())
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Self {
+        Error::Store(error.to_string())
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

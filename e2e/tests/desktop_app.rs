@@ -1,0 +1,391 @@
+//! Issue #7: the real desktop app (the `auraspeak-desktop` binary: Tauri, WebKitGTK, the
+//! React UI) in a real X server (Xvfb), driven through WebKitWebDriver, against the real
+//! server: register, create a server, chat both ways with the `auraspeak` CLI, join
+//! voice, push-to-talk with the global key while another window has focus, switch the
+//! language. Screenshots go to `$AURASPEAK_SCREENSHOTS` (default: the system temp dir).
+//!
+//! Only SQLite: storage is covered on both backends elsewhere; this is about the app.
+
+#[path = "support/community.rs"]
+mod community;
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/webdriver.rs"]
+mod webdriver;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use auraspeak_shared::v1::servers::CreateInviteRequest;
+use harness::{Backend, PASSWORD, TestServer};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::{Child, Command};
+use webdriver::{ENTER, Session, WebDriver};
+
+const SHORT: Duration = Duration::from_secs(15);
+const LONG: Duration = Duration::from_secs(45);
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|path| path.is_file())
+    })
+}
+
+/// The tools this test needs; `None` (skipped) on a developer machine without them, a
+/// failure under CI=true so CI cannot silently skip the app test.
+fn tools() -> Option<(PathBuf, PathBuf)> {
+    let found = ["Xvfb", "WebKitWebDriver", "xdotool", "xlogo"].map(find_on_path);
+    if found.iter().all(Option::is_some) {
+        let [xvfb, driver, ..] = found;
+        return xvfb.zip(driver);
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "CI=true but Xvfb, WebKitWebDriver, xdotool or xlogo is missing (see scripts/test.sh)"
+    );
+    eprintln!("Xvfb/WebKitWebDriver/xdotool/xlogo not found: desktop app test not run");
+    None
+}
+
+/// A binary that `cargo test --workspace` builds next to this test's executable.
+fn sibling_binary(name: &str, env: &str) -> PathBuf {
+    if let Some(bin) = std::env::var_os(env).filter(|v| !v.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not found: build with `cargo test --workspace` or set {env}",
+        bin.display()
+    );
+    bin
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var_os("AURASPEAK_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("auraspeak-screenshots"));
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+async fn save_screenshot(session: &Session, name: &str) {
+    let png = session.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG"), "{name}: the window screenshot is not a PNG");
+    let path = screenshot_dir().join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("write screenshot");
+    eprintln!("screenshot: {}", path.display());
+}
+
+/// A private X server on a free display number.
+struct Display {
+    number: u32,
+    xvfb: Child,
+}
+
+impl Display {
+    async fn start(xvfb: &Path) -> Self {
+        for _ in 0..20 {
+            let number = 100 + harness::unique() % 400 + std::process::id() % 100;
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+            if socket.exists() {
+                continue;
+            }
+            let child = Command::new(xvfb)
+                .args([&format!(":{number}"), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("spawn Xvfb");
+            for _ in 0..100 {
+                if socket.exists() {
+                    return Self { number, xvfb: child };
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        panic!("no Xvfb display could be started");
+    }
+
+    fn name(&self) -> String {
+        format!(":{}", self.number)
+    }
+
+    async fn xdotool(&self, args: &[&str]) -> String {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", self.name())
+            .output()
+            .await
+            .expect("run xdotool");
+        assert!(out.status.success(), "xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The whole screen (both windows), for the record.
+    async fn screenshot(&self, name: &str) {
+        let path = screenshot_dir().join(format!("{name}.png"));
+        let _ = Command::new("import")
+            .args(["-window", "root"])
+            .arg(&path)
+            .env("DISPLAY", self.name())
+            .status()
+            .await;
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.xvfb.start_kill();
+    }
+}
+
+/// The `auraspeak` CLI with its own profile.
+struct Cli {
+    bin: PathBuf,
+    profile: PathBuf,
+}
+
+impl Cli {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.bin);
+        command.arg("--profile-dir").arg(&self.profile).args(args).kill_on_drop(true);
+        command
+    }
+
+    async fn login(&self, base: &str, user: &str) {
+        let mut child = self
+            .command(&["login", "--server", base, "--user", user, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn auraspeak login");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(format!("{PASSWORD}\n").as_bytes()).await.expect("password");
+        drop(stdin);
+        assert!(child.wait().await.expect("login").success(), "auraspeak login failed");
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// Reads a selector's attribute through the page (React re-renders replace elements, so
+/// element references go stale; a script always sees the current one).
+fn attribute_script(css: &str, attribute: &str) -> String {
+    format!(
+        "const e = document.querySelector({css}); return e ? e.getAttribute({attribute}) : null;",
+        css = json!(css),
+        attribute = json!(attribute)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_app_chats_talks_and_speaks_german() {
+    let Some((xvfb, driver_bin)) = tools() else { return };
+    let app_bin = sibling_binary("auraspeak-desktop", "AURASPEAK_DESKTOP_BIN");
+    let cli_bin = sibling_binary("auraspeak", "AURASPEAK_BIN");
+    let server = TestServer::start(&Backend::Sqlite).await;
+    let display = Display::start(&xvfb).await;
+    let home = std::env::temp_dir().join(format!(
+        "auraspeak-desktop-e2e-{}-{}",
+        std::process::id(),
+        harness::unique()
+    ));
+
+    // The app's config, data and WebKit caches live in a private folder; the voice engine
+    // uses the test PulseAudio (PULSE_SERVER is inherited).
+    let port = 20_000 + (harness::unique() % 20_000) as u16;
+    let mut driver = Command::new(&driver_bin)
+        .arg(format!("--port={port}"))
+        .env("DISPLAY", display.name())
+        .env("TAURI_WEBVIEW_AUTOMATION", "true")
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .env("LANG", "en_US.UTF-8")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn WebKitWebDriver");
+    let webdriver = WebDriver::new(port);
+    webdriver.wait_ready(SHORT).await;
+    let started = std::time::Instant::now();
+    let app = webdriver.start(&app_bin, &[]).await;
+
+    // Register: the login page first, with the server address field.
+    let go_register = app.wait("[data-testid=go-register]", LONG).await;
+    eprintln!("login page interactive {} ms after launch", started.elapsed().as_millis());
+    save_screenshot(&app, "01-login").await;
+    app.click(&go_register).await;
+    let field = |name: &str| format!("input[name={name}]");
+    set_input(&app, &field("server"), &server.base).await;
+    set_input(&app, &field("username"), "desk").await;
+    set_input(&app, &field("email"), "desk@example.com").await;
+    set_input(&app, &field("password"), PASSWORD).await;
+    app.click(&app.wait("button[type=submit]", SHORT).await).await;
+    app.wait("[data-testid=app-shell]", LONG).await;
+
+    // Create a server; its `general` text channel and `General` voice channel appear.
+    app.click(&app.wait("[data-testid=create-server]", SHORT).await).await;
+    set_input(&app, &field("server-name"), "Desk Guild").await;
+    app.click(&app.wait("form button[type=submit]", SHORT).await).await;
+    let desk = auraspeak_client::api::ApiClient::new(&server.base).expect("url");
+    desk.login("desk", PASSWORD, Some("e2e")).await.expect("login as the app's user");
+    let servers = desk.servers().await.expect("servers");
+    let guild = servers.iter().find(|s| s.name == "Desk Guild").expect("the UI created the server");
+    let detail = desk.server(guild.id).await.expect("detail");
+    let general = detail.channels.iter().find(|c| c.name == "general").expect("general").id;
+    let voice = detail.channels.iter().find(|c| c.name == "General").expect("General").id;
+    app.click(&app.wait(&format!("[data-testid=server-{}]", guild.id), SHORT).await).await;
+    app.click(&app.wait(&format!("[data-testid=channel-{general}]"), SHORT).await).await;
+
+    // A CLI member joins through an invite and follows the channel.
+    let invite =
+        desk.create_invite(guild.id, &CreateInviteRequest::default()).await.expect("invite");
+    let (member, _) = community::register(&server.base, "cli").await;
+    member.join_invite(&invite.code).await.expect("join");
+    let cli = Cli { bin: cli_bin, profile: home.join("cli") };
+    cli.login(&server.base, "cli").await;
+    let mut tail = cli
+        .command(&["tail", "general", "--count", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn auraspeak tail");
+    let mut tail_lines = BufReader::new(tail.stdout.take().expect("stdout")).lines();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The app sends; the CLI receives.
+    let composer = app.wait("textarea[data-testid=composer]", SHORT).await;
+    app.send_keys(&composer, "hello from the desktop app").await;
+    app.send_keys(&composer, ENTER).await;
+    let line = tokio::time::timeout(LONG, tail_lines.next_line())
+        .await
+        .expect("the CLI sees the app's message in time")
+        .expect("read tail")
+        .expect("a line");
+    assert!(line.contains("hello from the desktop app"), "tail printed {line:?}");
+    let _ = tail.wait().await;
+
+    // The CLI sends; the app shows it.
+    let out = cli.command(&["send", "general", "hello from the cli"]).output().await.expect("send");
+    assert!(out.status.success(), "auraspeak send: {}", String::from_utf8_lossy(&out.stderr));
+    app.wait_script(
+        "the app shows the CLI's message",
+        "return [...document.querySelectorAll('[data-testid=message]')]\
+             .some(m => m.textContent.includes('hello from the cli'));",
+        SHORT,
+    )
+    .await;
+    save_screenshot(&app, "02-chat").await;
+
+    // Push-to-talk: input mode in the voice settings, then join the voice channel.
+    app.click(&app.wait("[data-testid=open-settings]", SHORT).await).await;
+    app.click(&app.wait("[data-testid=settings-tab-voice]", SHORT).await).await;
+    app.click(&app.wait("input[name=input-mode][value=push_to_talk]", SHORT).await).await;
+    save_screenshot(&app, "03-voice-settings").await;
+    app.click(&app.wait("[data-testid=close-settings]", SHORT).await).await;
+    app.click(&app.wait(&format!("[data-testid=channel-{voice}]"), SHORT).await).await;
+    app.wait_script(
+        "voice connects",
+        &format!(
+            "return ({}) === 'connected';",
+            attribute_script("[data-testid=voice-panel]", "data-state")
+        ),
+        LONG,
+    )
+    .await;
+    let transmitting = attribute_script("[data-testid=transmit-indicator]", "data-active");
+    assert_eq!(
+        app.execute(&transmitting, json!([])).await,
+        json!("false"),
+        "silent before the key"
+    );
+
+    // Another window takes the focus; the global key still reaches the app.
+    let mut other = Command::new("xlogo")
+        .env("DISPLAY", display.name())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn xlogo");
+    let other_window = {
+        let mut found = String::new();
+        for _ in 0..50 {
+            if let Ok(out) = Command::new("xdotool")
+                .args(["search", "--sync", "--limit", "1", "--class", "xlogo"])
+                .env("DISPLAY", display.name())
+                .output()
+                .await
+                && out.status.success()
+            {
+                found = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!found.is_empty(), "the other window appeared");
+        found
+    };
+    display.xdotool(&["windowfocus", "--sync", &other_window]).await;
+    assert_eq!(
+        display.xdotool(&["getwindowfocus"]).await,
+        other_window,
+        "the other window has focus"
+    );
+    display.xdotool(&["keydown", "ctrl+shift+m"]).await;
+    app.wait_script(
+        "transmission starts on the key",
+        &format!("return ({transmitting}) === 'true';"),
+        SHORT,
+    )
+    .await;
+    display.screenshot("04-push-to-talk-held").await;
+    display.xdotool(&["keyup", "ctrl+shift+m"]).await;
+    app.wait_script(
+        "transmission stops after the key (and the release tail)",
+        &format!("return ({transmitting}) === 'false';"),
+        SHORT,
+    )
+    .await;
+    let _ = other.start_kill();
+
+    // Leave voice, then switch to German: the UI text and the document language follow.
+    app.click(&app.wait("[data-testid=voice-leave]", SHORT).await).await;
+    app.click(&app.wait("[data-testid=open-settings]", SHORT).await).await;
+    app.click(&app.wait("[data-testid=settings-tab-language]", SHORT).await).await;
+    app.click(&app.wait("select[name=language] option[value=de]", SHORT).await).await;
+    app.wait_script(
+        "the document language is German",
+        "return document.documentElement.lang === 'de';",
+        SHORT,
+    )
+    .await;
+    let settings_text = app.execute("return document.body.innerText;", json!([])).await;
+    let text = settings_text.as_str().unwrap_or_default();
+    assert!(text.contains("Sprache"), "German UI expected, got: {text}");
+    save_screenshot(&app, "05-german").await;
+
+    app.close().await;
+    let _ = driver.start_kill();
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// Replaces an input's value as a user would (select all, type), so React sees it.
+async fn set_input(app: &Session, css: &str, value: &str) {
+    let element = app.wait(css, SHORT).await;
+    app.click(&element).await;
+    // Ctrl+A then the text: W3C key codes (U+E009 is Control).
+    app.send_keys(&element, "\u{E009}a\u{E000}").await;
+    app.send_keys(&element, value).await;
+}

@@ -1,0 +1,187 @@
+//! A small W3C WebDriver client (the JSON-over-HTTP protocol), enough to drive the
+//! desktop app's real window through WebKitWebDriver: what tauri-driver does on Linux,
+//! without the extra proxy process. `webkitgtk:browserOptions` names our binary;
+//! WebKitWebDriver starts it with automation allowed (`TAURI_WEBVIEW_AUTOMATION`).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The W3C key code for Enter.
+pub const ENTER: &str = "\u{E007}";
+/// The element reference key in W3C responses.
+const ELEMENT: &str = "element-6066-11e4-a52e-4a4a4a4a4a4a";
+
+pub struct WebDriver {
+    http: reqwest::Client,
+    base: String,
+}
+
+pub struct Session {
+    driver: WebDriver,
+    id: String,
+}
+
+impl WebDriver {
+    pub fn new(port: u16) -> Self {
+        Self { http: reqwest::Client::new(), base: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Waits until the driver answers `/status`.
+    pub async fn wait_ready(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(response) = self.http.get(format!("{}/status", self.base)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "WebKitWebDriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Starts `binary` (the app) in a new session.
+    pub async fn start(self, binary: &Path, args: &[&str]) -> Session {
+        let capabilities = json!({
+            "capabilities": {"alwaysMatch": {
+                "webkitgtk:browserOptions": {"binary": binary, "args": args}
+            }}
+        });
+        let response = self
+            .http
+            .post(format!("{}/session", self.base))
+            .json(&capabilities)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .expect("new session request");
+        let body: Value = response.json().await.expect("new session body");
+        let id = body["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {body}"))
+            .to_owned();
+        Session { driver: self, id }
+    }
+}
+
+/// An element reference.
+#[derive(Clone, Debug)]
+pub struct Element(String);
+
+impl Session {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.driver.base, self.id);
+        let mut request = self.driver.http.request(method, url).timeout(Duration::from_secs(30));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("webdriver request");
+        let body: Value = response.json().await.expect("webdriver body");
+        body["value"].clone()
+    }
+
+    fn is_error(value: &Value) -> bool {
+        value.get("error").is_some()
+    }
+
+    /// The first element matching `css`, if any.
+    pub async fn find(&self, css: &str) -> Option<Element> {
+        let value = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        if Self::is_error(&value) {
+            return None;
+        }
+        value[ELEMENT].as_str().map(|id| Element(id.to_owned()))
+    }
+
+    /// Waits for an element matching `css`.
+    pub async fn wait(&self, css: &str, within: Duration) -> Element {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(element) = self.find(css).await {
+                return element;
+            }
+            if Instant::now() >= deadline {
+                let shot = self.screenshot().await;
+                let path = std::env::temp_dir().join("auraspeak-desktop-timeout.png");
+                let _ = std::fs::write(&path, shot);
+                panic!("no element {css:?} within {within:?} (screenshot: {})", path.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `script` (a function body returning a value) returns something truthy;
+    /// returns that value.
+    pub async fn wait_script(&self, what: &str, script: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let value = self.execute(script, json!([])).await;
+            let truthy = !(value.is_null()
+                || value == json!(false)
+                || value == json!("")
+                || Self::is_error(&value));
+            if truthy {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "{what}: not within {within:?} (last: {value})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn click(&self, element: &Element) {
+        let value = self
+            .call(reqwest::Method::POST, &format!("/element/{}/click", element.0), Some(json!({})))
+            .await;
+        assert!(!Self::is_error(&value), "click failed: {value}");
+    }
+
+    pub async fn send_keys(&self, element: &Element, text: &str) {
+        let value = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/element/{}/value", element.0),
+                Some(json!({"text": text})),
+            )
+            .await;
+        assert!(!Self::is_error(&value), "send keys failed: {value}");
+    }
+
+    pub async fn text(&self, element: &Element) -> String {
+        let value =
+            self.call(reqwest::Method::GET, &format!("/element/{}/text", element.0), None).await;
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// A PNG of the window.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let value = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        value
+            .as_str()
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .unwrap_or_default()
+    }
+
+    /// Ends the session, which closes the app.
+    pub async fn close(self) {
+        let url = format!("{}/session/{}", self.driver.base, self.id);
+        let _ = self.driver.http.delete(url).timeout(Duration::from_secs(10)).send().await;
+    }
+}

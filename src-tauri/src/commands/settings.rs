@@ -1,0 +1,54 @@
+//! App and voice settings.
+
+use tauri::{AppHandle, State};
+
+use crate::error::CommandResult;
+use crate::settings::{self, AppSettings, VoiceSettings};
+use crate::state::AppState;
+use crate::{ptt, tray};
+
+#[tauri::command]
+#[specta::specta]
+pub fn app_settings(state: State<'_, AppState>) -> AppSettings {
+    settings::load_app(&state.store())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn set_app_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: AppSettings,
+) -> CommandResult<()> {
+    let previous = settings::load_app(&state.store());
+    settings::save_app(&state.store(), &settings)?;
+    if previous.language != settings.language {
+        tray::relabel(&app, settings.language);
+    }
+    Ok(())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn voice_settings(state: State<'_, AppState>) -> VoiceSettings {
+    settings::load_voice(&state.store())
+}
+
+/// Stores the settings and applies them at once: to a running call, and the new
+/// push-to-talk key to the global shortcut.
+#[tauri::command]
+#[specta::specta]
+pub fn set_voice_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: VoiceSettings,
+) -> CommandResult<()> {
+    let settings = settings.sanitized();
+    let previous = settings::load_voice(&state.store());
+    settings::save_voice(&state.store(), &settings)?;
+    state.voice.apply_settings(&previous, &settings);
+    if previous.ptt_shortcut != settings.ptt_shortcut {
+        ptt::register(&app, &settings.ptt_shortcut);
+    }
+    Ok(())
+}

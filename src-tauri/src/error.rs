@@ -1,0 +1,56 @@
+//! The one error every command returns: a stable code the UI translates, and a message
+//! for logs and for codes the UI does not know yet.
+
+use auraspeak_client::Error;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct CommandError {
+    /// The server's `ErrorCode` (snake_case) when the server refused; otherwise one of
+    /// `unreachable`, `not_logged_in`, `invalid_input`, `audio`, `store`, `internal`.
+    pub code: String,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self { code: code.to_owned(), message: message.into() }
+    }
+
+    pub fn not_logged_in() -> Self {
+        Self::new("not_logged_in", "log in first")
+    }
+
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::new("internal", message.to_string())
+    }
+}
+
+impl From<Error> for CommandError {
+    fn from(error: Error) -> Self {
+        let code = match &error {
+            Error::Api { code, .. } => code.as_str(),
+            Error::Unreachable { .. } => "unreachable",
+            Error::NotLoggedIn => "not_logged_in",
+            Error::InvalidUrl { .. } | Error::InvalidInput(_) => "invalid_input",
+            Error::NotFound { .. } => "not_found",
+            Error::AudioHost { .. } | Error::Device { .. } | Error::UnsupportedDevice { .. } => {
+                "audio"
+            }
+            Error::Store(_) | Error::File { .. } | Error::SessionFile { .. } => "store",
+            Error::GatewayClosed { .. } | Error::GatewayEnded | Error::GatewayNotConnected => {
+                "gateway"
+            }
+            Error::VoiceLink(_) => "voice_link",
+            _ => "internal",
+        };
+        // The human message of an API error is the server's; others carry their context.
+        let message = match &error {
+            Error::Api { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        Self { code: code.to_owned(), message }
+    }
+}
+
+pub type CommandResult<T> = Result<T, CommandError>;

@@ -1,0 +1,217 @@
+//! What the shell holds while it runs: the local store, the saved login, the logged-in
+//! session (REST client and gateway) and the voice controller.
+
+use std::sync::{Mutex, MutexGuard};
+
+use auraspeak_client::api::ApiClient;
+use auraspeak_client::gateway::{self, GatewayEvent, GatewayEvents, GatewayHandle, SessionConfig};
+use auraspeak_client::profile::{Profile, SavedSession};
+use auraspeak_client::store::LocalStore;
+use auraspeak_client::tls::ServerTrust;
+use auraspeak_shared::v1::gateway::Event;
+use auraspeak_shared::v1::users::CurrentUser;
+use serde::Serialize;
+use tauri::AppHandle;
+use tauri::async_runtime::JoinHandle;
+use tauri_specta::Event as _;
+
+use crate::error::{CommandError, CommandResult};
+use crate::events::{ConnectionChanged, ConnectionState, ServerEvent};
+use crate::voice::VoiceController;
+
+pub struct AppState {
+    store: Mutex<LocalStore>,
+    pub profile: Profile,
+    session: tokio::sync::Mutex<Option<Session>>,
+    pub voice: VoiceController,
+}
+
+/// A logged-in session: the REST client and the gateway whose events the pump forwards.
+pub struct Session {
+    pub api: ApiClient,
+    pub gateway: GatewayHandle,
+    pub user: CurrentUser,
+    pump: JoinHandle<()>,
+}
+
+/// What the UI learns after logging in.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct AppSession {
+    pub server_url: String,
+    pub user: CurrentUser,
+}
+
+impl AppState {
+    pub fn new(store: LocalStore, profile: Profile) -> Self {
+        Self {
+            store: Mutex::new(store),
+            profile,
+            session: tokio::sync::Mutex::new(None),
+            voice: VoiceController::default(),
+        }
+    }
+
+    pub fn store(&self) -> MutexGuard<'_, LocalStore> {
+        // A panic while holding the lock left the store itself consistent (SQLite
+        // transactions), so the poison is not worth failing every later command for.
+        self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The REST client of the current session.
+    pub async fn api(&self) -> CommandResult<ApiClient> {
+        self.session
+            .lock()
+            .await
+            .as_ref()
+            .map(|s| s.api.clone())
+            .ok_or_else(CommandError::not_logged_in)
+    }
+
+    /// The gateway of the current session and our own user.
+    pub async fn gateway(&self) -> CommandResult<(GatewayHandle, CurrentUser)> {
+        self.session
+            .lock()
+            .await
+            .as_ref()
+            .map(|s| (s.gateway.clone(), s.user.clone()))
+            .ok_or_else(CommandError::not_logged_in)
+    }
+
+    /// Makes `api` (already authenticated) the current session: saves it, remembers the
+    /// server, connects the gateway and starts forwarding its events to the UI.
+    pub async fn start_session(
+        &self,
+        app: &AppHandle,
+        api: ApiClient,
+        user: CurrentUser,
+    ) -> CommandResult<AppSession> {
+        self.end_session(app).await;
+        save_session(&self.profile, &api, &user)?;
+        self.store().remember_server(
+            api.base_url(),
+            Some(&user.username),
+            auraspeak_client::api::unix_ms_now() as i64,
+        )?;
+        let (gateway, events) = gateway::connect_api(&api, SessionConfig::default());
+        let _ = ConnectionChanged { state: ConnectionState::Connecting, ready: None }.emit(app);
+        let pump = tauri::async_runtime::spawn(pump(app.clone(), events));
+        let session = AppSession { server_url: api.base_url().to_owned(), user: user.clone() };
+        *self.session.lock().await = Some(Session { api, gateway, user, pump });
+        Ok(session)
+    }
+
+    /// Leaves voice, closes the gateway and forgets the session here (not on the server:
+    /// see `logout`).
+    pub async fn end_session(&self, app: &AppHandle) -> Option<Session> {
+        self.voice.leave(app).await;
+        let session = self.session.lock().await.take()?;
+        session.gateway.close().await;
+        session.pump.abort();
+        let _ = ConnectionChanged { state: ConnectionState::Offline, ready: None }.emit(app);
+        Some(session)
+    }
+}
+
+/// A client for the saved login whose token rotations are written back at once: the old
+/// refresh token is spent the moment the server answers.
+pub fn restore_client(profile: &Profile) -> CommandResult<Option<ApiClient>> {
+    let Some(saved) = profile.load()? else { return Ok(None) };
+    let trust = match &saved.certificate_sha256 {
+        Some(pin) => ServerTrust::Pinned(
+            pin.parse()
+                .map_err(|_| CommandError::new("store", "the saved certificate pin is invalid"))?,
+        ),
+        None => ServerTrust::System,
+    };
+    let api = ApiClient::with_trust(&saved.server_url, trust)?;
+    api.set_credentials(Some(saved.credentials.clone()));
+    follow_rotations(profile, &api, saved);
+    Ok(Some(api))
+}
+
+fn save_session(profile: &Profile, api: &ApiClient, user: &CurrentUser) -> CommandResult<()> {
+    let credentials = api.credentials().ok_or_else(CommandError::not_logged_in)?;
+    let saved = SavedSession {
+        server_url: api.base_url().to_owned(),
+        user_id: user.id,
+        username: user.username.clone(),
+        credentials,
+        certificate_sha256: match api.trust() {
+            ServerTrust::Pinned(fingerprint) => Some(fingerprint.to_string()),
+            ServerTrust::System => None,
+        },
+    };
+    profile.save(&saved)?;
+    follow_rotations(profile, api, saved);
+    Ok(())
+}
+
+fn follow_rotations(profile: &Profile, api: &ApiClient, saved: SavedSession) {
+    let profile = profile.clone();
+    api.on_credentials_change(move |credentials| {
+        let result = match credentials {
+            Some(credentials) => {
+                profile.save(&SavedSession { credentials: credentials.clone(), ..saved.clone() })
+            }
+            None => profile.remove(),
+        };
+        if let Err(e) = result {
+            tracing::warn!("could not update the saved session: {e}");
+        }
+    });
+}
+
+/// Forwards the gateway's events: all dispatches to the UI, voice signaling to the call,
+/// messages into the local cache.
+async fn pump(app: AppHandle, mut events: GatewayEvents) {
+    use tauri::Manager as _;
+    while let Some(event) = events.next().await {
+        let state = app.state::<AppState>();
+        state.voice.forward(&app, &event);
+        match event {
+            GatewayEvent::Ready { ready, .. } => {
+                let _ = ConnectionChanged { state: ConnectionState::Live, ready: Some(ready) }
+                    .emit(&app);
+            }
+            GatewayEvent::Resumed { .. } => {
+                let _ = ConnectionChanged { state: ConnectionState::Live, ready: None }.emit(&app);
+            }
+            GatewayEvent::Dispatch { event, .. } => {
+                cache(&state, &event);
+                let _ = ServerEvent { event }.emit(&app);
+            }
+            GatewayEvent::Disconnected { .. } | GatewayEvent::InvalidSession => {
+                let _ = ConnectionChanged { state: ConnectionState::Reconnecting, ready: None }
+                    .emit(&app);
+            }
+            GatewayEvent::Closed { code, reason } => {
+                tracing::warn!(code, %reason, "gateway closed");
+                let _ =
+                    ConnectionChanged { state: ConnectionState::Offline, ready: None }.emit(&app);
+                break;
+            }
+            GatewayEvent::ServerError { code, message } => {
+                tracing::warn!(code = code.as_str(), %message, "gateway refused a frame");
+            }
+            GatewayEvent::VoiceReady { .. } | GatewayEvent::VoiceAnswer { .. } => {}
+        }
+    }
+}
+
+/// Keeps the message cache in step with the server, so the next start paints what the
+/// user last saw.
+fn cache(state: &AppState, event: &Event) {
+    let result = match event {
+        Event::MessageCreate { message } | Event::MessageUpdate { message } => {
+            state.store().cache_messages(std::slice::from_ref(message))
+        }
+        Event::MessageDelete { channel_id, message_id } => {
+            state.store().uncache_message(*channel_id, message_id.as_i64())
+        }
+        Event::ChannelDelete { channel_id, .. } => state.store().uncache_channel(*channel_id),
+        _ => Ok(()),
+    };
+    if let Err(e) = result {
+        tracing::warn!("message cache: {e}");
+    }
+}
