@@ -72,6 +72,9 @@ if [ ${#FILTER[@]} -eq 0 ]; then
     cargo clippy --workspace --all-targets --locked -- -D warnings
 fi
 
+log "binaries the end-to-end tests start (server, CLI, desktop app)"
+cargo build --workspace --bins --locked
+
 log "tests (SQLite and PostgreSQL)"
 cargo test --workspace --all-targets --locked -- "${FILTER[@]}"
 

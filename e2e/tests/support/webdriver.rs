@@ -3,6 +3,8 @@
 //! without the extra proxy process. `webkitgtk:browserOptions` names our binary;
 //! WebKitWebDriver starts it with automation allowed (`TAURI_WEBVIEW_AUTOMATION`).
 
+#![allow(dead_code, unreachable_pub)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,7 +13,7 @@ use serde_json::{Value, json};
 /// The W3C key code for Enter.
 pub const ENTER: &str = "\u{E007}";
 /// The element reference key in W3C responses.
-const ELEMENT: &str = "element-6066-11e4-a52e-4a4a4a4a4a4a";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct WebDriver {
     http: reqwest::Client,
