@@ -498,7 +498,7 @@ impl Call {
     fn publish_status(&mut self, sender: Option<&watch::Sender<CallStatus>>) {
         self.frames += 1;
         let Some(sender) = sender else { return };
-        if self.frames % STATUS_EVERY_FRAMES != 0 {
+        if !self.frames.is_multiple_of(STATUS_EVERY_FRAMES) {
             return;
         }
         self.status.connected = self.connection.is_connected();

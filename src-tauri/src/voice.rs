@@ -396,7 +396,7 @@ fn mic_test_loop(
             }
         };
         port.play(if output.transmitting { frame } else { [0.0; FRAME_SAMPLES] });
-        if frames % 10 == 0 {
+        if frames.is_multiple_of(10) {
             let _ = InputLevel {
                 rms_dbfs: output.level.rms_dbfs,
                 peak_dbfs: output.level.peak_dbfs,
