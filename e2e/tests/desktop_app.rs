@@ -8,62 +8,27 @@
 
 #[path = "support/community.rs"]
 mod community;
+#[path = "support/desktop.rs"]
+mod desktop;
 #[path = "support/harness.rs"]
 mod harness;
 #[path = "support/webdriver.rs"]
 mod webdriver;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use auraspeak_shared::v1::servers::CreateInviteRequest;
+use desktop::{DesktopApp, Display, attribute_script, set_input, sibling_binary, tools};
 use harness::{Backend, PASSWORD, TestServer};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::process::{Child, Command};
-use webdriver::{ENTER, Session, WebDriver};
+use tokio::process::Command;
+use webdriver::{ENTER, Session};
 
 const SHORT: Duration = Duration::from_secs(15);
 const LONG: Duration = Duration::from_secs(45);
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|path| path.is_file())
-    })
-}
-
-/// The tools this test needs; `None` (skipped) on a developer machine without them, a
-/// failure under CI=true so CI cannot silently skip the app test.
-fn tools() -> Option<(PathBuf, PathBuf)> {
-    let found = ["Xvfb", "WebKitWebDriver", "xdotool", "xlogo"].map(find_on_path);
-    if found.iter().all(Option::is_some) {
-        let [xvfb, driver, ..] = found;
-        return xvfb.zip(driver);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "CI=true but Xvfb, WebKitWebDriver, xdotool or xlogo is missing (see scripts/test.sh)"
-    );
-    eprintln!("Xvfb/WebKitWebDriver/xdotool/xlogo not found: desktop app test not run");
-    None
-}
-
-/// A binary that `cargo test --workspace` builds next to this test's executable.
-fn sibling_binary(name: &str, env: &str) -> PathBuf {
-    if let Some(bin) = std::env::var_os(env).filter(|v| !v.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} not found: build with `cargo test --workspace` or set {env}",
-        bin.display()
-    );
-    bin
-}
 
 fn screenshot_dir() -> PathBuf {
     let dir = std::env::var_os("AURASPEAK_SCREENSHOTS")
@@ -79,70 +44,6 @@ async fn save_screenshot(session: &Session, name: &str) {
     let path = screenshot_dir().join(format!("{name}.png"));
     std::fs::write(&path, png).expect("write screenshot");
     eprintln!("screenshot: {}", path.display());
-}
-
-/// A private X server on a free display number.
-struct Display {
-    number: u32,
-    xvfb: Child,
-}
-
-impl Display {
-    async fn start(xvfb: &Path) -> Self {
-        for _ in 0..20 {
-            let number = 100 + harness::unique() % 400 + std::process::id() % 100;
-            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-            if socket.exists() {
-                continue;
-            }
-            let child = Command::new(xvfb)
-                .args([&format!(":{number}"), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("spawn Xvfb");
-            for _ in 0..100 {
-                if socket.exists() {
-                    return Self { number, xvfb: child };
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        panic!("no Xvfb display could be started");
-    }
-
-    fn name(&self) -> String {
-        format!(":{}", self.number)
-    }
-
-    async fn xdotool(&self, args: &[&str]) -> String {
-        let out = Command::new("xdotool")
-            .args(args)
-            .env("DISPLAY", self.name())
-            .output()
-            .await
-            .expect("run xdotool");
-        assert!(out.status.success(), "xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// The whole screen (both windows), for the record.
-    async fn screenshot(&self, name: &str) {
-        let path = screenshot_dir().join(format!("{name}.png"));
-        let _ = Command::new("import")
-            .args(["-window", "root"])
-            .arg(&path)
-            .env("DISPLAY", self.name())
-            .status()
-            .await;
-    }
-}
-
-impl Drop for Display {
-    fn drop(&mut self) {
-        let _ = self.xvfb.start_kill();
-    }
 }
 
 /// The `auraspeak` CLI with its own profile.
@@ -178,16 +79,6 @@ impl Drop for Cli {
     }
 }
 
-/// Reads a selector's attribute through the page (React re-renders replace elements, so
-/// element references go stale; a script always sees the current one).
-fn attribute_script(css: &str, attribute: &str) -> String {
-    format!(
-        "(document.querySelector({css})?.getAttribute({attribute}) ?? null)",
-        css = json!(css),
-        attribute = json!(attribute)
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_desktop_app_chats_talks_and_speaks_german() {
     let Some((xvfb, driver_bin)) = tools() else { return };
@@ -201,44 +92,26 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
         harness::unique()
     ));
 
-    // The app's config, data and WebKit caches live in a private folder; the voice engine
-    // uses the test PulseAudio (PULSE_SERVER is inherited).
-    let port = 20_000 + (harness::unique() % 20_000) as u16;
-    let mut driver = Command::new(&driver_bin)
-        .arg(format!("--port={port}"))
-        .env("DISPLAY", display.name())
-        .env("TAURI_WEBVIEW_AUTOMATION", "true")
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .env("LANG", "en_US.UTF-8")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn WebKitWebDriver");
-    let webdriver = WebDriver::new(port);
-    webdriver.wait_ready(SHORT).await;
-    let started = std::time::Instant::now();
-    let app = webdriver.start(&app_bin, &[]).await;
+    let desktop = DesktopApp::start(&driver_bin, &app_bin, &display, &home).await;
+    let app = &desktop.session;
+    let started = desktop.launched;
 
     // Register: the login page first, with the server address field.
     let go_register = app.wait("[data-testid=go-register]", LONG).await;
     eprintln!("login page interactive {} ms after launch", started.elapsed().as_millis());
-    save_screenshot(&app, "01-login").await;
+    save_screenshot(app, "01-login").await;
     app.click(&go_register).await;
     let field = |name: &str| format!("input[name={name}]");
-    set_input(&app, &field("server"), &server.base).await;
-    set_input(&app, &field("username"), "desk").await;
-    set_input(&app, &field("email"), "desk@example.com").await;
-    set_input(&app, &field("password"), PASSWORD).await;
+    set_input(app, &field("server"), &server.base).await;
+    set_input(app, &field("username"), "desk").await;
+    set_input(app, &field("email"), "desk@example.com").await;
+    set_input(app, &field("password"), PASSWORD).await;
     app.click(&app.wait("button[type=submit]", SHORT).await).await;
     app.wait("[data-testid=app-shell]", LONG).await;
 
     // Create a server; its `general` text channel and `General` voice channel appear.
     app.click(&app.wait("[data-testid=create-server]", SHORT).await).await;
-    set_input(&app, &field("server-name"), "Desk Guild").await;
+    set_input(app, &field("server-name"), "Desk Guild").await;
     app.click(&app.wait("form button[type=submit]", SHORT).await).await;
     let desk = auraspeak_client::api::ApiClient::new(&server.base).expect("url");
     desk.login("desk", PASSWORD, Some("e2e")).await.expect("login as the app's user");
@@ -287,13 +160,13 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
         SHORT,
     )
     .await;
-    save_screenshot(&app, "02-chat").await;
+    save_screenshot(app, "02-chat").await;
 
     // Push-to-talk: input mode in the voice settings, then join the voice channel.
     app.click(&app.wait("[data-testid=open-settings]", SHORT).await).await;
     app.click(&app.wait("[data-testid=settings-tab-voice]", SHORT).await).await;
     app.click(&app.wait("input[name=input-mode][value=push_to_talk]", SHORT).await).await;
-    save_screenshot(&app, "03-voice-settings").await;
+    save_screenshot(app, "03-voice-settings").await;
     app.click(&app.wait("[data-testid=close-settings]", SHORT).await).await;
     app.click(&app.wait(&format!("[data-testid=channel-{voice}]"), SHORT).await).await;
     app.wait_script(
@@ -349,7 +222,7 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
         SHORT,
     )
     .await;
-    display.screenshot("04-push-to-talk-held").await;
+    display.screenshot(&screenshot_dir().join("04-push-to-talk-held.png")).await;
     display.xdotool(&["keyup", "ctrl+shift+m"]).await;
     app.wait_script(
         "transmission stops after the key (and the release tail)",
@@ -384,19 +257,10 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     assert!(text.contains("Sprache"), "German UI expected, got: {text}");
     // The whole screen: WebKit's own snapshot waits for a paint that an unfocused window
     // under a bare X server (no window manager) may never get after the focus games above.
-    display.screenshot("05-german").await;
+    display.screenshot(&screenshot_dir().join("05-german.png")).await;
 
-    app.close().await;
-    let _ = driver.start_kill();
+    desktop.stop().await;
     server.stop().await;
     let _ = std::fs::remove_dir_all(&home);
 }
 
-/// Replaces an input's value as a user would (select all, type), so React sees it.
-async fn set_input(app: &Session, css: &str, value: &str) {
-    let element = app.wait(css, SHORT).await;
-    app.click(&element).await;
-    // Ctrl+A then the text: W3C key codes (U+E009 is Control).
-    app.send_keys(&element, "\u{E009}a\u{E000}").await;
-    app.send_keys(&element, value).await;
-}

@@ -1,0 +1,170 @@
+//! Footprint of the desktop app: time until the first screen answers, resident memory of
+//! the whole app (the Rust process plus WebKit's web and network processes) when idle in
+//! a server and when in a voice call, and the sizes of what users download. Prints the
+//! median of several launches; quote ratios, not single figures (the machines are noisy).
+//!
+//! `cargo bench -p auraspeak-e2e --bench desktop_footprint` measures the release build
+//! (`target/release/auraspeak-desktop`, or `AURASPEAK_DESKTOP_BIN`); build it first with
+//! `ui/node_modules/.bin/tauri build --bundles deb`. Needs Xvfb and WebKitWebDriver (see
+//! scripts/install-deps.sh) and a PulseAudio for the call (`scripts/pulse-headless.sh`).
+//! Run as a test (`cargo test --all-targets`) it only says how to run it.
+
+#[path = "../tests/support/community.rs"]
+mod community;
+#[path = "../tests/support/desktop.rs"]
+mod desktop;
+#[path = "../tests/support/harness.rs"]
+mod harness;
+#[path = "../tests/support/webdriver.rs"]
+mod webdriver;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use desktop::{DesktopApp, Display, attribute_script, set_input, sibling_binary, tools};
+use harness::{Backend, PASSWORD, TestServer};
+
+const LAUNCHES: usize = 3;
+const WAIT: Duration = Duration::from_secs(45);
+/// Memory is read after it settles this long in each state.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// The app process and every process below it (WebKit's helpers).
+fn process_tree(app_bin: &Path) -> Vec<u32> {
+    let mut procs = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return procs };
+    let mut parent_of = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0);
+        parent_of.push((pid, ppid));
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let exe = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+        if exe == app_bin.as_os_str().as_encoded_bytes() {
+            procs.push(pid);
+        }
+    }
+    let mut i = 0;
+    while i < procs.len() {
+        let parent = procs[i];
+        for (pid, ppid) in &parent_of {
+            if *ppid == parent && !procs.contains(pid) {
+                procs.push(*pid);
+            }
+        }
+        i += 1;
+    }
+    procs
+}
+
+/// (RSS, PSS) in MiB summed over the tree. PSS shares libraries fairly between the
+/// processes, so it is the figure that adds up; RSS is what a task manager shows.
+fn memory_mib(app_bin: &Path) -> (f64, f64) {
+    let field = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let (mut rss, mut pss) = (0.0, 0.0);
+    for pid in process_tree(app_bin) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        rss += field(&status, "VmRSS:");
+        pss += field(&rollup, "Pss:");
+    }
+    (rss / 1024.0, pss / 1024.0)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn file_mib(path: &Path) -> Option<f64> {
+    std::fs::metadata(path).ok().map(|m| m.len() as f64 / 1_048_576.0)
+}
+
+fn dir_kib(path: &Path) -> f64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() { dir_kib(&p) * 1024.0 } else { file_mib(&p).unwrap_or(0.0) * 1_048_576.0 }
+                })
+                .sum::<f64>()
+                / 1024.0
+        })
+        .unwrap_or(0.0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("desktop_footprint: run with `cargo bench -p auraspeak-e2e --bench desktop_footprint`");
+        return;
+    }
+    let Some((xvfb, driver_bin)) = tools() else { return };
+    let app_bin = sibling_binary("auraspeak-desktop", "AURASPEAK_DESKTOP_BIN");
+    let server = TestServer::start(&Backend::Sqlite).await;
+    let (owner, _) = community::register(&server.base, "bench").await;
+    let detail = owner.create_server("Footprint", None).await.expect("server");
+    let voice = detail.channels.iter().find(|c| c.name == "General").expect("voice channel").id;
+    let display = Display::start(&xvfb).await;
+
+    let (mut interactive, mut idle, mut call) = (Vec::new(), Vec::new(), Vec::new());
+    for launch in 0..LAUNCHES {
+        let home = std::env::temp_dir().join(format!("auraspeak-footprint-{}-{launch}", std::process::id()));
+        let desktop = DesktopApp::start(&driver_bin, &app_bin, &display, &home).await;
+        let app = &desktop.session;
+        app.wait("input[name=password]", WAIT).await;
+        interactive.push(desktop.launched.elapsed().as_secs_f64() * 1000.0);
+
+        set_input(app, "input[name=server]", &server.base).await;
+        set_input(app, "input[name=login]", "bench").await;
+        set_input(app, "input[name=password]", PASSWORD).await;
+        app.click(&app.wait("button[type=submit]", WAIT).await).await;
+        app.wait("[data-testid=app-shell]", WAIT).await;
+        app.click(&app.wait(&format!("[data-testid=server-{}]", detail.server.id), WAIT).await).await;
+        tokio::time::sleep(SETTLE).await;
+        idle.push(memory_mib(&app_bin));
+
+        app.click(&app.wait(&format!("[data-testid=channel-{voice}]"), WAIT).await).await;
+        let state = attribute_script("[data-testid=voice-panel]", "data-state");
+        app.wait_script("voice connects", &format!("return ({state}) === 'connected';"), WAIT).await;
+        tokio::time::sleep(SETTLE).await;
+        call.push(memory_mib(&app_bin));
+        desktop.stop().await;
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    let rss = |v: &[(f64, f64)]| median(v.iter().map(|m| m.0).collect());
+    let pss = |v: &[(f64, f64)]| median(v.iter().map(|m| m.1).collect());
+    println!("desktop_footprint ({LAUNCHES} launches, medians; {})", app_bin.display());
+    println!("  time to interactive (launch to login form): {:.0} ms", median(interactive));
+    println!("  memory idle in a server: RSS {:.0} MiB, PSS {:.0} MiB", rss(&idle), pss(&idle));
+    println!("  memory in a voice call:  RSS {:.0} MiB, PSS {:.0} MiB", rss(&call), pss(&call));
+    let bin_dir = app_bin.parent().map(Path::to_path_buf).unwrap_or_default();
+    println!("  app binary: {:.1} MiB", file_mib(&app_bin).unwrap_or(f64::NAN));
+    let deb = std::fs::read_dir(bin_dir.join("bundle/deb"))
+        .ok()
+        .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "deb")));
+    match deb.as_deref().and_then(file_mib) {
+        Some(size) => println!("  .deb installer: {size:.1} MiB"),
+        None => println!("  .deb installer: not built (tauri build --bundles deb)"),
+    }
+    let ui = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
+    println!("  UI assets (embedded): {:.0} KiB", dir_kib(&ui));
+    server.stop().await;
+}
