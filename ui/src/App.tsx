@@ -1,0 +1,51 @@
+import { HashRouter, Navigate, Route, Routes } from "react-router-dom";
+import { SettingsProvider } from "./state/settings";
+import { SessionProvider, useSession } from "./state/session";
+import { AppProvider } from "./state/AppProvider";
+import { VoiceProvider } from "./state/VoiceProvider";
+import { UiProvider } from "./state/ui";
+import { Splash } from "./pages/Splash";
+import { LoginPage } from "./pages/Login";
+import { RegisterPage } from "./pages/Register";
+import { AppShell } from "./layout/AppShell";
+
+function Root() {
+  const { state } = useSession();
+  if (state.status === "restoring") return <Splash />;
+  if (state.status === "out") {
+    return (
+      <Routes>
+        <Route path="/login" element={<LoginPage />} />
+        <Route path="/register" element={<RegisterPage />} />
+        <Route path="*" element={<Navigate to="/login" replace />} />
+      </Routes>
+    );
+  }
+  const { session } = state;
+  return (
+    <AppProvider key={`${session.server_url}|${session.user.id}`} user={session.user} serverUrl={session.server_url}>
+      <VoiceProvider>
+        <UiProvider>
+          <Routes>
+            <Route path="/channels/:serverId/:channelId?" element={<AppShell />} />
+            <Route path="/" element={<AppShell />} />
+            <Route path="*" element={<Navigate to="/" replace />} />
+          </Routes>
+        </UiProvider>
+      </VoiceProvider>
+    </AppProvider>
+  );
+}
+
+/** The whole app; `Router` is swappable so tests can use a MemoryRouter. */
+export function App({ router: Router = HashRouter }: { router?: typeof HashRouter }) {
+  return (
+    <Router>
+      <SettingsProvider>
+        <SessionProvider>
+          <Root />
+        </SessionProvider>
+      </SettingsProvider>
+    </Router>
+  );
+}
