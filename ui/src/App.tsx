@@ -1,3 +1,4 @@
+import type { ComponentType, ReactNode } from "react";
 import { HashRouter, Navigate, Route, Routes } from "react-router-dom";
 import { SettingsProvider } from "./state/settings";
 import { SessionProvider, useSession } from "./state/session";
@@ -38,7 +39,14 @@ function Root() {
 }
 
 /** The whole app; `Router` is swappable so tests can use a MemoryRouter. */
-export function App({ router: Router = HashRouter }: { router?: typeof HashRouter }) {
+/** Opt in to React Router v7 behaviour now (and silence its warnings). */
+export const routerFuture = { v7_startTransition: true, v7_relativeSplatPath: true } as const;
+
+function DefaultRouter({ children }: { children?: ReactNode }) {
+  return <HashRouter future={routerFuture}>{children}</HashRouter>;
+}
+
+export function App({ router: Router = DefaultRouter }: { router?: ComponentType<{ children?: ReactNode }> }) {
   return (
     <Router>
       <SettingsProvider>

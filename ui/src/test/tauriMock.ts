@@ -65,3 +65,9 @@ export const eventModule = {
   once: vi.fn(async () => () => {}),
   emit: vi.fn(async () => {}),
 };
+
+/** The arguments of the latest call of `cmd`. */
+export function lastInvoke(cmd: string): Record<string, unknown> | undefined {
+  const all = invokedWith(cmd);
+  return all[all.length - 1];
+}
