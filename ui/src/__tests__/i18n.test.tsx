@@ -5,7 +5,7 @@ import { en } from "../i18n/en";
 import { de } from "../i18n/de";
 import { translate } from "../i18n";
 import { renderLoggedIn } from "../test/fixtures";
-import { invokedWith, lastInvoke } from "../test/tauriMock";
+import { lastInvoke } from "../test/tauriMock";
 
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
