@@ -16,13 +16,14 @@ import {
 } from "react";
 import {
   commands,
-  events,
   isTransient,
   normalizeError,
+  type ConnectionChanged,
   type CurrentUser,
+  type GatewayEvent,
   type Message,
 } from "../lib/backend";
-import { useBackendEvent } from "../lib/useBackendEvent";
+import { useSession } from "./session";
 import { newNonce } from "../lib/ids";
 import { appReducer, initialAppState, type AppAction, type AppState } from "./app";
 import { nextRetry, outboxReducer, sendable, type OutboxState } from "./outbox";
@@ -71,18 +72,26 @@ export function AppProvider({
   serverUrl: string;
   children: ReactNode;
 }) {
-  const [state, dispatch] = useReducer(appReducer, { ...initialAppState, user });
+  const { gateway } = useSession();
+  // Start from what the gateway said before this store existed (see gatewayBuffer.ts).
+  const [state, dispatch] = useReducer(appReducer, null, () => {
+    const snap = gateway.takeSnapshot();
+    let s: AppState = { ...initialAppState, user, connection: snap.state };
+    if (snap.ready) s = appReducer(s, { type: "connection", state: snap.state, ready: snap.ready });
+    for (const event of snap.events) s = appReducer(s, { type: "event", event });
+    return s;
+  });
   const key = outboxKey(user, serverUrl);
   const [outbox, outboxDispatch] = useReducer(outboxReducer, key, loadOutbox);
   const [typing, typingDispatch] = useReducer(typingReducer, {} as TypingState);
   const live = state.connection === "live";
 
   // Gateway events feed all three stores.
-  useBackendEvent(events.connectionChanged, (p) => {
+  const onConnection = (p: ConnectionChanged) => {
     dispatch({ type: "connection", state: p.state, ready: p.ready });
     if (p.state === "live") outboxDispatch({ type: "online", now: Date.now() });
-  });
-  useBackendEvent(events.serverEvent, ({ event }) => {
+  };
+  const onEvent = (event: GatewayEvent) => {
     dispatch({ type: "event", event });
     if (event.type === "typing_start") {
       if (event.user_id !== user.id)
@@ -91,7 +100,18 @@ export function AppProvider({
       typingDispatch({ type: "stop", channelId: event.message.channel_id, userId: event.message.author_id });
       if (event.message.nonce) outboxDispatch({ type: "delivered", nonce: event.message.nonce });
     }
-  });
+  };
+  const handlers = useRef({ onConnection, onEvent });
+  handlers.current = { onConnection, onEvent };
+  useEffect(() => {
+    const { snapshot, unsubscribe } = gateway.subscribe((m) =>
+      m.kind === "connection" ? handlers.current.onConnection(m.payload) : handlers.current.onEvent(m.event),
+    );
+    // Whatever arrived between the first render and this effect.
+    handlers.current.onConnection({ state: snapshot.state, ready: null });
+    for (const event of snapshot.events) handlers.current.onEvent(event);
+    return unsubscribe;
+  }, [gateway]);
 
   // Keep the user in sync when the profile changes elsewhere.
   useEffect(() => dispatch({ type: "user", user }), [user]);

@@ -3,6 +3,7 @@
 
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
 import { commands, unwrap, type AppSession, type CurrentUser } from "../lib/backend";
+import { GatewayBuffer } from "./gatewayBuffer";
 
 export type SessionState =
   | { status: "restoring" }
@@ -15,6 +16,7 @@ interface SessionValue {
   register: (server: string, username: string, email: string | null, password: string) => Promise<void>;
   logout: () => Promise<void>;
   setUser: (user: CurrentUser) => void;
+  gateway: GatewayBuffer;
 }
 
 const SessionContext = createContext<SessionValue | null>(null);
@@ -28,11 +30,14 @@ export function normalizeServerUrl(input: string): string {
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<SessionState>({ status: "restoring" });
+  const [gateway] = useState(() => new GatewayBuffer());
 
   useEffect(() => {
     let alive = true;
-    commands
-      .restoreSession()
+    // Listen before anything can start the gateway, so its Ready is never missed.
+    gateway
+      .start()
+      .then(() => commands.restoreSession())
       .then((r) => {
         if (!alive) return;
         if (r.status === "ok" && r.data) setState({ status: "in", session: r.data });
@@ -41,38 +46,42 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       .catch(() => alive && setState({ status: "out" }));
     return () => {
       alive = false;
+      gateway.stop();
     };
-  }, []);
+  }, [gateway]);
 
   const login = useCallback(async (server: string, loginName: string, password: string) => {
+    await gateway.start();
     const session = unwrap(await commands.login(normalizeServerUrl(server), loginName.trim(), password));
     setState({ status: "in", session });
-  }, []);
+  }, [gateway]);
 
   const register = useCallback(
     async (server: string, username: string, email: string | null, password: string) => {
+      await gateway.start();
       const session = unwrap(
         await commands.register(normalizeServerUrl(server), username.trim(), email?.trim() || null, password),
       );
       setState({ status: "in", session });
     },
-    [],
+    [gateway],
   );
 
   const logout = useCallback(async () => {
     try {
       await commands.logout();
     } finally {
+      gateway.reset();
       setState({ status: "out" });
     }
-  }, []);
+  }, [gateway]);
 
   const setUser = useCallback((user: CurrentUser) => {
     setState((s) => (s.status === "in" ? { status: "in", session: { ...s.session, user } } : s));
   }, []);
 
   return (
-    <SessionContext.Provider value={{ state, login, register, logout, setUser }}>
+    <SessionContext.Provider value={{ state, login, register, logout, setUser, gateway }}>
       {children}
     </SessionContext.Provider>
   );
