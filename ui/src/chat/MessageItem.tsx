@@ -167,7 +167,7 @@ export const MessageItem = memo(function MessageItem({
         <div
           role="toolbar"
           aria-label={t("chat.actions")}
-          className="absolute -top-4 right-4 hidden rounded border border-line bg-s2 shadow group-hover:flex group-focus-within:flex"
+          className="absolute -top-4 right-4 flex rounded border border-line bg-s2 opacity-0 shadow group-hover:opacity-100 group-focus-within:opacity-100"
         >
           {actions.canReact && (
             <ToolButton label={t("chat.addReaction")} onClick={(e) => setPicker(menuPositionFrom({ currentTarget: e.currentTarget }))}>

@@ -137,7 +137,7 @@ export const de: Dictionary = {
   "chat.addReaction": "Reaktion hinzufügen",
   "chat.reaction": "Reaktion {emoji}, {count}. Klicken zum Umschalten.",
   "chat.emojiPicker": "Emoji auswählen",
-  "chat.originalDeleted": "Die ursprüngliche Nachricht wurde gelöscht",
+  "chat.originalDeleted": "Ursprüngliche Nachricht nicht verfügbar",
   "chat.unknownUser": "Unbekannter Benutzer",
   "chat.typing.one": "{a} schreibt…",
   "chat.typing.two": "{a} und {b} schreiben…",
@@ -299,6 +299,7 @@ export const de: Dictionary = {
   "admin.roles": "Rollen",
   "admin.channels": "Kanäle",
   "admin.permissions": "{count} Berechtigungen",
+  "admin.administrator": "Administrator (alle Berechtigungen)",
   "admin.everyone": "@everyone",
   "admin.actor": "von {name}",
 

@@ -136,7 +136,7 @@ export const en = {
   "chat.addReaction": "Add reaction",
   "chat.reaction": "{emoji} reaction, {count}. Click to toggle.",
   "chat.emojiPicker": "Pick an emoji",
-  "chat.originalDeleted": "Original message was deleted",
+  "chat.originalDeleted": "Original message unavailable",
   "chat.unknownUser": "Unknown user",
   "chat.typing.one": "{a} is typing…",
   "chat.typing.two": "{a} and {b} are typing…",
@@ -298,6 +298,7 @@ export const en = {
   "admin.roles": "Roles",
   "admin.channels": "Channels",
   "admin.permissions": "{count} permissions",
+  "admin.administrator": "Administrator (all permissions)",
   "admin.everyone": "@everyone",
   "admin.actor": "by {name}",
 

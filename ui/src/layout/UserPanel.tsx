@@ -81,8 +81,8 @@ export function VoicePanel() {
       <div className="flex items-center gap-1">
         <div className="min-w-0 flex-1" role="status" title={details || undefined}>
           <div className={`flex items-center gap-1 text-sm font-semibold ${color}`}>
-            <Icon name="signal" size={16} />
-            <span>{t(`voice.state.${s.state}`)}</span>
+            <Icon name="signal" size={16} className="shrink-0" />
+            <span className="truncate">{t(`voice.state.${s.state}`)}</span>
           </div>
           <div className="truncate text-xs text-muted">
             {channel ? `${channel.name} / ${detail?.server.name ?? ""}` : ""}
@@ -111,14 +111,14 @@ export function VoicePanel() {
   );
 }
 
-export function TransmitIndicator() {
+export function TransmitIndicator({ testId = true }: { testId?: boolean }) {
   const t = useT();
   const voice = useVoice();
   const active = voice.transmitting;
   const ptt = voice.settings.input_mode === "push_to_talk";
   return (
     <span
-      data-testid="transmit-indicator"
+      data-testid={testId ? "transmit-indicator" : undefined}
       data-active={active ? "true" : "false"}
       role="img"
       aria-label={active ? t("voice.transmitting") : t("voice.notTransmitting")}

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { useT } from "../i18n";
 import { useSession } from "../state/session";
@@ -15,7 +15,15 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const serverValue = server || (known[0]?.url ?? "");
+  const serverValue = server;
+  // Prefill from the most recent remembered server, without fighting the user's edits.
+  const [prefilled, setPrefilled] = useState(false);
+  useEffect(() => {
+    if (prefilled || !known.length) return;
+    setPrefilled(true);
+    setServer((cur) => cur || known[0].url);
+    if (known[0].username) setLoginName((cur) => cur || known[0].username!);
+  }, [known, prefilled]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();

@@ -203,7 +203,9 @@ function Roles({ detail }: { detail: ServerDetail }) {
               <span className="h-3 w-3 rounded-full" style={{ background: r.color ? `#${r.color.toString(16).padStart(6, "0")}` : "#80848e" }} aria-hidden="true" />
               {r.id === detail.server.id ? t("admin.everyone") : r.name}
             </span>
-            <span className="text-muted">{t("admin.permissions", { count: countPermissions(r.permissions) })}</span>
+            <span className="text-muted">
+              {has(r.permissions, "ADMINISTRATOR") ? t("admin.administrator") : t("admin.permissions", { count: countPermissions(r.permissions) })}
+            </span>
           </li>
         ))}
       </ul>

@@ -71,7 +71,23 @@ export function SettingsOverlay({ serverId }: { serverId: string | null }) {
   return (
     <div ref={root} role="dialog" aria-modal="true" aria-label={t("settings.title")} className="fixed inset-0 z-40 flex bg-s2">
       <div className="flex flex-1 justify-end bg-s1">
-        <nav role="tablist" aria-orientation="vertical" aria-label={t("settings.title")} className="scroll-thin w-56 overflow-y-auto px-2 py-14">
+        <nav
+          role="tablist"
+          aria-orientation="vertical"
+          aria-label={t("settings.title")}
+          onKeyDown={(e) => {
+            // Arrow keys move between tabs, as in any tab list.
+            if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+            const tabs = Array.from(e.currentTarget.querySelectorAll<HTMLElement>('[role="tab"]'));
+            const i = tabs.indexOf(document.activeElement as HTMLElement);
+            if (i < 0) return;
+            e.preventDefault();
+            const next = tabs[(i + (e.key === "ArrowDown" ? 1 : tabs.length - 1)) % tabs.length];
+            next.focus();
+            next.click();
+          }}
+          className="scroll-thin w-56 overflow-y-auto px-2 py-14"
+        >
           <h2 className="px-2.5 pb-1.5 text-xs font-bold uppercase text-muted">{t("settings.userSection")}</h2>
           {USER_TABS.map((x) => tabButton(x.id, x.label))}
           <div className="mx-2.5 my-2 h-px bg-line" />

@@ -79,7 +79,7 @@ export function VoiceView({ detail, channel }: { detail: ServerDetail; channel: 
           </Button>
         ) : (
           <>
-            <TransmitIndicator />
+            <TransmitIndicator testId={false} />
             <RoundButton
               label={s.self_mute ? t("voice.unmute") : t("voice.mute")}
               active={s.self_mute}
