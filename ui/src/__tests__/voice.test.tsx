@@ -61,6 +61,11 @@ describe("voice & audio settings", () => {
     expect(capture).toHaveTextContent("Press keys…");
     fireEvent.keyDown(capture, { key: "V", code: "KeyV", ctrlKey: true, altKey: true });
     expect(capture).toHaveTextContent("Ctrl+Alt+V");
+    // Escape while recording cancels the recording, not the whole settings overlay.
+    await user.click(capture);
+    await user.keyboard("{Escape}");
+    expect(capture).toHaveTextContent("Ctrl+Alt+V");
+    expect(screen.getByTestId("close-settings")).toBeInTheDocument();
     expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { ptt_shortcut: "Ctrl+Alt+V", input_mode: "push_to_talk" } });
   });
 

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { useLang, useT } from "../i18n";
 import { useApp, useChannelLoader, useOutbox, useTypingState } from "../state/AppProvider";
 import { memberName } from "../state/app";
@@ -14,6 +14,15 @@ import { ConfirmDialog } from "../layout/ServerHeader";
 import { Icon } from "../components/Icon";
 
 const GROUP_WINDOW_MS = 7 * 60 * 1000;
+
+type View = MessageView & {
+  source: Message | null;
+  nonce: string | null;
+  /** A new day starts with this message: the date to show above it. */
+  dayDivider: string | null;
+  /** The first message that was unread when the channel was opened. */
+  unreadDivider: boolean;
+};
 
 export function ChatView({ detail, channel }: { detail: ServerDetail; channel: Channel }) {
   const t = useT();
@@ -32,6 +41,11 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
   const items = useMemo(() => data?.items ?? [], [data]);
   const pending = outbox.entries.filter((e) => e.channelId === channel.id);
   const canSend = has(perms, "SEND_MESSAGES");
+  // Where "New messages" goes: after what was read when the channel was opened.
+  const [unreadMarker] = useState(() => {
+    const rs = state.read[channel.id];
+    return rs && rs.unread > 0 ? rs.lastReadId ?? "0" : null;
+  });
 
   // This channel is on screen: its new messages count as read.
   useEffect(() => {
@@ -70,13 +84,20 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
     [nameOf, detail.roles, me],
   );
 
-  const views: (MessageView & { source: Message | null; nonce: string | null })[] = useMemo(() => {
+  const views: View[] = useMemo(() => {
     const byId = new Map(items.map((m) => [m.id, m]));
-    const out: (MessageView & { source: Message | null; nonce: string | null })[] = [];
+    const out: View[] = [];
     let prev: { author: string; at: number } | null = null;
+    let markerPlaced = false;
     const roleIds = detail.me.roles;
     for (const m of items) {
-      const compact = !!prev && prev.author === m.author_id && m.created_at - prev.at < GROUP_WINDOW_MS && !m.reply_to;
+      const day = new Date(m.created_at).toDateString();
+      const newDay = !prev || new Date(prev.at).toDateString() !== day;
+      const firstUnread =
+        !markerPlaced && unreadMarker !== null && compareIds(m.id, unreadMarker) > 0 && m.author_id !== me?.id;
+      if (firstUnread) markerPlaced = true;
+      const compact =
+        !newDay && !firstUnread && !!prev && prev.author === m.author_id && m.created_at - prev.at < GROUP_WINDOW_MS && !m.reply_to;
       const replied = m.reply_to ? byId.get(m.reply_to) : undefined;
       out.push({
         key: m.id,
@@ -93,6 +114,8 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
         compact,
         source: m,
         nonce: null,
+        dayDivider: newDay ? new Date(m.created_at).toLocaleDateString(lang, { dateStyle: "long" }) : null,
+        unreadDivider: firstUnread,
       });
       prev = { author: m.author_id, at: m.created_at };
     }
@@ -116,6 +139,8 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
         compact: !!prev && prev.author === me.id && !e.replyTo,
         source: null,
         nonce: e.nonce,
+        dayDivider: null,
+        unreadDivider: false,
       });
       prev = { author: me.id, at: e.createdAt };
     }
@@ -123,7 +148,7 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
     function errorTextFor(code: string | null) {
       return code ? errorText(t, { code, message: "" }) : "";
     }
-  }, [items, pending, me, nameOf, detail.me.roles, t]);
+  }, [items, pending, me, nameOf, detail.me.roles, t, unreadMarker, lang]);
 
   // Scrolling: stay at the bottom for new messages; keep the view steady when older
   // messages are prepended; load older ones near the top.
@@ -193,8 +218,22 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
           const src = v.source;
           const mine = v.authorId === me?.id;
           return (
+            <Fragment key={v.key}>
+            {v.dayDivider && (
+              <div role="separator" aria-label={v.dayDivider} className="mx-4 mb-1 mt-5 flex items-center gap-2 text-xs font-semibold text-muted">
+                <span className="h-px flex-1 bg-line" />
+                {v.dayDivider}
+                <span className="h-px flex-1 bg-line" />
+              </div>
+            )}
+            {v.unreadDivider && (
+              <div role="separator" aria-label={t("chat.newMessages")} className="relative mx-4 mt-3 h-px bg-danger">
+                <span className="absolute -top-2 right-0 rounded bg-danger px-1 text-[10px] font-bold uppercase leading-4 text-white">
+                  {t("chat.newMessages")}
+                </span>
+              </div>
+            )}
             <MessageItem
-              key={v.key}
               m={v}
               ctx={ctx}
               lang={lang}
@@ -236,6 +275,7 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
                 onDiscard: () => v.nonce && outbox.discard(v.nonce),
               }}
             />
+            </Fragment>
           );
         })}
       </div>
@@ -255,6 +295,7 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
         onCancelReply={() => setReply(null)}
         onSend={send}
         onEditLast={editLast}
+        members={members ?? []}
       />
       <TypingLine names={typers} />
       {deleting && (

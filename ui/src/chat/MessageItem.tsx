@@ -36,11 +36,10 @@ export interface MessageActions {
   onDiscard: () => void;
 }
 
-export function formatTime(ms: number, lang: string): string {
+export function formatTime(ms: number, lang: string, today: (time: string) => string): string {
   const d = new Date(ms);
-  const now = new Date();
   const time = d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
-  if (d.toDateString() === now.toDateString()) return time;
+  if (d.toDateString() === new Date().toDateString()) return today(time);
   return `${d.toLocaleDateString(lang)} ${time}`;
 }
 
@@ -107,7 +106,7 @@ export const MessageItem = memo(function MessageItem({
           <div className="flex items-baseline gap-2">
             <span className="font-medium text-fg-strong">{m.authorName}</span>
             <time className="text-xs text-muted" dateTime={new Date(m.createdAt).toISOString()}>
-              {formatTime(m.createdAt, lang)}
+              {formatTime(m.createdAt, lang, (time) => t("chat.today", { time }))}
             </time>
           </div>
         )}

@@ -24,6 +24,8 @@ export function useFocusTrap(ref: React.RefObject<HTMLElement | null>, onClose: 
     const first = root.querySelector<HTMLElement>("[autofocus], [data-autofocus]") ?? focusables(root)[0];
     first?.focus();
     const onKey = (e: KeyboardEvent) => {
+      // A control that records key presses (the push-to-talk keybind) owns every key.
+      if ((e.target as HTMLElement | null)?.closest?.("[data-keycapture]")) return;
       if (e.key === "Escape") {
         e.stopPropagation();
         e.preventDefault();

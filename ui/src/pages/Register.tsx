@@ -85,9 +85,10 @@ export function RegisterPage() {
         <Button type="submit" disabled={busy} className="mt-2 w-full py-2.5 text-base">
           {busy ? t("auth.busy") : t("auth.submitRegister")}
         </Button>
-        <p className="mt-3 text-sm">
+        <p className="mt-3 text-sm text-muted">
+          {t("auth.haveAccount")}{" "}
           <Link to="/login" data-testid="go-login" className="text-[#00a8fc] hover:underline">
-            {t("auth.haveAccount")}
+            {t("auth.goLogin")}
           </Link>
         </p>
       </form>

@@ -8,6 +8,7 @@ import { useApp } from "../state/AppProvider";
 import { useSession } from "../state/session";
 import { canAdminister } from "../lib/permissions";
 import { Icon } from "../components/Icon";
+import { useFocusTrap } from "../components/Dialog";
 import { AccountTab } from "./AccountTab";
 import { VoiceTab } from "./VoiceTab";
 import { AppearanceTab, LanguageTab } from "./AppearanceTab";
@@ -32,21 +33,18 @@ export function SettingsOverlay({ serverId }: { serverId: string | null }) {
   const detail = serverId ? state.servers[serverId] : undefined;
   const showAdmin = !!detail && canAdminister(detail.my_permissions);
   const tab = ui.settingsTab ?? "account";
+  // Tab stays inside the overlay; Escape inside it closes it (nested dialogs and menus
+  // are portals outside this element and handle their own Escape first).
+  useFocusTrap(root, ui.closeSettings);
 
   useEffect(() => {
+    // Escape with focus nowhere in particular (after a click on empty space) closes too.
     const onKey = (e: KeyboardEvent) => {
-      // Dialogs and menus inside handle their own Escape first.
-      if (e.key !== "Escape") return;
-      const inner = Array.from(document.querySelectorAll('[role="dialog"][aria-modal="true"], [role="menu"]'));
-      if (!inner.some((el) => el !== root.current)) ui.closeSettings();
+      if (e.key === "Escape" && (e.target === document.body || e.target === document.documentElement)) ui.closeSettings();
     };
     window.addEventListener("keydown", onKey);
-    const previous = document.activeElement as HTMLElement | null;
     root.current?.querySelector<HTMLElement>('[aria-selected="true"]')?.focus();
-    return () => {
-      window.removeEventListener("keydown", onKey);
-      previous?.focus?.();
-    };
+    return () => window.removeEventListener("keydown", onKey);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 

@@ -62,6 +62,7 @@ function KeybindCapture({ value, onChange }: { value: string; onChange: (v: stri
       <button
         type="button"
         data-testid="ptt-keybind"
+        data-keycapture={recording ? "" : undefined}
         aria-labelledby="ptt-shortcut-label"
         aria-describedby="ptt-shortcut-value"
         onClick={() => setRecording((r) => !r)}
@@ -112,7 +113,12 @@ export function VoiceTab() {
     <>
       <h1 className="mb-5 text-xl font-bold text-fg-strong">{t("settings.tab.voice")}</h1>
       <ErrorText>{error}</ErrorText>
-      <SectionTitle>{t("voiceSettings.devices")}</SectionTitle>
+      <div className="flex items-center justify-between">
+        <SectionTitle>{t("voiceSettings.devices")}</SectionTitle>
+        <Button variant="link" className="text-xs" onClick={loadDevices}>
+          {t("voiceSettings.refresh")}
+        </Button>
+      </div>
       <div className="grid grid-cols-2 gap-4">
         <Select label={t("voiceSettings.input")} name="input-device" value={s.input_device ?? ""} onChange={(e) => void save({ input_device: e.target.value || null })}>
           <option value="">{defaultLabel(devices.inputs)}</option>
