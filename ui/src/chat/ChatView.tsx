@@ -59,13 +59,18 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
   const readState = state.read[channel.id];
   const acked = useRef<string | null>(null);
   useEffect(() => {
+    // An unread count with nothing to show (history gone or not visible): just clear it.
+    if (!newest && data?.fresh && (readState?.unread ?? 0) > 0) {
+      dispatch({ type: "read", channelId: channel.id, lastReadId: readState?.lastReadId ?? "0" });
+      return;
+    }
     if (!newest || state.connection !== "live") return;
     const unreadHere = (readState?.unread ?? 0) > 0 || !lastRead || compareIds(newest.id, lastRead) > 0;
     if (!unreadHere || acked.current === newest.id) return;
     acked.current = newest.id;
     dispatch({ type: "read", channelId: channel.id, lastReadId: newest.id });
     commands.ack(channel.id, newest.id).catch(() => {});
-  }, [newest, lastRead, readState, channel.id, dispatch, state.connection]);
+  }, [newest, lastRead, readState, channel.id, dispatch, state.connection, data?.fresh]);
 
   const nameOf = useCallback(
     (id: string) => {

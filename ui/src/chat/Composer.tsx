@@ -153,7 +153,7 @@ export function Composer({
           aria-controls={matches.length ? listId : undefined}
           aria-activedescendant={active >= 0 ? `${listId}-${active}` : undefined}
           maxLength={4000}
-          className="max-h-[50vh] min-h-[44px] flex-1 resize-none bg-transparent py-2.5 text-fg outline-none placeholder:text-muted disabled:cursor-not-allowed"
+          className="max-h-[50vh] min-h-[44px] flex-1 resize-none bg-transparent py-2.5 text-fg outline-none placeholder:text-muted focus-visible:outline-none disabled:cursor-not-allowed"
           style={{ height: `${Math.min(12, text.split("\n").length) * 22 + 22}px` }}
         />
       </div>
