@@ -72,6 +72,17 @@ describe("login", () => {
   });
 });
 
+describe("restore failure", () => {
+  it("explains on the login page why the last session could not be restored", async () => {
+    mockBasics();
+    mockCommandError("restore_session", "session_revoked");
+    render(<App router={({ children }) => <MemoryRouter future={routerFuture}>{children}</MemoryRouter>} />);
+    const notice = await screen.findByText("Your session has ended. Please log in again.");
+    expect(notice).toHaveAttribute("role", "status");
+    expect(screen.queryByTestId("auth-error")).toBeNull();
+  });
+});
+
 describe("register", () => {
   it("registers and enters the app", async () => {
     renderOut("/login");

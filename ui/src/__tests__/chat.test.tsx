@@ -150,6 +150,23 @@ describe("servers", () => {
     expect(screen.queryByRole("dialog")).toBeNull();
   });
 
+  it("creates a channel from the server menu and opens it", async () => {
+    const user = userEvent.setup();
+    await renderLoggedIn();
+    mockCommand("create_channel", (a: Record<string, unknown>) => ({
+      ...server.channels[0],
+      id: "25",
+      name: (a.request as { name: string }).name,
+    }));
+    await user.click(screen.getByRole("button", { name: "Server menu for Gamers" }));
+    await user.click(screen.getByRole("menuitem", { name: "Create Channel" }));
+    const dialog = screen.getByRole("dialog", { name: "Create channel" });
+    await user.type(within(dialog).getByRole("textbox", { name: /Channel name/ }), "memes");
+    await user.click(within(dialog).getByRole("button", { name: "Create" }));
+    expect(lastInvoke("create_channel")).toMatchObject({ serverId: "10", request: { name: "memes", kind: "text", parent_id: null } });
+    await waitFor(() => expect(screen.getByTestId("channel-25")).toHaveAttribute("aria-current", "page"));
+  });
+
   it("joins by invite and shows a translated refusal", async () => {
     const user = userEvent.setup();
     await renderLoggedIn("/");

@@ -15,7 +15,7 @@ export function ServerHeader({ detail }: { detail: ServerDetail }) {
   const t = useT();
   const ui = useUi();
   const navigate = useNavigate();
-  const { state } = useApp();
+  const { state, dispatch } = useApp();
   const [menu, setMenu] = useState<MenuPosition | null>(null);
   const [dialog, setDialog] = useState<"invite" | "channel" | "leave" | null>(null);
   const perms = detail.my_permissions;
@@ -65,6 +65,8 @@ export function ServerHeader({ detail }: { detail: ServerDetail }) {
           onClose={() => setDialog(null)}
           onConfirm={async () => {
             unwrap(await commands.leaveServer(detail.server.id));
+            // Do not wait for the gateway to say so.
+            dispatch({ type: "event", event: { type: "server_delete", server_id: detail.server.id } });
             navigate("/");
           }}
         />
@@ -150,6 +152,8 @@ export function InviteDialog({ serverId, onClose }: { serverId: string; onClose:
 
 export function CreateChannelDialog({ detail, onClose }: { detail: ServerDetail; onClose: () => void }) {
   const t = useT();
+  const { dispatch } = useApp();
+  const navigate = useNavigate();
   const [name, setName] = useState("");
   const [kind, setKind] = useState<ChannelKind>("text");
   const [parent, setParent] = useState("");
@@ -158,7 +162,7 @@ export function CreateChannelDialog({ detail, onClose }: { detail: ServerDetail;
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     try {
-      unwrap(
+      const channel = unwrap(
         await commands.createChannel(detail.server.id, {
           name: name.trim(),
           kind,
@@ -169,7 +173,10 @@ export function CreateChannelDialog({ detail, onClose }: { detail: ServerDetail;
           user_limit: null,
         }),
       );
+      // Upserts by ID, so the gateway's own channel_create changes nothing.
+      dispatch({ type: "event", event: { type: "channel_create", channel } });
       onClose();
+      if (channel.kind === "text") navigate(`/channels/${channel.server_id}/${channel.id}`);
     } catch (err) {
       setError(errorText(t, err));
     }

@@ -8,7 +8,8 @@ import { Button, ErrorText, Field } from "../components/ui";
 
 export function LoginPage() {
   const t = useT();
-  const { login } = useSession();
+  const { login, state: session } = useSession();
+  const notice = session.status === "out" && session.notice ? errorText(t, { code: session.notice, message: "" }) : null;
   const known = useKnownServers();
   const [server, setServer] = useState("");
   const [loginName, setLoginName] = useState("");
@@ -50,6 +51,11 @@ export function LoginPage() {
         }}
       />
       <form onSubmit={submit} noValidate>
+        {notice && !error && (
+          <p role="status" className="mb-3 rounded bg-warn/10 px-3 py-2 text-sm text-warn">
+            {notice}
+          </p>
+        )}
         <ErrorText testId="auth-error">{error}</ErrorText>
         <Field
           label={t("auth.server")}

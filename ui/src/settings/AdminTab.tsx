@@ -215,6 +215,7 @@ function Roles({ detail }: { detail: ServerDetail }) {
 
 function Channels({ detail }: { detail: ServerDetail }) {
   const t = useT();
+  const { dispatch } = useApp();
   const [deleting, setDeleting] = useState<{ id: string; name: string } | null>(null);
   const canManage = has(detail.my_permissions, "MANAGE_CHANNELS");
   return (
@@ -249,6 +250,7 @@ function Channels({ detail }: { detail: ServerDetail }) {
           onClose={() => setDeleting(null)}
           onConfirm={async () => {
             unwrap(await commands.deleteChannel(deleting.id));
+            dispatch({ type: "event", event: { type: "channel_delete", server_id: detail.server.id, channel_id: deleting.id } });
           }}
         />
       )}

@@ -7,7 +7,8 @@ import { GatewayBuffer } from "./gatewayBuffer";
 
 export type SessionState =
   | { status: "restoring" }
-  | { status: "out" }
+  /** `notice`: why an earlier session could not be restored (a CommandError code). */
+  | { status: "out"; notice?: string }
   | { status: "in"; session: AppSession };
 
 interface SessionValue {
@@ -41,7 +42,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       .then((r) => {
         if (!alive) return;
         if (r.status === "ok" && r.data) setState({ status: "in", session: r.data });
-        else setState({ status: "out" });
+        else setState({ status: "out", notice: r.status === "error" ? r.error.code : undefined });
       })
       .catch(() => alive && setState({ status: "out" }));
     return () => {
