@@ -29,7 +29,6 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
   const lang = useLang();
   const { state, dispatch } = useApp();
   const outbox = useOutbox();
-  const typing = useTypingState();
   const { channel: data, loadingOlder, loadOlder } = useChannelLoader(channel.id);
   const [reply, setReply] = useState<ReplyTarget | null>(null);
   const [editingId, setEditingId] = useState<string | null>(null);
@@ -39,7 +38,7 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
   const perms = detail.my_permissions;
   const members = state.members[detail.server.id];
   const items = useMemo(() => data?.items ?? [], [data]);
-  const pending = outbox.entries.filter((e) => e.channelId === channel.id);
+  const pending = useMemo(() => outbox.entries.filter((e) => e.channelId === channel.id), [outbox.entries, channel.id]);
   const canSend = has(perms, "SEND_MESSAGES");
   // Where "New messages" goes: after what was read when the channel was opened.
   const [unreadMarker] = useState(() => {
@@ -186,8 +185,6 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
     if (el.scrollTop < 200 && data?.hasMore && !loadingOlder && items.length) void loadOlder(items[0]);
   };
 
-  const typers = typingUsers(typing, channel.id, Date.now(), me?.id).map(nameOf);
-
   const send = (content: string) => {
     atBottom.current = true;
     outbox.send(channel.id, content, reply?.id ?? null);
@@ -302,7 +299,7 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
         onEditLast={editLast}
         members={members ?? []}
       />
-      <TypingLine names={typers} />
+      <ChannelTyping channelId={channel.id} myId={me?.id} nameOf={nameOf} />
       {deleting && (
         <ConfirmDialog
           title={t("chat.delete")}
@@ -317,6 +314,12 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
       )}
     </div>
   );
+}
+
+/** Subscribes to typing on its own, so the typing clock does not re-render the message list. */
+function ChannelTyping({ channelId, myId, nameOf }: { channelId: string; myId?: string; nameOf: (id: string) => string }) {
+  const typing = useTypingState();
+  return <TypingLine names={typingUsers(typing, channelId, Date.now(), myId).map(nameOf)} />;
 }
 
 export function TypingLine({ names }: { names: string[] }) {

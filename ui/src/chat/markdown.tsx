@@ -3,7 +3,7 @@
 // mentions (<@id>, <@&role>, @everyone). It builds React elements, never HTML strings,
 // so user content can never inject markup; links are limited to http(s) and mailto.
 
-import type { ReactNode } from "react";
+import { useMemo, type ReactNode } from "react";
 
 export type MdNode =
   | { t: "text"; v: string }
@@ -179,5 +179,7 @@ export function renderNodes(nodes: MdNode[], ctx: RenderContext, keyPrefix = "")
 }
 
 export function Markdown({ content, ctx }: { content: string; ctx: RenderContext }) {
-  return <>{renderNodes(parseMarkdown(content), ctx)}</>;
+  // Parsing is the costly part; re-renders of an unchanged message reuse it.
+  const nodes = useMemo(() => parseMarkdown(content), [content]);
+  return <>{renderNodes(nodes, ctx)}</>;
 }
