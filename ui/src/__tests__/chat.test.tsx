@@ -183,3 +183,22 @@ describe("servers", () => {
     expect(invokedWith("server_detail")).toHaveLength(0);
   });
 });
+
+describe("dialogs", () => {
+  it("focus the first field, trap Tab, and give focus back on close", async () => {
+    const user = userEvent.setup();
+    await renderLoggedIn("/");
+    const opener = screen.getByTestId("create-server");
+    await user.click(opener);
+    const input = document.querySelector<HTMLInputElement>('input[name="server-name"]')!;
+    expect(input).toHaveFocus();
+    // Tab cycles inside the dialog: close, input, cancel, (disabled create skipped).
+    await user.tab();
+    await user.tab();
+    await user.tab();
+    expect(screen.getByRole("dialog")).toContainElement(document.activeElement as HTMLElement);
+    await user.keyboard("{Escape}");
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(opener).toHaveFocus();
+  });
+});

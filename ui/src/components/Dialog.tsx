@@ -16,13 +16,18 @@ export function focusables(root: HTMLElement): HTMLElement[] {
 export function useFocusTrap(ref: React.RefObject<HTMLElement | null>, onClose: () => void, active = true) {
   const close = useRef(onClose);
   close.current = onClose;
+  // Taken during the first render: by the time effects run, autoFocus has moved focus.
+  const opener = useRef(document.activeElement as HTMLElement | null);
   useEffect(() => {
     if (!active) return;
     const root = ref.current;
     if (!root) return;
-    const previous = document.activeElement as HTMLElement | null;
-    const first = root.querySelector<HTMLElement>("[autofocus], [data-autofocus]") ?? focusables(root)[0];
-    first?.focus();
+    const previous = opener.current;
+    // React's autoFocus has already focused a field inside: keep it there.
+    if (!root.contains(document.activeElement)) {
+      const first = root.querySelector<HTMLElement>("[data-autofocus]") ?? focusables(root)[0];
+      first?.focus();
+    }
     const onKey = (e: KeyboardEvent) => {
       // A control that records key presses (the push-to-talk keybind) owns every key.
       if ((e.target as HTMLElement | null)?.closest?.("[data-keycapture]")) return;
