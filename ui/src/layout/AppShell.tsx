@@ -1,10 +1,11 @@
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { Navigate, useNavigate, useParams } from "react-router-dom";
 import { useT } from "../i18n";
 import { useApp } from "../state/AppProvider";
 import { useUi } from "../state/ui";
 import { useVoice } from "../state/VoiceProvider";
 import { sortChannels } from "../state/app";
+import { isUnread, mentionCount } from "../state/readStates";
 import { ServerList } from "./ServerList";
 import { ServerHeader } from "./ServerHeader";
 import { ChannelList } from "./ChannelList";
@@ -15,7 +16,6 @@ import { VoiceView } from "../voice/VoiceView";
 import { SettingsOverlay } from "../settings/SettingsOverlay";
 import { Icon } from "../components/Icon";
 import { Button } from "../components/ui";
-import { useState } from "react";
 import { CreateServerDialog, JoinServerDialog } from "./ServerList";
 
 export function ConnectionBanner() {
@@ -32,6 +32,44 @@ export function ConnectionBanner() {
     >
       {t(key)}
     </div>
+  );
+}
+
+/** On the home screen the channel column lists the servers, with their unread state. */
+function HomeServerList() {
+  const t = useT();
+  const { state } = useApp();
+  const navigate = useNavigate();
+  return (
+    <nav aria-label={t("nav.servers")} className="scroll-thin flex-1 overflow-y-auto px-2 py-3">
+      <h2 className="px-2 pb-1 text-xs font-semibold uppercase tracking-wide text-muted">{t("nav.servers")}</h2>
+      <ul className="flex flex-col gap-0.5">
+        {state.serverOrder.map((id) => {
+          const d = state.servers[id];
+          if (!d) return null;
+          const texts = d.channels.filter((c) => c.kind === "text");
+          const unread = texts.some((c) => isUnread(state.read, c.id));
+          const mentions = texts.reduce((n, c) => n + mentionCount(state.read, c.id), 0);
+          return (
+            <li key={id}>
+              <button
+                type="button"
+                onClick={() => navigate(`/channels/${id}`)}
+                className={`flex w-full items-center gap-3 rounded px-2 py-1.5 text-left hover:bg-hover ${unread ? "text-fg-strong" : "text-muted hover:text-fg"}`}
+              >
+                <span aria-hidden="true" className="flex h-8 w-8 shrink-0 items-center justify-center rounded-full bg-s2 text-xs font-semibold text-fg">
+                  {d.server.name.slice(0, 2).toUpperCase()}
+                </span>
+                <span className={`flex-1 truncate ${unread ? "font-semibold" : "font-medium"}`}>{d.server.name}</span>
+                {mentions > 0 && (
+                  <span className="rounded-full bg-danger px-1.5 text-xs font-bold text-white">{mentions}</span>
+                )}
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+    </nav>
   );
 }
 
@@ -109,7 +147,7 @@ export function AppShell() {
               <header className="flex h-12 shrink-0 items-center px-4 font-semibold text-fg-strong shadow-[0_1px_0_rgba(0,0,0,0.2)]">
                 {t("nav.home")}
               </header>
-              <div className="flex-1" />
+              <HomeServerList />
             </>
           )}
           <VoicePanel />

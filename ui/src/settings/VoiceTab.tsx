@@ -75,7 +75,7 @@ function KeybindCapture({ value, onChange }: { value: string; onChange: (v: stri
         <span id="ptt-shortcut-value" className="font-mono text-fg-strong">
           {recording ? t("voiceSettings.recording") : value || t("common.none")}
         </span>
-        <span className="text-sm text-muted">{t("voiceSettings.recordShortcut")}</span>
+        <span className="shrink-0 rounded bg-s3 px-2 py-1 text-sm text-fg">{t("voiceSettings.recordShortcut")}</span>
       </button>
     </div>
   );
@@ -195,13 +195,13 @@ export function VoiceTab() {
           />
         </div>
       ) : (
-        <div className="grid grid-cols-2 gap-4">
+        <div>
           <KeybindCapture value={s.ptt_shortcut} onChange={(v) => void save({ ptt_shortcut: v })} />
           <div className="mb-4">
             <label htmlFor="ptt-release" className="mb-2 block text-xs font-bold uppercase tracking-wide text-muted">
               {t("voiceSettings.releaseDelay")} — {t("voiceSettings.releaseValue", { ms: s.ptt_release_ms })}
             </label>
-            <input id="ptt-release" name="ptt-release" type="range" min={0} max={2000} step={20} value={s.ptt_release_ms} onChange={(e) => void save({ ptt_release_ms: Number(e.target.value) })} className="mt-3 w-full" />
+            <input id="ptt-release" name="ptt-release" type="range" min={0} max={2000} step={20} value={s.ptt_release_ms} onChange={(e) => void save({ ptt_release_ms: Number(e.target.value) })} className="w-full" />
           </div>
         </div>
       )}
