@@ -125,3 +125,27 @@ describe("messages and reactions", () => {
     expect(s.presences["200"]).toBe("idle");
   });
 });
+
+describe("permissions", () => {
+  it("recomputes my server permissions when my roles or their permissions change", async () => {
+    const { has, serverPermissions } = await import("../lib/permissions");
+    const everyone = { id: "10", permissions: "12859" };
+    const mods = { id: "11", permissions: String(1 << 14) };
+    expect(has(serverPermissions([everyone, mods], "10", [], false), "MUTE_MEMBERS")).toBe(false);
+    expect(has(serverPermissions([everyone, mods], "10", ["11"], false), "MUTE_MEMBERS")).toBe(true);
+    expect(has(serverPermissions([everyone], "10", [], true), "BAN_MEMBERS")).toBe(true);
+    expect(has(serverPermissions([{ id: "12", permissions: String(1 << 19) }], "10", ["12"], false), "KICK_MEMBERS")).toBe(true);
+
+    const notOwner = ready();
+    notOwner.servers[0] = { ...notOwner.servers[0], server: { ...notOwner.servers[0].server, owner_id: "999" }, my_permissions: "12859" };
+    let s = appReducer(initialAppState, { type: "connection", state: "live", ready: notOwner });
+    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(false);
+    s = appReducer(s, {
+      type: "event",
+      event: { type: "member_update", server_id: "10", member: { ...notOwner.servers[0].me, roles: ["11"] } },
+    });
+    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(true);
+    s = appReducer(s, { type: "event", event: { type: "role_update", server_id: "10", role: { id: "11", name: "Mods", permissions: "0", position: 1, color: 0 } } });
+    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(false);
+  });
+});

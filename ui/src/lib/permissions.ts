@@ -61,3 +61,24 @@ export function canAdminister(perms: string | null | undefined): boolean {
     has(perms, "MANAGE_CHANNELS")
   );
 }
+
+/** Every defined bit, as the server sends it for an owner or administrator. */
+export const ALL_PERMISSIONS = ((1n << 22n) - 1n).toString();
+
+/**
+ * Server-wide permissions of a member, by the rules of shared/src/permissions.rs
+ * (`server_permissions`): owner has all; else @everyone (the role whose ID is the server's)
+ * plus every role held; ADMINISTRATOR grants all.
+ */
+export function serverPermissions(
+  roles: { id: string; permissions: string }[],
+  serverId: string,
+  memberRoleIds: readonly string[],
+  isOwner: boolean,
+): string {
+  if (isOwner) return ALL_PERMISSIONS;
+  let p = 0n;
+  for (const r of roles) if (r.id === serverId || memberRoleIds.includes(r.id)) p |= bits(r.permissions);
+  if (p & (1n << BigInt(Perm.ADMINISTRATOR))) return ALL_PERMISSIONS;
+  return (p & BigInt(ALL_PERMISSIONS)).toString();
+}

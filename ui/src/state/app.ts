@@ -12,6 +12,7 @@ import type {
   ServerDetail,
 } from "../lib/backend";
 import { messagesReducer, type MessagesState } from "./messages";
+import { serverPermissions } from "../lib/permissions";
 import { readReducer, type ReadStates } from "./readStates";
 import { emptyVoiceStates, voiceReducer, type VoiceStates } from "./voiceStates";
 
@@ -97,6 +98,14 @@ function myRolesForChannel(state: AppState, channelId: string): string[] {
   return [];
 }
 
+/** After a role or own-membership change, recompute what we may do on that server. */
+function refreshPermissions(state: AppState, serverId: string): AppState {
+  return withServer(state, serverId, (d) => {
+    const my_permissions = serverPermissions(d.roles, d.server.id, d.me.roles, d.server.owner_id === state.user?.id);
+    return my_permissions === d.my_permissions ? d : { ...d, my_permissions };
+  });
+}
+
 export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
   switch (ev.type) {
     case "message_create": {
@@ -145,8 +154,6 @@ export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
         ...d,
         channels: d.channels.filter((c) => c.id !== ev.channel_id),
       }));
-    case "server_update":
-      return withServer(state, ev.server.id, (d) => ({ ...d, server: ev.server }));
     case "server_delete": {
       if (!state.servers[ev.server_id]) return state;
       const servers = { ...state.servers };
@@ -162,7 +169,10 @@ export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
         members: { ...state.members, [ev.server_id]: upsertMember(state.members[ev.server_id], ev.member) ?? [] },
       };
       if (!state.members[ev.server_id]) next = { ...next, members: state.members };
-      if (ev.member.user_id === state.user?.id) next = withServer(next, ev.server_id, (d) => ({ ...d, me: ev.member }));
+      if (ev.member.user_id === state.user?.id) {
+        next = withServer(next, ev.server_id, (d) => ({ ...d, me: ev.member }));
+        next = refreshPermissions(next, ev.server_id);
+      }
       return next;
     }
     case "member_remove": {
@@ -172,15 +182,23 @@ export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
     }
     case "role_create":
     case "role_update":
-      return withServer(state, ev.server_id, (d) => {
-        const i = d.roles.findIndex((r) => r.id === ev.role.id);
-        const roles = [...d.roles];
-        if (i < 0) roles.push(ev.role);
-        else roles[i] = ev.role;
-        return { ...d, roles };
-      });
+      return refreshPermissions(
+        withServer(state, ev.server_id, (d) => {
+          const i = d.roles.findIndex((r) => r.id === ev.role.id);
+          const roles = [...d.roles];
+          if (i < 0) roles.push(ev.role);
+          else roles[i] = ev.role;
+          return { ...d, roles };
+        }),
+        ev.server_id,
+      );
     case "role_delete":
-      return withServer(state, ev.server_id, (d) => ({ ...d, roles: d.roles.filter((r) => r.id !== ev.role_id) }));
+      return refreshPermissions(
+        withServer(state, ev.server_id, (d) => ({ ...d, roles: d.roles.filter((r) => r.id !== ev.role_id) })),
+        ev.server_id,
+      );
+    case "server_update":
+      return refreshPermissions(withServer(state, ev.server.id, (d) => ({ ...d, server: ev.server })), ev.server.id);
     case "presence_update":
       return { ...state, presences: { ...state.presences, [ev.user_id]: ev.status } };
     case "voice_state_update":
