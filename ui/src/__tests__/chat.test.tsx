@@ -146,7 +146,7 @@ describe("servers", () => {
     expect(lastInvoke("create_server")).toEqual({ name: "New Place" });
     expect(await screen.findByTestId("server-77")).toBeInTheDocument();
     await waitFor(() => expect(screen.getByTestId("server-77")).toHaveAttribute("aria-current", "page"));
-    expect(screen.getByTestId("channel-78")).toHaveAttribute("aria-current", "page");
+    await waitFor(() => expect(screen.getByTestId("channel-78")).toHaveAttribute("aria-current", "page"));
     expect(screen.queryByRole("dialog")).toBeNull();
   });
 

@@ -238,6 +238,8 @@ export function appReducer(state: AppState, action: AppAction): AppState {
           servers,
           serverOrder: r.servers.map((d) => d.server.id),
           presences,
+          // Member events may have been missed while disconnected: load the lists again.
+          members: {},
           read: readReducer(state.read, { type: "ready", readStates: r.read_states }),
           voice: voiceReducer(state.voice, { type: "ready", states: r.voice_states }),
           messages: messagesReducer(state.messages, { type: "stale" }),
