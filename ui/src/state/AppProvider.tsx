@@ -22,6 +22,7 @@ import {
   type CurrentUser,
   type GatewayEvent,
   type Message,
+  type Ready,
 } from "../lib/backend";
 import { useSession } from "./session";
 import { newNonce } from "../lib/ids";
@@ -74,8 +75,10 @@ export function AppProvider({
 }) {
   const { gateway } = useSession();
   // Start from what the gateway said before this store existed (see gatewayBuffer.ts).
+  const initialReady = useRef<Ready | null>(null);
   const [state, dispatch] = useReducer(appReducer, null, () => {
     const snap = gateway.takeSnapshot();
+    initialReady.current = snap.ready;
     let s: AppState = { ...initialAppState, user, connection: snap.state };
     if (snap.ready) s = appReducer(s, { type: "connection", state: snap.state, ready: snap.ready });
     for (const event of snap.events) s = appReducer(s, { type: "event", event });
@@ -107,8 +110,9 @@ export function AppProvider({
     const { snapshot, unsubscribe } = gateway.subscribe((m) =>
       m.kind === "connection" ? handlers.current.onConnection(m.payload) : handlers.current.onEvent(m.event),
     );
-    // Whatever arrived between the first render and this effect.
-    handlers.current.onConnection({ state: snapshot.state, ready: null });
+    // Whatever arrived between the first render and this effect (a Ready too).
+    const ready = snapshot.ready !== initialReady.current ? snapshot.ready : null;
+    handlers.current.onConnection({ state: snapshot.state, ready });
     for (const event of snapshot.events) handlers.current.onEvent(event);
     return unsubscribe;
   }, [gateway]);
