@@ -161,7 +161,7 @@ export function renderNodes(nodes: MdNode[], ctx: RenderContext, keyPrefix = "")
         return (
           <span
             key={key}
-            className={`rounded px-0.5 font-medium ${me ? "bg-warn/30 text-fg-strong" : "bg-accent/30 text-[#c9cdfb]"}`}
+            className={`rounded px-0.5 font-medium ${me ? "bg-warn/30 text-fg-strong" : "bg-accent/20 text-accent dark:bg-accent/30 dark:text-[#c9cdfb]"}`}
           >
             {label}
           </span>
