@@ -169,7 +169,7 @@ export function renderNodes(nodes: MdNode[], ctx: RenderContext, keyPrefix = "")
       }
       case "everyone":
         return (
-          <span key={key} className="rounded bg-accent/30 px-0.5 font-medium text-[#c9cdfb]">
+          <span key={key} className="rounded bg-accent/20 px-0.5 font-medium text-accent dark:bg-accent/30 dark:text-[#c9cdfb]">
             @everyone
           </span>
         );
