@@ -146,6 +146,22 @@ describe("voice call UI", () => {
     expect(screen.queryByRole("menu")).toBeNull();
   });
 
+  it("offers no moderation without the permission, and nothing but moderation for myself", async () => {
+    const user = userEvent.setup();
+    const r = ready({ voice_states: [vs("200", "30"), vs("100", "30")] });
+    r.servers[0] = { ...r.servers[0], server: { ...r.servers[0].server, owner_id: "999" }, my_permissions: "12859" };
+    await renderLoggedIn("/channels/10/30", r);
+    await user.click(await screen.findByTestId("participant-200"));
+    const menu = screen.getByRole("menu");
+    expect(within(menu).getByRole("slider", { name: "User volume" })).toBeInTheDocument();
+    expect(within(menu).queryByRole("menuitem", { name: "Server mute" })).toBeNull();
+    expect(within(menu).queryByText("Move to")).toBeNull();
+    await user.keyboard("{Escape}");
+    // Nothing to offer about myself without moderation rights: no empty menu.
+    await user.click(screen.getByTestId("participant-100"));
+    expect(screen.queryByRole("menu")).toBeNull();
+  });
+
   it("moves a member to another voice channel", async () => {
     const user = userEvent.setup();
     mockCommand("moderate_voice", null);

@@ -10,7 +10,7 @@ import type { Channel, ServerDetail, VoiceState } from "../lib/backend";
 import { Icon } from "../components/Icon";
 import { Avatar } from "../components/Avatar";
 import { menuPositionFrom, type MenuPosition } from "../components/Menu";
-import { ParticipantMenu } from "../voice/ParticipantMenu";
+import { hasParticipantMenu, ParticipantMenu } from "../voice/ParticipantMenu";
 import { errorText } from "../lib/errors";
 
 interface Group {
@@ -122,7 +122,12 @@ function VoiceChannelItem({ channel, active }: { channel: Channel; active: boole
   const [menu, setMenu] = useState<{ at: MenuPosition; state: VoiceState; name: string } | null>(null);
   const people = usersInChannel(state.voice, channel.id);
   const members = state.members[channel.server_id] ?? [];
-  const nameOf = (id: string) => memberName(members.find((m) => m.user_id === id)) || (id === state.user?.id ? memberName(state.user) : id);
+  const nameOf = (id: string) =>
+    id === state.user?.id ? memberName(state.user) : memberName(members.find((m) => m.user_id === id)) || t("chat.unknownUser");
+  const openMenu = (e: React.MouseEvent<HTMLElement>, p: VoiceState, name: string) => {
+    const perms = state.servers[channel.server_id]?.my_permissions;
+    if (hasParticipantMenu(p.user_id === state.user?.id, perms)) setMenu({ at: menuPositionFrom(e), state: p, name });
+  };
   const connectedHere = voice.status.channel_id === channel.id && voice.status.state !== "idle";
   const limit = channel.user_limit ?? 0;
 
@@ -169,10 +174,10 @@ function VoiceChannelItem({ channel, active }: { channel: Channel; active: boole
               <li key={p.user_id}>
                 <button
                   type="button"
-                  onClick={(e) => setMenu({ at: menuPositionFrom(e), state: p, name })}
+                  onClick={(e) => openMenu(e, p, name)}
                   onContextMenu={(e) => {
                     e.preventDefault();
-                    setMenu({ at: menuPositionFrom(e), state: p, name });
+                    openMenu(e, p, name);
                   }}
                   aria-label={`${t("voice.userMenu", { name })}${speaking ? `, ${t("voice.speaking")}` : ""}`}
                   className="flex w-full items-center gap-2 rounded px-1.5 py-1 text-left text-sm text-muted hover:bg-hover hover:text-fg"

@@ -12,6 +12,11 @@ import { has } from "../lib/permissions";
 import { errorText } from "../lib/errors";
 import { sortChannels } from "../state/app";
 
+/** Whether the menu has anything for this person: local controls for others, moderation for mods. */
+export function hasParticipantMenu(isMe: boolean, perms: string | undefined): boolean {
+  return !isMe || has(perms, "MUTE_MEMBERS") || has(perms, "DEAFEN_MEMBERS") || has(perms, "MOVE_MEMBERS");
+}
+
 export function ParticipantMenu({
   at,
   state,

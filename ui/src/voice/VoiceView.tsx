@@ -12,7 +12,7 @@ import { Avatar } from "../components/Avatar";
 import { Icon } from "../components/Icon";
 import { menuPositionFrom, type MenuPosition } from "../components/Menu";
 import { Button } from "../components/ui";
-import { ParticipantMenu } from "./ParticipantMenu";
+import { hasParticipantMenu, ParticipantMenu } from "./ParticipantMenu";
 import { VoiceFlags } from "../layout/ChannelList";
 import { TransmitIndicator } from "../layout/UserPanel";
 import { errorText } from "../lib/errors";
@@ -31,6 +31,9 @@ export function VoiceView({ detail, channel }: { detail: ServerDetail; channel: 
     id === state.user?.id ? memberName(state.user) : memberName(members.find((m) => m.user_id === id)) || t("chat.unknownUser");
   const s = voice.status;
 
+  const openMenu = (e: React.MouseEvent<HTMLElement>, p: VoiceState, name: string) => {
+    if (hasParticipantMenu(p.user_id === state.user?.id, detail.my_permissions)) setMenu({ at: menuPositionFrom(e), state: p, name });
+  };
   const act = (f: () => Promise<void>) => f().catch((e: unknown) => setError(errorText(t, e)));
 
   return (
@@ -48,10 +51,10 @@ export function VoiceView({ detail, channel }: { detail: ServerDetail; channel: 
               data-testid={`participant-${p.user_id}`}
               data-speaking={speaking ? "true" : "false"}
               aria-label={`${t("voice.userMenu", { name })}${speaking ? `, ${t("voice.speaking")}` : ""}`}
-              onClick={(e) => setMenu({ at: menuPositionFrom(e), state: p, name })}
+              onClick={(e) => openMenu(e, p, name)}
               onContextMenu={(e) => {
                 e.preventDefault();
-                setMenu({ at: menuPositionFrom(e), state: p, name });
+                openMenu(e, p, name);
               }}
               className={`flex h-40 w-64 flex-col items-center justify-center gap-3 rounded-lg bg-s1 transition-shadow ${
                 speaking ? "ring-2 ring-ok" : ""
