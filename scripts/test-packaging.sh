@@ -15,6 +15,10 @@ cleanup() {
     if [ "$(id -u)" = 0 ] && dpkg -s auraspeak-server >/dev/null 2>&1; then
         dpkg --purge auraspeak-server >/dev/null 2>&1 || true
     fi
+    if [ "$(id -u)" = 0 ] && dpkg -s aura-speak >/dev/null 2>&1; then
+        dpkg --purge aura-speak >/dev/null 2>&1 || true
+    fi
+    [ -n "${xvfb:-}" ] && kill "$xvfb" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -63,6 +67,36 @@ if [ "$(id -u)" = 0 ]; then
     check "package purges" dpkg --purge auraspeak-server
 else
     echo "skip install checks: not root"
+fi
+
+# Desktop app: the Tauri bundler's .deb (from the debug build the tests made, so it costs
+# a link, not a compile), inspected, installed and started in a private X server.
+TARGET=${CARGO_TARGET_DIR:-target}
+tauri=ui/node_modules/.bin/tauri
+check "desktop .deb bundles" "$tauri" build --debug --bundles deb --ci
+desk=$(ls "$TARGET"/debug/bundle/deb/AuraSpeak_*_amd64.deb 2>/dev/null | head -n1)
+check "desktop package contents" bash -c "dpkg-deb --contents '$desk' | grep -q './usr/bin/auraspeak-desktop' \
+    && dpkg-deb --contents '$desk' | grep -q './usr/share/applications/AuraSpeak.desktop' \
+    && dpkg-deb --contents '$desk' | grep -q 'hicolor/128x128/apps/auraspeak-desktop.png'"
+check "desktop package depends on WebKitGTK and PulseAudio" bash -c \
+    "dpkg-deb --field '$desk' Depends | grep -q libwebkit2gtk-4.1-0 && dpkg-deb --field '$desk' Depends | grep -q libpulse0"
+if [ "$(id -u)" = 0 ] && command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then
+    check "desktop package installs" dpkg -i "$desk"
+    display=":$((300 + RANDOM % 300))"
+    Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+    xvfb=$!
+    sleep 1
+    mkdir -p "$WORK/desk"
+    DISPLAY=$display XDG_CONFIG_HOME="$WORK/desk" XDG_DATA_HOME="$WORK/desk" \
+        /usr/bin/auraspeak-desktop >"$WORK/desk.out" 2>&1 &
+    desk_pid=$!
+    check "installed desktop app opens its window" timeout 30 env DISPLAY="$display" \
+        xdotool search --sync --name '^AuraSpeak$'
+    kill "$desk_pid" 2>/dev/null || true
+    wait "$desk_pid" 2>/dev/null || true
+    kill "$xvfb" 2>/dev/null || true
+    xvfb=""
+    check "desktop package purges" dpkg --purge aura-speak
 fi
 
 # Debian's python3-yaml serves /usr/bin/python3; another python3 first on PATH may lack it.

@@ -1,0 +1,151 @@
+import { describe, expect, it } from "vitest";
+import { readReducer, isUnread, mentionCount, type ReadStates } from "../state/readStates";
+import { emptyVoiceStates, usersInChannel, voiceReducer } from "../state/voiceStates";
+import { messagesReducer, applyReaction } from "../state/messages";
+import { appReducer, initialAppState } from "../state/app";
+import { message, me, ready } from "../test/fixtures";
+import type { VoiceState } from "../lib/backend";
+
+const meRef = { id: "100", roleIds: ["11"] };
+
+describe("read states", () => {
+  const start = readReducer({}, {
+    type: "ready",
+    readStates: [{ channel_id: "20", last_read_id: "5", unread_count: 2, mention_count: 1 }],
+  });
+
+  it("seeds from Ready", () => {
+    expect(isUnread(start, "20")).toBe(true);
+    expect(mentionCount(start, "20")).toBe(1);
+    expect(isUnread(start, "21")).toBe(false);
+  });
+
+  it("counts new messages and mentions of me, my role or everyone", () => {
+    let s: ReadStates = start;
+    s = readReducer(s, { type: "message", message: message("6", "hi"), me: meRef, viewing: false });
+    expect(s["20"]).toEqual({ lastReadId: "5", unread: 3, mentions: 1 });
+    s = readReducer(s, { type: "message", message: message("7", "<@100>", { mentions: ["100"] }), me: meRef, viewing: false });
+    s = readReducer(s, { type: "message", message: message("8", "<@&11>", { mention_roles: ["11"] }), me: meRef, viewing: false });
+    s = readReducer(s, { type: "message", message: message("9", "@everyone", { mention_everyone: true }), me: meRef, viewing: false });
+    s = readReducer(s, { type: "message", message: message("10", "<@&99>", { mention_roles: ["99"] }), me: meRef, viewing: false });
+    expect(s["20"]).toEqual({ lastReadId: "5", unread: 7, mentions: 4 });
+  });
+
+  it("my own messages and the viewed channel stay read", () => {
+    let s = readReducer(start, { type: "message", message: message("6", "x", { author_id: "100" }), me: meRef, viewing: false });
+    expect(s["20"]).toEqual({ lastReadId: "6", unread: 0, mentions: 0 });
+    s = readReducer(s, { type: "message", message: message("7", "x", { channel_id: "21" }), me: meRef, viewing: true });
+    expect(isUnread(s, "21")).toBe(false);
+  });
+
+  it("read_state_update clears, but an older one does not undo a newer read", () => {
+    let s = readReducer(start, { type: "read", channelId: "20", lastReadId: "12" });
+    expect(s["20"]).toEqual({ lastReadId: "12", unread: 0, mentions: 0 });
+    const same = readReducer(s, { type: "read", channelId: "20", lastReadId: "9" });
+    expect(same).toBe(s);
+    // A message older than what was read does not count as unread.
+    s = readReducer(s, { type: "message", message: message("11", "late"), me: meRef, viewing: false });
+    expect(isUnread(s, "20")).toBe(false);
+  });
+
+  it("compares IDs numerically, not as text", () => {
+    const s = readReducer({ "20": { lastReadId: "99", unread: 0, mentions: 0 } }, {
+      type: "message",
+      message: message("100", "x"),
+      me: meRef,
+      viewing: false,
+    });
+    expect(s["20"].unread).toBe(1);
+  });
+});
+
+function vs(user: string, channel: string | null, extra: Partial<VoiceState> = {}): VoiceState {
+  return { user_id: user, server_id: "10", channel_id: channel, self_mute: false, self_deaf: false, mute: false, deaf: false, ...extra };
+}
+
+describe("voice states", () => {
+  it("join, speak, move and leave", () => {
+    let s = voiceReducer(emptyVoiceStates, { type: "ready", states: [vs("1", "30"), vs("2", null)] });
+    expect(usersInChannel(s, "30").map((v) => v.user_id)).toEqual(["1"]);
+    s = voiceReducer(s, { type: "update", state: vs("2", "30") });
+    expect(usersInChannel(s, "30").map((v) => v.user_id)).toEqual(["1", "2"]);
+    s = voiceReducer(s, { type: "speaking", channelId: "30", userId: "2", speaking: true });
+    expect(s.speaking["2"]).toBe(true);
+    // Moving ends speaking and changes the channel.
+    s = voiceReducer(s, { type: "update", state: vs("2", "31") });
+    expect(s.speaking["2"]).toBeUndefined();
+    expect(usersInChannel(s, "31").map((v) => v.user_id)).toEqual(["2"]);
+    expect(usersInChannel(s, "30").map((v) => v.user_id)).toEqual(["1"]);
+    // A late speaking report for the old channel is ignored.
+    const late = voiceReducer(s, { type: "speaking", channelId: "30", userId: "2", speaking: true });
+    expect(late).toBe(s);
+    s = voiceReducer(s, { type: "update", state: vs("1", "30", { self_mute: true }) });
+    expect(s.byUser["1"].self_mute).toBe(true);
+    s = voiceReducer(s, { type: "speaking", channelId: "30", userId: "1", speaking: true });
+    s = voiceReducer(s, { type: "update", state: vs("1", null) });
+    expect(usersInChannel(s, "30")).toEqual([]);
+    expect(s.speaking["1"]).toBeUndefined();
+  });
+
+  it("flows through the app reducer from gateway events", () => {
+    let s = appReducer(initialAppState, { type: "connection", state: "live", ready: ready({ voice_states: [vs("200", "30")] }) });
+    s = appReducer(s, { type: "event", event: { type: "voice_speaking", channel_id: "30", user_id: "200", speaking: true } });
+    expect(s.voice.speaking["200"]).toBe(true);
+    s = appReducer(s, { type: "event", event: { type: "voice_state_update", state: vs("200", null) } });
+    expect(usersInChannel(s.voice, "30")).toEqual([]);
+  });
+});
+
+describe("messages and reactions", () => {
+  it("merges history and live messages in ID order without duplicates", () => {
+    let s = messagesReducer({}, { type: "cached", channelId: "20", messages: [message("5", "a"), message("7", "c")] });
+    s = messagesReducer(s, { type: "history", channelId: "20", messages: [message("6", "b"), message("7", "c2")], before: null, limit: 50 });
+    s = messagesReducer(s, { type: "upsert", message: message("10", "d") });
+    expect(s["20"].items.map((m) => `${m.id}:${m.content}`)).toEqual(["5:a", "6:b", "7:c2", "10:d"]);
+    expect(s["20"].hasMore).toBe(false);
+    expect(s["20"].fresh).toBe(true);
+  });
+
+  it("counts an optimistic own reaction once when its echo arrives", () => {
+    let r = applyReaction([], "👍", true, true);
+    expect(r).toEqual([{ emoji: "👍", count: 1, me: true }]);
+    r = applyReaction(r, "👍", true, true); // echo
+    expect(r).toEqual([{ emoji: "👍", count: 1, me: true }]);
+    r = applyReaction(r, "👍", true, false); // someone else
+    expect(r).toEqual([{ emoji: "👍", count: 2, me: true }]);
+    r = applyReaction(r, "👍", false, true);
+    r = applyReaction(r, "👍", false, false);
+    expect(r).toEqual([]);
+  });
+
+  it("ready updates servers and the user", () => {
+    const s = appReducer(initialAppState, { type: "connection", state: "live", ready: ready() });
+    expect(s.user).toEqual(me);
+    expect(s.serverOrder).toEqual(["10"]);
+    expect(s.presences["200"]).toBe("idle");
+  });
+});
+
+describe("permissions", () => {
+  it("recomputes my server permissions when my roles or their permissions change", async () => {
+    const { has, serverPermissions } = await import("../lib/permissions");
+    const everyone = { id: "10", permissions: "12859" };
+    const mods = { id: "11", permissions: String(1 << 14) };
+    expect(has(serverPermissions([everyone, mods], "10", [], false), "MUTE_MEMBERS")).toBe(false);
+    expect(has(serverPermissions([everyone, mods], "10", ["11"], false), "MUTE_MEMBERS")).toBe(true);
+    expect(has(serverPermissions([everyone], "10", [], true), "BAN_MEMBERS")).toBe(true);
+    expect(has(serverPermissions([{ id: "12", permissions: String(1 << 19) }], "10", ["12"], false), "KICK_MEMBERS")).toBe(true);
+
+    const notOwner = ready();
+    notOwner.servers[0] = { ...notOwner.servers[0], server: { ...notOwner.servers[0].server, owner_id: "999" }, my_permissions: "12859" };
+    let s = appReducer(initialAppState, { type: "connection", state: "live", ready: notOwner });
+    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(false);
+    s = appReducer(s, {
+      type: "event",
+      event: { type: "member_update", server_id: "10", member: { ...notOwner.servers[0].me, roles: ["11"] } },
+    });
+    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(true);
+    s = appReducer(s, { type: "event", event: { type: "role_update", server_id: "10", role: { id: "11", name: "Mods", permissions: "0", position: 1, color: 0 } } });
+    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(false);
+  });
+});

@@ -1,0 +1,39 @@
+// Mentions as people type them ("@bob") and as the wire carries them ("<@200>"), the
+// syntax of shared/src/mentions.rs.
+
+import type { Member } from "../lib/backend";
+import { memberName } from "../state/app";
+
+/** The partial name after an "@" right before the caret, or null when not mentioning. */
+export function mentionQuery(text: string, caret: number): string | null {
+  const m = /(^|\s)@([\w.-]{0,32})$/.exec(text.slice(0, caret));
+  return m ? m[2] : null;
+}
+
+export function mentionMatches(members: Member[], query: string, limit = 8): Member[] {
+  const q = query.toLowerCase();
+  return members
+    .filter((m) => m.username.toLowerCase().startsWith(q) || memberName(m).toLowerCase().startsWith(q))
+    .sort((a, b) => memberName(a).localeCompare(memberName(b)))
+    .slice(0, limit);
+}
+
+/** Replaces the "@query" before the caret with "@username "; returns the text and new caret. */
+export function insertMention(text: string, caret: number, username: string): { text: string; caret: number } {
+  const before = text.slice(0, caret).replace(/@[\w.-]*$/, `@${username} `);
+  return { text: before + text.slice(caret), caret: before.length };
+}
+
+/** Turns "@username" of known members into "<@id>" for sending; unknown names stay text. */
+export function encodeMentions(content: string, members: Member[]): string {
+  const byName = new Map(members.map((m) => [m.username.toLowerCase(), m.user_id]));
+  return content.replace(/(^|\s)@([\w.-]{2,32})/g, (all, pre: string, name: string) => {
+    // "@bob." at the end of a sentence: try without trailing dots and dashes too.
+    const trimmed = name.replace(/[.-]+$/, "");
+    for (const candidate of [name, trimmed]) {
+      const id = byName.get(candidate.toLowerCase());
+      if (id) return `${pre}<@${id}>${name.slice(candidate.length)}`;
+    }
+    return all;
+  });
+}

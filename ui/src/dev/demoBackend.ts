@@ -1,0 +1,143 @@
+// A demo backend for looking at the UI in a plain browser (`npm run dev:demo`): answers
+// every command with sample data through Tauri's own IPC mock. Never part of a release
+// build: main.tsx imports it only when VITE_DEMO is set at build time.
+
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+import type { Channel, Member, Message, Ready, ServerDetail } from "../lib/backend";
+
+const me = { id: "100", username: "ann", display_name: "Ann", email: "ann@example.com", created_at: Date.now() - 9e9 };
+const members: Member[] = [
+  { user_id: "100", username: "ann", display_name: "Ann", nickname: null, roles: ["11"], joined_at: 0 },
+  { user_id: "200", username: "bob", display_name: "Bob", nickname: null, roles: [], joined_at: 0 },
+  { user_id: "300", username: "carl", display_name: null, nickname: "Carlos", roles: ["11"], joined_at: 0 },
+  { user_id: "400", username: "dora", display_name: "Dora", nickname: null, roles: [], joined_at: 0 },
+  { user_id: "500", username: "eve", display_name: "Eve", nickname: null, roles: [], joined_at: 0 },
+];
+const ch = (id: string, name: string, kind: Channel["kind"], parent: string | null, extra: Partial<Channel> = {}): Channel => ({
+  id, server_id: "10", kind, name, topic: null, position: Number(id), parent_id: parent,
+  bitrate_kbps: kind === "voice" ? 64 : null, user_limit: kind === "voice" ? 0 : null, overwrites: [], ...extra,
+});
+const server: ServerDetail = {
+  server: { id: "10", name: "Night Raiders", description: null, owner_id: "100", member_count: 5, created_at: 0 },
+  channels: [
+    ch("1", "Text Channels", "category", null),
+    ch("20", "general", "text", "1", { topic: "Talk about anything. Be nice." }),
+    ch("21", "clips", "text", "1"),
+    ch("22", "lfg", "text", "1"),
+    ch("2", "Voice Channels", "category", null),
+    ch("30", "Lounge", "voice", "2"),
+    ch("31", "Raid Night", "voice", "2", { user_limit: 5 }),
+  ],
+  roles: [
+    { id: "10", name: "@everyone", permissions: "12859", position: 0, color: 0 },
+    { id: "11", name: "Officers", permissions: String(1 << 19), position: 1, color: 0xe67e22 },
+  ],
+  me: members[0],
+  my_permissions: String((1 << 22) - 1),
+};
+const other: ServerDetail = {
+  ...server,
+  server: { ...server.server, id: "11", name: "Speedrun Club", owner_id: "200" },
+  channels: [ch("40", "welcome", "text", null)].map((c) => ({ ...c, server_id: "11" })),
+  my_permissions: "12859",
+};
+const t0 = Date.now() - 3600_000;
+const msg = (id: number, author: string, content: string, extra: Partial<Message> = {}): Message => ({
+  id: String(1000 + id), channel_id: "20", author_id: author, content, reply_to: null, nonce: null,
+  created_at: t0 + id * 60_000, edited_at: null, mentions: [], mention_roles: [], mention_everyone: false, reactions: [], ...extra,
+});
+const messages: Message[] = [
+  msg(1, "200", "Anyone up for a raid tonight?"),
+  msg(2, "300", "I'm in! **Bring potions** this time 😅", { reactions: [{ emoji: "😂", count: 2, me: true }] }),
+  msg(3, "300", "Build guide: https://example.com/guide"),
+  msg(4, "100", "Sure, I'll set up `Raid Night` at 21:00", { reply_to: "1001" }),
+  msg(5, "400", "<@100> can you share the loadout?\n```toml\n[loadout]\nweapon = \"bow\"\n```", { mentions: ["100"] }),
+  msg(6, "200", "_finally_ a plan ~~that works~~", { edited_at: t0 }),
+];
+
+let voiceChannel: string | null = null;
+const ready: Ready = {
+  session_id: "demo", seq: 1, user: me, servers: [server, other], heartbeat_interval_ms: 30000,
+  read_states: [
+    { channel_id: "21", last_read_id: null, unread_count: 3, mention_count: 0 },
+    { channel_id: "22", last_read_id: null, unread_count: 1, mention_count: 2 },
+  ],
+  presences: [
+    { user_id: "100", status: "online" }, { user_id: "200", status: "online" },
+    { user_id: "300", status: "idle" }, { user_id: "400", status: "do_not_disturb" },
+  ],
+  voice_states: [
+    { user_id: "200", server_id: "10", channel_id: "30", self_mute: false, self_deaf: false, mute: false, deaf: false },
+    { user_id: "300", server_id: "10", channel_id: "30", self_mute: true, self_deaf: false, mute: false, deaf: false },
+  ],
+};
+
+let voiceSettings = {
+  input_device: null, output_device: null, noise_suppression: true, input_mode: "voice_activity",
+  vad_threshold_db: -50, ptt_shortcut: "Ctrl+Shift+M", ptt_release_ms: 200, input_gain_db: 0,
+};
+let appSettings = { theme: "dark", language: "en", start_minimized: false, notifications: true };
+const loggedIn = new URLSearchParams(location.search).get("demo") !== "login";
+let nextId = 2000;
+
+function status(state: string) {
+  return { channel_id: voiceChannel, server_id: voiceChannel ? "10" : null, state, self_mute: false, self_deaf: false, transmitting: false, ping_ms: voiceChannel ? 38 : null, loss_percent: voiceChannel ? 0.4 : null };
+}
+
+mockIPC(
+  (cmd, args) => {
+    const a = (args ?? {}) as Record<string, unknown>;
+    switch (cmd) {
+      case "known_servers": return [{ url: "https://chat.example.com", username: "ann", last_used_ms: Date.now() }];
+      case "restore_session":
+        if (loggedIn) setTimeout(() => void emit("connection-changed", { state: "live", ready }), 50);
+        return loggedIn ? { server_url: "https://chat.example.com", user: me } : null;
+      case "login":
+        if (a.password !== "password") throw { code: "invalid_credentials", message: "invalid username or password" };
+        setTimeout(() => void emit("connection-changed", { state: "live", ready }), 50);
+        return { server_url: a.serverUrl, user: me };
+      case "app_settings": return appSettings;
+      case "set_app_settings": appSettings = a.settings as typeof appSettings; return null;
+      case "voice_settings": return voiceSettings;
+      case "set_voice_settings": voiceSettings = a.settings as typeof voiceSettings; return null;
+      case "voice_devices": return { inputs: [{ id: "m", name: "USB Microphone", is_default: true }], outputs: [{ id: "s", name: "Headphones", is_default: true }] };
+      case "list_members": return a.serverId === "10" ? members : members.slice(0, 2);
+      case "cached_messages": return a.channelId === "20" ? messages : [];
+      case "history": return a.channelId === "20" && !a.before ? messages : [];
+      case "send_message": {
+        const m = msg(0, "100", String(a.content), { id: String(nextId++), channel_id: String(a.channelId), nonce: String(a.nonce), created_at: Date.now(), reply_to: (a.replyTo as string) ?? null });
+        setTimeout(() => void emit("server-event", { event: { type: "message_create", message: m } }), 30);
+        return m;
+      }
+      case "voice_join":
+        voiceChannel = String(a.channelId);
+        void emit("voice-status", status("connecting"));
+        setTimeout(() => {
+          void emit("voice-status", status("connected"));
+          void emit("server-event", { event: { type: "voice_state_update", state: { user_id: "100", server_id: "10", channel_id: voiceChannel, self_mute: false, self_deaf: false, mute: false, deaf: false } } });
+          void emit("server-event", { event: { type: "voice_speaking", channel_id: "30", user_id: "200", speaking: true } });
+        }, 300);
+        return null;
+      case "voice_leave":
+        void emit("server-event", { event: { type: "voice_state_update", state: { user_id: "100", server_id: "10", channel_id: null, self_mute: false, self_deaf: false, mute: false, deaf: false } } });
+        voiceChannel = null;
+        void emit("voice-status", status("idle"));
+        return null;
+      case "list_sessions": return [
+        { id: "1", device_name: "Desktop (Linux)", created_at: Date.now() - 9e8, last_used_at: Date.now(), ip: "127.0.0.1", current: true },
+        { id: "2", device_name: "Laptop (Windows)", created_at: Date.now() - 9e8, last_used_at: Date.now() - 86400000, ip: null, current: false },
+      ];
+      case "list_invites": return [{ code: "hTKzmak", server_id: "10", creator_id: "100", uses: 3, max_uses: null, expires_at: null, created_at: 0 }];
+      case "list_bans": return [{ user_id: "900", username: "griefer", reason: "spam", moderator_id: "100", created_at: 0 }];
+      case "audit_log": return [{ id: "1", action: "member_ban", actor_id: "100", target_id: "900", reason: "spam", created_at: Date.now() - 5e6 }];
+      case "create_invite": return { code: "nEwC0de", server_id: "10", creator_id: "100", uses: 0, max_uses: null, expires_at: null, created_at: Date.now() };
+      default: return null;
+    }
+  },
+  { shouldMockEvents: true },
+);
+
+// Someone types now and then, so the indicator can be seen.
+setInterval(() => void emit("server-event", { event: { type: "typing_start", channel_id: "20", user_id: "400" } }), 12_000);
+setTimeout(() => void emit("server-event", { event: { type: "typing_start", channel_id: "20", user_id: "400" } }), 500);

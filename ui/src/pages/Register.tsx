@@ -1,0 +1,97 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { Link } from "react-router-dom";
+import { useT } from "../i18n";
+import { useSession } from "../state/session";
+import { errorText } from "../lib/errors";
+import { AuthLayout, KnownServerPicker, useKnownServers } from "./AuthLayout";
+import { Button, ErrorText, Field } from "../components/ui";
+
+export function RegisterPage() {
+  const t = useT();
+  const { register } = useSession();
+  const known = useKnownServers();
+  const [server, setServer] = useState("");
+  const [username, setUsername] = useState("");
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const serverValue = server;
+  // Prefill from the most recent remembered server, without fighting the user's edits.
+  const [prefilled, setPrefilled] = useState(false);
+  useEffect(() => {
+    if (prefilled || !known.length) return;
+    setPrefilled(true);
+    setServer((cur) => cur || known[0].url);
+  }, [known, prefilled]);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!serverValue.trim()) return setError(t("auth.missingServer"));
+    setBusy(true);
+    setError(null);
+    try {
+      await register(serverValue, username, email || null, password);
+    } catch (err) {
+      setError(errorText(t, err));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <AuthLayout>
+      <h1 className="mb-5 text-center text-2xl font-bold text-fg-strong">{t("auth.createAccount")}</h1>
+      <KnownServerPicker servers={known} onPick={(s) => setServer(s.url)} />
+      <form onSubmit={submit} noValidate>
+        <ErrorText testId="auth-error">{error}</ErrorText>
+        <Field
+          label={t("auth.server")}
+          name="server"
+          type="url"
+          inputMode="url"
+          placeholder={t("auth.serverPlaceholder")}
+          value={serverValue}
+          onChange={(e) => setServer(e.target.value)}
+          required
+        />
+        <Field
+          label={t("auth.email")}
+          name="email"
+          type="email"
+          autoComplete="email"
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
+        <Field
+          label={t("auth.username")}
+          name="username"
+          autoComplete="username"
+          hint={t("auth.usernameHint")}
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+          required
+          autoFocus
+        />
+        <Field
+          label={t("auth.password")}
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          hint={t("auth.passwordHint")}
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          required
+        />
+        <Button type="submit" disabled={busy} className="mt-2 w-full py-2.5 text-base">
+          {busy ? t("auth.busy") : t("auth.submitRegister")}
+        </Button>
+        <p className="mt-3 text-sm text-muted">
+          {t("auth.haveAccount")}{" "}
+          <Link to="/login" data-testid="go-login" className="text-[#00a8fc] hover:underline">
+            {t("auth.goLogin")}
+          </Link>
+        </p>
+      </form>
+    </AuthLayout>
+  );
+}

@@ -1,0 +1,219 @@
+import { useCallback, useEffect, useState, type KeyboardEvent } from "react";
+import { useT } from "../i18n";
+import { useVoice } from "../state/VoiceProvider";
+import { commands, events, unwrap, type AudioDevices, type InputMode } from "../lib/backend";
+import { useBackendEvent } from "../lib/useBackendEvent";
+import { errorText } from "../lib/errors";
+import { Button, ErrorText, SectionTitle, Select, Toggle } from "../components/ui";
+import { keybindFromEvent } from "./keybind";
+
+/** Maps dBFS (-70…0) to a 0…100 % bar. */
+export function levelPercent(dbfs: number): number {
+  return Math.max(0, Math.min(100, ((dbfs + 70) / 70) * 100));
+}
+
+function LevelMeter({ threshold }: { threshold: number }) {
+  const t = useT();
+  const [level, setLevel] = useState({ rms: -100, on: false });
+  useBackendEvent(events.inputLevel, (l) => setLevel({ rms: l.rms_dbfs ?? -100, on: l.transmitting }));
+  const pct = levelPercent(level.rms);
+  return (
+    <div className="mb-4">
+      <div className="mb-2 text-xs font-bold uppercase tracking-wide text-muted">{t("voiceSettings.level")}</div>
+      <div
+        role="meter"
+        aria-label={t("voiceSettings.level")}
+        aria-valuemin={-70}
+        aria-valuemax={0}
+        aria-valuenow={Math.round(Math.max(-70, level.rms))}
+        data-testid="input-level"
+        className="relative h-2.5 overflow-hidden rounded-full bg-s0"
+      >
+        <div className={`h-full transition-[width] duration-100 ${level.on ? "bg-ok" : "bg-warn"}`} style={{ width: `${pct}%` }} />
+        <div className="absolute top-0 h-full w-0.5 bg-fg" style={{ left: `${levelPercent(threshold)}%` }} aria-hidden="true" />
+      </div>
+    </div>
+  );
+}
+
+function KeybindCapture({ value, onChange }: { value: string; onChange: (v: string) => void }) {
+  const t = useT();
+  const [recording, setRecording] = useState(false);
+  const onKeyDown = (e: KeyboardEvent<HTMLButtonElement>) => {
+    if (!recording) return;
+    if (e.key === "Tab") return;
+    e.preventDefault();
+    e.stopPropagation();
+    if (e.key === "Escape" && !e.ctrlKey && !e.shiftKey && !e.altKey) {
+      setRecording(false);
+      return;
+    }
+    const combo = keybindFromEvent(e);
+    if (combo) {
+      onChange(combo);
+      setRecording(false);
+    }
+  };
+  return (
+    <div className="mb-4">
+      <div id="ptt-shortcut-label" className="mb-2 text-xs font-bold uppercase tracking-wide text-muted">
+        {t("voiceSettings.shortcut")}
+      </div>
+      <button
+        type="button"
+        data-testid="ptt-keybind"
+        data-keycapture={recording ? "" : undefined}
+        aria-labelledby="ptt-shortcut-label"
+        aria-describedby="ptt-shortcut-value"
+        onClick={() => setRecording((r) => !r)}
+        onKeyDown={onKeyDown}
+        onBlur={() => setRecording(false)}
+        className={`flex w-full items-center justify-between rounded border px-3 py-2.5 text-left ${
+          recording ? "border-danger bg-danger/10" : "border-transparent bg-s0"
+        }`}
+      >
+        <span id="ptt-shortcut-value" className="font-mono text-fg-strong">
+          {recording ? t("voiceSettings.recording") : value || t("common.none")}
+        </span>
+        <span className="shrink-0 rounded bg-s3 px-2 py-1 text-sm text-fg">{t("voiceSettings.recordShortcut")}</span>
+      </button>
+    </div>
+  );
+}
+
+export function VoiceTab() {
+  const t = useT();
+  const voice = useVoice();
+  const s = voice.settings;
+  const [devices, setDevices] = useState<AudioDevices>({ inputs: [], outputs: [] });
+  const [micTest, setMicTest] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const loadDevices = useCallback(() => {
+    commands
+      .voiceDevices()
+      .then((r) => setDevices(unwrap(r)))
+      .catch((e: unknown) => setError(errorText(t, e)));
+  }, [t]);
+  useEffect(loadDevices, [loadDevices]);
+  useBackendEvent(events.devicesChanged, () => loadDevices());
+
+  // Stop the mic test when leaving the tab.
+  useEffect(() => () => void commands.micTest(false).catch(() => {}), []);
+
+  const save = (patch: Parameters<typeof voice.saveSettings>[0]) =>
+    voice.saveSettings(patch).catch((e: unknown) => setError(errorText(t, e)));
+
+  const defaultLabel = (list: AudioDevices["inputs"]) => {
+    const d = list.find((x) => x.is_default);
+    return d ? t("voiceSettings.defaultNamed", { name: d.name }) : t("voiceSettings.default");
+  };
+
+  return (
+    <>
+      <h1 className="mb-5 text-xl font-bold text-fg-strong">{t("settings.tab.voice")}</h1>
+      <ErrorText>{error}</ErrorText>
+      <div className="flex items-center justify-between">
+        <SectionTitle>{t("voiceSettings.devices")}</SectionTitle>
+        <Button variant="link" className="text-xs" onClick={loadDevices}>
+          {t("voiceSettings.refresh")}
+        </Button>
+      </div>
+      <div className="grid grid-cols-2 gap-4">
+        <Select label={t("voiceSettings.input")} name="input-device" value={s.input_device ?? ""} onChange={(e) => void save({ input_device: e.target.value || null })}>
+          <option value="">{defaultLabel(devices.inputs)}</option>
+          {devices.inputs.map((d) => (
+            <option key={d.id} value={d.id}>
+              {d.name}
+            </option>
+          ))}
+        </Select>
+        <Select label={t("voiceSettings.output")} name="output-device" value={s.output_device ?? ""} onChange={(e) => void save({ output_device: e.target.value || null })}>
+          <option value="">{defaultLabel(devices.outputs)}</option>
+          {devices.outputs.map((d) => (
+            <option key={d.id} value={d.id}>
+              {d.name}
+            </option>
+          ))}
+        </Select>
+      </div>
+      <div className="mb-4">
+        <label className="mb-2 block text-xs font-bold uppercase tracking-wide text-muted" htmlFor="input-gain">
+          {t("voiceSettings.gain")} — {t("voiceSettings.gainValue", { db: s.input_gain_db ?? 0 })}
+        </label>
+        <input id="input-gain" type="range" min={-20} max={20} step={1} value={s.input_gain_db ?? 0} onChange={(e) => void save({ input_gain_db: Number(e.target.value) })} className="w-full" />
+      </div>
+      <div className="mb-2 flex items-center gap-4">
+        <Button
+          data-testid="mic-test"
+          aria-pressed={micTest}
+          onClick={async () => {
+            try {
+              unwrap(await commands.micTest(!micTest));
+              setMicTest(!micTest);
+            } catch (e) {
+              setError(errorText(t, e));
+            }
+          }}
+        >
+          {micTest ? t("voiceSettings.micTestStop") : t("voiceSettings.micTest")}
+        </Button>
+        <span className="text-sm text-muted">{t("voiceSettings.micTestHint")}</span>
+      </div>
+      <LevelMeter threshold={s.vad_threshold_db ?? -50} />
+
+      <SectionTitle>{t("voiceSettings.inputMode")}</SectionTitle>
+      <fieldset className="mb-4">
+        <legend className="sr-only">{t("voiceSettings.inputMode")}</legend>
+        {(
+          [
+            ["voice_activity", t("voiceSettings.vad")],
+            ["push_to_talk", t("voiceSettings.ptt")],
+          ] as [InputMode, string][]
+        ).map(([value, label]) => (
+          <label key={value} className={`mb-2 flex cursor-pointer items-center gap-3 rounded px-3 py-2.5 ${s.input_mode === value ? "bg-active" : "bg-s1 hover:bg-hover"}`}>
+            <input type="radio" name="input-mode" value={value} checked={s.input_mode === value} onChange={() => void save({ input_mode: value })} />
+            <span className="font-medium text-fg-strong">{label}</span>
+          </label>
+        ))}
+      </fieldset>
+      {s.input_mode === "voice_activity" ? (
+        <div className="mb-4">
+          <label htmlFor="vad-threshold" className="mb-2 block text-xs font-bold uppercase tracking-wide text-muted">
+            {t("voiceSettings.sensitivity")} — {t("voiceSettings.sensitivityValue", { db: s.vad_threshold_db ?? -50 })}
+          </label>
+          <input
+            id="vad-threshold"
+            name="vad-threshold"
+            type="range"
+            min={-70}
+            max={0}
+            step={1}
+            value={s.vad_threshold_db ?? -50}
+            onChange={(e) => void save({ vad_threshold_db: Number(e.target.value) })}
+            className="w-full"
+          />
+        </div>
+      ) : (
+        <div>
+          <KeybindCapture value={s.ptt_shortcut} onChange={(v) => void save({ ptt_shortcut: v })} />
+          <div className="mb-4">
+            <label htmlFor="ptt-release" className="mb-2 block text-xs font-bold uppercase tracking-wide text-muted">
+              {t("voiceSettings.releaseDelay")} — {t("voiceSettings.releaseValue", { ms: s.ptt_release_ms })}
+            </label>
+            <input id="ptt-release" name="ptt-release" type="range" min={0} max={2000} step={20} value={s.ptt_release_ms} onChange={(e) => void save({ ptt_release_ms: Number(e.target.value) })} className="w-full" />
+          </div>
+        </div>
+      )}
+      {voice.shortcutProblem && s.input_mode === "push_to_talk" && (
+        <p role="status" className="mb-4 rounded bg-warn/15 px-3 py-2 text-sm text-warn">
+          {t("voice.shortcutUnavailable", { reason: voice.shortcutProblem })}
+        </p>
+      )}
+
+      <SectionTitle>{t("voiceSettings.processing")}</SectionTitle>
+      <Toggle label={t("voiceSettings.noise")} hint={t("voiceSettings.noiseHint")} name="noise-suppression" checked={s.noise_suppression} onChange={(v) => void save({ noise_suppression: v })} />
+      <p className="mt-6 rounded bg-s1 px-3 py-2 text-sm text-muted">{t("voiceSettings.bitrateNote")}</p>
+    </>
+  );
+}
