@@ -101,7 +101,11 @@ fn dir_kib(path: &Path) -> f64 {
                 .flatten()
                 .map(|e| {
                     let p = e.path();
-                    if p.is_dir() { dir_kib(&p) * 1024.0 } else { file_mib(&p).unwrap_or(0.0) * 1_048_576.0 }
+                    if p.is_dir() {
+                        dir_kib(&p) * 1024.0
+                    } else {
+                        file_mib(&p).unwrap_or(0.0) * 1_048_576.0
+                    }
                 })
                 .sum::<f64>()
                 / 1024.0
@@ -112,7 +116,9 @@ fn dir_kib(path: &Path) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
-        println!("desktop_footprint: run with `cargo bench -p auraspeak-e2e --bench desktop_footprint`");
+        println!(
+            "desktop_footprint: run with `cargo bench -p auraspeak-e2e --bench desktop_footprint`"
+        );
         return;
     }
     let Some((xvfb, driver_bin)) = tools() else { return };
@@ -125,7 +131,8 @@ async fn main() {
 
     let (mut interactive, mut idle, mut call) = (Vec::new(), Vec::new(), Vec::new());
     for launch in 0..LAUNCHES {
-        let home = std::env::temp_dir().join(format!("auraspeak-footprint-{}-{launch}", std::process::id()));
+        let home = std::env::temp_dir()
+            .join(format!("auraspeak-footprint-{}-{launch}", std::process::id()));
         let desktop = DesktopApp::start(&driver_bin, &app_bin, &display, &home).await;
         let app = &desktop.session;
         app.wait("input[name=password]", WAIT).await;
@@ -136,13 +143,15 @@ async fn main() {
         set_input(app, "input[name=password]", PASSWORD).await;
         app.click(&app.wait("button[type=submit]", WAIT).await).await;
         app.wait("[data-testid=app-shell]", WAIT).await;
-        app.click(&app.wait(&format!("[data-testid=server-{}]", detail.server.id), WAIT).await).await;
+        app.click(&app.wait(&format!("[data-testid=server-{}]", detail.server.id), WAIT).await)
+            .await;
         tokio::time::sleep(SETTLE).await;
         idle.push(memory_mib(&app_bin));
 
         app.click(&app.wait(&format!("[data-testid=channel-{voice}]"), WAIT).await).await;
         let state = attribute_script("[data-testid=voice-panel]", "data-state");
-        app.wait_script("voice connects", &format!("return ({state}) === 'connected';"), WAIT).await;
+        app.wait_script("voice connects", &format!("return ({state}) === 'connected';"), WAIT)
+            .await;
         tokio::time::sleep(SETTLE).await;
         call.push(memory_mib(&app_bin));
         desktop.stop().await;
@@ -157,9 +166,9 @@ async fn main() {
     println!("  memory in a voice call:  RSS {:.0} MiB, PSS {:.0} MiB", rss(&call), pss(&call));
     let bin_dir = app_bin.parent().map(Path::to_path_buf).unwrap_or_default();
     println!("  app binary: {:.1} MiB", file_mib(&app_bin).unwrap_or(f64::NAN));
-    let deb = std::fs::read_dir(bin_dir.join("bundle/deb"))
-        .ok()
-        .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "deb")));
+    let deb = std::fs::read_dir(bin_dir.join("bundle/deb")).ok().and_then(|d| {
+        d.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "deb"))
+    });
     match deb.as_deref().and_then(file_mib) {
         Some(size) => println!("  .deb installer: {size:.1} MiB"),
         None => println!("  .deb installer: not built (tauri build --bundles deb)"),

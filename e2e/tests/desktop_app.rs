@@ -263,4 +263,3 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     server.stop().await;
     let _ = std::fs::remove_dir_all(&home);
 }
-
