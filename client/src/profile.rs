@@ -82,6 +82,28 @@ impl Profile {
         std::fs::rename(&tmp, &path).map_err(|source| Error::File { path, source })
     }
 
+    /// Keeps `saved` up to date with `api`'s token rotations (a rotated refresh token is
+    /// spent the moment the server answers, so the file must follow at once) and removes
+    /// it when the session ends. `on_error` hears about writes that failed.
+    pub fn follow_rotations(
+        &self,
+        api: &crate::api::ApiClient,
+        saved: SavedSession,
+        on_error: impl Fn(&Error) + Send + Sync + 'static,
+    ) {
+        let profile = self.clone();
+        api.on_credentials_change(move |credentials| {
+            let result = match credentials {
+                Some(credentials) => profile
+                    .save(&SavedSession { credentials: credentials.clone(), ..saved.clone() }),
+                None => profile.remove(),
+            };
+            if let Err(e) = result {
+                on_error(&e);
+            }
+        });
+    }
+
     /// Forgets the saved session; nothing saved is not an error.
     pub fn remove(&self) -> Result<()> {
         let path = self.session_path();

@@ -28,9 +28,10 @@ pub struct ConnectionChanged {
     pub ready: Option<Box<Ready>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum VoiceConnectionState {
+    #[default]
     Idle,
     Connecting,
     Connected,

@@ -147,17 +147,8 @@ fn save_session(profile: &Profile, api: &ApiClient, user: &CurrentUser) -> Comma
 }
 
 fn follow_rotations(profile: &Profile, api: &ApiClient, saved: SavedSession) {
-    let profile = profile.clone();
-    api.on_credentials_change(move |credentials| {
-        let result = match credentials {
-            Some(credentials) => {
-                profile.save(&SavedSession { credentials: credentials.clone(), ..saved.clone() })
-            }
-            None => profile.remove(),
-        };
-        if let Err(e) = result {
-            tracing::warn!("could not update the saved session: {e}");
-        }
+    profile.follow_rotations(api, saved, |e| {
+        tracing::warn!("could not update the saved session: {e}");
     });
 }
 

@@ -43,6 +43,8 @@ struct Inner {
     self_mute: bool,
     self_deaf: bool,
     input_mode: Option<InputMode>,
+    /// What the UI was last told about the connection, repeated with mute changes.
+    last_state: VoiceConnectionState,
 }
 
 struct ActiveCall {
@@ -164,6 +166,7 @@ impl VoiceController {
                 devices: devices_tx,
                 task,
             });
+            inner.last_state = VoiceConnectionState::Connecting;
             inner.status(VoiceConnectionState::Connecting, None)
         };
         let _ = status.emit(app);
@@ -184,21 +187,25 @@ impl VoiceController {
     }
 
     pub fn set_self_mute(&self, app: &AppHandle, muted: bool) {
-        let mut inner = self.inner();
-        inner.self_mute = muted;
-        inner.control(CallControl::Mute(muted));
-        let state = inner.current_state();
-        let status = inner.status(state, None);
-        drop(inner);
-        let _ = status.emit(app);
+        self.update_self(app, |inner| {
+            inner.self_mute = muted;
+            CallControl::Mute(muted)
+        });
     }
 
     pub fn set_self_deaf(&self, app: &AppHandle, deafened: bool) {
+        self.update_self(app, |inner| {
+            inner.self_deaf = deafened;
+            CallControl::Deafen(deafened)
+        });
+    }
+
+    /// Changes our own mute or deafen, tells the call, and shows the new state at once.
+    fn update_self(&self, app: &AppHandle, change: impl FnOnce(&mut Inner) -> CallControl) {
         let mut inner = self.inner();
-        inner.self_deaf = deafened;
-        inner.control(CallControl::Deafen(deafened));
-        let state = inner.current_state();
-        let status = inner.status(state, None);
+        let control = change(&mut inner);
+        inner.control(control);
+        let status = inner.status(inner.last_state, None);
         drop(inner);
         let _ = status.emit(app);
     }
@@ -299,14 +306,6 @@ impl Inner {
         }
     }
 
-    fn current_state(&self) -> VoiceConnectionState {
-        if self.call.is_some() {
-            VoiceConnectionState::Connecting
-        } else {
-            VoiceConnectionState::Idle
-        }
-    }
-
     fn status(&self, state: VoiceConnectionState, ended_reason: Option<String>) -> VoiceStatus {
         VoiceStatus {
             channel_id: self.call.as_ref().map(|c| c.channel_id),
@@ -366,7 +365,11 @@ async fn watch_call(
             last_full = now;
             last_state = Some(state);
             let state_handle = app.state::<crate::state::AppState>();
-            let mut status = state_handle.voice.inner().status(state, None);
+            let mut status = {
+                let mut inner = state_handle.voice.inner();
+                inner.last_state = state;
+                inner.status(state, None)
+            };
             status.transmitting = current.transmitting;
             status.ping_ms = current.link.rtt_ms;
             status.loss_percent = current.link.downstream_loss.map(|l| l * 100.0);

@@ -155,17 +155,8 @@ fn restore(profile: &Profile) -> Result<ApiClient> {
     };
     let api = ApiClient::with_trust(&saved.server_url, trust)?;
     api.set_credentials(Some(saved.credentials.clone()));
-    let profile = profile.clone();
-    api.on_credentials_change(move |credentials| {
-        let result = match credentials {
-            Some(credentials) => {
-                profile.save(&SavedSession { credentials: credentials.clone(), ..saved.clone() })
-            }
-            None => profile.remove(),
-        };
-        if let Err(e) = result {
-            eprintln!("auraspeak: warning: could not update the saved session: {e}");
-        }
+    profile.follow_rotations(&api, saved, |e| {
+        eprintln!("auraspeak: warning: could not update the saved session: {e}");
     });
     Ok(api)
 }
