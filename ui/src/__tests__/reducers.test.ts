@@ -124,6 +124,17 @@ describe("messages and reactions", () => {
     expect(s.serverOrder).toEqual(["10"]);
     expect(s.presences["200"]).toBe("idle");
   });
+
+  it("we are online after ready even with no shared server yet, unless ready says otherwise", () => {
+    const alone = appReducer(initialAppState, { type: "connection", state: "live", ready: ready({ presences: [] }) });
+    expect(alone.presences[me.id]).toBe("online");
+    const busy = appReducer(initialAppState, {
+      type: "connection",
+      state: "live",
+      ready: ready({ presences: [{ user_id: me.id, status: "do_not_disturb" }] }),
+    });
+    expect(busy.presences[me.id]).toBe("do_not_disturb");
+  });
 });
 
 describe("permissions", () => {

@@ -232,6 +232,9 @@ export function appReducer(state: AppState, action: AppAction): AppState {
         for (const d of r.servers) servers[d.server.id] = d;
         const presences: Record<string, PresenceStatus> = {};
         for (const p of r.presences ?? []) presences[p.user_id] = p.status;
+        // Ready lists presences among shared servers only: with none yet, we are not in it,
+        // but our own session being live means we are online.
+        presences[r.user.id] ??= "online";
         next = {
           ...next,
           user: r.user,
