@@ -75,8 +75,8 @@ TARGET=${CARGO_TARGET_DIR:-target}
 tauri=ui/node_modules/.bin/tauri
 check "desktop .deb bundles" "$tauri" build --debug --bundles deb --ci
 desk=$(ls "$TARGET"/debug/bundle/deb/AuraSpeak_*_amd64.deb 2>/dev/null | head -n1)
-check "desktop package contents" bash -c "dpkg-deb --contents '$desk' | grep -q './usr/bin/auraspeak-desktop' \
-    && dpkg-deb --contents '$desk' | grep -q './usr/share/applications/AuraSpeak.desktop' \
+check "desktop package contents" bash -c "dpkg-deb --contents '$desk' | grep -q ' usr/bin/auraspeak-desktop$' \
+    && dpkg-deb --contents '$desk' | grep -q 'usr/share/applications/AuraSpeak.desktop' \
     && dpkg-deb --contents '$desk' | grep -q 'hicolor/128x128/apps/auraspeak-desktop.png'"
 check "desktop package depends on WebKitGTK and PulseAudio" bash -c \
     "dpkg-deb --field '$desk' Depends | grep -q libwebkit2gtk-4.1-0 && dpkg-deb --field '$desk' Depends | grep -q libpulse0"
