@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use auraspeak_shared::UserId;
 use serde::{Deserialize, Serialize};
 
-use crate::api::Credentials;
+use crate::api::{ApiClient, Credentials};
 use crate::error::{Error, Result};
+use crate::tls::ServerTrust;
 
 const SESSION_FILE: &str = "session.json";
 
@@ -82,12 +83,54 @@ impl Profile {
         std::fs::rename(&tmp, &path).map_err(|source| Error::File { path, source })
     }
 
+    /// Saves the session `api` is logged in to, as `user`, pinning the certificate it
+    /// trusts if it pins one; returns what was saved.
+    pub fn save_login(
+        &self,
+        api: &ApiClient,
+        user_id: UserId,
+        username: &str,
+    ) -> Result<SavedSession> {
+        let saved = SavedSession {
+            server_url: api.base_url().to_owned(),
+            user_id,
+            username: username.to_owned(),
+            credentials: api.credentials().ok_or(Error::NotLoggedIn)?,
+            certificate_sha256: match api.trust() {
+                ServerTrust::Pinned(fingerprint) => Some(fingerprint.to_string()),
+                ServerTrust::System => None,
+            },
+        };
+        self.save(&saved)?;
+        Ok(saved)
+    }
+
+    /// A client for the saved session, trusting what the login trusted, whose token
+    /// rotations are written back at once (see [`Profile::follow_rotations`]); `None` when
+    /// nobody is logged in.
+    pub fn restore_client(
+        &self,
+        on_error: impl Fn(&Error) + Send + Sync + 'static,
+    ) -> Result<Option<ApiClient>> {
+        let Some(saved) = self.load()? else { return Ok(None) };
+        let trust = match &saved.certificate_sha256 {
+            Some(pin) => ServerTrust::Pinned(pin.parse().map_err(|e| {
+                Error::InvalidInput(format!("{}: {e}", self.session_path().display()))
+            })?),
+            None => ServerTrust::System,
+        };
+        let api = ApiClient::with_trust(&saved.server_url, trust)?;
+        api.set_credentials(Some(saved.credentials.clone()));
+        self.follow_rotations(&api, saved, on_error);
+        Ok(Some(api))
+    }
+
     /// Keeps `saved` up to date with `api`'s token rotations (a rotated refresh token is
     /// spent the moment the server answers, so the file must follow at once) and removes
     /// it when the session ends. `on_error` hears about writes that failed.
     pub fn follow_rotations(
         &self,
-        api: &crate::api::ApiClient,
+        api: &ApiClient,
         saved: SavedSession,
         on_error: impl Fn(&Error) + Send + Sync + 'static,
     ) {

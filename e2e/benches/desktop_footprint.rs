@@ -21,8 +21,8 @@ mod webdriver;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use desktop::{DesktopApp, Display, attribute_script, set_input, sibling_binary, tools};
-use harness::{Backend, PASSWORD, TestServer};
+use desktop::{DesktopApp, Display, attribute_script, set_input, tools};
+use harness::{Backend, PASSWORD, TestServer, sibling_binary};
 
 const LAUNCHES: usize = 3;
 const WAIT: Duration = Duration::from_secs(45);

@@ -6,7 +6,7 @@ mod community;
 #[path = "support/harness.rs"]
 mod harness;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
@@ -25,21 +25,7 @@ backend_tests!(login_send_and_tail, register_and_json_output, errors_have_exit_c
 /// crate's own tests. (Worktrees sharing one target directory overwrite each other's
 /// copy there; point `AURASPEAK_BIN` at your own build then.)
 fn binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("AURASPEAK_BIN").filter(|v| !v.is_empty()) {
-        let bin = PathBuf::from(bin);
-        assert!(bin.is_file(), "AURASPEAK_BIN={} is not a file", bin.display());
-        return bin;
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let bin = dir.join(format!("auraspeak{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} not found: build it with `cargo test --workspace` or \
-         `cargo build -p auraspeak-client --bin auraspeak`, or set AURASPEAK_BIN",
-        bin.display()
-    );
-    bin
+    harness::sibling_binary("auraspeak", "AURASPEAK_BIN")
 }
 
 struct Cli {

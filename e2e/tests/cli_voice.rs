@@ -12,7 +12,7 @@ mod community;
 #[path = "support/harness.rs"]
 mod harness;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -23,18 +23,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::process::{Child, Command};
 
 fn binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("AURASPEAK_BIN").filter(|v| !v.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let bin = dir.join(format!("auraspeak{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} not built: run `cargo build -p auraspeak-client --bin auraspeak`",
-        bin.display()
-    );
-    bin
+    harness::sibling_binary("auraspeak", "AURASPEAK_BIN")
 }
 
 fn fixture() -> PathBuf {

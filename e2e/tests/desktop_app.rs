@@ -20,8 +20,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use auraspeak_shared::v1::servers::CreateInviteRequest;
-use desktop::{DesktopApp, Display, attribute_script, set_input, sibling_binary, tools};
-use harness::{Backend, PASSWORD, TestServer};
+use desktop::{DesktopApp, Display, attribute_script, set_input, tools};
+use harness::{Backend, PASSWORD, TestServer, sibling_binary};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::Command;

@@ -5,9 +5,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use auraspeak_client::api::ApiClient;
 use auraspeak_client::gateway::{self, GatewayEvent, GatewayEvents, GatewayHandle, SessionConfig};
-use auraspeak_client::profile::{Profile, SavedSession};
+use auraspeak_client::profile::Profile;
 use auraspeak_client::store::LocalStore;
-use auraspeak_client::tls::ServerTrust;
 use auraspeak_shared::v1::gateway::Event;
 use auraspeak_shared::v1::users::CurrentUser;
 use serde::Serialize;
@@ -112,44 +111,20 @@ impl AppState {
     }
 }
 
-/// A client for the saved login whose token rotations are written back at once: the old
-/// refresh token is spent the moment the server answers.
+/// A client for the saved login (see [`Profile::restore_client`]).
 pub fn restore_client(profile: &Profile) -> CommandResult<Option<ApiClient>> {
-    let Some(saved) = profile.load()? else { return Ok(None) };
-    let trust = match &saved.certificate_sha256 {
-        Some(pin) => ServerTrust::Pinned(
-            pin.parse()
-                .map_err(|_| CommandError::new("store", "the saved certificate pin is invalid"))?,
-        ),
-        None => ServerTrust::System,
-    };
-    let api = ApiClient::with_trust(&saved.server_url, trust)?;
-    api.set_credentials(Some(saved.credentials.clone()));
-    follow_rotations(profile, &api, saved);
-    Ok(Some(api))
+    Ok(profile.restore_client(warn_unsaved)?)
 }
 
+/// Saves the new login and keeps the file in step with token rotations.
 fn save_session(profile: &Profile, api: &ApiClient, user: &CurrentUser) -> CommandResult<()> {
-    let credentials = api.credentials().ok_or_else(CommandError::not_logged_in)?;
-    let saved = SavedSession {
-        server_url: api.base_url().to_owned(),
-        user_id: user.id,
-        username: user.username.clone(),
-        credentials,
-        certificate_sha256: match api.trust() {
-            ServerTrust::Pinned(fingerprint) => Some(fingerprint.to_string()),
-            ServerTrust::System => None,
-        },
-    };
-    profile.save(&saved)?;
-    follow_rotations(profile, api, saved);
+    let saved = profile.save_login(api, user.id, &user.username)?;
+    profile.follow_rotations(api, saved, warn_unsaved);
     Ok(())
 }
 
-fn follow_rotations(profile: &Profile, api: &ApiClient, saved: SavedSession) {
-    profile.follow_rotations(api, saved, |e| {
-        tracing::warn!("could not update the saved session: {e}");
-    });
+fn warn_unsaved(e: &auraspeak_client::Error) {
+    tracing::warn!("could not update the saved session: {e}");
 }
 
 /// Forwards the gateway's events: all dispatches to the UI, voice signaling to the call,

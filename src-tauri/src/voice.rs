@@ -12,7 +12,7 @@ use auraspeak_client::gateway::{GatewayEvent, GatewayEvents, GatewayHandle};
 use auraspeak_client::voice::device::{
     AudioIo, AudioIoConfig, DeviceChoice, DeviceEvent, Direction, FramePort,
 };
-use auraspeak_client::voice::{CapturePipeline, FRAME_SAMPLES};
+use auraspeak_client::voice::{CapturePipeline, FRAME_SAMPLES, Level};
 use auraspeak_shared::v1::gateway::Event;
 use auraspeak_shared::{ChannelId, ServerId, UserId};
 use tauri::AppHandle;
@@ -61,31 +61,37 @@ impl VoiceController {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Hands a gateway event to the running call (it needs the signaling answers and the
-    /// slot assignments) and notes which server our voice state is on.
+    /// Hands the running call the gateway events it acts on (signaling answers, refusals,
+    /// slot assignments, our own voice state, the end of the gateway) and notes which
+    /// server our voice state is on. Chat traffic never reaches the call.
     pub fn forward(&self, app: &AppHandle, event: &GatewayEvent) {
+        let for_call = matches!(
+            event,
+            GatewayEvent::VoiceReady { .. }
+                | GatewayEvent::VoiceAnswer { .. }
+                | GatewayEvent::ServerError { .. }
+                | GatewayEvent::Closed { .. }
+                | GatewayEvent::Dispatch {
+                    event: Event::VoiceSlot { .. } | Event::VoiceStateUpdate { .. },
+                    ..
+                }
+        );
+        if !for_call {
+            return;
+        }
         let mut inner = self.inner();
         let Some(call) = inner.call.as_mut() else { return };
+        if call.events.try_send(event.clone()).is_err() {
+            tracing::warn!("voice call is not keeping up with gateway events");
+        }
         if let GatewayEvent::Dispatch { event: Event::VoiceStateUpdate { state }, .. } = event
             && state.channel_id == Some(call.channel_id)
             && call.server_id.is_none()
         {
             call.server_id = Some(state.server_id);
-            let status = inner.status(VoiceConnectionState::Connecting, None);
+            let status = inner.status(inner.last_state, None);
             drop(inner);
             let _ = status.emit(app);
-            return self.forward_only(event);
-        }
-        drop(inner);
-        self.forward_only(event);
-    }
-
-    fn forward_only(&self, event: &GatewayEvent) {
-        let inner = self.inner();
-        if let Some(call) = &inner.call
-            && call.events.try_send(event.clone()).is_err()
-        {
-            tracing::warn!("voice call is not keeping up with gateway events");
         }
     }
 
@@ -341,20 +347,9 @@ async fn watch_call(
             changed = status.changed() => if changed.is_err() { break },
             Some((direction, choice)) = devices.recv() => io.set_device(direction, choice),
         }
-        while let Some(event) = io.poll_event() {
-            if matches!(event, DeviceEvent::ListChanged(_)) {
-                let _ = DevicesChanged {}.emit(&app);
-            }
-            tracing::info!(?event, "audio device");
-        }
+        report_device_events(&app, &io);
         let current = status.borrow_and_update().clone();
-        let _ = InputLevel {
-            rms_dbfs: current.level.rms_dbfs,
-            peak_dbfs: current.level.peak_dbfs,
-            voice_probability: current.voice_probability,
-            transmitting: current.transmitting,
-        }
-        .emit(&app);
+        emit_level(&app, current.level, current.voice_probability, current.transmitting);
         let state = if current.connected {
             VoiceConnectionState::Connected
         } else {
@@ -400,18 +395,28 @@ fn mic_test_loop(
         };
         port.play(if output.transmitting { frame } else { [0.0; FRAME_SAMPLES] });
         if frames.is_multiple_of(10) {
-            let _ = InputLevel {
-                rms_dbfs: output.level.rms_dbfs,
-                peak_dbfs: output.level.peak_dbfs,
-                voice_probability: output.voice_probability,
-                transmitting: output.transmitting,
-            }
-            .emit(&app);
+            emit_level(&app, output.level, output.voice_probability, output.transmitting);
         }
-        while let Some(event) = io.poll_event() {
-            if matches!(event, DeviceEvent::ListChanged(_)) {
-                let _ = DevicesChanged {}.emit(&app);
-            }
-        }
+        report_device_events(&app, &io);
     }
+}
+
+/// Logs what the device layer saw and tells the UI when its device lists are stale.
+fn report_device_events(app: &AppHandle, io: &AudioIo) {
+    while let Some(event) = io.poll_event() {
+        if matches!(event, DeviceEvent::ListChanged(_)) {
+            let _ = DevicesChanged {}.emit(app);
+        }
+        tracing::info!(?event, "audio device");
+    }
+}
+
+fn emit_level(app: &AppHandle, level: Level, voice_probability: f32, transmitting: bool) {
+    let _ = InputLevel {
+        rms_dbfs: level.rms_dbfs,
+        peak_dbfs: level.peak_dbfs,
+        voice_probability,
+        transmitting,
+    }
+    .emit(app);
 }

@@ -35,22 +35,6 @@ pub fn tools() -> Option<(PathBuf, PathBuf)> {
     None
 }
 
-/// A binary that `cargo test --workspace` builds next to this test's executable.
-pub fn sibling_binary(name: &str, env: &str) -> PathBuf {
-    if let Some(bin) = std::env::var_os(env).filter(|v| !v.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} not found: build with `cargo test --workspace` or set {env}",
-        bin.display()
-    );
-    bin
-}
-
 /// A private X server on a free display number.
 pub struct Display {
     number: u32,

@@ -8,7 +8,7 @@
 //! `CI=true`, so CI cannot silently skip a backend.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use auraspeak_server::{Config, RunningServer};
@@ -176,4 +176,23 @@ macro_rules! backend_tests {
             )*
         }
     };
+}
+
+/// A binary of the workspace: the one `env` names, else the one next to this test's
+/// executable (`target/<profile>/`), where `scripts/test.sh` builds them all first.
+pub fn sibling_binary(name: &str, env: &str) -> PathBuf {
+    if let Some(bin) = std::env::var_os(env).filter(|v| !v.is_empty()) {
+        let bin = PathBuf::from(bin);
+        assert!(bin.is_file(), "{env}={} is not a file", bin.display());
+        return bin;
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not found: build with `cargo build --workspace --bins` or set {env}",
+        bin.display()
+    );
+    bin
 }

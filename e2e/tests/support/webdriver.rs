@@ -156,12 +156,6 @@ impl Session {
         assert!(!Self::is_error(&value), "send keys failed: {value}");
     }
 
-    pub async fn text(&self, element: &Element) -> String {
-        let value =
-            self.call(reqwest::Method::GET, &format!("/element/{}/text", element.0), None).await;
-        value.as_str().unwrap_or_default().to_owned()
-    }
-
     pub async fn execute(&self, script: &str, args: Value) -> Value {
         self.call(
             reqwest::Method::POST,

@@ -1,6 +1,7 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { commands, type KnownServer } from "../lib/backend";
 import { useT } from "../i18n";
+import { Field } from "../components/ui";
 
 export function AuthLayout({ children }: { children: ReactNode }) {
   return (
@@ -50,5 +51,23 @@ export function KnownServerPicker({
         ))}
       </ul>
     </div>
+  );
+}
+
+/** The self-hosted server's address, the first field of both login and register. */
+export function ServerAddressField({ value, onChange }: { value: string; onChange: (value: string) => void }) {
+  const t = useT();
+  return (
+    <Field
+      label={t("auth.server")}
+      name="server"
+      type="url"
+      inputMode="url"
+      autoComplete="url"
+      placeholder={t("auth.serverPlaceholder")}
+      value={value}
+      onChange={(e) => onChange(e.target.value)}
+      required
+    />
   );
 }

@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { useT } from "../i18n";
 import { useSession } from "../state/session";
 import { errorText } from "../lib/errors";
-import { AuthLayout, KnownServerPicker, useKnownServers } from "./AuthLayout";
+import { AuthLayout, KnownServerPicker, ServerAddressField, useKnownServers } from "./AuthLayout";
 import { Button, ErrorText, Field } from "../components/ui";
 
 export function LoginPage() {
@@ -16,7 +16,6 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const serverValue = server;
   // Prefill from the most recent remembered server, without fighting the user's edits.
   const [prefilled, setPrefilled] = useState(false);
   useEffect(() => {
@@ -28,11 +27,11 @@ export function LoginPage() {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (!serverValue.trim()) return setError(t("auth.missingServer"));
+    if (!server.trim()) return setError(t("auth.missingServer"));
     setBusy(true);
     setError(null);
     try {
-      await login(serverValue, loginName, password);
+      await login(server, loginName, password);
     } catch (err) {
       setError(errorText(t, err));
       setBusy(false);
@@ -57,17 +56,7 @@ export function LoginPage() {
           </p>
         )}
         <ErrorText testId="auth-error">{error}</ErrorText>
-        <Field
-          label={t("auth.server")}
-          name="server"
-          type="url"
-          inputMode="url"
-          autoComplete="url"
-          placeholder={t("auth.serverPlaceholder")}
-          value={serverValue}
-          onChange={(e) => setServer(e.target.value)}
-          required
-        />
+        <ServerAddressField value={server} onChange={setServer} />
         <Field
           label={t("auth.login")}
           name="login"

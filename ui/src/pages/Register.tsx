@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { useT } from "../i18n";
 import { useSession } from "../state/session";
 import { errorText } from "../lib/errors";
-import { AuthLayout, KnownServerPicker, useKnownServers } from "./AuthLayout";
+import { AuthLayout, KnownServerPicker, ServerAddressField, useKnownServers } from "./AuthLayout";
 import { Button, ErrorText, Field } from "../components/ui";
 
 export function RegisterPage() {
@@ -16,7 +16,6 @@ export function RegisterPage() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const serverValue = server;
   // Prefill from the most recent remembered server, without fighting the user's edits.
   const [prefilled, setPrefilled] = useState(false);
   useEffect(() => {
@@ -27,11 +26,11 @@ export function RegisterPage() {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (!serverValue.trim()) return setError(t("auth.missingServer"));
+    if (!server.trim()) return setError(t("auth.missingServer"));
     setBusy(true);
     setError(null);
     try {
-      await register(serverValue, username, email || null, password);
+      await register(server, username, email || null, password);
     } catch (err) {
       setError(errorText(t, err));
       setBusy(false);
@@ -44,16 +43,7 @@ export function RegisterPage() {
       <KnownServerPicker servers={known} onPick={(s) => setServer(s.url)} />
       <form onSubmit={submit} noValidate>
         <ErrorText testId="auth-error">{error}</ErrorText>
-        <Field
-          label={t("auth.server")}
-          name="server"
-          type="url"
-          inputMode="url"
-          placeholder={t("auth.serverPlaceholder")}
-          value={serverValue}
-          onChange={(e) => setServer(e.target.value)}
-          required
-        />
+        <ServerAddressField value={server} onChange={setServer} />
         <Field
           label={t("auth.email")}
           name="email"
@@ -61,6 +51,7 @@ export function RegisterPage() {
           autoComplete="email"
           value={email}
           onChange={(e) => setEmail(e.target.value)}
+          required
         />
         <Field
           label={t("auth.username")}

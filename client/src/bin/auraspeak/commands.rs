@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use auraspeak_client::api::ApiClient;
 use auraspeak_client::follow::ChannelFollower;
 use auraspeak_client::gateway::{self, GatewayEvent, SessionConfig};
-use auraspeak_client::profile::{Profile, SavedSession};
+use auraspeak_client::profile::Profile;
 use auraspeak_client::tls::{Fingerprint, ServerTrust};
 use auraspeak_client::{Error, resolve};
 use auraspeak_shared::v1::auth::{AuthResponse, RegisterRequest};
@@ -124,18 +124,7 @@ fn read_password(from_stdin: bool) -> Result<String> {
 }
 
 fn logged_in(profile: &Profile, api: &ApiClient, auth: &AuthResponse, out: &Output) -> Result<()> {
-    let credentials = api.credentials().ok_or(Error::NotLoggedIn)?;
-    let saved = SavedSession {
-        server_url: api.base_url().to_owned(),
-        user_id: auth.user.id,
-        username: auth.user.username.clone(),
-        credentials,
-        certificate_sha256: match api.trust() {
-            ServerTrust::Pinned(fingerprint) => Some(fingerprint.to_string()),
-            ServerTrust::System => None,
-        },
-    };
-    profile.save(&saved)?;
+    profile.save_login(api, auth.user.id, &auth.user.username)?;
     if out.json {
         out.json_line(&json!({"server": api.base_url(), "user": auth.user}))
     } else {
@@ -146,19 +135,10 @@ fn logged_in(profile: &Profile, api: &ApiClient, auth: &AuthResponse, out: &Outp
 /// A client for the saved session whose token rotations are written back at once: the
 /// old refresh token is spent the moment the server answers.
 fn restore(profile: &Profile) -> Result<ApiClient> {
-    let saved = profile.load()?.ok_or(Error::NotLoggedIn).context("run `auraspeak login` first")?;
-    let trust = match &saved.certificate_sha256 {
-        Some(pin) => ServerTrust::Pinned(
-            pin.parse().with_context(|| format!("{}", profile.session_path().display()))?,
-        ),
-        None => ServerTrust::System,
-    };
-    let api = ApiClient::with_trust(&saved.server_url, trust)?;
-    api.set_credentials(Some(saved.credentials.clone()));
-    profile.follow_rotations(&api, saved, |e| {
+    let api = profile.restore_client(|e| {
         eprintln!("auraspeak: warning: could not update the saved session: {e}");
-    });
-    Ok(api)
+    })?;
+    api.ok_or(Error::NotLoggedIn).context("run `auraspeak login` first")
 }
 
 struct TailLimits {
