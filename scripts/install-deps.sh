@@ -7,16 +7,18 @@ set -euo pipefail
 
 BUILD=(pkg-config ca-certificates cmake curl libasound2-dev)
 # Tauri 2 on Linux: WebKitGTK 4.1, GTK 3, the tray (Ayatana), SVG icons, libsoup 3, xdo
-# (the global shortcut plugin's key sender). nodejs/npm build the UI where the machine
+# (the global shortcut plugin's key sender), libdbus (the keyring for saved tokens). nodejs/npm build the UI where the machine
 # lacks them.
 DESKTOP=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
-    libssl-dev libxdo-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev)
+    libssl-dev libxdo-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libdbus-1-dev)
 # Tests: PostgreSQL; PulseAudio (virtual devices); coturn (TURN); chromium (WebRTC
 # interop); pebble (ACME); Xvfb, WebKitWebDriver, xdotool, x11-apps (xlogo, the "game"
 # window that has focus during the push-to-talk test) and imagemagick (screenshots) for
-# the desktop app test.
+# the desktop app test, which also runs a private session bus with a real keyring
+# (gnome-keyring, checked with secret-tool) and notification daemon (dunst).
 TEST=(postgresql python3-yaml systemd openssl libasound2-plugins pulseaudio pulseaudio-utils
-    coturn chromium pebble xvfb xdotool webkit2gtk-driver x11-apps imagemagick)
+    coturn chromium pebble xvfb xdotool webkit2gtk-driver x11-apps imagemagick
+    dbus-daemon dbus-bin gnome-keyring libsecret-tools dunst)
 
 case "${1:-}" in
     build) WANT=("${BUILD[@]}") ;;

@@ -14,6 +14,7 @@
 
 mod community;
 mod credentials;
+mod roles;
 mod routes;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -125,6 +125,10 @@ pub enum Error {
     /// newer version of the app.
     #[error("local store: {0}")]
     Store(String),
+
+    /// The OS keyring holding a saved session's tokens refused or could not be reached.
+    #[error("OS keyring: {0}")]
+    Keyring(String),
 }
 
 impl Error {

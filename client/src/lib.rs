@@ -22,6 +22,7 @@ pub mod gateway;
 pub mod media;
 pub mod profile;
 pub mod resolve;
+mod secrets;
 pub mod store;
 pub mod tls;
 pub mod voice;

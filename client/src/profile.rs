@@ -1,6 +1,8 @@
 //! A logged-in session kept on disk, so that one CLI invocation logs in and later ones
-//! reuse the session. The file holds a refresh token, so it is written atomically with
-//! mode 0600 in a 0700 directory, and rewritten at every token rotation.
+//! reuse the session and the desktop app starts logged in. The tokens go to the OS
+//! keyring where the build and the desktop offer one; otherwise the file holds them, so
+//! it is written atomically with mode 0600 in a 0700 directory. Either is rewritten at
+//! every token rotation.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiClient, Credentials};
 use crate::error::{Error, Result};
+use crate::secrets::TokenEntry;
 use crate::tls::ServerTrust;
 
 const SESSION_FILE: &str = "session.json";
@@ -26,15 +29,39 @@ pub struct SavedSession {
     pub certificate_sha256: Option<String>,
 }
 
+/// The session file: a [`SavedSession`] whose credentials may live in the keyring.
+#[derive(Serialize, Deserialize)]
+struct SessionFile {
+    server_url: String,
+    user_id: UserId,
+    username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    credentials: Option<Credentials>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certificate_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    tokens_in_keyring: bool,
+}
+
 /// A directory holding one saved session.
 #[derive(Clone, Debug)]
 pub struct Profile {
     dir: PathBuf,
+    use_keyring: bool,
 }
 
 impl Profile {
+    /// A profile that keeps tokens in its file (it still reads a session whose tokens an
+    /// app with the keyring saved, where this build can).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self { dir: dir.into(), use_keyring: false }
+    }
+
+    /// A profile that saves tokens in the OS keyring, falling back to the file where no
+    /// keyring answers.
+    #[cfg(feature = "keyring")]
+    pub fn with_keyring(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into(), use_keyring: true }
     }
 
     /// `$XDG_CONFIG_HOME/auraspeak`, else `$HOME/.config/auraspeak`.
@@ -62,18 +89,46 @@ impl Profile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(Error::File { path, source }),
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| Error::SessionFile { path, source })
+        let file: SessionFile = serde_json::from_slice(&bytes)
+            .map_err(|source| Error::SessionFile { path: path.clone(), source })?;
+        let credentials = match (file.credentials, file.tokens_in_keyring) {
+            (_, true) => match TokenEntry::new(&self.dir).load()? {
+                Some(credentials) => credentials,
+                None => return Ok(None),
+            },
+            (Some(credentials), false) => credentials,
+            (None, false) => {
+                return Err(Error::InvalidInput(format!(
+                    "{}: the session has no tokens; log in again",
+                    path.display()
+                )));
+            }
+        };
+        Ok(Some(SavedSession {
+            server_url: file.server_url,
+            user_id: file.user_id,
+            username: file.username,
+            credentials,
+            certificate_sha256: file.certificate_sha256,
+        }))
     }
 
     /// Replaces the saved session. A crash mid-write leaves the old file, never half a
     /// new one: the new content goes to a temporary file first and is renamed over.
     pub fn save(&self, session: &SavedSession) -> Result<()> {
         create_private_dir(&self.dir)?;
+        let in_keyring = self.use_keyring && self.store_in_keyring(&session.credentials);
+        let file = SessionFile {
+            server_url: session.server_url.clone(),
+            user_id: session.user_id,
+            username: session.username.clone(),
+            credentials: (!in_keyring).then(|| session.credentials.clone()),
+            certificate_sha256: session.certificate_sha256.clone(),
+            tokens_in_keyring: in_keyring,
+        };
         let path = self.session_path();
         let tmp = self.dir.join(format!("{SESSION_FILE}.tmp"));
-        let json = serde_json::to_vec_pretty(session)
+        let json = serde_json::to_vec_pretty(&file)
             .map_err(|source| Error::SessionFile { path: path.clone(), source })?;
         let io = |source| Error::File { path: tmp.clone(), source };
         let mut file = private_file(&tmp).map_err(io)?;
@@ -81,6 +136,21 @@ impl Profile {
         file.sync_all().map_err(io)?;
         drop(file);
         std::fs::rename(&tmp, &path).map_err(|source| Error::File { path, source })
+    }
+
+    /// Whether the keyring took the tokens. A keyring that fails once (none installed,
+    /// locked and the unlock refused) sends this save to the file; the next save tries
+    /// again, so a keyring that appears later is used.
+    fn store_in_keyring(&self, credentials: &Credentials) -> bool {
+        #[cfg(feature = "keyring")]
+        match TokenEntry::new(&self.dir).store(credentials) {
+            Ok(()) => return true,
+            Err(e) => {
+                tracing::info!(error = %e, "no OS keyring; tokens stay in the 0600 session file")
+            }
+        }
+        let _ = credentials;
+        false
     }
 
     /// Saves the session `api` is logged in to, as `user`, pinning the certificate it
@@ -149,6 +219,7 @@ impl Profile {
 
     /// Forgets the saved session; nothing saved is not an error.
     pub fn remove(&self) -> Result<()> {
+        TokenEntry::new(&self.dir).remove();
         let path = self.session_path();
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -239,6 +310,40 @@ mod tests {
         std::fs::write(dir.join(SESSION_FILE), b"{not json").expect("write");
         let err = Profile::new(&dir).load().expect_err("corrupt");
         assert!(matches!(err, Error::SessionFile { .. }), "{err:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_session_whose_tokens_are_in_the_keyring_needs_a_build_that_reads_it() {
+        let dir = temp_dir("keyring-flag");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let json = serde_json::json!({
+            "server_url": "http://127.0.0.1:1",
+            "user_id": "1",
+            "username": "ann",
+            "tokens_in_keyring": true,
+        });
+        std::fs::write(dir.join(SESSION_FILE), json.to_string()).expect("write");
+        let result = Profile::new(&dir).load();
+        #[cfg(not(feature = "keyring"))]
+        assert!(matches!(result, Err(Error::Keyring(_))), "{result:?}");
+        // With the feature and no item in the keyring (or none running), the user logs in
+        // again rather than seeing a session without tokens.
+        #[cfg(feature = "keyring")]
+        assert!(matches!(result, Ok(None) | Err(Error::Keyring(_))), "{result:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_file_without_tokens_or_keyring_is_a_clear_error() {
+        let dir = temp_dir("no-tokens");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let json = serde_json::json!({
+            "server_url": "http://127.0.0.1:1", "user_id": "1", "username": "ann",
+        });
+        std::fs::write(dir.join(SESSION_FILE), json.to_string()).expect("write");
+        let err = Profile::new(&dir).load().expect_err("no tokens");
+        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -121,7 +121,7 @@ async fn main() {
         );
         return;
     }
-    let Some((xvfb, driver_bin)) = tools() else { return };
+    let Some((xvfb, driver_bin)) = tools(&[]) else { return };
     let app_bin = sibling_binary("auraspeak-desktop", "AURASPEAK_DESKTOP_BIN");
     let server = TestServer::start(&Backend::Sqlite).await;
     let (owner, _) = community::register(&server.base, "bench").await;
@@ -133,7 +133,7 @@ async fn main() {
     for launch in 0..LAUNCHES {
         let home = std::env::temp_dir()
             .join(format!("auraspeak-footprint-{}-{launch}", std::process::id()));
-        let desktop = DesktopApp::start(&driver_bin, &app_bin, &display, &home).await;
+        let desktop = DesktopApp::start(&driver_bin, &app_bin, &display, &home, &[]).await;
         let app = &desktop.session;
         app.wait("input[name=password]", WAIT).await;
         interactive.push(desktop.launched.elapsed().as_secs_f64() * 1000.0);

@@ -2,7 +2,10 @@
 //! React UI) in a real X server (Xvfb), driven through WebKitWebDriver, against the real
 //! server: register, create a server, chat both ways with the `auraspeak` CLI, join
 //! voice, push-to-talk with the global key while another window has focus, switch the
-//! language. Screenshots go to `$AURASPEAK_SCREENSHOTS` (default: the system temp dir).
+//! language. On a private session bus with a real keyring and notification daemon: the
+//! saved login's tokens go to the keyring, and a mention while another window has focus
+//! raises a notification whose click opens the channel. Screenshots go to
+//! `$AURASPEAK_SCREENSHOTS` (default: the system temp dir).
 //!
 //! Only SQLite: storage is covered on both backends elsewhere; this is about the app.
 
@@ -12,6 +15,8 @@ mod community;
 mod desktop;
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/session_bus.rs"]
+mod session_bus;
 #[path = "support/webdriver.rs"]
 mod webdriver;
 
@@ -23,6 +28,7 @@ use auraspeak_shared::v1::servers::CreateInviteRequest;
 use desktop::{DesktopApp, Display, attribute_script, set_input, tools};
 use harness::{Backend, PASSWORD, TestServer, sibling_binary};
 use serde_json::json;
+use session_bus::SessionBus;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::Command;
 use webdriver::{ENTER, Session};
@@ -81,7 +87,7 @@ impl Drop for Cli {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_desktop_app_chats_talks_and_speaks_german() {
-    let Some((xvfb, driver_bin)) = tools() else { return };
+    let Some((xvfb, driver_bin)) = tools(&session_bus::TOOLS) else { return };
     let app_bin = sibling_binary("auraspeak-desktop", "AURASPEAK_DESKTOP_BIN");
     let cli_bin = sibling_binary("auraspeak", "AURASPEAK_BIN");
     let server = TestServer::start(&Backend::Sqlite).await;
@@ -92,7 +98,13 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
         harness::unique()
     ));
 
-    let desktop = DesktopApp::start(&driver_bin, &app_bin, &display, &home).await;
+    let bus = SessionBus::start(&display, &home).await;
+    let runtime = home.join("runtime");
+    let env = [
+        ("DBUS_SESSION_BUS_ADDRESS", bus.address()),
+        ("XDG_RUNTIME_DIR", runtime.to_str().expect("utf-8 temp dir")),
+    ];
+    let desktop = DesktopApp::start(&driver_bin, &app_bin, &display, &home, &env).await;
     let app = &desktop.session;
     let started = desktop.launched;
 
@@ -108,6 +120,7 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     set_input(app, &field("password"), PASSWORD).await;
     app.click(&app.wait("button[type=submit]", SHORT).await).await;
     app.wait("[data-testid=app-shell]", LONG).await;
+    assert_tokens_in_keyring(&bus, &home).await;
 
     // Create a server; its `general` text channel and `General` voice channel appear.
     app.click(&app.wait("[data-testid=create-server]", SHORT).await).await;
@@ -230,6 +243,37 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
         SHORT,
     )
     .await;
+
+    // Still behind the other window: a mention raises a notification; its click brings
+    // the app forward on the mentioning channel.
+    let me = detail.me.user_id;
+    let out = cli
+        .command(&["send", "general", &format!("<@{me}> raid in 5")])
+        .output()
+        .await
+        .expect("send");
+    assert!(out.status.success(), "auraspeak send: {}", String::from_utf8_lossy(&out.stderr));
+    // Wait until one shows, click it (dunst's default action), then check what it said.
+    let mut shown = false;
+    for _ in 0..100 {
+        if bus.output("dunstctl", &["count", "displayed"]).await.trim() != "0" {
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shown, "no notification for the mention");
+    display.screenshot(&screenshot_dir().join("05-mention-notification.png")).await;
+    bus.output("dunstctl", &["action", "0"]).await;
+    app.wait_script(
+        "the notification's click opens the channel",
+        &format!("return location.hash.endsWith('/channels/{}/{general}');", guild.id),
+        SHORT,
+    )
+    .await;
+    let calls = bus.notify_calls();
+    assert!(calls.contains("\"@desk raid in 5\""), "notification body: {calls}");
+    assert!(calls.contains("\"cli (#general, Desk Guild)\""), "notification title: {calls}");
     let _ = other.start_kill();
 
     // Leave voice, then switch to German: the UI text and the document language follow.
@@ -257,9 +301,28 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     assert!(text.contains("Sprache"), "German UI expected, got: {text}");
     // The whole screen: WebKit's own snapshot waits for a paint that an unfocused window
     // under a bare X server (no window manager) may never get after the focus games above.
-    display.screenshot(&screenshot_dir().join("05-german.png")).await;
+    display.screenshot(&screenshot_dir().join("06-german.png")).await;
 
     desktop.stop().await;
     server.stop().await;
+    drop(bus);
     let _ = std::fs::remove_dir_all(&home);
+}
+
+/// The saved login keeps its tokens in the keyring, not in the session file.
+async fn assert_tokens_in_keyring(bus: &SessionBus, home: &std::path::Path) {
+    let file = home.join("config/app.auraspeak.desktop/session.json");
+    let mut saved = String::new();
+    for _ in 0..50 {
+        saved = std::fs::read_to_string(&file).unwrap_or_default();
+        if !saved.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(saved.contains("\"tokens_in_keyring\": true"), "session file: {saved}");
+    assert!(!saved.contains("refresh_token"), "the session file holds a token: {saved}");
+    let item =
+        bus.output("secret-tool", &["search", "--all", "--unlock", "service", "auraspeak"]).await;
+    assert!(item.contains("refresh_token"), "no keyring item for the session: {item}");
 }

@@ -86,3 +86,10 @@ pub struct DevicesChanged {}
 pub struct ShortcutUnavailable {
     pub reason: String,
 }
+
+/// The user clicked a mention notification: the UI opens that channel.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct OpenChannel {
+    pub server_id: ServerId,
+    pub channel_id: ChannelId,
+}

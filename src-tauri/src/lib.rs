@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+mod notify;
 mod ptt;
 pub mod settings;
 pub mod state;
@@ -21,7 +22,7 @@ use crate::state::AppState;
 
 /// Every command and event the UI can use, in one place.
 pub fn specta_builder() -> Builder<tauri::Wry> {
-    use commands::{chat, servers, session, settings as settings_cmd, voice as voice_cmd};
+    use commands::{chat, roles, servers, session, settings as settings_cmd, voice as voice_cmd};
     Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             session::known_servers,
@@ -48,6 +49,14 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             servers::unban_member,
             servers::list_bans,
             servers::audit_log,
+            roles::create_role,
+            roles::update_role,
+            roles::reorder_roles,
+            roles::delete_role,
+            roles::set_member_role,
+            roles::update_channel,
+            roles::set_overwrite,
+            roles::delete_overwrite,
             chat::cached_messages,
             chat::history,
             chat::send_message,
@@ -57,6 +66,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             chat::remove_reaction,
             chat::ack,
             chat::start_typing,
+            chat::notify_mention,
             voice_cmd::voice_join,
             voice_cmd::voice_leave,
             voice_cmd::voice_set_self_mute,
@@ -79,6 +89,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             events::PushToTalk,
             events::DevicesChanged,
             events::ShortcutUnavailable,
+            events::OpenChannel,
         ])
         // Every integer on our wire fits a double: IDs travel as strings, counts and
         // milliseconds stay below 2^53.
@@ -125,7 +136,7 @@ pub fn run() {
             })?;
             let app_settings = settings::load_app(&store);
             let voice_settings = settings::load_voice(&store);
-            app.manage(AppState::new(store, Profile::new(config_dir)));
+            app.manage(AppState::new(store, Profile::with_keyring(config_dir)));
             if let Err(e) = tray::create(handle, app_settings.language) {
                 // No tray host (a bare X server, some Wayland desktops): the window still works.
                 tracing::warn!("no tray icon: {e}");

@@ -37,6 +37,15 @@ export const commands = {
 	unbanMember: (serverId: string, userId: string) => typedError<null, CommandError>(__TAURI_INVOKE("unban_member", { serverId, userId })),
 	listBans: (serverId: string) => typedError<Ban[], CommandError>(__TAURI_INVOKE("list_bans", { serverId })),
 	auditLog: (serverId: string) => typedError<AuditEntry[], CommandError>(__TAURI_INVOKE("audit_log", { serverId })),
+	createRole: (serverId: string, request: CreateRoleRequest) => typedError<Role, CommandError>(__TAURI_INVOKE("create_role", { serverId, request })),
+	updateRole: (serverId: string, roleId: string, request: UpdateRoleRequest) => typedError<Role, CommandError>(__TAURI_INVOKE("update_role", { serverId, roleId, request })),
+	reorderRoles: (serverId: string, positions: RolePosition[]) => typedError<Role[], CommandError>(__TAURI_INVOKE("reorder_roles", { serverId, positions })),
+	deleteRole: (serverId: string, roleId: string) => typedError<null, CommandError>(__TAURI_INVOKE("delete_role", { serverId, roleId })),
+	/**  Gives (`granted`) or takes a role from a member. */
+	setMemberRole: (serverId: string, userId: string, roleId: string, granted: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("set_member_role", { serverId, userId, roleId, granted })),
+	updateChannel: (channelId: string, request: UpdateChannelRequest) => typedError<ServerChannel, CommandError>(__TAURI_INVOKE("update_channel", { channelId, request })),
+	setOverwrite: (channelId: string, kind: OverwriteKind, targetId: string, request: SetOverwriteRequest) => typedError<ServerChannel, CommandError>(__TAURI_INVOKE("set_overwrite", { channelId, kind, targetId, request })),
+	deleteOverwrite: (channelId: string, kind: OverwriteKind, targetId: string) => typedError<null, CommandError>(__TAURI_INVOKE("delete_overwrite", { channelId, kind, targetId })),
 	/**
 	 *  What the local cache holds for the channel, oldest first: painted before the network
 	 *  answers.
@@ -51,6 +60,11 @@ export const commands = {
 	removeReaction: (channelId: string, messageId: string, emoji: string) => typedError<null, CommandError>(__TAURI_INVOKE("remove_reaction", { channelId, messageId, emoji })),
 	ack: (channelId: string, messageId: string) => typedError<null, CommandError>(__TAURI_INVOKE("ack", { channelId, messageId })),
 	startTyping: (channelId: string) => typedError<null, CommandError>(__TAURI_INVOKE("start_typing", { channelId })),
+	/**
+	 *  Raises a desktop notification for a message that mentions the user, unless
+	 *  notifications are off or the window has focus; returns whether one was shown.
+	 */
+	notifyMention: (serverId: string, channelId: string, title: string, body: string) => typedError<boolean, CommandError>(__TAURI_INVOKE("notify_mention", { serverId, channelId, title, body })),
 	voiceJoin: (channelId: string) => typedError<null, CommandError>(__TAURI_INVOKE("voice_join", { channelId })),
 	voiceLeave: () => typedError<null, CommandError>(__TAURI_INVOKE("voice_leave")),
 	voiceSetSelfMute: (muted: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("voice_set_self_mute", { muted })),
@@ -80,6 +94,7 @@ export const events = {
 	connectionChanged: makeEvent<ConnectionChanged, ConnectionChanged>("connection-changed"),
 	devicesChanged: makeEvent<DevicesChanged, DevicesChanged>("devices-changed"),
 	inputLevel: makeEvent<InputLevel, InputLevel>("input-level"),
+	openChannel: makeEvent<OpenChannel, OpenChannel>("open-channel"),
 	pushToTalk: makeEvent<PushToTalk, PushToTalk>("push-to-talk"),
 	serverEvent: makeEvent<ServerEvent, ServerEvent>("server-event"),
 	shortcutUnavailable: makeEvent<ShortcutUnavailable, ShortcutUnavailable>("shortcut-unavailable"),
@@ -169,6 +184,12 @@ export type CreateChannelRequest = {
 	position?: number | null,
 	bitrate_kbps?: number | null,
 	user_limit?: number | null,
+};
+
+export type CreateRoleRequest = {
+	name: string,
+	permissions?: Permissions,
+	color?: number,
 };
 
 /**  The caller's own account, including private fields such as the email address. */
@@ -265,6 +286,12 @@ export type Message = {
 /**  A chat message; IDs increase with time, so history pages by ID. */
 export type MessageId = Snowflake;
 
+/**  The user clicked a mention notification: the UI opens that channel. */
+export type OpenChannel = {
+	server_id: ServerId,
+	channel_id: ChannelId,
+};
+
 export type OverwriteKind = "role" | "member";
 
 export type PermissionOverwrite = {
@@ -340,6 +367,12 @@ export type Role = {
 /**  A role. A server's `@everyone` role has the server's ID. */
 export type RoleId = Snowflake;
 
+/**  New order of (some of) the roles: each listed role gets the given position. */
+export type RolePosition = {
+	id: RoleId,
+	position: number,
+};
+
 export type Server = {
 	id: ServerId,
 	name: string,
@@ -403,6 +436,11 @@ export type SessionInfo = {
 	current: boolean,
 };
 
+export type SetOverwriteRequest = {
+	allow?: Permissions,
+	deny?: Permissions,
+};
+
 /**
  *  The push-to-talk shortcut could not be registered (taken by another program, or a
  *  Wayland desktop without the GlobalShortcuts portal).
@@ -416,9 +454,28 @@ export type Snowflake = string;
 
 export type Theme = "dark" | "light";
 
+/**
+ *  Fields left out stay unchanged. An empty topic clears it; `parent_id: "0"` moves the
+ *  channel out of its category.
+ */
+export type UpdateChannelRequest = {
+	name?: string | null,
+	topic?: string | null,
+	position?: number | null,
+	parent_id?: Snowflake | null,
+	bitrate_kbps?: number | null,
+	user_limit?: number | null,
+};
+
 /**  Fields left out stay unchanged. An empty `display_name` clears it. */
 export type UpdateProfileRequest = {
 	display_name?: string | null,
+};
+
+export type UpdateRoleRequest = {
+	name?: string | null,
+	permissions?: Permissions | null,
+	color?: number | null,
 };
 
 /**  An account. */

@@ -19,19 +19,24 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
     })
 }
 
-/// The tools this test needs; `None` (skipped) on a developer machine without them, a
-/// failure under CI=true so CI cannot silently skip the app test.
-pub fn tools() -> Option<(PathBuf, PathBuf)> {
+/// The tools this test needs (with `extra` ones of its own); `None` (skipped) on a
+/// developer machine without them, a failure under CI=true so CI cannot silently skip the
+/// app test.
+pub fn tools(extra: &[&str]) -> Option<(PathBuf, PathBuf)> {
     let found = ["Xvfb", "WebKitWebDriver", "xdotool", "xlogo"].map(find_on_path);
-    if found.iter().all(Option::is_some) {
+    let others: Vec<_> = extra.iter().map(|name| find_on_path(name)).collect();
+    if found.iter().chain(&others).all(Option::is_some) {
         let [xvfb, driver, ..] = found;
         return xvfb.zip(driver);
     }
     assert!(
         std::env::var("CI").map_or(true, |v| v != "true"),
-        "CI=true but Xvfb, WebKitWebDriver, xdotool or xlogo is missing (see scripts/test.sh)"
+        "CI=true but Xvfb, WebKitWebDriver, xdotool, xlogo or one of {extra:?} is missing \
+         (see scripts/install-deps.sh)"
     );
-    eprintln!("Xvfb/WebKitWebDriver/xdotool/xlogo not found: desktop app test not run");
+    eprintln!(
+        "Xvfb/WebKitWebDriver/xdotool/xlogo or one of {extra:?} not found: desktop app test not run"
+    );
     None
 }
 
@@ -99,7 +104,8 @@ impl Drop for Display {
 }
 
 /// The app started by WebKitWebDriver on `display`, with its config, data and caches in
-/// `home`. The voice engine uses whatever PulseAudio `PULSE_SERVER` names.
+/// `home`, plus `env` (a private session bus, say). The voice engine uses whatever
+/// PulseAudio `PULSE_SERVER` names.
 pub struct DesktopApp {
     pub session: Session,
     driver: Child,
@@ -108,9 +114,16 @@ pub struct DesktopApp {
 }
 
 impl DesktopApp {
-    pub async fn start(driver_bin: &Path, app_bin: &Path, display: &Display, home: &Path) -> Self {
+    pub async fn start(
+        driver_bin: &Path,
+        app_bin: &Path,
+        display: &Display,
+        home: &Path,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = 20_000 + (harness::unique() % 20_000) as u16;
         let driver = Command::new(driver_bin)
+            .envs(env.iter().copied())
             .arg(format!("--port={port}"))
             .env("DISPLAY", display.name())
             .env("TAURI_WEBVIEW_AUTOMATION", "true")

@@ -2,11 +2,11 @@
 //! deleting, reactions, read state and typing.
 
 use auraspeak_shared::v1::messages::{HistoryQuery, Message, SendMessageRequest};
-use auraspeak_shared::{ChannelId, MessageId};
-use tauri::State;
+use auraspeak_shared::{ChannelId, MessageId, ServerId};
+use tauri::{AppHandle, State};
 
 use super::parse_id;
-use crate::error::CommandResult;
+use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 
 /// The server pages history at most this many messages at a time.
@@ -132,4 +132,22 @@ pub async fn ack(
 #[specta::specta]
 pub async fn start_typing(state: State<'_, AppState>, channel_id: String) -> CommandResult<()> {
     Ok(state.api().await?.typing(channel(&channel_id)?).await?)
+}
+
+/// Raises a desktop notification for a message that mentions the user, unless
+/// notifications are off or the window has focus; returns whether one was shown.
+#[tauri::command]
+#[specta::specta]
+pub async fn notify_mention(
+    app: AppHandle,
+    server_id: String,
+    channel_id: String,
+    title: String,
+    body: String,
+) -> CommandResult<bool> {
+    let server: ServerId = parse_id(&server_id, "server")?;
+    let channel: ChannelId = parse_id(&channel_id, "channel")?;
+    crate::notify::mention(&app, server, channel, &title, &body)
+        .await
+        .map_err(|e| CommandError::new("notification_failed", e.to_string()))
 }

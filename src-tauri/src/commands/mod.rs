@@ -1,6 +1,7 @@
 //! Tauri commands, one module per feature. Each is a thin call into the client crate.
 
 pub mod chat;
+pub mod roles;
 pub mod servers;
 pub mod session;
 pub mod settings;

@@ -6,6 +6,7 @@ import { useUi } from "../state/ui";
 import { useVoice } from "../state/VoiceProvider";
 import { sortChannels } from "../state/app";
 import { isUnread, mentionCount } from "../state/readStates";
+import { useMentionNotifications } from "../state/notifications";
 import { ServerList } from "./ServerList";
 import { ServerHeader } from "./ServerHeader";
 import { ChannelList } from "./ChannelList";
@@ -105,6 +106,7 @@ export function AppShell() {
   const { serverId, channelId } = useParams();
   const detail = serverId ? state.servers[serverId] : undefined;
   const channel = detail && channelId ? detail.channels.find((c) => c.id === channelId) : undefined;
+  useMentionNotifications();
 
   // Ctrl+, opens settings as in most desktop apps.
   useEffect(() => {
