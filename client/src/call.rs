@@ -4,7 +4,10 @@
 //!
 //! Signaling: `voice_join` → `voice_ready` → `voice_offer` → `voice_answer`, then media.
 //! The relay tells us over the gateway which user each receive slot carries
-//! (`voice_slot`), which is how packets on a slot get a name.
+//! (`voice_slot`), which is how packets on a slot get a name. A call that loses the
+//! relay (server restart, network change) joins again by itself (see `rejoin`).
+
+mod rejoin;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -136,6 +139,9 @@ pub struct CallReport {
     pub audio_started: Option<Instant>,
     /// Why the call ended, for people: "duration reached", "left", "removed by the server".
     pub ended: String,
+    /// Each automatic rejoin (after a server restart or a lost link): how long from
+    /// starting it until media could flow again.
+    pub rejoins: Vec<Duration>,
 }
 
 /// Tail after a WAV input ends, so what is still in flight and in jitter buffers plays.
@@ -351,6 +357,7 @@ pub async fn run(
     let call_start = Instant::now();
     call.report.audio_started = Some(call_start);
     let mut input_ended: Option<Instant> = None;
+    let mut watchdog = rejoin::Watchdog::new();
     let ended = loop {
         let now = Instant::now();
         if options.duration.is_some_and(|d| now.duration_since(call_start) >= d) {
@@ -368,6 +375,18 @@ pub async fn run(
                 }
                 call.flush(now);
                 call.publish_status(options.status.as_ref());
+                if let Some(reason) = watchdog.poll(now, call.connection.is_connected()) {
+                    match call.rejoin(gateway, events, &options, reason, options.status.as_ref()).await {
+                        Ok(()) => watchdog.succeeded(),
+                        Err(e) if rejoin::is_refusal(&e) => break format!("could not rejoin: {e}"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, ?reason, "voice rejoin failed");
+                            if !watchdog.failed(Instant::now(), reason) {
+                                break format!("could not reconnect: {e}");
+                            }
+                        }
+                    }
+                }
             }
             received = call.connection.socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = received {
@@ -383,6 +402,12 @@ pub async fn run(
                     break "removed by the server".to_owned();
                 }
                 Some(GatewayEvent::Closed { reason, .. }) => break format!("gateway closed: {reason}"),
+                Some(
+                    event @ (GatewayEvent::Ready { .. }
+                    | GatewayEvent::Resumed { .. }
+                    | GatewayEvent::Disconnected { .. }
+                    | GatewayEvent::InvalidSession),
+                ) => watchdog.on_gateway(&event),
                 None => break "gateway ended".to_owned(),
                 Some(_) => {}
             },
@@ -416,7 +441,7 @@ pub async fn run(
         }
     };
     call.report.link = call.connection.stats();
-    call.report.jitter = (0..usize::from(slots))
+    call.report.jitter = (0..call.slot_users.len())
         .filter_map(|slot| call.mixer.speaker_mut(&slot).map(|s| s.jitter_stats().clone()))
         .collect();
     call.connection.leave(gateway).await;

@@ -62,8 +62,9 @@ impl VoiceController {
     }
 
     /// Hands the running call the gateway events it acts on (signaling answers, refusals,
-    /// slot assignments, our own voice state, the end of the gateway) and notes which
-    /// server our voice state is on. Chat traffic never reaches the call.
+    /// slot assignments, our own voice state, the gateway's sessions and their end: a new
+    /// session makes the call join again) and notes which server our voice state is on.
+    /// Chat traffic never reaches the call.
     pub fn forward(&self, app: &AppHandle, event: &GatewayEvent) {
         let for_call = matches!(
             event,
@@ -71,6 +72,10 @@ impl VoiceController {
                 | GatewayEvent::VoiceAnswer { .. }
                 | GatewayEvent::ServerError { .. }
                 | GatewayEvent::Closed { .. }
+                | GatewayEvent::Ready { .. }
+                | GatewayEvent::Resumed { .. }
+                | GatewayEvent::Disconnected { .. }
+                | GatewayEvent::InvalidSession
                 | GatewayEvent::Dispatch {
                     event: Event::VoiceSlot { .. } | Event::VoiceStateUpdate { .. },
                     ..

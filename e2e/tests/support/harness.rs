@@ -144,6 +144,21 @@ impl TestServer {
         self.server.as_ref().expect("running").voice_addr().expect("voice enabled")
     }
 
+    /// Stops the server and starts it again on the same database and ports, as an admin's
+    /// restart or upgrade does; clients have to find their way back by themselves.
+    pub async fn restart(&mut self) {
+        let server = self.server.take().expect("running");
+        let http = server.addr();
+        let voice = server.voice_addr();
+        server.shutdown().await.expect("clean shutdown");
+        let mut config = self.db.as_ref().expect("database").config();
+        config.http.listen = http;
+        if let Some(voice) = voice {
+            config.voice.udp_listen = voice;
+        }
+        self.server = Some(auraspeak_server::start(config).await.expect("server restarts"));
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("clean shutdown");
