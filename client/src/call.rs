@@ -144,6 +144,8 @@ pub struct CallReport {
     pub rejoins: Vec<Duration>,
 }
 
+/// Frames between checks of the route to the relay (one second).
+const ROUTE_CHECK_FRAMES: u64 = 100;
 /// Tail after a WAV input ends, so what is still in flight and in jitter buffers plays.
 const INPUT_TAIL: Duration = Duration::from_secs(1);
 /// Receive slots the client accepts at most, whatever the server offers.
@@ -375,7 +377,11 @@ pub async fn run(
                 }
                 call.flush(now);
                 call.publish_status(options.status.as_ref());
-                if let Some(reason) = watchdog.poll(now, call.connection.is_connected()) {
+                // A routing lookup once a second: cheap, and a network change is then
+                // noticed within a second instead of after ICE's timeouts.
+                let route_changed = call.frames.is_multiple_of(ROUTE_CHECK_FRAMES)
+                    && call.connection.link.route_changed();
+                if let Some(reason) = watchdog.poll(now, call.connection.is_connected(), route_changed) {
                     match call.rejoin(gateway, events, &options, reason, options.status.as_ref()).await {
                         Ok(()) => watchdog.succeeded(),
                         Err(e) if rejoin::is_refusal(&e) => break format!("could not rejoin: {e}"),

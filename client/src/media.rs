@@ -25,6 +25,11 @@ use crate::voice::EncodedPacket;
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// How often str0m reports statistics.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// ICE consent checks: one STUN round trip a second on the nominated pair, and about
+/// 4.5 s of unanswered retries before the link counts as lost (str0m's defaults, 3 s and
+/// 9 retries, take over 20 s: far too long to sit in a silent call).
+const STUN_MAX_RTO: Duration = Duration::from_secs(1);
+const STUN_MAX_RETRANSMITS: usize = 5;
 
 /// What the link produced.
 #[derive(Debug)]
@@ -67,6 +72,8 @@ pub struct MediaLink {
     /// Our bound UDP port; the address comes from the route to the relay.
     local_port: u16,
     local: Option<SocketAddr>,
+    /// The relay address our host candidate was chosen for.
+    relay: Option<SocketAddr>,
     mids: Vec<Mid>,
     pending: Option<SdpPendingOffer>,
     connected: bool,
@@ -78,7 +85,7 @@ pub struct MediaLink {
 
 impl MediaLink {
     pub fn new(now: Instant, local_port: u16) -> Self {
-        let rtc = Rtc::builder()
+        let mut config = Rtc::builder()
             .clear_codecs()
             .enable_opus(true, false)
             // RTP mode: every packet reaches the engine's jitter buffer as it arrives, late
@@ -86,12 +93,15 @@ impl MediaLink {
             // after its successor), and our packets go out with the encoder's own
             // sequence numbers, so the relay and the far end see our losses as gaps.
             .set_rtp_mode(true)
-            .set_stats_interval(Some(STATS_INTERVAL))
-            .build(now);
+            .set_stats_interval(Some(STATS_INTERVAL));
+        config.set_max_stun_rto(STUN_MAX_RTO);
+        config.set_max_stun_retransmits(STUN_MAX_RETRANSMITS);
+        let rtc = config.build(now);
         Self {
             rtc,
             local_port,
             local: None,
+            relay: None,
             mids: Vec::new(),
             pending: None,
             connected: false,
@@ -136,6 +146,7 @@ impl MediaLink {
             let local = SocketAddr::new(ip, self.local_port);
             if self.local.is_none() {
                 self.local = Some(local);
+                self.relay = Some(relay);
             }
             if let Ok(candidate) = Candidate::host(local, "udp") {
                 self.rtc.add_local_candidate(candidate);
@@ -149,6 +160,18 @@ impl MediaLink {
 
     pub fn is_connected(&self) -> bool {
         self.connected
+    }
+
+    /// Whether the OS now routes to the relay from another local address than the link
+    /// was set up with (Wi-Fi to Ethernet, a VPN coming up): the old path is dead even if
+    /// ICE has not noticed yet. A routing lookup, no packet.
+    pub fn route_changed(&self) -> bool {
+        match (self.relay, self.local) {
+            (Some(relay), Some(local)) => {
+                local_ip_towards(relay).is_some_and(|ip| ip != local.ip())
+            }
+            _ => false,
+        }
     }
 
     pub fn stats(&self) -> LinkStats {

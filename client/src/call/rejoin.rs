@@ -16,9 +16,10 @@ use crate::error::{Error, Result};
 use crate::gateway::{GatewayEvent, GatewayEvents, GatewayHandle};
 use crate::voice::RemoteSpeaker;
 
-/// How long the media link may stay down while the gateway is up before we rejoin: long
-/// enough to ride out a short ICE hiccup, short enough that people notice only a gap.
-pub(super) const LINK_LOST_GRACE: Duration = Duration::from_secs(2);
+/// How long the media link may stay down while the gateway is up before we rejoin. ICE
+/// only reports the link down after its consent checks failed for seconds (see
+/// `media`), so little is added here.
+pub(super) const LINK_LOST_GRACE: Duration = Duration::from_millis(500);
 /// Pause between failed attempts.
 pub(super) const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Attempts in a row before the call gives up (the server may have closed voice).
@@ -32,6 +33,9 @@ pub(super) enum Reason {
     NewSession,
     /// The media link is down but the server still holds our voice session.
     LinkLost,
+    /// Our route to the relay now leaves from another local address (a network change):
+    /// the link is dead even before ICE notices.
+    NetworkChanged,
 }
 
 /// When to rejoin, from gateway events and the link's state over time.
@@ -65,8 +69,14 @@ impl Watchdog {
         }
     }
 
-    /// Called every frame: whether to rejoin now, and why.
-    pub(super) fn poll(&mut self, now: Instant, link_connected: bool) -> Option<Reason> {
+    /// Called every frame: whether to rejoin now, and why. `route_changed` is checked by
+    /// the caller now and then (see `MediaLink::route_changed`).
+    pub(super) fn poll(
+        &mut self,
+        now: Instant,
+        link_connected: bool,
+        route_changed: bool,
+    ) -> Option<Reason> {
         if link_connected {
             self.link_down_since = None;
         } else {
@@ -78,6 +88,9 @@ impl Watchdog {
         }
         if let Some(reason) = self.pending.take() {
             return Some(reason);
+        }
+        if route_changed {
+            return Some(Reason::NetworkChanged);
         }
         let lost = self.link_down_since.is_some_and(|t| now.duration_since(t) >= LINK_LOST_GRACE);
         lost.then_some(Reason::LinkLost)
@@ -124,7 +137,7 @@ impl Call {
         if let Some(sender) = status {
             sender.send_replace(self.status.clone());
         }
-        if reason == Reason::LinkLost {
+        if reason != Reason::NewSession {
             // The server still has our voice session on the dead link.
             let _ = gateway.send(ClientFrame::VoiceLeave {}).await;
         }
@@ -175,28 +188,37 @@ mod tests {
     fn a_new_session_rejoins_at_once() {
         let t0 = Instant::now();
         let mut w = Watchdog::new();
-        assert_eq!(w.poll(t0, true), None);
+        assert_eq!(w.poll(t0, true, false), None);
         w.on_gateway(&GatewayEvent::Disconnected { code: None, reconnect_in: FRAME });
-        assert_eq!(w.poll(t0 + FRAME, false), None, "not while the gateway is down");
+        assert_eq!(w.poll(t0 + FRAME, false, false), None, "not while the gateway is down");
         w.on_gateway(&ready());
-        assert_eq!(w.poll(t0 + 2 * FRAME, false), Some(Reason::NewSession));
-        assert_eq!(w.poll(t0 + 3 * FRAME, false), None, "once");
+        assert_eq!(w.poll(t0 + 2 * FRAME, false, false), Some(Reason::NewSession));
+        assert_eq!(w.poll(t0 + 3 * FRAME, false, false), None, "once");
     }
 
     #[test]
     fn a_lost_link_rejoins_after_the_grace_period_while_the_gateway_is_up() {
         let t0 = Instant::now();
         let mut w = Watchdog::new();
-        assert_eq!(w.poll(t0, false), None);
-        assert_eq!(w.poll(t0 + LINK_LOST_GRACE - FRAME, false), None);
+        assert_eq!(w.poll(t0, false, false), None);
+        assert_eq!(w.poll(t0 + LINK_LOST_GRACE - FRAME, false, false), None);
         // Back in time: nothing to do.
-        assert_eq!(w.poll(t0 + LINK_LOST_GRACE - FRAME / 2, true), None);
-        assert_eq!(w.poll(t0 + LINK_LOST_GRACE * 2, false), None, "the clock restarted");
-        assert_eq!(w.poll(t0 + LINK_LOST_GRACE * 3, false), Some(Reason::LinkLost));
+        assert_eq!(w.poll(t0 + LINK_LOST_GRACE - FRAME / 2, true, false), None);
+        assert_eq!(w.poll(t0 + LINK_LOST_GRACE * 2, false, false), None, "the clock restarted");
+        assert_eq!(w.poll(t0 + LINK_LOST_GRACE * 3, false, false), Some(Reason::LinkLost));
         // A resumed gateway does not by itself mean the link is gone.
         w.succeeded();
         w.on_gateway(&GatewayEvent::Resumed { replayed: 0 });
-        assert_eq!(w.poll(t0 + LINK_LOST_GRACE * 3 + FRAME, true), None);
+        assert_eq!(w.poll(t0 + LINK_LOST_GRACE * 3 + FRAME, true, false), None);
+    }
+
+    #[test]
+    fn a_network_change_rejoins_without_waiting_for_ice() {
+        let t0 = Instant::now();
+        let mut w = Watchdog::new();
+        assert_eq!(w.poll(t0, true, true), Some(Reason::NetworkChanged));
+        w.on_gateway(&GatewayEvent::Disconnected { code: None, reconnect_in: FRAME });
+        assert_eq!(w.poll(t0 + FRAME, true, true), None, "signaling needs the gateway");
     }
 
     #[test]
@@ -207,13 +229,13 @@ mod tests {
         let mut now = t0;
         let mut attempts = 0;
         loop {
-            if let Some(reason) = w.poll(now, false) {
+            if let Some(reason) = w.poll(now, false, false) {
                 assert_eq!(reason, Reason::NewSession, "a session still owes its join");
                 attempts += 1;
                 if !w.failed(now, reason) {
                     break;
                 }
-                assert_eq!(w.poll(now + RETRY_AFTER - FRAME, false), None, "waits");
+                assert_eq!(w.poll(now + RETRY_AFTER - FRAME, false, false), None, "waits");
             }
             now += FRAME;
             assert!(now < t0 + RETRY_AFTER * (MAX_FAILURES + 2), "gives up in bounded time");
