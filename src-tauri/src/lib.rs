@@ -78,6 +78,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             voice_cmd::mic_test,
             settings_cmd::app_settings,
             settings_cmd::set_app_settings,
+            settings_cmd::set_presence,
             settings_cmd::voice_settings,
             settings_cmd::set_voice_settings,
         ])

@@ -2,6 +2,7 @@
 //! their roles and which channel is on screen); the shell decides whether to disturb:
 //! only with notifications on and the window not focused, as Discord does.
 
+use auraspeak_shared::v1::gateway::PresenceStatus;
 use auraspeak_shared::{ChannelId, ServerId};
 use tauri::{AppHandle, Manager as _};
 use tauri_specta::Event as _;
@@ -12,9 +13,10 @@ use crate::state::AppState;
 /// Long messages are cut in the bubble; the full text is one click away.
 const MAX_BODY_CHARS: usize = 180;
 
-/// Whether a mention should raise a notification now.
-pub(crate) fn should_notify(enabled: bool, window_focused: bool) -> bool {
-    enabled && !window_focused
+/// Whether a mention should raise a notification now: not with notifications off, not
+/// in do-not-disturb, not while the user looks at the app.
+pub(crate) fn should_notify(enabled: bool, presence: PresenceStatus, window_focused: bool) -> bool {
+    enabled && presence != PresenceStatus::DoNotDisturb && !window_focused
 }
 
 pub(crate) fn excerpt(body: &str) -> String {
@@ -32,9 +34,9 @@ pub(crate) async fn mention(
     title: &str,
     body: &str,
 ) -> Result<bool, notify_rust::error::Error> {
-    let enabled = crate::settings::load_app(&app.state::<AppState>().store()).notifications;
+    let settings = crate::settings::load_app(&app.state::<AppState>().store());
     let focused = app.get_webview_window("main").and_then(|w| w.is_focused().ok()).unwrap_or(false);
-    if !should_notify(enabled, focused) {
+    if !should_notify(settings.notifications, settings.presence, focused) {
         return Ok(false);
     }
     let mut notification = notify_rust::Notification::new();
@@ -72,9 +74,12 @@ mod tests {
 
     #[test]
     fn only_with_notifications_on_and_the_window_in_the_background() {
-        assert!(should_notify(true, false));
-        assert!(!should_notify(true, true));
-        assert!(!should_notify(false, false));
+        use PresenceStatus::*;
+        assert!(should_notify(true, Online, false));
+        assert!(should_notify(true, Idle, false));
+        assert!(!should_notify(true, Online, true));
+        assert!(!should_notify(false, Online, false));
+        assert!(!should_notify(true, DoNotDisturb, false), "do not disturb means it");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use auraspeak_client::store::LocalStore;
 use auraspeak_client::voice::{CaptureConfig, GateMode, VadConfig};
+use auraspeak_shared::v1::gateway::PresenceStatus;
 use serde::{Deserialize, Serialize};
 
 const APP_KEY: &str = "app";
@@ -29,6 +30,14 @@ pub struct AppSettings {
     pub start_minimized: bool,
     /// Desktop notifications for mentions while the window is not focused.
     pub notifications: bool,
+    /// The status others see; sent again on every new gateway session. Do not disturb
+    /// also silences mention notifications.
+    #[serde(default = "online")]
+    pub presence: PresenceStatus,
+}
+
+fn online() -> PresenceStatus {
+    PresenceStatus::Online
 }
 
 impl Default for AppSettings {
@@ -39,6 +48,7 @@ impl Default for AppSettings {
             language: if german { Language::De } else { Language::En },
             start_minimized: false,
             notifications: true,
+            presence: PresenceStatus::Online,
         }
     }
 }

@@ -7,7 +7,7 @@ use auraspeak_client::api::ApiClient;
 use auraspeak_client::gateway::{self, GatewayEvent, GatewayEvents, GatewayHandle, SessionConfig};
 use auraspeak_client::profile::Profile;
 use auraspeak_client::store::LocalStore;
-use auraspeak_shared::v1::gateway::Event;
+use auraspeak_shared::v1::gateway::{ClientFrame, Event, PresenceStatus};
 use auraspeak_shared::v1::users::CurrentUser;
 use serde::Serialize;
 use tauri::AppHandle;
@@ -93,7 +93,7 @@ impl AppState {
         )?;
         let (gateway, events) = gateway::connect_api(&api, SessionConfig::default());
         let _ = ConnectionChanged { state: ConnectionState::Connecting, ready: None }.emit(app);
-        let pump = tauri::async_runtime::spawn(pump(app.clone(), events));
+        let pump = tauri::async_runtime::spawn(pump(app.clone(), gateway.clone(), events));
         let session = AppSession { server_url: api.base_url().to_owned(), user: user.clone() };
         *self.session.lock().await = Some(Session { api, gateway, user, pump });
         Ok(session)
@@ -129,13 +129,18 @@ fn warn_unsaved(e: &auraspeak_client::Error) {
 
 /// Forwards the gateway's events: all dispatches to the UI, voice signaling to the call,
 /// messages into the local cache.
-async fn pump(app: AppHandle, mut events: GatewayEvents) {
+async fn pump(app: AppHandle, gateway: GatewayHandle, mut events: GatewayEvents) {
     use tauri::Manager as _;
     while let Some(event) = events.next().await {
         let state = app.state::<AppState>();
         state.voice.forward(&app, &event);
         match event {
             GatewayEvent::Ready { ready, .. } => {
+                // A new session starts online; the user's chosen status is said again.
+                let presence = crate::settings::load_app(&state.store()).presence;
+                if presence != PresenceStatus::Online {
+                    let _ = gateway.send(ClientFrame::SetPresence { status: presence }).await;
+                }
                 let _ = ConnectionChanged { state: ConnectionState::Live, ready: Some(ready) }
                     .emit(&app);
             }

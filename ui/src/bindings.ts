@@ -81,6 +81,11 @@ export const commands = {
 	micTest: (enabled: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("mic_test", { enabled })),
 	appSettings: () => __TAURI_INVOKE<AppSettings>("app_settings"),
 	setAppSettings: (settings: AppSettings) => typedError<null, CommandError>(__TAURI_INVOKE("set_app_settings", { settings })),
+	/**
+	 *  Sets the status others see (online, idle, do not disturb, invisible), now and for
+	 *  every later session.
+	 */
+	setPresence: (status: PresenceStatus) => typedError<null, CommandError>(__TAURI_INVOKE("set_presence", { status })),
 	voiceSettings: () => __TAURI_INVOKE<VoiceSettings>("voice_settings"),
 	/**
 	 *  Stores the settings and applies them at once: to a running call, and the new
@@ -115,6 +120,11 @@ export type AppSettings = {
 	start_minimized: boolean,
 	/**  Desktop notifications for mentions while the window is not focused. */
 	notifications: boolean,
+	/**
+	 *  The status others see; sent again on every new gateway session. Do not disturb
+	 *  also silences mention notifications.
+	 */
+	presence?: PresenceStatus,
 };
 
 export type AudioDevice = {

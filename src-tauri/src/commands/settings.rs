@@ -2,7 +2,9 @@
 
 use tauri::{AppHandle, State};
 
-use crate::error::CommandResult;
+use auraspeak_shared::v1::gateway::{ClientFrame, PresenceStatus};
+
+use crate::error::{CommandError, CommandResult};
 use crate::settings::{self, AppSettings, VoiceSettings};
 use crate::state::AppState;
 use crate::{ptt, tray};
@@ -24,6 +26,26 @@ pub fn set_app_settings(
     settings::save_app(&state.store(), &settings)?;
     if previous.language != settings.language {
         tray::relabel(&app, settings.language);
+    }
+    Ok(())
+}
+
+/// Sets the status others see (online, idle, do not disturb, invisible), now and for
+/// every later session.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_presence(state: State<'_, AppState>, status: PresenceStatus) -> CommandResult<()> {
+    if status == PresenceStatus::Offline {
+        return Err(CommandError::new("invalid_input", "choose invisible to appear offline"));
+    }
+    {
+        let store = state.store();
+        let mut app = settings::load_app(&store);
+        app.presence = status;
+        settings::save_app(&store, &app)?;
+    }
+    if let Ok((gateway, _)) = state.gateway().await {
+        gateway.send(ClientFrame::SetPresence { status }).await?;
     }
     Ok(())
 }

@@ -197,6 +197,8 @@ export const de: Dictionary = {
   "voice.shortcutUnavailable": "Das Push-to-Talk-Tastenkürzel ist nicht verfügbar: {reason}",
 
   "user.panel": "Benutzerbereich",
+  "user.setStatus": "Status festlegen",
+  "presence.dndHint": "Du erhältst keine Benachrichtigungen",
 
   "settings.title": "Benutzereinstellungen",
   "settings.close": "Einstellungen schließen",

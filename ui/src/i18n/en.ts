@@ -196,6 +196,8 @@ export const en = {
   "voice.shortcutUnavailable": "The push-to-talk shortcut is unavailable: {reason}",
 
   "user.panel": "User panel",
+  "user.setStatus": "Set status",
+  "presence.dndHint": "You will not get notifications",
 
   "settings.title": "User Settings",
   "settings.close": "Close settings",

@@ -9,6 +9,9 @@ import { useUi } from "../state/ui";
 import { memberName } from "../state/app";
 import { Icon } from "../components/Icon";
 import { Avatar } from "../components/Avatar";
+import { Menu, MenuItem, menuPositionFrom, type MenuPosition } from "../components/Menu";
+import { useAppSettings } from "../state/settings";
+import { commands, unwrap, type PresenceStatus } from "../lib/backend";
 import { errorText } from "../lib/errors";
 
 function IconButton({
@@ -139,13 +142,47 @@ export function UserPanel() {
   const voice = useVoice();
   const ui = useUi();
   const user = state.user;
+  const { settings, update } = useAppSettings();
+  const [statusMenu, setStatusMenu] = useState<MenuPosition | null>(null);
   const muted = voice.status.self_mute || voice.status.self_deaf;
   const deaf = voice.status.self_deaf;
   if (!user) return null;
   const name = memberName(user);
+  const presence: PresenceStatus = state.connection === "live" ? (settings.presence ?? "online") : "offline";
+  const choose = (status: PresenceStatus) => {
+    setStatusMenu(null);
+    void commands
+      .setPresence(status)
+      .then(unwrap)
+      .then(() => update({ presence: status }))
+      .catch(() => {});
+  };
   return (
     <section aria-label={t("user.panel")} className="flex h-[52px] shrink-0 items-center gap-2 bg-s0/60 px-2">
-      <Avatar id={user.id} name={name} size={32} presence={state.connection === "live" ? "online" : "offline"} speaking={voice.transmitting} />
+      <button
+        type="button"
+        data-testid="presence-menu"
+        data-presence={presence}
+        aria-label={`${t("user.setStatus")}: ${t(`presence.${presence}`)}`}
+        aria-haspopup="menu"
+        className="rounded-full"
+        onClick={(e) => setStatusMenu(menuPositionFrom(e))}
+      >
+        <Avatar id={user.id} name={name} size={32} presence={presence} speaking={voice.transmitting} />
+      </button>
+      {statusMenu && (
+        <Menu at={statusMenu} label={t("user.setStatus")} onClose={() => setStatusMenu(null)}>
+          {(["online", "idle", "do_not_disturb", "invisible"] as const).map((status) => (
+            <MenuItem key={status} onSelect={() => choose(status)}>
+              <span data-testid={`presence-${status}`} className="flex flex-col">
+                <span>{t(`presence.${status}`)}</span>
+                {status === "do_not_disturb" && <span className="text-xs opacity-70">{t("presence.dndHint")}</span>}
+              </span>
+              {(settings.presence ?? "online") === status && <span aria-hidden>✓</span>}
+            </MenuItem>
+          ))}
+        </Menu>
+      )}
       <div className="min-w-0 flex-1 leading-tight">
         <div className="truncate text-sm font-semibold text-fg-strong">{name}</div>
         <div className="truncate text-xs text-muted">{user.username}</div>

@@ -12,6 +12,7 @@ export const defaultAppSettings: AppSettings = {
   language: "en",
   start_minimized: false,
   notifications: true,
+  presence: "online",
 };
 
 function cached(): AppSettings {

@@ -88,7 +88,7 @@ export const voiceSettings: VoiceSettings = {
 
 /** Default answers for the commands every screen calls. */
 export function mockBasics(): void {
-  mockCommand("app_settings", { theme: "dark", language: "en", start_minimized: false, notifications: true });
+  mockCommand("app_settings", { theme: "dark", language: "en", start_minimized: false, notifications: true, presence: "online" });
   mockCommand("set_app_settings", null);
   mockCommand("known_servers", []);
   mockCommand("voice_settings", voiceSettings);
