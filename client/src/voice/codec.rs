@@ -102,6 +102,10 @@ pub struct VoiceEncoder {
     pending_timestamp: u32,
     next_timestamp: u32,
     next_sequence: u16,
+    /// Capture time (samples) after `next_timestamp`'s packet end that the silence which
+    /// completed the last packet already stands for: skipped frames use it up before
+    /// moving the clock, so that time is not counted twice.
+    silence_ahead: u32,
     out: Vec<u8>,
     history: RedundancyHistory,
 }
@@ -117,6 +121,7 @@ impl VoiceEncoder {
             pending_timestamp: 0,
             next_timestamp: 0,
             next_sequence: 0,
+            silence_ahead: 0,
             out: vec![0; MAX_PACKET_BYTES],
             history: RedundancyHistory::default(),
             config,
@@ -131,6 +136,9 @@ impl VoiceEncoder {
     /// Adds one frame to send. Returns a packet when one is complete; DTX packets that
     /// carry nothing (1–2 bytes) are not returned, which the receiver sees as silence.
     pub fn push_frame(&mut self, frame: &Frame) -> Result<Option<EncodedPacket>> {
+        // Sound again within time a silence fill already covered: it goes after that
+        // packet (a shift of at most one packet), timestamps must not overlap.
+        self.silence_ahead = 0;
         if self.pending.is_empty() {
             self.pending_timestamp = self.next_timestamp;
         }
@@ -152,7 +160,13 @@ impl VoiceEncoder {
     /// completed with silence and returned, so the end of a talk spurt is not lost.
     pub fn skip_frame(&mut self) -> Result<Option<EncodedPacket>> {
         let packet = self.flush()?;
-        self.next_timestamp = self.next_timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        let frame = FRAME_SAMPLES as u32;
+        if self.silence_ahead >= frame {
+            self.silence_ahead -= frame;
+        } else {
+            self.silence_ahead = 0;
+            self.next_timestamp = self.next_timestamp.wrapping_add(frame);
+        }
         Ok(packet)
     }
 
@@ -163,8 +177,9 @@ impl VoiceEncoder {
         }
         let missing = self.config.frame_duration.samples().saturating_sub(self.pending.len());
         self.pending.extend(std::iter::repeat_n(0.0, missing));
-        // The silence completes the packet's capture time.
+        // The silence completes the packet's capture time, standing for frames to come.
         self.next_timestamp = self.next_timestamp.wrapping_add(missing as u32);
+        self.silence_ahead = missing as u32;
         self.encode_pending()
     }
 
@@ -427,6 +442,23 @@ mod tests {
         for p in &packets {
             assert_eq!(VoiceDecoder::packet_samples(&p.payload).unwrap(), 960);
         }
+    }
+
+    /// A talk spurt that ends on half a 20 ms packet: the silence that completes it stands
+    /// for the next frame, which the gate then skips; the clock must count it once.
+    #[test]
+    fn a_spurt_ending_mid_packet_keeps_capture_time() {
+        let mut enc =
+            VoiceEncoder::new(EncoderConfig { dtx: false, ..Default::default() }).unwrap();
+        assert!(enc.push_frame(&voiced_frame(0)).unwrap().is_none());
+        let filled = enc.skip_frame().unwrap().expect("the half packet, completed");
+        assert_eq!(filled.timestamp, 0);
+        for _ in 2..5 {
+            assert!(enc.skip_frame().unwrap().is_none());
+        }
+        assert!(enc.push_frame(&voiced_frame(5)).unwrap().is_none());
+        let next = enc.push_frame(&voiced_frame(6)).unwrap().expect("a packet");
+        assert_eq!(next.timestamp, 5 * FRAME_SAMPLES as u32, "frame 5 starts at 5 × 10 ms");
     }
 
     #[test]

@@ -16,7 +16,8 @@ describe("own status", () => {
     expect(invokedWith("set_presence")).toEqual([{ status: "do_not_disturb" }]);
     await waitFor(() => expect(screen.getByTestId("presence-menu")).toHaveAttribute("data-presence", "do_not_disturb"));
     // Saved with the other app settings, so the next start (and every new session) keeps it.
-    expect(invokedWith("set_app_settings").at(-1)).toMatchObject({ settings: { presence: "do_not_disturb" } });
+    const saved = invokedWith("set_app_settings");
+    expect(saved[saved.length - 1]).toMatchObject({ settings: { presence: "do_not_disturb" } });
   });
 
   it("is keyboard operable and labelled", async () => {

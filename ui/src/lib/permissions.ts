@@ -82,3 +82,109 @@ export function serverPermissions(
   if (p & (1n << BigInt(Perm.ADMINISTRATOR))) return ALL_PERMISSIONS;
   return (p & BigInt(ALL_PERMISSIONS)).toString();
 }
+
+// ---- Editing permission sets (roles and channel overwrites) ----
+
+/** The raw bit, without ADMINISTRATOR implying it: what a role or overwrite itself says. */
+export function hasBit(perms: string | null | undefined, name: PermName): boolean {
+  return (bits(perms) & (1n << BigInt(Perm[name]))) !== 0n;
+}
+
+/** `perms` with `name` switched on or off, as a decimal string. */
+export function withBit(perms: string, name: PermName, on: boolean): string {
+  const bit = 1n << BigInt(Perm[name]);
+  const b = bits(perms);
+  return (on ? b | bit : b & ~bit).toString();
+}
+
+/** The names of the defined bits set in `perms`, in bit order. */
+export function permissionNames(perms: string): PermName[] {
+  return (Object.keys(Perm) as PermName[]).filter((n) => hasBit(perms, n));
+}
+
+export type PermGroup = "general" | "text" | "voice" | "moderation";
+
+/** Every permission in exactly one group, in the order the roles editor shows them. */
+export const PERMISSION_GROUPS: { id: PermGroup; perms: PermName[] }[] = [
+  { id: "general", perms: ["VIEW_CHANNEL", "MANAGE_CHANNELS", "MANAGE_ROLES", "MANAGE_SERVER", "CREATE_INVITE", "CHANGE_NICKNAME"] },
+  { id: "text", perms: ["SEND_MESSAGES", "READ_HISTORY", "ADD_REACTIONS", "MENTION_EVERYONE", "MANAGE_MESSAGES"] },
+  { id: "voice", perms: ["CONNECT", "SPEAK", "PRIORITY_SPEAKER", "MUTE_MEMBERS", "DEAFEN_MEMBERS", "MOVE_MEMBERS"] },
+  { id: "moderation", perms: ["KICK_MEMBERS", "BAN_MEMBERS", "MANAGE_NICKNAMES", "VIEW_AUDIT_LOG", "ADMINISTRATOR"] },
+];
+
+// What an overwrite can change per channel kind, mirroring `channel_permissions` in
+// shared/src/permissions.rs: a text channel drops the voice bits (and CONNECT), a voice
+// channel without CONNECT drops them. The server checks the rest (invites, roles, kicks,
+// bans, nicknames, audit log, ADMINISTRATOR) server-wide, so overwriting them does nothing.
+const CHANNEL_GENERAL: PermName[] = ["VIEW_CHANNEL", "MANAGE_CHANNELS"];
+const TEXT_ONLY: PermName[] = ["SEND_MESSAGES", "READ_HISTORY", "ADD_REACTIONS", "MENTION_EVERYONE", "MANAGE_MESSAGES"];
+const VOICE_ONLY: PermName[] = ["CONNECT", "SPEAK", "PRIORITY_SPEAKER", "MUTE_MEMBERS", "DEAFEN_MEMBERS", "MOVE_MEMBERS"];
+
+/** Groups of overwritable permissions for a channel kind; a category passes them all on. */
+export function channelPermissionGroups(kind: "text" | "voice" | "category"): { id: PermGroup; perms: PermName[] }[] {
+  const groups: { id: PermGroup; perms: PermName[] }[] = [{ id: "general", perms: CHANNEL_GENERAL }];
+  if (kind !== "voice") groups.push({ id: "text", perms: TEXT_ONLY });
+  if (kind !== "text") groups.push({ id: "voice", perms: VOICE_ONLY });
+  return groups;
+}
+
+export type OverwriteState = "allow" | "inherit" | "deny";
+export interface OverwriteBits {
+  allow: string;
+  deny: string;
+}
+
+export function overwriteState(ow: OverwriteBits, name: PermName): OverwriteState {
+  if (hasBit(ow.allow, name)) return "allow";
+  if (hasBit(ow.deny, name)) return "deny";
+  return "inherit";
+}
+
+/** Sets one permission of an overwrite; a bit is never in both sets (the server drops such deny bits). */
+export function setOverwriteState(ow: OverwriteBits, name: PermName, state: OverwriteState): OverwriteBits {
+  return { allow: withBit(ow.allow, name, state === "allow"), deny: withBit(ow.deny, name, state === "deny") };
+}
+
+// ---- Role hierarchy, as the server enforces it (server/src/community/roles.rs) ----
+
+export interface Rank {
+  /** Owner or administrator: above every role, may grant anything. */
+  outranksAll: boolean;
+  /** Position of one's highest role; 0 with only @everyone. */
+  top: number;
+  /** Server-wide permissions: nobody can grant a bit they lack. */
+  permissions: string;
+}
+
+export function rankOf(detail: {
+  server: { id: string; owner_id: string };
+  roles: { id: string; position: number }[];
+  me: { user_id: string; roles: readonly string[] };
+  my_permissions: string;
+}): Rank {
+  const top = detail.roles.filter((r) => detail.me.roles.includes(r.id)).reduce((m, r) => Math.max(m, r.position), 0);
+  const outranksAll = detail.me.user_id === detail.server.owner_id || hasBit(detail.my_permissions, "ADMINISTRATOR");
+  return { outranksAll, top, permissions: detail.my_permissions };
+}
+
+/**
+ * Whether a role may be edited (MANAGE_ROLES assumed): strictly below one's highest role,
+ * unless one outranks everything. @everyone is editable by anyone who manages roles.
+ */
+export function canManageRole(rank: Rank, role: { id: string; position: number }, everyoneId: string): boolean {
+  return rank.outranksAll || role.id === everyoneId || role.position < rank.top;
+}
+
+/** Whether `name` may be granted or denied by someone of this rank. */
+export function canGrant(rank: Rank, name: PermName): boolean {
+  return rank.outranksAll || hasBit(rank.permissions, name);
+}
+
+/** Bits of `perms` this rank could not grant: a save including them is refused. */
+export function ungrantable(rank: Rank, perms: string): PermName[] {
+  return rank.outranksAll ? [] : permissionNames(perms).filter((n) => !hasBit(rank.permissions, n));
+}
+
+export function colorHex(color: number): string {
+  return `#${color.toString(16).padStart(6, "0")}`;
+}

@@ -192,11 +192,21 @@ export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
         }),
         ev.server_id,
       );
-    case "role_delete":
-      return refreshPermissions(
-        withServer(state, ev.server_id, (d) => ({ ...d, roles: d.roles.filter((r) => r.id !== ev.role_id) })),
-        ev.server_id,
-      );
+    case "role_delete": {
+      // The server drops the role from every member and every channel overwrite with it
+      // but announces only the role itself: do the same here, or stale IDs linger.
+      const strip = (m: Member): Member => (m.roles.includes(ev.role_id) ? { ...m, roles: m.roles.filter((r) => r !== ev.role_id) } : m);
+      const isIt = (o: { kind: string; target_id: string }) => o.kind === "role" && o.target_id === ev.role_id;
+      let next = withServer(state, ev.server_id, (d) => ({
+        ...d,
+        roles: d.roles.filter((r) => r.id !== ev.role_id),
+        me: strip(d.me),
+        channels: d.channels.map((c) => (c.overwrites.some(isIt) ? { ...c, overwrites: c.overwrites.filter((o) => !isIt(o)) } : c)),
+      }));
+      const list = state.members[ev.server_id];
+      if (list && next !== state) next = { ...next, members: { ...next.members, [ev.server_id]: list.map(strip) } };
+      return refreshPermissions(next, ev.server_id);
+    }
     case "server_update":
       return refreshPermissions(withServer(state, ev.server.id, (d) => ({ ...d, server: ev.server })), ev.server.id);
     case "presence_update":
