@@ -333,7 +333,9 @@ pub async fn run(
     mut output: AudioOutput,
     mut controls: mpsc::Receiver<CallControl>,
 ) -> Result<CallReport> {
-    let connection = connect(gateway, events, &options).await?;
+    // Boxed, like the rejoin below: signaling and ICE futures are large, and a call's
+    // future lives on its caller's stack (2 MiB on a test thread).
+    let connection = Box::pin(connect(gateway, events, &options)).await?;
     let slots = connection.slots;
     let mut call = Call {
         connection,
@@ -382,7 +384,7 @@ pub async fn run(
                 let route_changed = call.frames.is_multiple_of(ROUTE_CHECK_FRAMES)
                     && call.connection.link.route_changed();
                 if let Some(reason) = watchdog.poll(now, call.connection.is_connected(), route_changed) {
-                    match call.rejoin(gateway, events, &options, reason, options.status.as_ref()).await {
+                    match Box::pin(call.rejoin(gateway, events, &options, reason, options.status.as_ref())).await {
                         Ok(()) => watchdog.succeeded(),
                         Err(e) if rejoin::is_refusal(&e) => break format!("could not rejoin: {e}"),
                         Err(e) => {

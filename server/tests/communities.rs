@@ -331,9 +331,10 @@ async fn role_hierarchy_limits_moderators(backend: Backend) {
     for u in [&modr, &peer, &pleb] {
         join(&s, &owner, &sid, u).await;
     }
-    let helper = create_role(&s, &owner, &sid, "Helper", 0).await;
+    // New roles go just above @everyone, so the later one ends up lower.
     let moderator =
         create_role(&s, &owner, &sid, "Moderator", KICK | MANAGE_ROLES | MANAGE_MESSAGES).await;
+    let helper = create_role(&s, &owner, &sid, "Helper", 0).await;
     assert_eq!(grant(&s, &owner, &sid, &modr, &moderator).await, StatusCode::NO_CONTENT);
     assert_eq!(grant(&s, &owner, &sid, &peer, &moderator).await, StatusCode::NO_CONTENT);
 
@@ -361,6 +362,25 @@ async fn role_hierarchy_limits_moderators(backend: Backend) {
         )
         .await;
     assert_error(&rename_mod, StatusCode::FORBIDDEN, "forbidden");
+    // A role a moderator creates lands below their own, so they can still manage it.
+    let own = create_role(&s, &modr, &sid, "Raiders", 0).await;
+    let (status, _) = s
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/servers/{sid}/roles/{own}"),
+            Some(&modr.token),
+            Some(json!({"name": "Raid Team"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "the creator edits the new role");
+    let (_, detail) = s.get(&format!("/api/v1/servers/{sid}"), Some(&owner.token)).await;
+    let position = |id: &str| {
+        detail["roles"].as_array().expect("roles").iter().find(|r| r["id"] == id).expect("role")
+            ["position"]
+            .as_i64()
+    };
+    assert_eq!(position(&own), Some(1), "just above @everyone");
+    assert!(position(&moderator) > position(&helper), "earlier roles moved up, order kept");
 
     let (status, _) = kick(&s, &sid, &modr, &pleb).await;
     assert_eq!(status, StatusCode::NO_CONTENT);

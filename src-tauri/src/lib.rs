@@ -12,6 +12,8 @@ pub mod settings;
 pub mod state;
 mod tray;
 mod voice;
+#[cfg(target_os = "linux")]
+pub mod webkit_env;
 
 use auraspeak_client::profile::Profile;
 use auraspeak_client::store::LocalStore;

@@ -2,5 +2,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    #[cfg(target_os = "linux")]
+    auraspeak_desktop::webkit_env::apply();
     auraspeak_desktop::run();
 }

@@ -130,7 +130,6 @@ impl DesktopApp {
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("LANG", "en_US.UTF-8")
             .env_remove("WAYLAND_DISPLAY")
             .stdout(Stdio::null())

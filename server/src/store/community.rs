@@ -650,10 +650,14 @@ macro_rules! impl_community_store {
 
             async fn create_role(&self, role: &RoleRow, audit: &NewAudit) -> Result<RoleRow, Error> {
                 let mut tx = self.writer().begin().await?;
-                // New roles go on top of the existing ones, as in every chat app.
+                // A new role goes just above @everyone, as in Discord: below the role of
+                // whoever created it, so they can still edit, move and delete it.
+                sqlx::query("UPDATE roles SET position = position + 1 WHERE server_id = $1 AND position >= 1")
+                    .bind(role.server_id)
+                    .execute(&mut *tx).await?;
                 let row = sqlx::query_as::<_, RoleRow>(concat!(
                     "INSERT INTO roles (id, server_id, name, permissions, position, color, created_at) \
-                     VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(position), 0) + 1 FROM roles WHERE server_id = $2), $5, $6) \
+                     VALUES ($1, $2, $3, $4, 1, $5, $6) \
                      RETURNING ", role_columns!()))
                     .bind(role.id).bind(role.server_id).bind(&role.name).bind(role.permissions).bind(role.color).bind(audit.now)
                     .fetch_one(&mut *tx).await?;

@@ -3,7 +3,7 @@ import { readReducer, isUnread, mentionCount, type ReadStates } from "../state/r
 import { emptyVoiceStates, usersInChannel, voiceReducer } from "../state/voiceStates";
 import { messagesReducer, applyReaction } from "../state/messages";
 import { appReducer, initialAppState } from "../state/app";
-import { message, me, ready } from "../test/fixtures";
+import { carl, message, me, ready } from "../test/fixtures";
 import type { VoiceState } from "../lib/backend";
 
 const meRef = { id: "100", roleIds: ["11"] };
@@ -158,5 +158,105 @@ describe("permissions", () => {
     expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(true);
     s = appReducer(s, { type: "event", event: { type: "role_update", server_id: "10", role: { id: "11", name: "Mods", permissions: "0", position: 1, color: 0 } } });
     expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(false);
+  });
+});
+
+describe("role and channel administration events", () => {
+  const live = () => {
+    const r = ready();
+    const d = r.servers[0];
+    r.servers[0] = {
+      ...d,
+      server: { ...d.server, owner_id: "999" },
+      me: { ...d.me, roles: ["11"] },
+      channels: d.channels.map((c) =>
+        c.id === "20"
+          ? { ...c, overwrites: [{ kind: "role" as const, target_id: "11", allow: "2", deny: "0" }, { kind: "role" as const, target_id: "10", allow: "0", deny: "2" }] }
+          : c,
+      ),
+    };
+    let s = appReducer(initialAppState, { type: "connection", state: "live", ready: r });
+    s = appReducer(s, { type: "members", serverId: "10", members: [{ ...d.me, roles: ["11"] }, { ...carl, roles: ["11", "12"] }] });
+    return s;
+  };
+
+  it("role_delete also drops the role from members, from me and from channel overwrites", async () => {
+    const { has } = await import("../lib/permissions");
+    let s = live();
+    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(true);
+    s = appReducer(s, { type: "event", event: { type: "role_delete", server_id: "10", role_id: "11" } });
+    const d = s.servers["10"];
+    expect(d.roles.map((r) => r.id)).toEqual(["10"]);
+    expect(d.me.roles).toEqual([]);
+    expect(s.members["10"].map((m) => m.roles)).toEqual([[], ["12"]]);
+    expect(d.channels.find((c) => c.id === "20")!.overwrites).toEqual([{ kind: "role", target_id: "10", allow: "0", deny: "2" }]);
+    expect(has(d.my_permissions, "MUTE_MEMBERS")).toBe(false);
+    // Another server's delete changes nothing here.
+    expect(appReducer(s, { type: "event", event: { type: "role_delete", server_id: "77", role_id: "10" } }).servers).toBe(s.servers);
+  });
+
+  it("role_create, role_update (reorder) and channel_update with new overwrites update the server", () => {
+    let s = live();
+    s = appReducer(s, { type: "event", event: { type: "role_create", server_id: "10", role: { id: "12", name: "VIP", permissions: "0", position: 2, color: 0 } } });
+    s = appReducer(s, { type: "event", event: { type: "role_update", server_id: "10", role: { id: "11", name: "Mods", permissions: String(1 << 14), position: 3, color: 0 } } });
+    expect(s.servers["10"].roles.map((r) => [r.id, r.position])).toEqual([["10", 0], ["11", 3], ["12", 2]]);
+    const general = s.servers["10"].channels.find((c) => c.id === "20")!;
+    const overwrites = [{ kind: "member" as const, target_id: "200", allow: "0", deny: "1" }];
+    s = appReducer(s, { type: "event", event: { type: "channel_update", channel: { ...general, name: "chat", overwrites } } });
+    const updated = s.servers["10"].channels.find((c) => c.id === "20")!;
+    expect(updated.name).toBe("chat");
+    expect(updated.overwrites).toEqual(overwrites);
+    expect(s.servers["10"].channels).toHaveLength(4);
+  });
+});
+
+describe("permission editing helpers", () => {
+  it("tri-state overwrites keep a bit in at most one set", async () => {
+    const { overwriteState, setOverwriteState } = await import("../lib/permissions");
+    let ow = { allow: "0", deny: "0" };
+    ow = setOverwriteState(ow, "SEND_MESSAGES", "deny");
+    ow = setOverwriteState(ow, "VIEW_CHANNEL", "allow");
+    expect(ow).toEqual({ allow: "1", deny: "2" });
+    ow = setOverwriteState(ow, "SEND_MESSAGES", "allow");
+    expect(ow).toEqual({ allow: "3", deny: "0" });
+    expect(overwriteState(ow, "SEND_MESSAGES")).toBe("allow");
+    ow = setOverwriteState(ow, "VIEW_CHANNEL", "inherit");
+    expect(ow).toEqual({ allow: "2", deny: "0" });
+    expect(overwriteState(ow, "VIEW_CHANNEL")).toBe("inherit");
+  });
+
+  it("keeps bits above 2^53 intact and lists kind-relevant channel permissions", async () => {
+    const { withBit, hasBit, channelPermissionGroups } = await import("../lib/permissions");
+    const high = ((1n << 60n) | 1n).toString();
+    expect(withBit(high, "SEND_MESSAGES", true)).toBe(((1n << 60n) | 3n).toString());
+    expect(hasBit(String(1 << 19), "KICK_MEMBERS")).toBe(false);
+    const names = (k: "text" | "voice" | "category") => channelPermissionGroups(k).flatMap((g) => g.perms);
+    expect(names("text")).toContain("SEND_MESSAGES");
+    expect(names("text")).not.toContain("SPEAK");
+    expect(names("voice")).toContain("CONNECT");
+    expect(names("voice")).not.toContain("SEND_MESSAGES");
+    expect(names("category")).toEqual(expect.arrayContaining(["SEND_MESSAGES", "SPEAK", "VIEW_CHANNEL"]));
+    expect(names("category")).not.toContain("ADMINISTRATOR");
+    const { PERMISSION_GROUPS, Perm } = await import("../lib/permissions");
+    // The roles editor shows every defined bit exactly once.
+    expect(PERMISSION_GROUPS.flatMap((g) => g.perms).sort()).toEqual(Object.keys(Perm).sort());
+  });
+
+  it("ranks by the highest role; owner and administrators outrank every role", async () => {
+    const { rankOf, canManageRole } = await import("../lib/permissions");
+    const roles = [{ id: "10", position: 0 }, { id: "11", position: 1 }, { id: "12", position: 2 }, { id: "13", position: 3 }];
+    const base = { server: { id: "10", owner_id: "999" }, roles, me: { user_id: "100", roles: ["12"] }, my_permissions: "128" };
+    const rank = rankOf(base);
+    expect(rank).toMatchObject({ outranksAll: false, top: 2 });
+    expect(roles.map((r) => canManageRole(rank, r, "10"))).toEqual([true, true, false, false]);
+    expect(rankOf({ ...base, server: { id: "10", owner_id: "100" } }).outranksAll).toBe(true);
+    expect(rankOf({ ...base, my_permissions: String(1 << 19) }).outranksAll).toBe(true);
+  });
+
+  it("swaps positions, renumbering only when two roles share one", async () => {
+    const { swapPositions } = await import("../settings/admin/RolesEditor");
+    const r = (id: string, position: number) => ({ id, name: id, permissions: "0", position, color: 0 });
+    expect(swapPositions([r("a", 5), r("b", 2)], 0, 1)).toEqual([{ id: "a", position: 2 }, { id: "b", position: 5 }]);
+    expect(swapPositions([r("a", 3), r("b", 2), r("c", 2)], 1, 2)).toEqual([{ id: "b", position: 1 }]);
   });
 });

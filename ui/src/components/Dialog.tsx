@@ -9,7 +9,7 @@ export function focusables(root: HTMLElement): HTMLElement[] {
     root.querySelectorAll<HTMLElement>(
       'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])',
     ),
-  ).filter((el) => !el.hasAttribute("hidden"));
+  ).filter((el) => !el.closest("[hidden]"));
 }
 
 /** Keeps Tab and Shift+Tab inside `root`, and closes on Escape. */

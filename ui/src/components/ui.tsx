@@ -83,21 +83,28 @@ export function Toggle({
   checked,
   onChange,
   name,
+  disabled,
 }: {
   label: string;
   hint?: string;
   checked: boolean;
   onChange: (v: boolean) => void;
   name?: string;
+  disabled?: boolean;
 }) {
   const id = useId();
+  const hintId = useId();
   return (
-    <div className="mb-4 flex items-start justify-between gap-4">
+    <div className={`mb-4 flex items-start justify-between gap-4 ${disabled ? "opacity-50" : ""}`}>
       <div>
         <label htmlFor={id} className="font-medium text-fg-strong">
           {label}
         </label>
-        {hint && <p className="text-sm text-muted">{hint}</p>}
+        {hint && (
+          <p id={hintId} className="text-sm text-muted">
+            {hint}
+          </p>
+        )}
       </div>
       <input
         id={id}
@@ -105,8 +112,10 @@ export function Toggle({
         type="checkbox"
         role="switch"
         checked={checked}
+        disabled={disabled}
+        aria-describedby={hint ? hintId : undefined}
         onChange={(e) => onChange(e.target.checked)}
-        className="peer h-6 w-10 shrink-0 cursor-pointer appearance-none rounded-full bg-[#80848e] transition-colors checked:bg-ok relative before:absolute before:left-0.5 before:top-0.5 before:h-5 before:w-5 before:rounded-full before:bg-white before:transition-transform checked:before:translate-x-4"
+        className="peer h-6 w-10 shrink-0 cursor-pointer disabled:cursor-not-allowed appearance-none rounded-full bg-[#80848e] transition-colors checked:bg-ok relative before:absolute before:left-0.5 before:top-0.5 before:h-5 before:w-5 before:rounded-full before:bg-white before:transition-transform checked:before:translate-x-4"
       />
     </div>
   );

@@ -4,11 +4,24 @@
 
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
-import type { Channel, Member, Message, Ready, ServerDetail } from "../lib/backend";
+import type {
+  Channel,
+  CreateRoleRequest,
+  Member,
+  Message,
+  OverwriteKind,
+  Ready,
+  Role,
+  RolePosition,
+  ServerDetail,
+  SetOverwriteRequest,
+  UpdateChannelRequest,
+  UpdateRoleRequest,
+} from "../lib/backend";
 
 const me = { id: "100", username: "ann", display_name: "Ann", email: "ann@example.com", created_at: Date.now() - 9e9 };
 const members: Member[] = [
-  { user_id: "100", username: "ann", display_name: "Ann", nickname: null, roles: ["11"], joined_at: 0 },
+  { user_id: "100", username: "ann", display_name: "Ann", nickname: null, roles: ["12"], joined_at: 0 },
   { user_id: "200", username: "bob", display_name: "Bob", nickname: null, roles: [], joined_at: 0 },
   { user_id: "300", username: "carl", display_name: null, nickname: "Carlos", roles: ["11"], joined_at: 0 },
   { user_id: "400", username: "dora", display_name: "Dora", nickname: null, roles: [], joined_at: 0 },
@@ -26,12 +39,14 @@ const server: ServerDetail = {
     ch("21", "clips", "text", "1"),
     ch("22", "lfg", "text", "1"),
     ch("2", "Voice Channels", "category", null),
-    ch("30", "Lounge", "voice", "2"),
+    ch("30", "Lounge", "voice", "2", { overwrites: [{ kind: "role", target_id: "10", allow: "0", deny: "8192" }, { kind: "role", target_id: "11", allow: "8192", deny: "0" }] }),
     ch("31", "Raid Night", "voice", "2", { user_limit: 5 }),
   ],
   roles: [
     { id: "10", name: "@everyone", permissions: "12859", position: 0, color: 0 },
-    { id: "11", name: "Officers", permissions: String(1 << 19), position: 1, color: 0xe67e22 },
+    { id: "12", name: "Officers", permissions: String(1 << 19), position: 3, color: 0xe67e22 },
+    { id: "11", name: "Raid Leads", permissions: String((1 << 14) | (1 << 16)), position: 2, color: 0x3498db },
+    { id: "13", name: "Newcomers", permissions: "0", position: 1, color: 0 },
   ],
   me: members[0],
   my_permissions: String((1 << 22) - 1),
@@ -57,6 +72,85 @@ const messages: Message[] = [
 ];
 
 let voiceChannel: string | null = null;
+
+// Role and channel administration: change the sample server, then tell the UI the way
+// the gateway would. Objects are replaced, never changed in place: the UI holds them too.
+const gateway = (event: unknown) => setTimeout(() => void emit("server-event", { event }), 30);
+function findRole(id: unknown): Role {
+  const role = server.roles.find((r) => r.id === id);
+  if (!role) throw { code: "not_found", message: "role not found" };
+  return role;
+}
+function putRole(role: Role): Role {
+  server.roles = server.roles.map((r) => (r.id === role.id ? role : r));
+  gateway({ type: "role_update", server_id: "10", role });
+  return role;
+}
+function putChannel(id: unknown, change: (c: Channel) => Channel): Channel {
+  const old = server.channels.find((x) => x.id === id);
+  if (!old) throw { code: "not_found", message: "channel not found" };
+  const c = change(old);
+  server.channels = server.channels.map((x) => (x.id === c.id ? c : x));
+  gateway({ type: "channel_update", channel: c });
+  return c;
+}
+function admin(cmd: string, a: Record<string, unknown>): unknown {
+  switch (cmd) {
+    case "create_role": {
+      const req = a.request as CreateRoleRequest;
+      const role: Role = {
+        id: String(nextId++), name: req.name, permissions: req.permissions ?? "0", color: req.color ?? 0,
+        position: Math.max(...server.roles.map((r) => r.position)) + 1,
+      };
+      server.roles = [...server.roles, role];
+      gateway({ type: "role_create", server_id: "10", role });
+      return role;
+    }
+    case "update_role": {
+      const role = findRole(a.roleId);
+      const req = a.request as UpdateRoleRequest;
+      return putRole({
+        ...role, name: req.name ?? role.name, color: req.color ?? role.color, permissions: req.permissions ?? role.permissions,
+      });
+    }
+    case "reorder_roles":
+      for (const p of a.positions as RolePosition[]) putRole({ ...findRole(p.id), position: p.position });
+      return server.roles;
+    case "delete_role":
+      findRole(a.roleId);
+      server.roles = server.roles.filter((r) => r.id !== a.roleId);
+      gateway({ type: "role_delete", server_id: "10", role_id: a.roleId });
+      return null;
+    case "set_member_role": {
+      const i = members.findIndex((x) => x.user_id === a.userId);
+      if (i < 0) throw { code: "not_found", message: "member not found" };
+      const roles = members[i].roles.filter((r) => r !== a.roleId);
+      members[i] = { ...members[i], roles: a.granted ? [...roles, String(a.roleId)] : roles };
+      gateway({ type: "member_update", server_id: "10", member: members[i] });
+      return null;
+    }
+    case "update_channel": {
+      const req = a.request as UpdateChannelRequest;
+      const set = Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined && v !== null));
+      return putChannel(a.channelId, (c) => ({ ...c, ...set }));
+    }
+    case "set_overwrite":
+    case "delete_overwrite": {
+      const kind = a.kind as OverwriteKind;
+      const req = (a.request ?? {}) as SetOverwriteRequest;
+      const c = putChannel(a.channelId, (c) => ({
+        ...c,
+        overwrites: [
+          ...c.overwrites.filter((o) => !(o.kind === kind && o.target_id === a.targetId)),
+          ...(cmd === "set_overwrite" ? [{ kind, target_id: String(a.targetId), allow: req.allow ?? "0", deny: req.deny ?? "0" }] : []),
+        ],
+      }));
+      return cmd === "set_overwrite" ? c : null;
+    }
+    default:
+      return undefined;
+  }
+}
 const ready: Ready = {
   session_id: "demo", seq: 1, user: me, servers: [server, other], heartbeat_interval_ms: 30000,
   read_states: [
@@ -102,7 +196,7 @@ mockIPC(
       case "voice_settings": return voiceSettings;
       case "set_voice_settings": voiceSettings = a.settings as typeof voiceSettings; return null;
       case "voice_devices": return { inputs: [{ id: "m", name: "USB Microphone", is_default: true }], outputs: [{ id: "s", name: "Headphones", is_default: true }] };
-      case "list_members": return a.serverId === "10" ? members : members.slice(0, 2);
+      case "list_members": return a.serverId === "10" ? members.slice() : members.slice(0, 2);
       case "cached_messages": return a.channelId === "20" ? messages : [];
       case "history": return a.channelId === "20" && !a.before ? messages : [];
       case "send_message": {
@@ -132,7 +226,7 @@ mockIPC(
       case "list_bans": return [{ user_id: "900", username: "griefer", reason: "spam", moderator_id: "100", created_at: 0 }];
       case "audit_log": return [{ id: "1", action: "member_ban", actor_id: "100", target_id: "900", reason: "spam", created_at: Date.now() - 5e6 }];
       case "create_invite": return { code: "nEwC0de", server_id: "10", creator_id: "100", uses: 0, max_uses: null, expires_at: null, created_at: Date.now() };
-      default: return null;
+      default: return admin(cmd, a) ?? null;
     }
   },
   { shouldMockEvents: true },

@@ -39,16 +39,6 @@ export function has(perms: string | null | undefined, name: PermName): boolean {
   return (b & (1n << BigInt(Perm[name]))) !== 0n;
 }
 
-export function countPermissions(perms: string): number {
-  let b = bits(perms);
-  let n = 0;
-  while (b) {
-    n += Number(b & 1n);
-    b >>= 1n;
-  }
-  return n;
-}
-
 /** Whether any administration tab makes sense for someone with these permissions. */
 export function canAdminister(perms: string | null | undefined): boolean {
   return (
@@ -126,6 +116,11 @@ export function channelPermissionGroups(kind: "text" | "voice" | "category"): { 
   if (kind !== "voice") groups.push({ id: "text", perms: TEXT_ONLY });
   if (kind !== "text") groups.push({ id: "voice", perms: VOICE_ONLY });
   return groups;
+}
+
+/** Every bit set in either. */
+export function union(a: string, b: string): string {
+  return (bits(a) | bits(b)).toString();
 }
 
 export type OverwriteState = "allow" | "inherit" | "deny";

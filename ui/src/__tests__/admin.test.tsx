@@ -1,0 +1,350 @@
+import { describe, expect, it } from "vitest";
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { bob, channel, ready, renderLoggedIn, server } from "../test/fixtures";
+import { emit, invokedWith, lastInvoke, mockCommand } from "../test/tauriMock";
+import type { Channel, Role, ServerDetail } from "../lib/backend";
+
+type User = ReturnType<typeof userEvent.setup>;
+type Args = Record<string, unknown>;
+
+async function openAdmin(user: User, section: "roles" | "members" | "channels", detail: ServerDetail = server) {
+  await renderLoggedIn("/channels/10/20", ready({ servers: [detail] }));
+  await user.click(screen.getByTestId("open-settings"));
+  await user.click(screen.getByTestId("settings-tab-admin"));
+  await user.click(screen.getByTestId(`admin-tab-${section}`));
+}
+
+const bit = (n: number) => 1 << n;
+
+describe("roles editor", () => {
+  it("saves a toggled permission as the new decimal bit set, only after Save", async () => {
+    const user = userEvent.setup();
+    mockCommand("update_role", (a: Args) => ({ ...server.roles[1], ...(a.request as Partial<Role>) }));
+    await openAdmin(user, "roles");
+    // Highest first, @everyone last.
+    const list = screen.getByRole("list", { name: "Roles" });
+    expect(within(list).getAllByTestId(/^role-/).map((b) => b.textContent)).toEqual(["Mods", "@everyone"]);
+
+    await user.click(screen.getByTestId("role-11"));
+    const kick = screen.getByRole("switch", { name: "Kick Members" });
+    expect(kick).not.toBeChecked();
+    await user.click(kick);
+    expect(kick).toBeChecked();
+    expect(invokedWith("update_role")).toHaveLength(0);
+
+    // Another role cannot be picked while this one has unsaved changes.
+    await user.click(screen.getByTestId("role-10"));
+    const bar = screen.getByTestId("roles-save-bar");
+    expect(bar).toHaveTextContent("Save or reset your changes first.");
+    expect(screen.getByTestId("role-11")).toHaveAttribute("aria-current", "true");
+
+    await user.click(within(bar).getByRole("button", { name: "Save Changes" }));
+    // MUTE_MEMBERS (14) was there; KICK_MEMBERS (10) is added. Name and color did not change.
+    expect(lastInvoke("update_role")).toEqual({
+      serverId: "10",
+      roleId: "11",
+      request: { permissions: String(bit(14) | bit(10)) },
+    });
+    await waitFor(() => expect(screen.queryByTestId("roles-save-bar")).toBeNull());
+    expect(screen.getByRole("switch", { name: "Kick Members" })).toBeChecked();
+  });
+
+  it("Reset throws the draft away; name and color are sent only when changed", async () => {
+    const user = userEvent.setup();
+    mockCommand("update_role", (a: Args) => ({ ...server.roles[1], ...(a.request as Partial<Role>) }));
+    await openAdmin(user, "roles");
+    await user.click(screen.getByTestId("role-11"));
+    await user.click(screen.getByRole("switch", { name: "Ban Members" }));
+    await user.click(within(screen.getByTestId("roles-save-bar")).getByRole("button", { name: "Reset" }));
+    expect(screen.getByRole("switch", { name: "Ban Members" })).not.toBeChecked();
+    expect(screen.queryByTestId("roles-save-bar")).toBeNull();
+
+    const name = screen.getByRole("textbox", { name: "Role name" });
+    await user.clear(name);
+    await user.type(name, "Moderators");
+    await user.click(screen.getByRole("button", { name: "Color #E74C3C" }));
+    await user.click(within(screen.getByTestId("roles-save-bar")).getByRole("button", { name: "Save Changes" }));
+    expect(lastInvoke("update_role")).toEqual({ serverId: "10", roleId: "11", request: { name: "Moderators", color: 0xe74c3c } });
+    await waitFor(() => expect(screen.getByTestId("role-11")).toHaveTextContent("Moderators"));
+  });
+
+  it("@everyone can get permissions but cannot be renamed or deleted", async () => {
+    const user = userEvent.setup();
+    await openAdmin(user, "roles");
+    await user.click(screen.getByTestId("role-10"));
+    const editor = screen.getByTestId("role-editor");
+    expect(within(editor).queryByRole("textbox", { name: "Role name" })).toBeNull();
+    expect(within(editor).queryByRole("button", { name: "Delete Role" })).toBeNull();
+    expect(within(editor).getByRole("switch", { name: "Send Messages" })).toBeEnabled();
+    expect(screen.queryByRole("button", { name: "Move @everyone up" })).toBeNull();
+  });
+
+  it("disables roles at or above one's own highest role, and permissions one lacks, for a non-owner", async () => {
+    const user = userEvent.setup();
+    const manageRoles = bit(7);
+    const detail: ServerDetail = {
+      ...server,
+      server: { ...server.server, owner_id: "999" },
+      roles: [
+        server.roles[0],
+        { id: "11", name: "Mods", permissions: String(bit(1)), position: 1, color: 0 },
+        { id: "14", name: "Muters", permissions: String(bit(14)), position: 1, color: 0 },
+        { id: "12", name: "Helpers", permissions: String(manageRoles | bit(10)), position: 2, color: 0 },
+        { id: "13", name: "Admins", permissions: String(bit(11)), position: 3, color: 0 },
+      ],
+      me: { ...server.me, roles: ["12"] },
+      my_permissions: String(12859 | manageRoles | bit(10)),
+    };
+    await openAdmin(user, "roles", detail);
+    for (const id of ["13", "12"]) expect(screen.getByTestId(`role-${id}`)).toHaveTextContent("Locked");
+    expect(screen.getByTestId("role-11")).not.toHaveTextContent("Locked");
+
+    await user.click(screen.getByTestId("role-13"));
+    let editor = screen.getByTestId("role-editor");
+    expect(editor).toHaveTextContent("at or above your highest role");
+    expect(within(editor).getByRole("textbox", { name: "Role name" })).toBeDisabled();
+    expect(within(editor).getByRole("button", { name: "Delete Role" })).toBeDisabled();
+    for (const s of within(editor).getAllByRole("switch")) expect(s).toBeDisabled();
+    expect(screen.getByRole("button", { name: "Move Admins down" })).toBeDisabled();
+
+    // Mods is below: editable, but only with permissions Helpers hold (KICK yes, BAN no).
+    await user.click(screen.getByTestId("role-11"));
+    editor = screen.getByTestId("role-editor");
+    expect(within(editor).getByRole("textbox", { name: "Role name" })).toBeEnabled();
+    expect(within(editor).getByRole("switch", { name: "Kick Members" })).toBeEnabled();
+    expect(within(editor).getByRole("switch", { name: "Ban Members" })).toBeDisabled();
+    expect(within(editor).getByRole("button", { name: "Delete Role" })).toBeEnabled();
+    // Moving Mods up would swap it with one's own role.
+    expect(screen.getByRole("button", { name: "Move Mods up" })).toBeDisabled();
+
+    // A role holding a permission Helpers lack keeps its permissions (the server checks the whole set).
+    await user.click(screen.getByTestId("role-14"));
+    editor = screen.getByTestId("role-editor");
+    expect(editor).toHaveTextContent("This role has permissions you do not have");
+    expect(within(editor).getByRole("textbox", { name: "Role name" })).toBeEnabled();
+    expect(within(editor).getByRole("switch", { name: "Kick Members" })).toBeDisabled();
+  });
+
+  it("the owner may edit every role", async () => {
+    const user = userEvent.setup();
+    const detail: ServerDetail = {
+      ...server,
+      roles: [...server.roles, { id: "13", name: "Admins", permissions: String(bit(19)), position: 3, color: 0 }],
+    };
+    await openAdmin(user, "roles", detail);
+    await user.click(screen.getByTestId("role-13"));
+    expect(screen.getByTestId("role-13")).not.toHaveTextContent("Locked");
+    expect(within(screen.getByTestId("role-editor")).getByRole("textbox", { name: "Role name" })).toBeEnabled();
+  });
+
+  it("asks before deleting a role, and deletes only on confirmation", async () => {
+    const user = userEvent.setup();
+    mockCommand("delete_role", null);
+    await openAdmin(user, "roles");
+    await user.click(screen.getByTestId("role-11"));
+    await user.click(screen.getByRole("button", { name: "Delete Role" }));
+    let dialog = screen.getByRole("dialog", { name: "Delete Role" });
+    expect(dialog).toHaveTextContent("Delete the role Mods?");
+    await user.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByRole("dialog", { name: "Delete Role" })).toBeNull();
+    expect(invokedWith("delete_role")).toHaveLength(0);
+
+    await user.click(screen.getByRole("button", { name: "Delete Role" }));
+    dialog = screen.getByRole("dialog", { name: "Delete Role" });
+    await user.click(within(dialog).getByRole("button", { name: "Delete" }));
+    expect(lastInvoke("delete_role")).toEqual({ serverId: "10", roleId: "11" });
+    await waitFor(() => expect(screen.queryByTestId("role-11")).toBeNull());
+  });
+
+  it("creates a role and moves roles by swapping positions", async () => {
+    const user = userEvent.setup();
+    const helpers: Role = { id: "12", name: "Helpers", permissions: "0", position: 2, color: 0 };
+    mockCommand("create_role", helpers);
+    mockCommand("reorder_roles", () => [server.roles[0], { ...server.roles[1], position: 2 }, { ...helpers, position: 1 }]);
+    await openAdmin(user, "roles");
+    await user.click(screen.getByRole("button", { name: "Create Role" }));
+    const dialog = screen.getByRole("dialog", { name: "Create a role" });
+    const name = within(dialog).getByRole("textbox", { name: /Role name/ });
+    await user.clear(name);
+    await user.type(name, "Helpers{Enter}");
+    expect(lastInvoke("create_role")).toEqual({ serverId: "10", request: { name: "Helpers" } });
+    await waitFor(() => expect(screen.getByTestId("role-12")).toHaveAttribute("aria-current", "true"));
+
+    await user.click(screen.getByRole("button", { name: "Move Mods up" }));
+    expect(lastInvoke("reorder_roles")).toEqual({
+      serverId: "10",
+      positions: [
+        { id: "11", position: 2 },
+        { id: "12", position: 1 },
+      ],
+    });
+    const list = screen.getByRole("list", { name: "Roles" });
+    await waitFor(() =>
+      expect(within(list).getAllByTestId(/^role-/).map((b) => b.textContent)).toEqual([
+        "Mods",
+        "Helpers",
+        "@everyone",
+      ]),
+    );
+  });
+
+  it("follows role events from the gateway", async () => {
+    const user = userEvent.setup();
+    await openAdmin(user, "roles");
+    await emit("server-event", { event: { type: "role_create", server_id: "10", role: { id: "14", name: "VIP", permissions: "0", position: 5, color: 0 } } });
+    expect(screen.getByTestId("role-14")).toHaveTextContent("VIP");
+    await emit("server-event", { event: { type: "role_update", server_id: "10", role: { ...server.roles[1], name: "Wardens" } } });
+    expect(screen.getByTestId("role-11")).toHaveTextContent("Wardens");
+    await emit("server-event", { event: { type: "role_delete", server_id: "10", role_id: "14" } });
+    expect(screen.queryByTestId("role-14")).toBeNull();
+  });
+});
+
+describe("member roles", () => {
+  it("gives and takes a role with set_member_role", async () => {
+    const user = userEvent.setup();
+    mockCommand("set_member_role", null);
+    await openAdmin(user, "members");
+    const row = await screen.findByTestId(`member-roles-${bob.user_id}`);
+    expect(row).toHaveTextContent("No roles");
+    await user.click(within(row).getByRole("button", { name: "Add a role to Bob" }));
+    const menu = screen.getByRole("menu", { name: "Add a role to Bob" });
+    // @everyone is never given; Mods is.
+    expect(within(menu).getAllByRole("menuitem").map((m) => m.textContent)).toEqual(["Mods"]);
+    await user.click(within(menu).getByRole("menuitem", { name: "Mods" }));
+    expect(lastInvoke("set_member_role")).toEqual({ serverId: "10", userId: "200", roleId: "11", granted: true });
+
+    const remove = await within(row).findByRole("button", { name: "Remove the role Mods from Bob" });
+    await user.click(remove);
+    expect(lastInvoke("set_member_role")).toEqual({ serverId: "10", userId: "200", roleId: "11", granted: false });
+    await waitFor(() => expect(row).toHaveTextContent("No roles"));
+  });
+});
+
+describe("channel permissions", () => {
+  const withOverwrite = (c: Channel, request: { allow?: string; deny?: string }, kind = "role", target = "10"): Channel => ({
+    ...c,
+    overwrites: [
+      ...c.overwrites.filter((o) => !(o.kind === kind && o.target_id === target)),
+      { kind: kind as "role" | "member", target_id: target, allow: request.allow ?? "0", deny: request.deny ?? "0" },
+    ],
+  });
+
+  it("tri-state Allow / Deny become the allow and deny bits of set_overwrite", async () => {
+    const user = userEvent.setup();
+    mockCommand("set_overwrite", (a: Args) => withOverwrite(server.channels[0], a.request as { allow: string; deny: string }));
+    await openAdmin(user, "channels");
+    expect(screen.getByRole("combobox", { name: "Channel" })).toHaveValue("20");
+    expect(screen.getByTestId("target-role:10")).toHaveAttribute("aria-current", "true");
+    // A text channel shows text permissions, not voice ones.
+    expect(screen.queryByRole("radiogroup", { name: "Speak" })).toBeNull();
+
+    const send = screen.getByRole("radiogroup", { name: "Send Messages" });
+    expect(within(send).getByRole("radio", { name: "Inherit" })).toBeChecked();
+    await user.click(within(send).getByRole("radio", { name: "Deny" }));
+    await user.click(within(screen.getByRole("radiogroup", { name: "View Channels" })).getByRole("radio", { name: "Allow" }));
+    expect(invokedWith("set_overwrite")).toHaveLength(0);
+    await user.click(within(screen.getByTestId("overwrite-save-bar")).getByRole("button", { name: "Save Changes" }));
+    expect(lastInvoke("set_overwrite")).toEqual({
+      channelId: "20",
+      kind: "role",
+      targetId: "10",
+      request: { allow: String(bit(0)), deny: String(bit(1)) },
+    });
+    await waitFor(() => expect(screen.queryByTestId("overwrite-save-bar")).toBeNull());
+    expect(within(screen.getByRole("radiogroup", { name: "Send Messages" })).getByRole("radio", { name: "Deny" })).toBeChecked();
+
+    // Deny → Allow moves the bit from one set to the other; Inherit clears it.
+    await user.click(within(screen.getByRole("radiogroup", { name: "Send Messages" })).getByRole("radio", { name: "Allow" }));
+    await user.click(within(screen.getByRole("radiogroup", { name: "View Channels" })).getByRole("radio", { name: "Inherit" }));
+    await user.click(within(screen.getByTestId("overwrite-save-bar")).getByRole("button", { name: "Save Changes" }));
+    expect(lastInvoke("set_overwrite")).toMatchObject({ request: { allow: String(bit(1)), deny: "0" } });
+  });
+
+  it("adds an overwrite for a member, shows voice permissions on voice channels, and removes overwrites", async () => {
+    const user = userEvent.setup();
+    const lounge = { ...server.channels[2], overwrites: [{ kind: "role" as const, target_id: "11", allow: String(bit(13)), deny: "0" }] };
+    const detail: ServerDetail = { ...server, channels: [server.channels[0], server.channels[1], lounge, server.channels[3]] };
+    mockCommand("set_overwrite", (a: Args) => withOverwrite(server.channels[0], a.request as { deny: string }, String(a.kind), String(a.targetId)));
+    mockCommand("delete_overwrite", null);
+    await openAdmin(user, "channels", detail);
+
+    await user.click(screen.getByRole("button", { name: "Add a role or member" }));
+    await user.click(within(screen.getByRole("menu")).getByRole("menuitem", { name: /Bob/ }));
+    expect(screen.getByTestId("target-member:200")).toHaveAttribute("aria-current", "true");
+    await user.click(within(screen.getByRole("radiogroup", { name: "View Channels" })).getByRole("radio", { name: "Deny" }));
+    await user.click(within(screen.getByTestId("overwrite-save-bar")).getByRole("button", { name: "Save Changes" }));
+    expect(lastInvoke("set_overwrite")).toEqual({ channelId: "20", kind: "member", targetId: "200", request: { allow: "0", deny: "1" } });
+
+    await user.selectOptions(screen.getByRole("combobox", { name: "Channel" }), "30");
+    expect(screen.getByRole("radiogroup", { name: "Speak" })).toBeInTheDocument();
+    expect(screen.queryByRole("radiogroup", { name: "Send Messages" })).toBeNull();
+    await user.click(screen.getByTestId("target-role:11"));
+    expect(within(screen.getByRole("radiogroup", { name: "Speak" })).getByRole("radio", { name: "Allow" })).toBeChecked();
+    await user.click(screen.getByRole("button", { name: "Remove the overwrite for Mods" }));
+    expect(lastInvoke("delete_overwrite")).toEqual({ channelId: "30", kind: "role", targetId: "11" });
+    await waitFor(() => expect(screen.queryByTestId("target-role:11")).toBeNull());
+  });
+
+  it("renames a channel and sets a voice channel's bitrate and user limit with update_channel", async () => {
+    const user = userEvent.setup();
+    mockCommand("update_channel", (a: Args) => ({ ...channel(String(a.channelId), "x"), ...(a.request as object) }));
+    await openAdmin(user, "channels");
+    const name = screen.getByRole("textbox", { name: "Channel name" });
+    await user.clear(name);
+    await user.type(name, "chat");
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(lastInvoke("update_channel")).toEqual({ channelId: "20", request: { name: "chat" } });
+
+    await user.selectOptions(screen.getByRole("combobox", { name: "Channel" }), "30");
+    const bitrate = screen.getByRole("spinbutton", { name: "Bitrate (kbps)" });
+    await user.clear(bitrate);
+    await user.type(bitrate, "600");
+    expect(screen.getByRole("button", { name: "Save" })).toBeDisabled();
+    await user.clear(bitrate);
+    await user.type(bitrate, "96");
+    const limit = screen.getByRole("spinbutton", { name: "User limit" });
+    await user.clear(limit);
+    await user.type(limit, "5");
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(lastInvoke("update_channel")).toEqual({ channelId: "30", request: { bitrate_kbps: 96, user_limit: 5 } });
+  });
+
+  it("lets a non-owner set only permissions they hold, and only remove overwrites holding others", async () => {
+    const user = userEvent.setup();
+    const general = { ...server.channels[0], overwrites: [{ kind: "role" as const, target_id: "11", allow: String(bit(16)), deny: "0" }] };
+    const detail: ServerDetail = {
+      ...server,
+      server: { ...server.server, owner_id: "999" },
+      channels: [general, ...server.channels.slice(1)],
+      // 12859 has SEND_MESSAGES but not READ_HISTORY or MOVE_MEMBERS.
+      my_permissions: String(12859 | bit(6) | bit(7)),
+    };
+    mockCommand("delete_overwrite", null);
+    await openAdmin(user, "channels", detail);
+    const radios = (name: string) => within(screen.getByRole("radiogroup", { name })).getAllByRole("radio");
+    for (const r of radios("Send Messages")) expect(r).toBeEnabled();
+    for (const r of radios("Read Message History")) expect(r).toBeDisabled();
+
+    await user.click(screen.getByTestId("target-role:11"));
+    expect(screen.getByText(/The overwrite for Mods includes permissions you do not have/)).toBeInTheDocument();
+    for (const r of radios("Send Messages")) expect(r).toBeDisabled();
+    await user.click(screen.getByRole("button", { name: "Remove the overwrite for Mods" }));
+    expect(lastInvoke("delete_overwrite")).toEqual({ channelId: "20", kind: "role", targetId: "11" });
+  });
+
+  it("is read-only for overwrites without Manage Roles", async () => {
+    const user = userEvent.setup();
+    const detail: ServerDetail = {
+      ...server,
+      server: { ...server.server, owner_id: "999" },
+      my_permissions: String(12859 | bit(6)),
+    };
+    await openAdmin(user, "channels", detail);
+    expect(screen.getByText("Changing channel permissions needs both Manage Channels and Manage Roles.")).toBeInTheDocument();
+    for (const r of within(screen.getByTestId("overwrite-editor")).getAllByRole("radio")) expect(r).toBeDisabled();
+    expect(screen.queryByRole("button", { name: "Add a role or member" })).toBeNull();
+    expect(screen.getByRole("textbox", { name: "Channel name" })).toBeEnabled();
+  });
+});
