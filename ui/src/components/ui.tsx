@@ -27,6 +27,32 @@ export function Button({
   );
 }
 
+/** A form dialog's buttons: cancel, then the submit button with its label. */
+export function FormActions({
+  cancelLabel,
+  onCancel,
+  submitLabel,
+  disabled,
+  variant = "primary",
+}: {
+  cancelLabel: string;
+  onCancel: () => void;
+  submitLabel: string;
+  disabled?: boolean;
+  variant?: Variant;
+}) {
+  return (
+    <div className="flex justify-end gap-2">
+      <Button variant="ghost" onClick={onCancel}>
+        {cancelLabel}
+      </Button>
+      <Button type="submit" variant={variant} disabled={disabled}>
+        {submitLabel}
+      </Button>
+    </div>
+  );
+}
+
 export function Field({
   label,
   hint,

@@ -8,7 +8,7 @@ import { Avatar } from "../components/Avatar";
 import { Menu, MenuItem, menuPositionFrom, type MenuPosition } from "../components/Menu";
 import { ConfirmDialog } from "./ServerHeader";
 import { Dialog } from "../components/Dialog";
-import { Button, ErrorText, Field } from "../components/ui";
+import { ErrorText, Field, FormActions } from "../components/ui";
 import { errorText } from "../lib/errors";
 
 const ORDER: PresenceStatus[] = ["online", "idle", "do_not_disturb", "offline"];
@@ -150,14 +150,7 @@ function BanDialog({ serverId, member, onClose }: { serverId: string; member: Me
       >
         <ErrorText>{error}</ErrorText>
         <Field label={t("members.banReason", { name })} name="ban-reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={512} autoFocus />
-        <div className="flex justify-end gap-2">
-          <Button variant="ghost" onClick={onClose}>
-            {t("common.cancel")}
-          </Button>
-          <Button type="submit" variant="danger">
-            {t("members.ban", { name })}
-          </Button>
-        </div>
+        <FormActions cancelLabel={t("common.cancel")} onCancel={onClose} submitLabel={t("members.ban", { name })} variant="danger" />
       </form>
     </Dialog>
   );

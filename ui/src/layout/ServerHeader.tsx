@@ -9,7 +9,7 @@ import { errorText } from "../lib/errors";
 import { Icon } from "../components/Icon";
 import { Menu, MenuItem, MenuSeparator, menuPositionFrom, type MenuPosition } from "../components/Menu";
 import { Dialog } from "../components/Dialog";
-import { Button, ErrorText, Field, Select } from "../components/ui";
+import { Button, ErrorText, Field, Select, FormActions } from "../components/ui";
 
 export function ServerHeader({ detail }: { detail: ServerDetail }) {
   const t = useT();
@@ -205,14 +205,7 @@ export function CreateChannelDialog({ detail, onClose }: { detail: ServerDetail;
             ))}
           </Select>
         )}
-        <div className="flex justify-end gap-2">
-          <Button variant="ghost" onClick={onClose}>
-            {t("common.cancel")}
-          </Button>
-          <Button type="submit" disabled={!name.trim()}>
-            {t("common.create")}
-          </Button>
-        </div>
+        <FormActions cancelLabel={t("common.cancel")} onCancel={onClose} submitLabel={t("common.create")} disabled={!name.trim()} />
       </form>
     </Dialog>
   );

@@ -6,7 +6,7 @@ import { commands, unwrap, type ServerDetail } from "../lib/backend";
 import { errorText } from "../lib/errors";
 import { Dialog } from "../components/Dialog";
 import { Icon } from "../components/Icon";
-import { Button, ErrorText, Field } from "../components/ui";
+import { ErrorText, Field, FormActions } from "../components/ui";
 import { isUnread, mentionCount } from "../state/readStates";
 
 function initials(name: string): string {
@@ -159,14 +159,7 @@ export function CreateServerDialog({ onClose, onDone }: { onClose: () => void; o
           maxLength={100}
           autoFocus
         />
-        <div className="flex justify-end gap-2">
-          <Button variant="ghost" onClick={onClose}>
-            {t("common.cancel")}
-          </Button>
-          <Button type="submit" disabled={busy || name.trim().length < 2}>
-            {t("common.create")}
-          </Button>
-        </div>
+        <FormActions cancelLabel={t("common.cancel")} onCancel={onClose} submitLabel={t("common.create")} disabled={busy || name.trim().length < 2} />
       </form>
     </Dialog>
   );
@@ -202,14 +195,7 @@ export function JoinServerDialog({ onClose, onDone }: { onClose: () => void; onD
           required
           autoFocus
         />
-        <div className="flex justify-end gap-2">
-          <Button variant="ghost" onClick={onClose}>
-            {t("common.cancel")}
-          </Button>
-          <Button type="submit" disabled={busy || !invite.trim()}>
-            {t("server.join.submit")}
-          </Button>
-        </div>
+        <FormActions cancelLabel={t("common.cancel")} onCancel={onClose} submitLabel={t("server.join.submit")} disabled={busy || !invite.trim()} />
       </form>
     </Dialog>
   );

@@ -8,7 +8,7 @@ import { useApp } from "../../state/AppProvider";
 import { commands, unwrap, type Role, type RolePosition, type ServerDetail, type UpdateRoleRequest } from "../../lib/backend";
 import { canManageRole, colorHex, rankOf, ungrantable } from "../../lib/permissions";
 import { errorText } from "../../lib/errors";
-import { Button, ErrorText, Field, SectionTitle } from "../../components/ui";
+import { Button, ErrorText, Field, SectionTitle, FormActions } from "../../components/ui";
 import { Dialog } from "../../components/Dialog";
 import { Icon } from "../../components/Icon";
 import { ConfirmDialog } from "../../layout/ServerHeader";
@@ -268,14 +268,7 @@ function CreateRoleDialog({
       <form onSubmit={submit}>
         <ErrorText>{error}</ErrorText>
         <Field label={t("roles.name")} name="new-role-name" value={name} maxLength={100} onChange={(e) => setName(e.target.value)} required autoFocus />
-        <div className="flex justify-end gap-2">
-          <Button variant="ghost" onClick={onClose}>
-            {t("common.cancel")}
-          </Button>
-          <Button type="submit" disabled={!name.trim()}>
-            {t("common.create")}
-          </Button>
-        </div>
+        <FormActions cancelLabel={t("common.cancel")} onCancel={onClose} submitLabel={t("common.create")} disabled={!name.trim()} />
       </form>
     </Dialog>
   );
