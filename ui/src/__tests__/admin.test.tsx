@@ -50,6 +50,19 @@ describe("roles editor", () => {
     expect(screen.getByRole("switch", { name: "Kick Members" })).toBeChecked();
   });
 
+  it("settings do not close over unsaved changes, as in Discord", async () => {
+    const user = userEvent.setup();
+    await openAdmin(user, "roles");
+    await user.click(screen.getByTestId("role-11"));
+    await user.click(screen.getByRole("switch", { name: "Kick Members" }));
+    await user.click(screen.getByTestId("close-settings"));
+    expect(screen.getByTestId("close-settings")).toBeInTheDocument();
+    expect(screen.getByTestId("roles-save-bar")).toHaveTextContent("Save or reset your changes first.");
+    await user.click(within(screen.getByTestId("roles-save-bar")).getByRole("button", { name: "Reset" }));
+    await user.click(screen.getByTestId("close-settings"));
+    await waitFor(() => expect(screen.queryByTestId("close-settings")).toBeNull());
+  });
+
   it("Reset throws the draft away; name and color are sent only when changed", async () => {
     const user = userEvent.setup();
     mockCommand("update_role", (a: Args) => ({ ...server.roles[1], ...(a.request as Partial<Role>) }));
