@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use auraspeak_client::call::{self, AudioInput, AudioOutput, CallOptions, CallReport, CallStatus};
-use auraspeak_client::voice::{Pacing, WavSink, WavSource};
+use auraspeak_client::voice::{Pacing, SAMPLE_RATE, WavSink, WavSource};
 use auraspeak_shared::v1::channels::ChannelKind;
 use harness::{Backend, TestServer};
 use tokio::sync::{mpsc, watch};
@@ -30,7 +30,7 @@ enum Disruption {
 
 backend_tests!(a_call_comes_back_after_a_server_restart);
 
-const BEFORE_RESTART: Duration = Duration::from_secs(4);
+const BEFORE_DISRUPTION: Duration = Duration::from_secs(4);
 const CALL: Duration = Duration::from_secs(16);
 
 fn fixture() -> PathBuf {
@@ -45,7 +45,7 @@ fn long_speech(dir: &std::path::Path) -> PathBuf {
         .expect("read fixture");
     let path = dir.join("long-speech.wav");
     let mut sink = WavSink::create(&path).expect("sink");
-    let seconds = speech.len() as f64 / 48_000.0;
+    let seconds = speech.len() as f64 / f64::from(SAMPLE_RATE);
     for _ in 0..(CALL.as_secs_f64() / seconds).ceil() as usize + 1 {
         sink.write(&speech).expect("write");
     }
@@ -135,7 +135,7 @@ async fn call_through(
     // heard again.
     let disrupting = async {
         let heard = |status: &CallStatus| status.speaking.contains(&speaker);
-        let before = wait_for(&mut status, heard, BEFORE_RESTART + Duration::from_secs(2)).await;
+        let before = wait_for(&mut status, heard, BEFORE_DISRUPTION + Duration::from_secs(2)).await;
         assert!(before.is_some(), "the listener hears the speaker before the disruption");
         tokio::time::sleep(Duration::from_millis(500)).await;
         match &disruption {

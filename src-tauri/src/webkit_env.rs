@@ -19,9 +19,7 @@ const SETTINGS: [(&str, &str); 2] =
 
 /// The variables to add to an environment read through `get`; empty when nothing is to
 /// change (already applied, opted out, or everything set by the user).
-pub fn missing(
-    get: impl Fn(&str) -> Option<std::ffi::OsString>,
-) -> Vec<(&'static str, &'static str)> {
+fn missing(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<(&'static str, &'static str)> {
     if get(MARKER).is_some() || get(KEEP_DEFAULTS).is_some_and(|v| v == OsStr::new("1")) {
         return Vec::new();
     }

@@ -12,13 +12,6 @@ use reqwest::Method;
 use super::{ApiClient, Body};
 use crate::error::Result;
 
-fn kind_segment(kind: OverwriteKind) -> &'static str {
-    match kind {
-        OverwriteKind::Role => "role",
-        OverwriteKind::Member => "member",
-    }
-}
-
 impl ApiClient {
     pub async fn create_role(&self, server: ServerId, request: &CreateRoleRequest) -> Result<Role> {
         let path = format!("/api/v1/servers/{server}/roles");
@@ -79,7 +72,7 @@ impl ApiClient {
         target: Snowflake,
         request: &SetOverwriteRequest,
     ) -> Result<Channel> {
-        let path = format!("/api/v1/channels/{channel}/overwrites/{}/{target}", kind_segment(kind));
+        let path = format!("/api/v1/channels/{channel}/overwrites/{}/{target}", kind.as_str());
         self.authed(Method::PUT, &path, Body::Json(request)).await
     }
 
@@ -89,7 +82,7 @@ impl ApiClient {
         kind: OverwriteKind,
         target: Snowflake,
     ) -> Result<()> {
-        let path = format!("/api/v1/channels/{channel}/overwrites/{}/{target}", kind_segment(kind));
+        let path = format!("/api/v1/channels/{channel}/overwrites/{}/{target}", kind.as_str());
         self.authed(Method::DELETE, &path, Body::<()>::None).await
     }
 }

@@ -41,7 +41,10 @@ impl UdpPath {
             while let Ok((n, client)) = loop_front.recv_from(&mut buf).await {
                 let (relay, upstream) = {
                     let state = loop_state.lock().expect("path state");
-                    if state.dark.contains(&client) || state.flows.len() >= MAX_FLOWS {
+                    let known = state.flows.contains_key(&client);
+                    // Dark flows stay dark; new flows beyond the bound are refused, known
+                    // ones keep passing.
+                    if state.dark.contains(&client) || (!known && state.flows.len() >= MAX_FLOWS) {
                         continue;
                     }
                     (state.relay, state.flows.get(&client).cloned())

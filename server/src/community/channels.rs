@@ -204,11 +204,11 @@ impl Community {
             }
         };
         if !target_exists {
-            return Err(not_found(kind_name(kind)));
+            return Err(not_found(kind.as_str()));
         }
         let row = OverwriteRow {
             channel_id: channel.id,
-            target_kind: kind_name(kind).to_owned(),
+            target_kind: kind.as_str().to_owned(),
             target_id,
             allow_bits: req.allow.known().0 as i64,
             deny_bits: (req.deny.known() & !req.allow.known()).0 as i64,
@@ -233,23 +233,12 @@ impl Community {
             access.require(Permissions::MANAGE_ROLES)?;
         }
         let audit = self.audit(&access, AuditAction::OverwriteDelete, Some(channel.id), None);
-        if !self
-            .store
-            .delete_overwrite(channel.id, kind_name(kind), target.as_i64(), &audit)
-            .await?
-        {
+        if !self.store.delete_overwrite(channel.id, kind.as_str(), target.as_i64(), &audit).await? {
             return Err(not_found("overwrite"));
         }
         let overwrites = self.store.overwrites(access.server.id).await?;
         let updated = channel_api(&channel, &overwrites)?;
         self.channel_changed(&channel, Event::ChannelUpdate { channel: updated });
         Ok(())
-    }
-}
-
-fn kind_name(kind: OverwriteKind) -> &'static str {
-    match kind {
-        OverwriteKind::Role => "role",
-        OverwriteKind::Member => "member",
     }
 }

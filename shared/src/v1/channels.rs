@@ -57,6 +57,16 @@ pub enum OverwriteKind {
     Member,
 }
 
+impl OverwriteKind {
+    /// The wire name, as in `/channels/{id}/overwrites/{kind}/{target}`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Role => "role",
+            Self::Member => "member",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -138,4 +148,19 @@ pub struct SetOverwriteRequest {
     pub allow: Permissions,
     #[serde(default)]
     pub deny: Permissions,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_are_the_wire_names() {
+        for kind in [OverwriteKind::Role, OverwriteKind::Member] {
+            assert_eq!(serde_json::to_value(kind).expect("serialize"), kind.as_str());
+        }
+        for kind in [ChannelKind::Text, ChannelKind::Voice, ChannelKind::Category] {
+            assert_eq!(serde_json::to_value(kind).expect("serialize"), kind.as_str());
+        }
+    }
 }
