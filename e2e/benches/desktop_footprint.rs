@@ -153,14 +153,13 @@ async fn main() {
         set_input(app, "input[name=server]", &server.base).await;
         set_input(app, "input[name=login]", "bench").await;
         set_input(app, "input[name=password]", PASSWORD).await;
-        app.click(&app.wait("button[type=submit]", WAIT).await).await;
+        app.click_on("button[type=submit]", WAIT).await;
         app.wait("[data-testid=app-shell]", WAIT).await;
-        app.click(&app.wait(&format!("[data-testid=server-{}]", detail.server.id), WAIT).await)
-            .await;
+        app.click_on(&format!("[data-testid=server-{}]", detail.server.id), WAIT).await;
         tokio::time::sleep(SETTLE).await;
         idle.push(memory_mib(&app_bin));
 
-        app.click(&app.wait(&format!("[data-testid=channel-{voice}]"), WAIT).await).await;
+        app.click_on(&format!("[data-testid=channel-{voice}]"), WAIT).await;
         let state = attribute_script("[data-testid=voice-panel]", "data-state");
         app.wait_script("voice connects", &format!("return ({state}) === 'connected';"), WAIT)
             .await;

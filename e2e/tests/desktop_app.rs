@@ -118,14 +118,14 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     set_input(app, &field("username"), "desk").await;
     set_input(app, &field("email"), "desk@example.com").await;
     set_input(app, &field("password"), PASSWORD).await;
-    app.click(&app.wait("button[type=submit]", SHORT).await).await;
+    app.click_on("button[type=submit]", SHORT).await;
     app.wait("[data-testid=app-shell]", LONG).await;
     assert_tokens_in_keyring(&bus, &home).await;
 
     // Create a server; its `general` text channel and `General` voice channel appear.
-    app.click(&app.wait("[data-testid=create-server]", SHORT).await).await;
+    app.click_on("[data-testid=create-server]", SHORT).await;
     set_input(app, &field("server-name"), "Desk Guild").await;
-    app.click(&app.wait("form button[type=submit]", SHORT).await).await;
+    app.click_on("form button[type=submit]", SHORT).await;
     let desk = auraspeak_client::api::ApiClient::new(&server.base).expect("url");
     desk.login("desk", PASSWORD, Some("e2e")).await.expect("login as the app's user");
     let servers = desk.servers().await.expect("servers");
@@ -133,8 +133,8 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     let detail = desk.server(guild.id).await.expect("detail");
     let general = detail.channels.iter().find(|c| c.name == "general").expect("general").id;
     let voice = detail.channels.iter().find(|c| c.name == "General").expect("General").id;
-    app.click(&app.wait(&format!("[data-testid=server-{}]", guild.id), SHORT).await).await;
-    app.click(&app.wait(&format!("[data-testid=channel-{general}]"), SHORT).await).await;
+    app.click_on(&format!("[data-testid=server-{}]", guild.id), SHORT).await;
+    app.click_on(&format!("[data-testid=channel-{general}]"), SHORT).await;
 
     // A CLI member joins through an invite and follows the channel.
     let invite =
@@ -176,12 +176,12 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     save_screenshot(app, "02-chat").await;
 
     // Push-to-talk: input mode in the voice settings, then join the voice channel.
-    app.click(&app.wait("[data-testid=open-settings]", SHORT).await).await;
-    app.click(&app.wait("[data-testid=settings-tab-voice]", SHORT).await).await;
-    app.click(&app.wait("input[name=input-mode][value=push_to_talk]", SHORT).await).await;
+    app.click_on("[data-testid=open-settings]", SHORT).await;
+    app.click_on("[data-testid=settings-tab-voice]", SHORT).await;
+    app.click_on("input[name=input-mode][value=push_to_talk]", SHORT).await;
     save_screenshot(app, "03-voice-settings").await;
-    app.click(&app.wait("[data-testid=close-settings]", SHORT).await).await;
-    app.click(&app.wait(&format!("[data-testid=channel-{voice}]"), SHORT).await).await;
+    app.click_on("[data-testid=close-settings]", SHORT).await;
+    app.click_on(&format!("[data-testid=channel-{voice}]"), SHORT).await;
     app.wait_script(
         "voice connects",
         &format!(
@@ -277,9 +277,9 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     let _ = other.start_kill();
 
     // Leave voice, then switch to German: the UI text and the document language follow.
-    app.click(&app.wait("[data-testid=voice-leave]", SHORT).await).await;
-    app.click(&app.wait("[data-testid=open-settings]", SHORT).await).await;
-    app.click(&app.wait("[data-testid=settings-tab-language]", SHORT).await).await;
+    app.click_on("[data-testid=voice-leave]", SHORT).await;
+    app.click_on("[data-testid=open-settings]", SHORT).await;
+    app.click_on("[data-testid=settings-tab-language]", SHORT).await;
     // Chosen as a keyboard user would (focus, then the value); clicking an <option> opens
     // GTK's popup menu, which holds a grab that stops WebKit from painting.
     app.wait("select[name=language]", SHORT).await;

@@ -139,10 +139,28 @@ impl Session {
     }
 
     pub async fn click(&self, element: &Element) {
-        let value = self
-            .call(reqwest::Method::POST, &format!("/element/{}/click", element.0), Some(json!({})))
-            .await;
+        let value = self.try_click(element).await;
         assert!(!Self::is_error(&value), "click failed: {value}");
+    }
+
+    async fn try_click(&self, element: &Element) -> Value {
+        self.call(reqwest::Method::POST, &format!("/element/{}/click", element.0), Some(json!({})))
+            .await
+    }
+
+    /// Waits for `css` and clicks it. React may replace the element between finding and
+    /// clicking (a re-render after a gateway event); then it is found again and clicked.
+    pub async fn click_on(&self, css: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let element = self.wait(css, deadline.saturating_duration_since(Instant::now())).await;
+            let value = self.try_click(&element).await;
+            let stale = value.to_string().contains("stale element reference");
+            if !stale || Instant::now() >= deadline {
+                assert!(!Self::is_error(&value), "click on {css:?} failed: {value}");
+                return;
+            }
+        }
     }
 
     pub async fn send_keys(&self, element: &Element, text: &str) {
