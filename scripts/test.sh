@@ -56,6 +56,9 @@ export AURASPEAK_SCREENSHOTS="${AURASPEAK_SCREENSHOTS:-$PWD/test-output/screensh
 # Queries are checked against the committed query data, never a live database.
 export SQLX_OFFLINE=true
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# A clean clone gains nothing from incremental compilation, which writes several GB of
+# session data beside the build; a developer's reruns keep it.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}; fi
 
 FILTER=()
 if [ "${1:-}" = "--" ]; then shift; FILTER=("$@"); fi
