@@ -4,6 +4,7 @@ import userEvent from "@testing-library/user-event";
 import { bob, channel, ready, renderLoggedIn, server } from "../test/fixtures";
 import { emit, invokedWith, lastInvoke, mockCommand } from "../test/tauriMock";
 import type { Channel, Role, ServerDetail } from "../lib/backend";
+import { channelSiblings, moveChannel } from "../settings/admin/channelOrder";
 
 type User = ReturnType<typeof userEvent.setup>;
 type Args = Record<string, unknown>;
@@ -359,5 +360,67 @@ describe("channel permissions", () => {
     for (const r of within(screen.getByTestId("overwrite-editor")).getAllByRole("radio")) expect(r).toBeDisabled();
     expect(screen.queryByRole("button", { name: "Add a role or member" })).toBeNull();
     expect(screen.getByRole("textbox", { name: "Channel name" })).toBeEnabled();
+  });
+});
+
+describe("channel order and category", () => {
+  const cat = (id: string, name: string, position: number) => channel(id, name, "category", { position });
+  const channels: Channel[] = [
+    channel("20", "general", "text", { position: 0 }),
+    channel("21", "random", "text", { position: 1 }),
+    channel("30", "Lounge", "voice", { position: 2 }),
+    cat("40", "Raids", 3),
+    cat("41", "Archive", 4),
+    channel("22", "strats", "text", { position: 5, parent_id: "40" }),
+    channel("23", "loot", "text", { position: 6, parent_id: "40" }),
+    channel("31", "Raid 1", "voice", { position: 7, parent_id: "40" }),
+  ];
+
+  it("moves among the channels the sidebar orders it with: same category, same kind", () => {
+    const strats = channels.find((c) => c.id === "22")!;
+    expect(channelSiblings(channels, strats).map((c) => c.name)).toEqual(["strats", "loot"]);
+    expect(channelSiblings(channels, channels[2]).map((c) => c.name)).toEqual(["Lounge"]);
+    expect(channelSiblings(channels, channels[4]).map((c) => c.name)).toEqual(["Raids", "Archive"]);
+    // Distinct positions are swapped: two updates.
+    expect(moveChannel(channelSiblings(channels, strats), 0, 1)).toEqual([
+      { id: "22", position: 6 },
+      { id: "23", position: 5 },
+    ]);
+    expect(moveChannel(channelSiblings(channels, strats), 0, -1)).toEqual([]);
+    // Shared positions are numbered again from the lowest, in the order the user asked for.
+    const tied = [channel("50", "a", "text", { position: 3 }), channel("51", "b", "text", { position: 3 }), channel("52", "c", "text", { position: 3 })];
+    expect(moveChannel(tied, 2, -1)).toEqual([
+      { id: "52", position: 4 },
+      { id: "51", position: 5 },
+    ]);
+  });
+
+  it("moves a channel up at once and saves a new category with the other fields", async () => {
+    const user = userEvent.setup();
+    const detail: ServerDetail = { ...server, channels };
+    mockCommand("update_channel", (a: Args) => ({ ...channels.find((c) => c.id === a.channelId)!, ...(a.request as object) }));
+    await openAdmin(user, "channels", detail);
+    await user.selectOptions(screen.getByRole("combobox", { name: "Channel" }), "23");
+    const order = screen.getByRole("group", { name: "Place in the channel list" });
+    expect(order).toHaveTextContent("Place 2 of 2");
+    expect(within(order).getByRole("button", { name: "Move loot down" })).toBeDisabled();
+    await user.click(within(order).getByRole("button", { name: "Move loot up" }));
+    expect(invokedWith("update_channel")).toEqual([
+      { channelId: "23", request: { position: 5 } },
+      { channelId: "22", request: { position: 6 } },
+    ]);
+    await waitFor(() => expect(screen.getByRole("group", { name: "Place in the channel list" })).toHaveTextContent("Place 1 of 2"));
+    // The sidebar follows: loot now above strats.
+    const follows = screen.getByTestId("channel-23").compareDocumentPosition(screen.getByTestId("channel-22"));
+    expect(follows & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+
+    const category = screen.getByRole("combobox", { name: "Category" });
+    expect(category).toHaveValue("40");
+    await user.selectOptions(category, "41");
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(lastInvoke("update_channel")).toEqual({ channelId: "23", request: { parent_id: "41" } });
+    await user.selectOptions(screen.getByRole("combobox", { name: "Category" }), "");
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(lastInvoke("update_channel")).toEqual({ channelId: "23", request: { parent_id: "0" } });
   });
 });

@@ -132,7 +132,7 @@ export function AppShell() {
     <div data-testid="app-shell" className="flex h-full flex-col">
       <ConnectionBanner />
       {voice.shortcutProblem && voice.settings.input_mode === "push_to_talk" && (
-        <div role="status" className="shrink-0 bg-s3 px-4 py-1 text-center text-xs text-muted">
+        <div role="status" data-testid="shortcut-unavailable" className="shrink-0 bg-s3 px-4 py-1 text-center text-xs text-muted">
           {t("voice.shortcutUnavailable", { reason: voice.shortcutProblem })}
         </div>
       )}

@@ -143,7 +143,7 @@ export function ChannelPermissions({ detail }: { detail: ServerDetail }) {
       </Select>
       <h4 className="mb-3 mt-2 text-xs font-bold uppercase tracking-wide text-muted">{t("channelAdmin.overview")}</h4>
       {!canSettings && <p className="mb-3 text-sm text-muted">{t("channelAdmin.settingsReadOnly")}</p>}
-      <ChannelSettings key={channel.id} channel={channel} canEdit={canSettings} />
+      <ChannelSettings key={channel.id} channel={channel} channels={detail.channels} canEdit={canSettings} />
       <h4 className="mb-1 text-xs font-bold uppercase tracking-wide text-muted">{t("channelAdmin.permissions")}</h4>
       <p className="mb-3 text-sm text-muted">
         {channel.kind === "category" ? t("channelAdmin.categoryHint") : t("channelAdmin.permissionsHint")}
