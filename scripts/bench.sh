@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the server benchmarks (release build) against SQLite and a throwaway PostgreSQL,
-# printing their figures. Usage: scripts/bench.sh [BENCH_NAME ...]  (default: all)
+# printing their figures. Usage: scripts/bench.sh [BENCH_NAME ...]  (default: all; the
+# voice relay's `relay_load` runs only when named)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The gateway fan-out opens 1000 client and 1000 server sockets in one run.
@@ -14,5 +15,11 @@ AURASPEAK_TEST_PG_URL=$(scripts/pg-throwaway.sh start "$WORK/pg" "$port")
 benches=("$@")
 [ ${#benches[@]} -eq 0 ] && benches=(auth_load gateway_fanout)
 for b in "${benches[@]}"; do
-    cargo bench --locked -p auraspeak-server --bench "$b"
+    if [ "$b" = relay_load ]; then
+        # Server and load generator run as separate release binaries.
+        cargo build --release --locked -p auraspeak-server
+        cargo bench --locked -p auraspeak-e2e --bench relay_load
+    else
+        cargo bench --locked -p auraspeak-server --bench "$b"
+    fi
 done

@@ -15,10 +15,13 @@ DESKTOP=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg
 # interop); pebble (ACME); Xvfb, WebKitWebDriver, xdotool, x11-apps (xlogo, the "game"
 # window that has focus during the push-to-talk test) and imagemagick (screenshots) for
 # the desktop app test, which also runs a private session bus with a real keyring
-# (gnome-keyring, checked with secret-tool) and notification daemon (dunst).
+# (gnome-keyring, checked with secret-tool) and notification daemon (dunst). Push-to-talk
+# on Wayland runs the app under KWin (headless) with the XDG portal and its KDE backend,
+# whose Qt needs its Wayland platform plugin.
 TEST=(postgresql python3-yaml systemd openssl libasound2-plugins pulseaudio pulseaudio-utils
     coturn chromium pebble xvfb xdotool webkit2gtk-driver x11-apps imagemagick
-    dbus-daemon dbus-bin gnome-keyring libsecret-tools dunst)
+    dbus-daemon dbus-bin gnome-keyring libsecret-tools dunst
+    kwin-wayland xdg-desktop-portal xdg-desktop-portal-kde qtwayland5)
 
 case "${1:-}" in
     build) WANT=("${BUILD[@]}") ;;

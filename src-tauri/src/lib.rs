@@ -8,6 +8,8 @@ pub mod error;
 pub mod events;
 mod notify;
 mod ptt;
+#[cfg(target_os = "linux")]
+mod ptt_portal;
 pub mod settings;
 pub mod state;
 mod tray;

@@ -20,7 +20,7 @@ pub(crate) fn register(app: &AppHandle, shortcut: &str) {
     if is_wayland_session() {
         #[cfg(target_os = "linux")]
         {
-            tauri::async_runtime::spawn(portal::bind(app.clone(), shortcut.to_owned()));
+            portal::bind(app, shortcut);
             return;
         }
     }
@@ -45,46 +45,38 @@ fn is_wayland_session() -> bool {
 
 #[cfg(target_os = "linux")]
 mod portal {
-    use ashpd::desktop::global_shortcuts::{GlobalShortcuts, NewShortcut};
-    use futures_util::StreamExt as _;
+    use std::sync::Mutex;
+
     use tauri::{AppHandle, Manager as _};
     use tauri_specta::Event as _;
 
     use crate::events::ShortcutUnavailable;
     use crate::state::AppState;
 
-    const ID: &str = "push-to-talk";
+    /// The session of the key bound last: a new key ends the old session (its bus
+    /// connection closes with the task), so only one binding is ever live.
+    static CURRENT: Mutex<Option<tauri::async_runtime::JoinHandle<()>>> = Mutex::new(None);
 
-    pub(super) async fn bind(app: AppHandle, shortcut: String) {
-        if let Err(e) = run(&app, &shortcut).await {
-            tracing::warn!("GlobalShortcuts portal: {e}");
+    pub(super) fn bind(app: &AppHandle, shortcut: &str) {
+        let app = app.clone();
+        let shortcut = shortcut.to_owned();
+        let task = tauri::async_runtime::spawn(async move {
+            let reason = crate::ptt_portal::bind(&shortcut, |pressed| {
+                app.state::<AppState>().voice.push_to_talk(&app, pressed);
+            })
+            .await;
+            tracing::warn!("GlobalShortcuts portal: {reason}");
             let _ = ShortcutUnavailable {
                 reason: format!(
-                    "this Wayland desktop offers no global shortcuts portal ({e}); \
-                     push-to-talk works only while AuraSpeak has focus"
+                    "{shortcut}: the desktop's global shortcuts portal did not bind it \
+                     ({reason}); push-to-talk works only while AuraSpeak has focus"
                 ),
             }
             .emit(&app);
-        }
-    }
-
-    async fn run(app: &AppHandle, shortcut: &str) -> ashpd::Result<()> {
-        let portal = GlobalShortcuts::new().await?;
-        let session = portal.create_session(Default::default()).await?;
-        let trigger = shortcut.to_ascii_uppercase();
-        let request = NewShortcut::new(ID, "Push to talk").preferred_trigger(trigger.as_str());
-        portal.bind_shortcuts(&session, &[request], None, Default::default()).await?.response()?;
-        let mut activated = portal.receive_activated().await?;
-        let mut deactivated = portal.receive_deactivated().await?;
-        loop {
-            let pressed = tokio::select! {
-                Some(event) = activated.next() => (event.shortcut_id() == ID).then_some(true),
-                Some(event) = deactivated.next() => (event.shortcut_id() == ID).then_some(false),
-                else => return Ok(()),
-            };
-            if let Some(pressed) = pressed {
-                app.state::<AppState>().voice.push_to_talk(app, pressed);
-            }
+        });
+        let mut current = CURRENT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = current.replace(task) {
+            old.abort();
         }
     }
 }

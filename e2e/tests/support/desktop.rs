@@ -1,5 +1,6 @@
-//! Driving the desktop app in a private X server: the tools it needs, the X server, the
-//! app started through WebKitWebDriver, and form input the way React sees it.
+//! Driving the desktop app in a private X server (or a Wayland compositor, `wayland.rs`):
+//! the tools it needs, the X server, the app started through WebKitWebDriver, and form
+//! input the way React sees it.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -38,6 +39,11 @@ pub fn tools(extra: &[&str]) -> Option<(PathBuf, PathBuf)> {
         "Xvfb/WebKitWebDriver/xdotool/xlogo or one of {extra:?} not found: desktop app test not run"
     );
     None
+}
+
+/// Where the app draws: the environment that points it at a display server.
+pub trait Screen {
+    fn env(&self) -> Vec<(&'static str, String)>;
 }
 
 /// A private X server on a free display number.
@@ -97,13 +103,19 @@ impl Display {
     }
 }
 
+impl Screen for Display {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![("DISPLAY", self.name())]
+    }
+}
+
 impl Drop for Display {
     fn drop(&mut self) {
         let _ = self.xvfb.start_kill();
     }
 }
 
-/// The app started by WebKitWebDriver on `display`, with its config, data and caches in
+/// The app started by WebKitWebDriver on `screen`, with its config, data and caches in
 /// `home`, plus `env` (a private session bus, say). The voice engine uses whatever
 /// PulseAudio `PULSE_SERVER` names.
 pub struct DesktopApp {
@@ -117,21 +129,22 @@ impl DesktopApp {
     pub async fn start(
         driver_bin: &Path,
         app_bin: &Path,
-        display: &Display,
+        screen: &dyn Screen,
         home: &Path,
         env: &[(&str, &str)],
     ) -> Self {
         let port = 20_000 + (harness::unique() % 20_000) as u16;
         let driver = Command::new(driver_bin)
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .envs(screen.env())
             .envs(env.iter().copied())
             .arg(format!("--port={port}"))
-            .env("DISPLAY", display.name())
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CACHE_HOME", home.join("cache"))
             .env("LANG", "en_US.UTF-8")
-            .env_remove("WAYLAND_DISPLAY")
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()

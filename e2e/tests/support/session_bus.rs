@@ -33,6 +33,8 @@ impl SessionBus {
             .args(["--session", "--nofork", "--print-address=1"])
             .arg(format!("--address=unix:path={}", runtime.join("bus").display()))
             .stdout(Stdio::piped())
+            // What it starts on demand (GTK asks for the settings portal, say) logs here.
+            .stderr(std::fs::File::create(home.join("bus.log")).expect("bus log"))
             .kill_on_drop(true)
             .spawn()
             .expect("spawn dbus-daemon");
