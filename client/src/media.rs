@@ -15,7 +15,7 @@ use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
+use str0m::rtp::{Extension, ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::error::{Error, Result};
@@ -93,6 +93,11 @@ impl MediaLink {
             // after its successor), and our packets go out with the encoder's own
             // sequence numbers, so the relay and the far end see our losses as gaps.
             .set_rtp_mode(true)
+            // Only what voice uses (the relay offers the same): audio level with the voice
+            // bit, and MID. No transport-wide congestion control feedback to send.
+            .clear_extension_map()
+            .set_extension(1, Extension::AudioLevel)
+            .set_extension(4, Extension::RtpMid)
             .set_stats_interval(Some(STATS_INTERVAL));
         config.set_max_stun_rto(STUN_MAX_RTO);
         config.set_max_stun_retransmits(STUN_MAX_RETRANSMITS);

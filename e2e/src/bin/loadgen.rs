@@ -113,9 +113,25 @@ struct Participant {
     speaking: bool,
 }
 
-/// One participant: a packet every 20 ms while speaking; counts what arrives.
-async fn drive(mut p: Participant, packets: Arc<Vec<EncodedPacket>>, until: Instant) -> u64 {
+/// One participant: present (answering the relay's keep-alives) from joining until the
+/// run starts, then a packet every 20 ms while speaking; counts what arrives. Joining 200
+/// takes longer than ICE consent lasts, so those who joined first must not go silent.
+async fn drive(
+    mut p: Participant,
+    packets: Arc<Vec<EncodedPacket>>,
+    mut run: tokio::sync::watch::Receiver<Option<Instant>>,
+) -> u64 {
     let mut buf = vec![0u8; 2048];
+    let until = loop {
+        if let Some(until) = *run.borrow_and_update() {
+            break until;
+        }
+        let wait = Instant::now() + Duration::from_millis(50);
+        tokio::select! {
+            _ = run.changed() => {}
+            _ = p.connection.step(&mut buf, wait) => {}
+        }
+    };
     let mut received = 0u64;
     let mut next_send = Instant::now();
     let mut i = 0usize;
@@ -217,8 +233,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let invite = owner.create_invite(guild.server.id, &Default::default()).await?;
 
+    let packets = Arc::new(opus_packets(&args.speech)?);
+    let (start, run_signal) = tokio::sync::watch::channel(None);
     let rss_before = args.server_pid.map(rss_bytes);
-    let mut participants = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
     let join_started = Instant::now();
     for (r, room) in rooms.iter().enumerate() {
         for m in 0..args.members {
@@ -239,21 +257,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     .with_context(|| format!("voice connect of participant {m} in room {r}"))?;
             // The gateway and its events stay alive for the whole run.
             std::mem::forget((gateway, events));
-            participants.push(Participant { connection, speaking: m < args.speakers });
+            let participant = Participant { connection, speaking: m < args.speakers };
+            tasks.spawn(drive(participant, packets.clone(), run_signal.clone()));
         }
     }
     let joined_in = join_started.elapsed();
     let rss_after = args.server_pid.map(rss_bytes);
-    let count = participants.len();
+    let count = tasks.len();
 
-    let packets = Arc::new(opus_packets(&args.speech)?);
     let warmup = Duration::from_secs(2);
     let window = Duration::from_secs(args.seconds.max(1));
-    let until = Instant::now() + warmup + window;
-    let mut tasks = tokio::task::JoinSet::new();
-    for p in participants {
-        tasks.spawn(drive(p, packets.clone(), until));
-    }
+    start.send_replace(Some(Instant::now() + warmup + window));
     tokio::time::sleep(warmup).await;
     let cpu_start = args.server_pid.map(process_cpu_ticks);
     let sent_start = counter(&metrics(&http, &base).await?, "auraspeak_voice_packets_sent_total");
