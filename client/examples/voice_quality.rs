@@ -255,6 +255,7 @@ fn capture_variants() -> Vec<(&'static str, CaptureConfig)> {
         ("agc-old", with(old_agc)),
         ("agc-tau400ms", with(|c| c.agc_config.level_time_constant = Duration::from_millis(400))),
         ("no-agc", with(|c| c.agc = false)),
+        ("one-pass", with(|c| c.strong_suppression = false)),
         ("no-gate", with(|c| c.gate = GateMode::Continuous)),
         (
             "open05",
@@ -344,21 +345,13 @@ fn noise(
                 ("rnnoise", plain_rnnoise(&noisy)),
                 ("chain", capture_chain(&noisy, CaptureConfig::default())?),
             ];
-            if std::env::var_os("NS_EXPERIMENT").is_some() {
-                variants.push(("x2", plain_rnnoise(&plain_rnnoise(&noisy))));
-                variants.push(("xexp12", rnnoise_expander(&noisy, 1, -12.0)));
-                variants.push(("xexp20", rnnoise_expander(&noisy, 1, -20.0)));
-                variants.push(("x2exp12", rnnoise_expander(&noisy, 2, -12.0)));
-            }
             if diag {
                 for (variant, config) in capture_variants().into_iter().skip(1) {
                     variants.push((variant, capture_chain(&noisy, config)?));
                 }
             }
             for (variant, processed) in variants {
-                let variant = if ["noisy", "rnnoise", "chain"].contains(&variant)
-                    || variant.starts_with('x')
-                {
+                let variant = if ["noisy", "rnnoise", "chain"].contains(&variant) {
                     variant.to_string()
                 } else {
                     format!("chain-{variant}")
@@ -391,36 +384,6 @@ fn plain_rnnoise(noisy: &[f32]) -> Vec<f32> {
     frames(noisy)
         .flat_map(|mut frame| {
             suppressor.process(&mut frame);
-            frame
-        })
-        .collect()
-}
-
-fn rnnoise_expander(noisy: &[f32], passes: usize, floor_db: f32) -> Vec<f32> {
-    let mut suppressors: Vec<NoiseSuppressor> =
-        (0..passes).map(|_| NoiseSuppressor::new(true)).collect();
-    let floor = 10f32.powf(floor_db / 20.0);
-    let mut gain = 1.0f32;
-    frames(noisy)
-        .flat_map(|mut frame| {
-            let mut p = 0.0;
-            for s in &mut suppressors {
-                p = s.process(&mut frame);
-            }
-            let target = if p >= 0.6 {
-                1.0
-            } else if p <= 0.2 {
-                floor
-            } else {
-                floor + (1.0 - floor) * (p - 0.2) / 0.4
-            };
-            let start = gain;
-            // Opens within a frame, closes over about 100 ms.
-            gain = if target > gain { target } else { gain + (target - gain) * 0.1 };
-            for (i, x) in frame.iter_mut().enumerate() {
-                let g = start + (gain - start) * (i as f32 / FRAME_SAMPLES as f32);
-                *x *= g;
-            }
             frame
         })
         .collect()
