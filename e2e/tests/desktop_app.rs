@@ -25,7 +25,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use auraspeak_shared::v1::servers::CreateInviteRequest;
-use desktop::{DesktopApp, Display, attribute_script, set_input, tools};
+use desktop::{
+    DesktopApp, Display, attribute_script, save_screenshot, screenshot_dir, set_input, tools,
+};
 use harness::{Backend, PASSWORD, TestServer, sibling_binary};
 use serde_json::json;
 use session_bus::SessionBus;
@@ -35,22 +37,6 @@ use webdriver::{ENTER, Session};
 
 const SHORT: Duration = Duration::from_secs(15);
 const LONG: Duration = Duration::from_secs(45);
-
-fn screenshot_dir() -> PathBuf {
-    let dir = std::env::var_os("AURASPEAK_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("auraspeak-screenshots"));
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    dir
-}
-
-async fn save_screenshot(session: &Session, name: &str) {
-    let png = session.screenshot().await;
-    assert!(png.starts_with(b"\x89PNG"), "{name}: the window screenshot is not a PNG");
-    let path = screenshot_dir().join(format!("{name}.png"));
-    std::fs::write(&path, png).expect("write screenshot");
-    eprintln!("screenshot: {}", path.display());
-}
 
 /// The `auraspeak` CLI with its own profile.
 struct Cli {

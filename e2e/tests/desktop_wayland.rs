@@ -17,10 +17,9 @@ mod wayland;
 #[path = "support/webdriver.rs"]
 mod webdriver;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use desktop::{DesktopApp, attribute_script, set_input};
+use desktop::{DesktopApp, attribute_script, save_screenshot, set_input};
 use harness::{Backend, PASSWORD, TestServer, sibling_binary};
 use serde_json::json;
 use wayland::{KEY_LEFTCTRL, KEY_LEFTSHIFT, KEY_M, Kwin, OTHER_WINDOW};
@@ -29,16 +28,6 @@ use webdriver::Session;
 const SHORT: Duration = Duration::from_secs(15);
 const LONG: Duration = Duration::from_secs(45);
 const PTT_KEY: [u32; 3] = [KEY_LEFTCTRL, KEY_LEFTSHIFT, KEY_M];
-
-async fn save_screenshot(session: &Session, name: &str) {
-    let dir = std::env::var_os("AURASPEAK_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("auraspeak-screenshots"));
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    let png = session.screenshot().await;
-    assert!(png.starts_with(b"\x89PNG"), "{name}: the window screenshot is not a PNG");
-    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
-}
 
 async fn transmitting(app: &Session) -> bool {
     let script = attribute_script("[data-testid=transmit-indicator]", "data-active");

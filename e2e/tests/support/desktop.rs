@@ -162,6 +162,24 @@ impl DesktopApp {
     }
 }
 
+/// Where screenshots go: `$AURASPEAK_SCREENSHOTS`, else a folder in the temp dir.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var_os("AURASPEAK_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("auraspeak-screenshots"));
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+/// Saves the app window as `<name>.png` in [`screenshot_dir`].
+pub async fn save_screenshot(session: &Session, name: &str) {
+    let png = session.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG"), "{name}: the window screenshot is not a PNG");
+    let path = screenshot_dir().join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("write screenshot");
+    eprintln!("screenshot: {}", path.display());
+}
+
 /// Reads a selector's attribute through the page (React re-renders replace elements, so
 /// element references go stale; a script always sees the current one).
 pub fn attribute_script(css: &str, attribute: &str) -> String {

@@ -3,7 +3,7 @@ import { useNavigate } from "react-router-dom";
 import { useT } from "../i18n";
 import { useApp } from "../state/AppProvider";
 import { useUi } from "../state/ui";
-import { commands, unwrap, type ChannelKind, type Invite, type ServerDetail } from "../lib/backend";
+import { commands, unwrap, type Channel, type ChannelKind, type Invite, type ServerDetail } from "../lib/backend";
 import { canAdminister, has } from "../lib/permissions";
 import { errorText } from "../lib/errors";
 import { Icon } from "../components/Icon";
@@ -196,17 +196,37 @@ export function CreateChannelDialog({ detail, onClose }: { detail: ServerDetail;
         </fieldset>
         <Field label={t("channel.create.name")} name="channel-name" value={name} onChange={(e) => setName(e.target.value)} required autoFocus />
         {kind !== "category" && categories.length > 0 && (
-          <Select label={t("channel.create.category")} value={parent} onChange={(e) => setParent(e.target.value)}>
-            <option value="">{t("common.none")}</option>
-            {categories.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.name}
-              </option>
-            ))}
-          </Select>
+          <CategorySelect categories={categories} value={parent} onChange={setParent} />
         )}
         <FormActions cancelLabel={t("common.cancel")} onCancel={onClose} submitLabel={t("common.create")} disabled={!name.trim()} />
       </form>
     </Dialog>
+  );
+}
+
+/** The category a channel sits in; "" is none. */
+export function CategorySelect({
+  categories,
+  value,
+  onChange,
+  disabled,
+  name,
+}: {
+  categories: Channel[];
+  value: string;
+  onChange: (id: string) => void;
+  disabled?: boolean;
+  name?: string;
+}) {
+  const t = useT();
+  return (
+    <Select label={t("channel.create.category")} name={name} value={value} disabled={disabled} onChange={(e) => onChange(e.target.value)}>
+      <option value="">{t("common.none")}</option>
+      {categories.map((c) => (
+        <option key={c.id} value={c.id}>
+          {c.name}
+        </option>
+      ))}
+    </Select>
   );
 }

@@ -8,9 +8,9 @@ import { useT } from "../../i18n";
 import { useApp } from "../../state/AppProvider";
 import { commands, unwrap, type Channel, type UpdateChannelRequest } from "../../lib/backend";
 import { errorText } from "../../lib/errors";
-import { Button, ErrorText, Field, Select } from "../../components/ui";
+import { Button, ErrorText, Field } from "../../components/ui";
 import { Icon } from "../../components/Icon";
-import { ConfirmDialog } from "../../layout/ServerHeader";
+import { CategorySelect, ConfirmDialog } from "../../layout/ServerHeader";
 import { channelSiblings, moveChannel } from "./channelOrder";
 
 // shared/src/v1/channels.rs: MIN_BITRATE_KBPS, MAX_BITRATE_KBPS, MAX_USER_LIMIT.
@@ -100,14 +100,13 @@ export function ChannelSettings({ channel, channels, canEdit }: { channel: Chann
           </div>
         )}
         {channel.kind !== "category" && (categories.length > 0 || currentParent) && (
-          <Select label={t("channel.create.category")} name="channel-category" value={parent} disabled={!canEdit} onChange={(e) => (setParent(e.target.value), setSaved(false))}>
-            <option value="">{t("common.none")}</option>
-            {categories.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.name}
-              </option>
-            ))}
-          </Select>
+          <CategorySelect
+            categories={categories}
+            name="channel-category"
+            value={parent}
+            disabled={!canEdit}
+            onChange={(id) => (setParent(id), setSaved(false))}
+          />
         )}
         {channel.kind === "text" && (
           <Field label={t("channelAdmin.topic")} name="channel-topic" value={topic} maxLength={1024} disabled={!canEdit} onChange={(e) => (setTopic(e.target.value), setSaved(false))} />
