@@ -27,13 +27,14 @@ use std::time::Duration;
 use auraspeak_shared::v1::servers::CreateInviteRequest;
 use desktop::{
     DesktopApp, Display, attribute_script, save_screenshot, screenshot_dir, set_input, tools,
+    wait_voice_connected,
 };
 use harness::{Backend, PASSWORD, TestServer, sibling_binary};
 use serde_json::json;
 use session_bus::SessionBus;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::Command;
-use webdriver::{ENTER, Session};
+use webdriver::ENTER;
 
 const SHORT: Duration = Duration::from_secs(15);
 const LONG: Duration = Duration::from_secs(45);
@@ -168,15 +169,7 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     save_screenshot(app, "03-voice-settings").await;
     app.click_on("[data-testid=close-settings]", SHORT).await;
     app.click_on(&format!("[data-testid=channel-{voice}]"), SHORT).await;
-    app.wait_script(
-        "voice connects",
-        &format!(
-            "return ({}) === 'connected';",
-            attribute_script("[data-testid=voice-panel]", "data-state")
-        ),
-        LONG,
-    )
-    .await;
+    wait_voice_connected(app).await;
     let transmitting = attribute_script("[data-testid=transmit-indicator]", "data-active");
     assert_eq!(
         app.execute(&format!("return {transmitting};"), json!([])).await,

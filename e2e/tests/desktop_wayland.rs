@@ -19,7 +19,7 @@ mod webdriver;
 
 use std::time::Duration;
 
-use desktop::{DesktopApp, attribute_script, save_screenshot, set_input};
+use desktop::{DesktopApp, attribute_script, save_screenshot, set_input, wait_voice_connected};
 use harness::{Backend, PASSWORD, TestServer, sibling_binary};
 use serde_json::json;
 use wayland::{KEY_LEFTCTRL, KEY_LEFTSHIFT, KEY_M, Kwin, OTHER_WINDOW};
@@ -67,15 +67,7 @@ async fn push_to_talk_works_on_wayland_through_the_global_shortcuts_portal() {
     app.click_on("[data-testid=close-settings]", SHORT).await;
     app.click_on(&format!("[data-testid=server-{}]", guild.server.id), SHORT).await;
     app.click_on(&format!("[data-testid=channel-{voice}]"), SHORT).await;
-    app.wait_script(
-        "voice connects",
-        &format!(
-            "return ({}) === 'connected';",
-            attribute_script("[data-testid=voice-panel]", "data-state")
-        ),
-        LONG,
-    )
-    .await;
+    wait_voice_connected(app).await;
     assert!(!transmitting(app).await, "silent before the key");
     let problem =
         "return document.querySelector('[data-testid=shortcut-unavailable]')?.textContent ?? null;";

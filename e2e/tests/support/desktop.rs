@@ -180,6 +180,17 @@ pub async fn save_screenshot(session: &Session, name: &str) {
     eprintln!("screenshot: {}", path.display());
 }
 
+/// Waits until the voice panel says the call is connected.
+pub async fn wait_voice_connected(app: &Session) {
+    let state = attribute_script("[data-testid=voice-panel]", "data-state");
+    app.wait_script(
+        "voice connects",
+        &format!("return ({state}) === 'connected';"),
+        Duration::from_secs(45),
+    )
+    .await;
+}
+
 /// Reads a selector's attribute through the page (React re-renders replace elements, so
 /// element references go stale; a script always sees the current one).
 pub fn attribute_script(css: &str, attribute: &str) -> String {
