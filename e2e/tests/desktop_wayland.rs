@@ -60,7 +60,8 @@ async fn push_to_talk_works_on_wayland_through_the_global_shortcuts_portal() {
     app.click_on("button[type=submit]", SHORT).await;
     app.wait("[data-testid=app-shell]", LONG).await;
 
-    // Push-to-talk mode (which binds the key through the portal), then join voice.
+    // The key was bound through the portal when the app started; push-to-talk mode makes
+    // it the way to talk. Then join voice.
     app.click_on("[data-testid=open-settings]", SHORT).await;
     app.click_on("[data-testid=settings-tab-voice]", SHORT).await;
     app.click_on("input[name=input-mode][value=push_to_talk]", SHORT).await;

@@ -88,17 +88,22 @@ async fn run(shortcut: &str, on_change: &mut impl FnMut(bool)) -> zbus::Result<(
     let mut options = HashMap::new();
     options.insert("session_handle_token", Value::from(session_token.as_str()));
     options.insert("shortcuts", Value::from(shortcuts.to_vec()));
-    request(&connection, "auraspeak_create", options, |options| portal.create_session(options))
-        .await?;
+    let bound =
+        request(&connection, "auraspeak_create", options, |options| portal.create_session(options))
+            .await?;
     let session = session_path(&connection, &session_token)?;
 
     // Subscribed before binding, so a press right after binding is not missed.
     let mut activated = portal.receive_activated().await?;
     let mut deactivated = portal.receive_deactivated().await?;
-    request(&connection, "auraspeak_bind", HashMap::new(), |options| {
-        portal.bind_shortcuts(&session, &shortcuts, "", options)
-    })
-    .await?;
+    // Plasma 5.27 binds in CreateSession and answers with what it bound; its BindShortcuts
+    // would only open System Settings, at every start of the app.
+    if !bound.iter().any(|id| id == ID) {
+        request(&connection, "auraspeak_bind", HashMap::new(), |options| {
+            portal.bind_shortcuts(&session, &shortcuts, "", options)
+        })
+        .await?;
+    }
     tracing::info!(%trigger, "push-to-talk bound through the GlobalShortcuts portal");
 
     loop {
@@ -124,15 +129,16 @@ fn shortcut_details(trigger: &str) -> HashMap<&'static str, Value<'static>> {
     ])
 }
 
-/// Makes a portal call that answers through a Request object and waits for its Response.
-/// The Response signal is subscribed before the call, at the path the portal will use, so
-/// a fast answer cannot slip past.
+/// Makes a portal call that answers through a Request object and waits for its Response;
+/// returns the ids of the shortcuts the response lists as bound, if it lists any. The
+/// Response signal is subscribed before the call, at the path the portal will use, so a
+/// fast answer cannot slip past.
 async fn request<'a, F, Fut>(
     connection: &zbus::Connection,
     token: &str,
     mut options: HashMap<&'a str, Value<'a>>,
     call: F,
-) -> zbus::Result<()>
+) -> zbus::Result<Vec<String>>
 where
     F: FnOnce(HashMap<&'a str, Value<'a>>) -> Fut,
     Fut: Future<Output = zbus::Result<OwnedObjectPath>>,
@@ -143,11 +149,27 @@ where
     options.insert("handle_token", Value::from(token.to_owned()));
     call(options).await?;
     let response = responses.next().await.ok_or_else(gone)?;
-    match response.args()?.response {
-        0 => Ok(()),
+    let args = response.args()?;
+    match args.response {
+        0 => Ok(listed_shortcuts(&args.results)),
         1 => Err(zbus::Error::Failure("the desktop's shortcut dialog was dismissed".into())),
         code => Err(zbus::Error::Failure(format!("the desktop refused the shortcut ({code})"))),
     }
+}
+
+/// The ids in a response's `shortcuts` (an array of (id, properties) structures).
+fn listed_shortcuts(results: &HashMap<&str, Value<'_>>) -> Vec<String> {
+    let Some(Value::Array(shortcuts)) = results.get("shortcuts") else { return Vec::new() };
+    shortcuts
+        .iter()
+        .filter_map(|shortcut| match shortcut {
+            Value::Structure(s) => match s.fields().first() {
+                Some(Value::Str(id)) => Some(id.as_str().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 fn session_path(connection: &zbus::Connection, token: &str) -> zbus::Result<ObjectPath<'static>> {
@@ -244,5 +266,15 @@ mod tests {
         assert_eq!(xdg_trigger("CapsLock"), "Caps_Lock");
         assert_eq!(xdg_trigger("7"), "7");
         assert_eq!(token_safe("CTRL+SHIFT+m"), "CTRL_SHIFT_m");
+    }
+
+    #[test]
+    fn bound_shortcuts_are_read_from_a_response() {
+        let shortcuts = vec![(ID, shortcut_details("CTRL+SHIFT+m"))];
+        let results = HashMap::from([("shortcuts", Value::from(shortcuts))]);
+        assert_eq!(listed_shortcuts(&results), vec![ID.to_owned()]);
+        // The standard CreateSession answer lists none: BindShortcuts follows.
+        let standard = HashMap::from([("session_handle", Value::from("/x"))]);
+        assert!(listed_shortcuts(&standard).is_empty());
     }
 }
