@@ -47,7 +47,6 @@ impl Community {
             color: req.color,
         };
         let audit = self.audit(&access, AuditAction::RoleCreate, Some(id), None);
-        let before = self.store.roles(access.server.id).await?;
         let role = role_api(&self.store.create_role(&row, &audit).await?)?;
         let sid = access.server.id;
         self.publish(
@@ -55,10 +54,10 @@ impl Community {
             Event::RoleCreate { server_id: server_id.into(), role: role.clone() },
             Some(sid),
         );
-        // The roles above @everyone moved up one to make room: say so, so every client
-        // keeps the same order.
+        // Every other role above @everyone (position 0) moved up one to make room: say so,
+        // so every client keeps the same order.
         for moved in self.store.roles(sid).await? {
-            if before.iter().any(|b| b.id == moved.id && b.position != moved.position) {
+            if moved.id != id && moved.position > 0 {
                 let event =
                     Event::RoleUpdate { server_id: server_id.into(), role: role_api(&moved)? };
                 self.publish(Audience::Server(sid), event, Some(sid));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
 use str0m::format::PayloadParams;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::Transmit;
 use str0m::rtp::{Extension, ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
@@ -82,9 +82,6 @@ pub struct Peer {
     timelines: Vec<SlotTimeline>,
     /// Slots whose send stream is set up for forwarding (see `handle_forward`).
     slot_ready: Vec<bool>,
-    /// The payload type matching the last forwarded packet's codec parameters: senders
-    /// use one Opus format, so this saves a codec search per packet per listener.
-    last_pt: Option<(PayloadParams, Pt)>,
     connected: bool,
     next_timeout: Instant,
     pub speaking: bool,
@@ -140,7 +137,6 @@ impl Peer {
             slots: SlotMap::new(0),
             timelines: Vec::new(),
             slot_ready: Vec::new(),
-            last_pt: None,
             connected: false,
             next_timeout: now,
             speaking: false,
@@ -289,16 +285,8 @@ impl Peer {
         }
         let Some(slot) = self.slots.slot_of(frame.source) else { return };
         let Some(mid) = self.slot_mids.get(slot).copied() else { return };
-        let pt = match self.last_pt {
-            Some((params, pt)) if params == frame.params => pt,
-            _ => {
-                let Some(pt) = self.rtc.codec_config().match_params(frame.params).map(|p| p.pt())
-                else {
-                    return;
-                };
-                self.last_pt = Some((frame.params, pt));
-                pt
-            }
+        let Some(pt) = self.rtc.codec_config().match_params(frame.params).map(|p| p.pt()) else {
+            return;
         };
         let rewritten = self.timelines[slot].rewrite(now, frame.source, frame.seq, frame.time);
         // The level is passed on so browsers' getStats and our clients can show it.
