@@ -79,7 +79,7 @@ log "binaries the end-to-end tests start (server, CLI, desktop app)"
 cargo build --workspace --bins --locked
 
 log "tests (SQLite and PostgreSQL)"
-cargo test --workspace --all-targets --locked -- "${FILTER[@]}"
+cargo test --workspace --all-targets --locked --no-fail-fast -- "${FILTER[@]}"
 
 log "packaging (.deb installed and started, container files)"
 scripts/test-packaging.sh
