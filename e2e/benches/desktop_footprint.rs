@@ -21,13 +21,82 @@ mod webdriver;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use auraspeak_client::api::ApiClient;
+use auraspeak_shared::ChannelId;
+use auraspeak_shared::v1::channels::{ChannelKind, CreateChannelRequest};
+use auraspeak_shared::v1::messages::SendMessageRequest;
 use desktop::{DesktopApp, Display, attribute_script, set_input, tools};
 use harness::{Backend, PASSWORD, TestServer, sibling_binary};
+use serde_json::json;
 
 const LAUNCHES: usize = 3;
 const WAIT: Duration = Duration::from_secs(45);
 /// Memory is read after it settles this long in each state.
 const SETTLE: Duration = Duration::from_secs(5);
+/// Messages in each of the two channels the UI switches between (more than one page).
+const HISTORY: usize = 60;
+/// A page of history, as the UI loads it (`HISTORY_PAGE` in ui/src/state/AppProvider.tsx).
+const PAGE: usize = 50;
+/// Switches between the two channels per launch.
+const SWITCHES: usize = 6;
+
+/// A text channel holding [`HISTORY`] messages with the markdown the UI renders
+/// (emphasis, code, links, mentions); the newest ends with "`name` #last".
+async fn channel_with_history(
+    owner: &ApiClient,
+    server: auraspeak_shared::ServerId,
+    name: &str,
+    owner_id: &str,
+) -> ChannelId {
+    let request = CreateChannelRequest {
+        name: name.into(),
+        kind: ChannelKind::Text,
+        topic: None,
+        parent_id: None,
+        position: None,
+        bitrate_kbps: None,
+        user_limit: None,
+    };
+    let channel = owner.create_channel(server, &request).await.expect("channel").id;
+    for i in 0..HISTORY {
+        let content = if i + 1 == HISTORY {
+            format!("{name} #last")
+        } else {
+            format!(
+                "**{name}** message {i}: `code {i}` and *emphasis*, see https://example.com/{i} \
+                 <@{owner_id}> ~~old~~ and a longer tail of ordinary words to wrap the line"
+            )
+        };
+        let message = SendMessageRequest { content, reply_to: None, nonce: None };
+        owner.send_message(channel, &message).await.expect("message");
+    }
+    channel
+}
+
+/// Clicks a channel and measures, with the page's own clock, until its newest page of
+/// messages is in the document and painted: the work the JavaScript engine does when
+/// someone switches channels (a fetch the first time, rendering every time).
+async fn switch_ms(app: &webdriver::Session, channel: ChannelId, name: &str) -> f64 {
+    let script = r#"
+        const [selector, marker, count, done] = arguments;
+        const start = performance.now();
+        document.querySelector(selector).click();
+        const check = () => {
+            const messages = document.querySelectorAll("[data-testid=message]");
+            const newest = messages[messages.length - 1];
+            const label = newest ? newest.getAttribute("aria-label") || "" : "";
+            if (messages.length >= count && label.endsWith(marker)) {
+                requestAnimationFrame(() => setTimeout(() => done(performance.now() - start), 0));
+            } else {
+                setTimeout(check, 2);
+            }
+        };
+        check();
+    "#;
+    let selector = format!("[data-testid=channel-{channel}]");
+    let value = app.execute_async(script, json!([selector, format!("{name} #last"), PAGE])).await;
+    value.as_f64().unwrap_or_else(|| panic!("switch to {name} not measured: {value}"))
+}
 
 /// The app process and every process below it (WebKit's helpers).
 fn process_tree(app_bin: &Path) -> Vec<u32> {
@@ -65,7 +134,7 @@ fn process_tree(app_bin: &Path) -> Vec<u32> {
 }
 
 /// Memory of the whole process tree, in MiB.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Memory {
     /// What a task manager shows per process, summed (shared libraries counted again in
     /// each process).
@@ -73,8 +142,11 @@ struct Memory {
     /// Shared pages split fairly between the processes using them: the figure that adds
     /// up. Under Xvfb nothing else uses GTK, WebKit or Mesa, so their pages count fully.
     pss: f64,
-    /// Pages only the app holds (USS): what quitting it gives back.
+    /// Pages only the app holds (USS): what quitting it gives back, and what task
+    /// managers show (Windows' private working set, GNOME's and KDE's "Memory").
     private: f64,
+    /// PSS and private memory per process, by process name, to see where it goes.
+    by_process: Vec<(String, f64, f64)>,
 }
 
 fn memory_mib(app_bin: &Path) -> Memory {
@@ -86,15 +158,23 @@ fn memory_mib(app_bin: &Path) -> Memory {
             .unwrap_or(0.0)
     };
     let (mut rss, mut pss, mut private) = (0.0, 0.0, 0.0);
+    let mut by_process = Vec::new();
     for pid in process_tree(app_bin) {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let rollup =
             std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let (p, own) = (
+            field(&rollup, "Pss:"),
+            field(&rollup, "Private_Clean:") + field(&rollup, "Private_Dirty:"),
+        );
         rss += field(&status, "VmRSS:");
-        pss += field(&rollup, "Pss:");
-        private += field(&rollup, "Private_Clean:") + field(&rollup, "Private_Dirty:");
+        pss += p;
+        private += own;
+        by_process.push((name.trim().to_owned(), p / 1024.0, own / 1024.0));
     }
-    Memory { rss: rss / 1024.0, pss: pss / 1024.0, private: private / 1024.0 }
+    by_process.sort_by(|a, b| a.0.cmp(&b.0));
+    Memory { rss: rss / 1024.0, pss: pss / 1024.0, private: private / 1024.0, by_process }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -136,12 +216,18 @@ async fn main() {
     let Some((xvfb, driver_bin)) = tools(&[]) else { return };
     let app_bin = sibling_binary("auraspeak-desktop", "AURASPEAK_DESKTOP_BIN");
     let server = TestServer::start(&Backend::Sqlite).await;
-    let (owner, _) = community::register(&server.base, "bench").await;
+    let (owner, auth) = community::register(&server.base, "bench").await;
     let detail = owner.create_server("Footprint", None).await.expect("server");
     let voice = detail.channels.iter().find(|c| c.name == "General").expect("voice channel").id;
+    let owner_id = auth.user.id.to_string();
+    let history = [
+        (channel_with_history(&owner, detail.server.id, "history-a", &owner_id).await, "history-a"),
+        (channel_with_history(&owner, detail.server.id, "history-b", &owner_id).await, "history-b"),
+    ];
     let display = Display::start(&xvfb).await;
 
     let (mut interactive, mut idle, mut call) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut first_open, mut reopen) = (Vec::new(), Vec::new());
     for launch in 0..LAUNCHES {
         let home = std::env::temp_dir()
             .join(format!("auraspeak-footprint-{}-{launch}", std::process::id()));
@@ -165,23 +251,49 @@ async fn main() {
             .await;
         tokio::time::sleep(SETTLE).await;
         call.push(memory_mib(&app_bin));
+
+        for i in 0..SWITCHES {
+            let (channel, name) = history[i % 2];
+            let ms = switch_ms(app, channel, name).await;
+            if i < 2 { first_open.push(ms) } else { reopen.push(ms) }
+        }
         desktop.stop().await;
         let _ = std::fs::remove_dir_all(&home);
     }
 
     let show = |v: &[Memory]| {
-        let of = |f: fn(&Memory) -> f64| median(v.iter().map(f).collect());
-        format!(
+        let of = |f: &dyn Fn(&Memory) -> f64| median(v.iter().map(f).collect());
+        let mut text = format!(
             "RSS {:.0} MiB, PSS {:.0} MiB, private {:.0} MiB",
-            of(|m| m.rss),
-            of(|m| m.pss),
-            of(|m| m.private)
-        )
+            of(&|m| m.rss),
+            of(&|m| m.pss),
+            of(&|m| m.private)
+        );
+        let names: Vec<String> = v
+            .first()
+            .map(|m| m.by_process.iter().map(|p| p.0.clone()).collect())
+            .unwrap_or_default();
+        for (i, name) in names.iter().enumerate() {
+            let at = |m: &Memory, f: fn(&(String, f64, f64)) -> f64| {
+                m.by_process.get(i).map_or(f64::NAN, f)
+            };
+            text.push_str(&format!(
+                "\n      {name}: PSS {:.0}, private {:.0}",
+                of(&|m| at(m, |p| p.1)),
+                of(&|m| at(m, |p| p.2))
+            ));
+        }
+        text
     };
     println!("desktop_footprint ({LAUNCHES} launches, medians; {})", app_bin.display());
     println!("  time to interactive (launch to login form): {:.0} ms", median(interactive));
     println!("  memory idle in a server: {}", show(&idle));
     println!("  memory in a voice call:  {}", show(&call));
+    println!(
+        "  channel switch to {PAGE} messages: first open {:.0} ms, again {:.0} ms",
+        median(first_open),
+        median(reopen)
+    );
     let bin_dir = app_bin.parent().map(Path::to_path_buf).unwrap_or_default();
     println!("  app binary: {:.1} MiB", file_mib(&app_bin).unwrap_or(f64::NAN));
     let deb = std::fs::read_dir(bin_dir.join("bundle/deb")).ok().and_then(|d| {

@@ -183,6 +183,17 @@ impl Session {
         .await
     }
 
+    /// Runs `script`, which ends by calling its last argument with the result (WebDriver's
+    /// asynchronous script): for timing something inside the page with its own clock.
+    pub async fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
     /// A PNG of the window.
     pub async fn screenshot(&self) -> Vec<u8> {
         use base64::Engine as _;
