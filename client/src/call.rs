@@ -63,6 +63,8 @@ pub enum CallControl {
     /// Voice activity, push-to-talk or continuous, switched without leaving the call.
     Gate(GateMode),
     InputGainDb(f32),
+    /// The second suppression pass (key clicks, residual noise) on or off.
+    StrongSuppression(bool),
 }
 
 /// What the UI shows about a running call, published about ten times a second.
@@ -443,6 +445,7 @@ pub async fn run(
                 Some(CallControl::NoiseSuppression(on)) => call.pipeline.set_noise_suppression(on),
                 Some(CallControl::Gate(mode)) => call.pipeline.set_gate_mode(mode),
                 Some(CallControl::InputGainDb(db)) => call.pipeline.set_input_gain_db(db),
+                Some(CallControl::StrongSuppression(on)) => call.pipeline.set_strong_suppression(on),
                 // No one can send controls any more: only the duration or input ends the call.
                 None => controls = mpsc::channel(1).1,
             },

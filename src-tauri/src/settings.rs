@@ -66,6 +66,11 @@ pub struct VoiceSettings {
     pub input_device: Option<String>,
     pub output_device: Option<String>,
     pub noise_suppression: bool,
+    /// A second suppression pass that also takes out key clicks ("Strong" in the UI); it
+    /// adds 10 ms of delay and as much CPU again. Settings stored before it existed load
+    /// with it on, the engine's default.
+    #[serde(default = "strong_suppression_default")]
+    pub strong_suppression: bool,
     pub input_mode: InputMode,
     /// Level the voice must reach to open the voice-activity gate, in dBFS (-70..0).
     pub vad_threshold_db: f32,
@@ -76,12 +81,17 @@ pub struct VoiceSettings {
     pub input_gain_db: f32,
 }
 
+fn strong_suppression_default() -> bool {
+    CaptureConfig::default().strong_suppression
+}
+
 impl Default for VoiceSettings {
     fn default() -> Self {
         Self {
             input_device: None,
             output_device: None,
             noise_suppression: true,
+            strong_suppression: strong_suppression_default(),
             input_mode: InputMode::VoiceActivity,
             vad_threshold_db: VadConfig::default().open_level_dbfs,
             ptt_shortcut: "Ctrl+Shift+M".to_owned(),
@@ -128,6 +138,7 @@ impl VoiceSettings {
     pub fn capture_config(&self) -> CaptureConfig {
         CaptureConfig {
             noise_suppression: self.noise_suppression,
+            strong_suppression: self.strong_suppression,
             input_gain_db: self.input_gain_db,
             gate: self.gate_mode(),
             ..CaptureConfig::default()
@@ -194,5 +205,23 @@ mod tests {
             AppSettings { theme: Theme::Light, language: Language::De, ..AppSettings::default() };
         save_app(&store, &app).expect("save");
         assert_eq!(load_app(&store), app);
+    }
+
+    /// Settings saved by a version without a newer field keep everything else.
+    #[test]
+    fn settings_from_before_strong_suppression_keep_their_values() {
+        let store = LocalStore::in_memory().expect("store");
+        let mut stored = serde_json::to_value(VoiceSettings {
+            noise_suppression: false,
+            ptt_shortcut: "Alt+V".into(),
+            ..VoiceSettings::default()
+        })
+        .expect("json");
+        stored.as_object_mut().expect("object").remove("strong_suppression");
+        store.set_setting(VOICE_KEY, &stored).expect("save");
+        let loaded = load_voice(&store);
+        assert!(!loaded.noise_suppression);
+        assert_eq!(loaded.ptt_shortcut, "Alt+V");
+        assert!(loaded.strong_suppression, "the engine's default");
     }
 }

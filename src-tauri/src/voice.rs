@@ -255,6 +255,7 @@ impl VoiceController {
         let mut inner = self.inner();
         inner.input_mode = Some(settings.input_mode);
         inner.control(CallControl::NoiseSuppression(settings.noise_suppression));
+        inner.control(CallControl::StrongSuppression(settings.strong_suppression));
         inner.control(CallControl::Gate(settings.gate_mode()));
         inner.control(CallControl::InputGainDb(settings.input_gain_db));
         if let Some(call) = &inner.call {

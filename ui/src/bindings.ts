@@ -498,6 +498,12 @@ export type VoiceSettings = {
 	input_device: string | null,
 	output_device: string | null,
 	noise_suppression: boolean,
+	/**
+	 *  A second suppression pass that also takes out key clicks ("Strong" in the UI); it
+	 *  adds 10 ms of delay and as much CPU again. Settings stored before it existed load
+	 *  with it on, the engine's default.
+	 */
+	strong_suppression?: boolean,
 	input_mode: InputMode,
 	/**  Level the voice must reach to open the voice-activity gate, in dBFS (-70..0). */
 	vad_threshold_db: number | null,

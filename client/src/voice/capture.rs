@@ -191,6 +191,13 @@ impl CapturePipeline {
         self.suppressor.set_enabled(on);
     }
 
+    /// Switches the second suppression pass (see [`CaptureConfig::strong_suppression`]);
+    /// it only ever runs at 20 ms packets.
+    pub fn set_strong_suppression(&mut self, on: bool) {
+        let allowed = self.encoder.config().frame_duration == OpusFrameDuration::Ms20;
+        self.suppressor.set_residual_pass(on && allowed);
+    }
+
     /// Switches the AGC.
     pub fn set_agc(&mut self, on: bool) {
         self.agc.set_enabled(on);
@@ -311,6 +318,27 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(first_timestamps(ptt, 10).first(), Some(&(10 * frame)));
+    }
+
+    #[test]
+    fn strong_suppression_switches_at_20_ms_packets_only() {
+        let mut pipeline = CapturePipeline::new(CaptureConfig::default()).unwrap();
+        assert!(pipeline.suppressor.has_residual_pass(), "on by default at 20 ms");
+        pipeline.set_strong_suppression(false);
+        assert!(!pipeline.suppressor.has_residual_pass());
+        pipeline.set_strong_suppression(true);
+        assert!(pipeline.suppressor.has_residual_pass());
+        // At 10 ms packets the extra 10 ms of delay is what the mode exists to avoid.
+        let mut low_latency = CapturePipeline::new(CaptureConfig {
+            encoder: EncoderConfig {
+                frame_duration: OpusFrameDuration::Ms10,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        low_latency.set_strong_suppression(true);
+        assert!(!low_latency.suppressor.has_residual_pass());
     }
 
     #[test]

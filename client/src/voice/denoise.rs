@@ -57,6 +57,17 @@ impl NoiseSuppressor {
         self.residual.is_some()
     }
 
+    /// Adds or removes the second pass while running. The audio shifts by one frame: a
+    /// new pass starts from silence (10 ms of it once), a removed one drops 10 ms; a
+    /// settings change is heard either way, and the first pass keeps its state.
+    pub fn set_residual_pass(&mut self, on: bool) {
+        match (on, self.residual.is_some()) {
+            (true, false) => self.residual = Some(DenoiseState::new()),
+            (false, true) => self.residual = None,
+            _ => {}
+        }
+    }
+
     /// Switches suppression on or off; the model's state is kept, so switching is seamless.
     pub fn set_enabled(&mut self, enabled: bool) {
         self.enabled = enabled;
@@ -150,6 +161,20 @@ mod tests {
         assert!(two > one + 3.0, "one pass {one} dB, two {two} dB");
         // The probability is the first pass's, on the microphone's own signal.
         assert_eq!(p_one, p_two);
+    }
+
+    #[test]
+    fn the_residual_pass_switches_while_running() {
+        let mut ns = NoiseSuppressor::new(true);
+        let (one, _) = white_noise_reduction(NoiseSuppressor::new(true));
+        ns.set_residual_pass(true);
+        assert!(ns.has_residual_pass());
+        let (two, _) = white_noise_reduction(ns);
+        assert!(two > one + 3.0, "one pass {one} dB, switched to two {two} dB");
+        let mut ns = NoiseSuppressor::new(true).with_residual_pass();
+        ns.set_residual_pass(false);
+        let (back, _) = white_noise_reduction(ns);
+        assert!((back - one).abs() < 0.5, "one pass {one} dB, switched back {back} dB");
     }
 
     #[test]

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { keybindFromEvent } from "../settings/keybind";
+import { suppressionLevel } from "../settings/VoiceTab";
 import { ready, renderLoggedIn, voiceSettings } from "../test/fixtures";
 import { emit, invokedWith, lastInvoke, mockCommand, mockCommandError } from "../test/tauriMock";
 import type { VoiceState } from "../lib/backend";
@@ -67,6 +68,31 @@ describe("voice & audio settings", () => {
     expect(capture).toHaveTextContent("Ctrl+Alt+V");
     expect(screen.getByTestId("close-settings")).toBeInTheDocument();
     expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { ptt_shortcut: "Ctrl+Alt+V", input_mode: "push_to_talk" } });
+  });
+
+  it("noise suppression offers Off, Standard and Strong and stores them as the engine's two switches", async () => {
+    const user = userEvent.setup();
+    await renderLoggedIn();
+    await user.click(screen.getByTestId("open-settings"));
+    await user.click(screen.getByTestId("settings-tab-voice"));
+    const group = screen.getByRole("group", { name: "Noise suppression" });
+    expect(within(group).getByRole("radio", { name: /^Strong/ })).toBeChecked();
+
+    await user.click(within(group).getByRole("radio", { name: /^Standard/ }));
+    expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { noise_suppression: true, strong_suppression: false } });
+    expect(within(group).getByRole("radio", { name: /^Standard/ })).toBeChecked();
+
+    await user.click(within(group).getByRole("radio", { name: /^Off/ }));
+    expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { noise_suppression: false, strong_suppression: false } });
+
+    await user.click(within(group).getByRole("radio", { name: /^Strong/ }));
+    expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { noise_suppression: true, strong_suppression: true } });
+  });
+
+  it("settings stored before the Strong choice existed show Strong, the engine's default", () => {
+    expect(suppressionLevel({ noise_suppression: true })).toBe("strong");
+    expect(suppressionLevel({ noise_suppression: true, strong_suppression: false })).toBe("standard");
+    expect(suppressionLevel({ noise_suppression: false, strong_suppression: true })).toBe("off");
   });
 
   it("mic test toggles and the level meter follows InputLevel", async () => {

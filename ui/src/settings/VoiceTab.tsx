@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState, type KeyboardEvent } from "react";
 import { useT } from "../i18n";
 import { useVoice } from "../state/VoiceProvider";
-import { commands, events, unwrap, type AudioDevices, type InputMode } from "../lib/backend";
+import { commands, events, unwrap, type AudioDevices, type InputMode, type VoiceSettings } from "../lib/backend";
 import { useBackendEvent } from "../lib/useBackendEvent";
 import { errorText } from "../lib/errors";
-import { Button, ErrorText, SectionTitle, Select, Toggle } from "../components/ui";
+import { Button, ErrorText, SectionTitle, Select } from "../components/ui";
 import { keybindFromEvent } from "./keybind";
 
 /** Maps dBFS (-70…0) to a 0…100 % bar. */
@@ -81,10 +81,24 @@ function KeybindCapture({ value, onChange }: { value: string; onChange: (v: stri
   );
 }
 
+/** The three noise suppression choices, as the two engine switches store them. */
+export type SuppressionLevel = "off" | "standard" | "strong";
+
+export function suppressionLevel(s: Pick<VoiceSettings, "noise_suppression" | "strong_suppression">): SuppressionLevel {
+  if (!s.noise_suppression) return "off";
+  // Settings from before the choice existed have no value: the engine's default, strong.
+  return s.strong_suppression === false ? "standard" : "strong";
+}
+
+export function suppressionPatch(level: SuppressionLevel): Pick<VoiceSettings, "noise_suppression" | "strong_suppression"> {
+  return { noise_suppression: level !== "off", strong_suppression: level === "strong" };
+}
+
 export function VoiceTab() {
   const t = useT();
   const voice = useVoice();
   const s = voice.settings;
+  const suppression = suppressionLevel(s);
   const [devices, setDevices] = useState<AudioDevices>({ inputs: [], outputs: [] });
   const [micTest, setMicTest] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -212,7 +226,24 @@ export function VoiceTab() {
       )}
 
       <SectionTitle>{t("voiceSettings.processing")}</SectionTitle>
-      <Toggle label={t("voiceSettings.noise")} hint={t("voiceSettings.noiseHint")} name="noise-suppression" checked={s.noise_suppression} onChange={(v) => void save({ noise_suppression: v })} />
+      <fieldset className="mb-4">
+        <legend className="mb-2 block text-xs font-bold uppercase tracking-wide text-muted">{t("voiceSettings.noise")}</legend>
+        {(
+          [
+            ["off", t("voiceSettings.noiseOff"), t("voiceSettings.noiseOffHint")],
+            ["standard", t("voiceSettings.noiseStandard"), t("voiceSettings.noiseStandardHint")],
+            ["strong", t("voiceSettings.noiseStrong"), t("voiceSettings.noiseStrongHint")],
+          ] as [SuppressionLevel, string, string][]
+        ).map(([value, label, hint]) => (
+          <label key={value} className={`mb-2 flex cursor-pointer items-center gap-3 rounded px-3 py-2.5 ${suppression === value ? "bg-active" : "bg-s1 hover:bg-hover"}`}>
+            <input type="radio" name="noise-suppression" value={value} checked={suppression === value} onChange={() => void save(suppressionPatch(value))} />
+            <span>
+              <span className="block font-medium text-fg-strong">{label}</span>
+              <span className="block text-sm text-muted">{hint}</span>
+            </span>
+          </label>
+        ))}
+      </fieldset>
       <p className="mt-6 rounded bg-s1 px-3 py-2 text-sm text-muted">{t("voiceSettings.bitrateNote")}</p>
     </>
   );

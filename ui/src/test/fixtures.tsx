@@ -79,6 +79,7 @@ export const voiceSettings: VoiceSettings = {
   input_device: null,
   output_device: null,
   noise_suppression: true,
+  strong_suppression: true,
   input_mode: "voice_activity",
   vad_threshold_db: -50,
   ptt_shortcut: "Ctrl+Shift+M",
