@@ -145,6 +145,9 @@ struct Memory {
     /// Pages only the app holds (USS): what quitting it gives back, and what task
     /// managers show (Windows' private working set, GNOME's and KDE's "Memory").
     private: f64,
+    /// Anonymous memory only (heaps, stacks, JIT code, relocated pages), without any
+    /// file-backed page: what GNOME System Monitor's "Memory" column shows.
+    anon: f64,
     /// PSS and private memory per process, by process name, to see where it goes.
     by_process: Vec<(String, f64, f64)>,
 }
@@ -157,7 +160,7 @@ fn memory_mib(app_bin: &Path) -> Memory {
             .and_then(|kb| kb.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    let (mut rss, mut pss, mut private) = (0.0, 0.0, 0.0);
+    let (mut rss, mut pss, mut private, mut anon) = (0.0, 0.0, 0.0, 0.0);
     let mut by_process = Vec::new();
     for pid in process_tree(app_bin) {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -169,12 +172,19 @@ fn memory_mib(app_bin: &Path) -> Memory {
             field(&rollup, "Private_Clean:") + field(&rollup, "Private_Dirty:"),
         );
         rss += field(&status, "VmRSS:");
+        anon += field(&status, "RssAnon:");
         pss += p;
         private += own;
         by_process.push((name.trim().to_owned(), p / 1024.0, own / 1024.0));
     }
     by_process.sort_by(|a, b| a.0.cmp(&b.0));
-    Memory { rss: rss / 1024.0, pss: pss / 1024.0, private: private / 1024.0, by_process }
+    Memory {
+        rss: rss / 1024.0,
+        pss: pss / 1024.0,
+        private: private / 1024.0,
+        anon: anon / 1024.0,
+        by_process,
+    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -264,10 +274,11 @@ async fn main() {
     let show = |v: &[Memory]| {
         let of = |f: &dyn Fn(&Memory) -> f64| median(v.iter().map(f).collect());
         let mut text = format!(
-            "RSS {:.0} MiB, PSS {:.0} MiB, private {:.0} MiB",
+            "RSS {:.0} MiB, PSS {:.0} MiB, private {:.0} MiB, anonymous {:.0} MiB",
             of(&|m| m.rss),
             of(&|m| m.pss),
-            of(&|m| m.private)
+            of(&|m| m.private),
+            of(&|m| m.anon)
         );
         let names: Vec<String> = v
             .first()

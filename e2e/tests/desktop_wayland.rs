@@ -19,7 +19,7 @@ mod webdriver;
 
 use std::time::Duration;
 
-use desktop::{DesktopApp, attribute_script, save_screenshot, set_input, wait_voice_connected};
+use desktop::{DesktopApp, attribute_script, screenshot_dir, set_input, wait_voice_connected};
 use harness::{Backend, PASSWORD, TestServer, sibling_binary};
 use serde_json::json;
 use wayland::{KEY_LEFTCTRL, KEY_LEFTSHIFT, KEY_M, Kwin, OTHER_WINDOW};
@@ -110,7 +110,6 @@ async fn push_to_talk_works_on_wayland_through_the_global_shortcuts_portal() {
         json!(false),
         "the app must not have had the focus while the key was down"
     );
-    save_screenshot(app, "wayland-01-push-to-talk-held").await;
     keyboard.keys(&[KEY_M, KEY_LEFTSHIFT, KEY_LEFTCTRL], false).expect("release");
     app.wait_script(
         "transmission stops after the key (and the release tail)",
@@ -133,9 +132,20 @@ async fn push_to_talk_works_on_wayland_through_the_global_shortcuts_portal() {
         SHORT,
     )
     .await;
+    // Last, and allowed to fail: the window is covered by MiniBrowser, and a screenshot
+    // waits for a paint KWin may hold back (it timed out once in six runs here), and then the
+    // WebDriver session answers nothing more. Everything above is what the test proves.
+    let screenshot = app.try_screenshot(Duration::from_secs(10)).await;
     keyboard.keys(&[KEY_M, KEY_LEFTSHIFT, KEY_LEFTCTRL], false).expect("release");
-
-    app.click_on("[data-testid=voice-leave]", SHORT).await;
+    match screenshot {
+        Some(png) => {
+            let path = screenshot_dir().join("wayland-01-push-to-talk-held.png");
+            std::fs::write(&path, png).expect("write screenshot");
+            eprintln!("screenshot: {}", path.display());
+            app.click_on("[data-testid=voice-leave]", SHORT).await;
+        }
+        None => eprintln!("no screenshot: the covered window did not paint within 10 s"),
+    }
     desktop.stop().await;
     server.stop().await;
     drop(kwin);

@@ -175,23 +175,18 @@ impl Session {
     }
 
     pub async fn execute(&self, script: &str, args: Value) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": args})),
-        )
-        .await
+        self.script("sync", script, args).await
     }
 
     /// Runs `script`, which ends by calling its last argument with the result (WebDriver's
     /// asynchronous script): for timing something inside the page with its own clock.
     pub async fn execute_async(&self, script: &str, args: Value) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/async",
-            Some(json!({"script": script, "args": args})),
-        )
-        .await
+        self.script("async", script, args).await
+    }
+
+    async fn script(&self, kind: &str, script: &str, args: Value) -> Value {
+        let body = json!({"script": script, "args": args});
+        self.call(reqwest::Method::POST, &format!("/execute/{kind}"), Some(body)).await
     }
 
     /// A PNG of the window.
@@ -202,6 +197,18 @@ impl Session {
             .as_str()
             .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
             .unwrap_or_default()
+    }
+
+    /// A PNG of the window within `within`, or `None`. WebKit answers a screenshot only
+    /// after the window paints again, which a compositor may hold back for a window that
+    /// another one covers.
+    pub async fn try_screenshot(&self, within: Duration) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        let url = format!("{}/session/{}/screenshot", self.driver.base, self.id);
+        let response = self.driver.http.get(url).timeout(within).send().await.ok()?;
+        let body: Value = response.json().await.ok()?;
+        let png = base64::engine::general_purpose::STANDARD.decode(body["value"].as_str()?).ok()?;
+        png.starts_with(b"\x89PNG").then_some(png)
     }
 
     /// Ends the session, which closes the app.
