@@ -1,6 +1,8 @@
 //! Calls through the relay over a bad network: the speaker's datagrams pass a seeded
 //! impairment in its socket path (the kernel here has no netem) with 5 % and 10 % random
 //! loss and up to 30 ms of jitter. The call stays up and the speech stays recognisable.
+//! Another voice talks first, so the jitter buffer has learnt the network (as it has a
+//! few seconds into any call) when the judged speech starts.
 //!
 //! With `AURASPEAK_VOICE_QUALITY_OUT=DIR` the recordings and a manifest for
 //! `scripts/voice_quality.py` are written there; `scripts/voice-quality.sh relay` does
@@ -32,6 +34,10 @@ fn fixture() -> PathBuf {
         .join("../client/tests/fixtures/speech-en-gb-female.wav")
 }
 
+fn warm_up_fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../client/tests/fixtures/speech-en-us-male.wav")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_survive_loss_and_jitter() {
     let s = TestServer::start(&Backend::Sqlite).await;
@@ -52,12 +58,22 @@ async fn calls_survive_loss_and_jitter() {
         .expect("fixture")
         .read_to_end()
         .expect("read");
-    let speech_len = Duration::from_secs_f64(speech.len() as f64 / f64::from(SAMPLE_RATE));
+    let warm_up = WavSource::open(warm_up_fixture(), Pacing::AsFastAsPossible)
+        .expect("fixture")
+        .read_to_end()
+        .expect("read");
+    let seconds = |samples: usize| Duration::from_secs_f64(samples as f64 / f64::from(SAMPLE_RATE));
+    let input_len = seconds(warm_up.len() + speech.len());
     let keep = std::env::var_os("AURASPEAK_VOICE_QUALITY_OUT").map(PathBuf::from);
     let out_dir = keep.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("auraspeak-loss-{}", std::process::id()))
     });
     std::fs::create_dir_all(&out_dir).expect("out dir");
+    let input = out_dir.join("relay-input.wav");
+    let mut sink = WavSink::create(&input).expect("input");
+    sink.write(&warm_up).expect("write");
+    sink.write(&speech).expect("write");
+    sink.finalize().expect("finalize");
     let mut manifest = String::from(
         "kind\tcase\tvariant\treference\tprocessed\tlost\tfec\tcopies\tunrecovered\tkbps\tlag_ms\n",
     );
@@ -77,10 +93,10 @@ async fn calls_survive_loss_and_jitter() {
         listen.me = Some(lme);
         listen.self_mute = true;
         listen.capture.noise_suppression = false;
-        listen.duration = Some(speech_len + Duration::from_secs(3));
+        listen.duration = Some(input_len + Duration::from_secs(3));
         let mut talk = CallOptions::new(voice);
         talk.me = Some(sme);
-        talk.duration = Some(speech_len + Duration::from_millis(800));
+        talk.duration = Some(input_len + Duration::from_millis(800));
         talk.impairment = Some((network, seed));
         let (_k1, c1) = mpsc::channel(1);
         let (_k2, c2) = mpsc::channel(1);
@@ -94,7 +110,7 @@ async fn calls_survive_loss_and_jitter() {
         );
         let speaking = async {
             tokio::time::sleep(Duration::from_millis(1200)).await;
-            let source = WavSource::open(fixture(), Pacing::AsFastAsPossible).expect("fixture");
+            let source = WavSource::open(&input, Pacing::AsFastAsPossible).expect("input");
             call::run(
                 &sg,
                 &mut se,
@@ -116,7 +132,8 @@ async fn calls_survive_loss_and_jitter() {
             .expect("read");
         let offset =
             spoke.audio_started.expect("spoke").duration_since(heard.audio_started.expect("heard"));
-        let from = (offset.as_secs_f64() * f64::from(SAMPLE_RATE)) as usize;
+        // The judged speech starts after the warm-up.
+        let from = (offset.as_secs_f64() * f64::from(SAMPLE_RATE)) as usize + warm_up.len();
         let tail = output.get(from..).expect("recording covers the speech");
         let cmp = Comparison::new(&speech, tail, SAMPLE_RATE as usize / 2);
         let jitter = heard.jitter.first().cloned().unwrap_or_default();
@@ -161,7 +178,7 @@ async fn calls_survive_loss_and_jitter() {
             jitter.lost,
             jitter.recovered_fec,
             jitter.recovered_redundant,
-            spoke.link.bytes_sent as f64 * 8.0 / 1000.0 / speech_len.as_secs_f64().max(0.1),
+            spoke.link.bytes_sent as f64 * 8.0 / 1000.0 / input_len.as_secs_f64().max(0.1),
             cmp.lag as f64 / 48.0,
         ));
     }
