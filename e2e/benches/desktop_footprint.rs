@@ -142,8 +142,8 @@ struct Memory {
     /// Shared pages split fairly between the processes using them: the figure that adds
     /// up. Under Xvfb nothing else uses GTK, WebKit or Mesa, so their pages count fully.
     pss: f64,
-    /// Pages only the app holds (USS): what quitting it gives back, and what task
-    /// managers show (Windows' private working set, GNOME's and KDE's "Memory").
+    /// Pages only the app holds (USS), code pages of libraries only it maps included:
+    /// what quitting it gives back.
     private: f64,
     /// Anonymous memory only (heaps, stacks, JIT code, relocated pages), without any
     /// file-backed page: what GNOME System Monitor's "Memory" column shows.

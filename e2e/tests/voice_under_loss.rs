@@ -62,8 +62,8 @@ async fn calls_survive_loss_and_jitter() {
         .expect("fixture")
         .read_to_end()
         .expect("read");
-    let seconds = |samples: usize| Duration::from_secs_f64(samples as f64 / f64::from(SAMPLE_RATE));
-    let input_len = seconds(warm_up.len() + speech.len());
+    let input_len =
+        Duration::from_secs_f64((warm_up.len() + speech.len()) as f64 / f64::from(SAMPLE_RATE));
     let keep = std::env::var_os("AURASPEAK_VOICE_QUALITY_OUT").map(PathBuf::from);
     let out_dir = keep.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("auraspeak-loss-{}", std::process::id()))

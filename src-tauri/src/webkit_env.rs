@@ -7,11 +7,11 @@
 //! keeps WebKit's own defaults.
 //!
 //! JavaScriptCore's optimizing tiers (DFG, and FTL above it) are off too: the interpreter
-//! and the baseline JIT stay. In `desktop_footprint` (release, medians of 3 launches, two
+//! and the baseline JIT stay. In `desktop_footprint` (release, medians of 3 launches, 3–5
 //! runs) the web process held 11 MiB less in a call (private 169 → 158 MiB for the whole
-//! app) and switching to a channel of 50 messages took as long (115–118 ms with them,
-//! 103–128 ms without). Turning the whole JIT off saves 18 MiB but made that switch
-//! 191–201 ms, which users would feel.
+//! app) and switching again to a channel of 50 messages took as long (115–121 ms with
+//! them, 76–128 ms without). Turning the whole JIT off saves 18 MiB but made that switch
+//! 150–201 ms, which users would feel.
 //!
 //! Setting variables in a running process is `unsafe` (other threads may read the
 //! environment), so the process replaces itself once with the variables set: the same

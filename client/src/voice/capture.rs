@@ -99,19 +99,10 @@ pub struct CapturePipeline {
 impl CapturePipeline {
     /// A pipeline with the given settings.
     pub fn new(config: CaptureConfig) -> Result<Self> {
-        Ok(Self {
+        let mut pipeline = Self {
             high_pass: HighPass::new(config.high_pass_hz),
             echo: EchoCanceller::new(),
-            suppressor: {
-                let suppressor = NoiseSuppressor::new(config.noise_suppression);
-                if config.strong_suppression
-                    && config.encoder.frame_duration == OpusFrameDuration::Ms20
-                {
-                    suppressor.with_residual_pass()
-                } else {
-                    suppressor
-                }
-            },
+            suppressor: NoiseSuppressor::new(config.noise_suppression),
             input_gain: InputGain::new(config.input_gain_db),
             agc: Agc::new(config.agc_config, config.agc),
             meter: LevelMeter::new(),
@@ -119,7 +110,9 @@ impl CapturePipeline {
             encoder: VoiceEncoder::new(config.encoder)?,
             pre_roll_frames: pre_roll_frames(config.gate_pre_roll),
             pre_roll: VecDeque::new(),
-        })
+        };
+        pipeline.set_strong_suppression(config.strong_suppression);
+        Ok(pipeline)
     }
 
     /// Processes one microphone frame captured at `now`, in place (afterwards it holds what

@@ -189,14 +189,9 @@ impl Session {
         self.call(reqwest::Method::POST, &format!("/execute/{kind}"), Some(body)).await
     }
 
-    /// A PNG of the window.
+    /// A PNG of the window; empty if none came within 30 s.
     pub async fn screenshot(&self) -> Vec<u8> {
-        use base64::Engine as _;
-        let value = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        value
-            .as_str()
-            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
-            .unwrap_or_default()
+        self.try_screenshot(Duration::from_secs(30)).await.unwrap_or_default()
     }
 
     /// A PNG of the window within `within`, or `None`. WebKit answers a screenshot only
