@@ -20,9 +20,12 @@ fi
 
 scripts/install-deps.sh desktop
 (cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
+# Both in release, so the crates they share build once; the installers' smaller `desktop`
+# profile (README, Bundles) would build them all again.
 cargo build --release --locked -p auraspeak-server -p auraspeak-desktop
-target/release/auraspeak-server "$@" &
+bin=${CARGO_TARGET_DIR:-target}/release
+"$bin/auraspeak-server" "$@" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 echo "AuraSpeak server running (pid $SERVER); log in from the app with the address it printed above."
-target/release/auraspeak-desktop
+"$bin/auraspeak-desktop"

@@ -3,9 +3,11 @@
 //! a server and when in a voice call, and the sizes of what users download. Prints the
 //! median of several launches; quote ratios, not single figures (the machines are noisy).
 //!
-//! `cargo bench -p auraspeak-e2e --bench desktop_footprint` measures the release build
-//! (`target/release/auraspeak-desktop`, or `AURASPEAK_DESKTOP_BIN`); build it first with
-//! `ui/node_modules/.bin/tauri build --bundles deb`. Needs Xvfb and WebKitWebDriver (see
+//! `cargo bench -p auraspeak-e2e --bench desktop_footprint` measures the app as it is
+//! shipped, built with the `desktop` profile (`target/desktop/auraspeak-desktop`, or
+//! `AURASPEAK_DESKTOP_BIN`); build it first with
+//! `ui/node_modules/.bin/tauri build --bundles deb -- --profile desktop`.
+//! `AURASPEAK_FOOTPRINT_SMAPS=DIR` saves each process's memory map in a call there. Needs Xvfb and WebKitWebDriver (see
 //! scripts/install-deps.sh) and a PulseAudio for the call (`scripts/pulse-headless.sh`).
 //! Run as a test (`cargo test --all-targets`) it only says how to run it.
 
@@ -26,7 +28,7 @@ use auraspeak_shared::ChannelId;
 use auraspeak_shared::v1::channels::{ChannelKind, CreateChannelRequest};
 use auraspeak_shared::v1::messages::SendMessageRequest;
 use desktop::{DesktopApp, Display, attribute_script, set_input, tools};
-use harness::{Backend, PASSWORD, TestServer, sibling_binary};
+use harness::{Backend, PASSWORD, TestServer};
 use serde_json::json;
 
 const LAUNCHES: usize = 3;
@@ -96,6 +98,68 @@ async fn switch_ms(app: &webdriver::Session, channel: ChannelId, name: &str) -> 
     let selector = format!("[data-testid=channel-{channel}]");
     let value = app.execute_async(script, json!([selector, format!("{name} #last"), PAGE])).await;
     value.as_f64().unwrap_or_else(|| panic!("switch to {name} not measured: {value}"))
+}
+
+/// The app as the installer ships it: `AURASPEAK_DESKTOP_BIN`, else the `desktop` profile's
+/// build beside this bench's `release` folder.
+fn shipped_binary() -> Option<PathBuf> {
+    let bin = match std::env::var_os("AURASPEAK_DESKTOP_BIN").filter(|v| !v.is_empty()) {
+        Some(bin) => PathBuf::from(bin),
+        None => std::env::current_exe()
+            .ok()?
+            .ancestors()
+            .nth(3)? // target/release/deps/<bench>
+            .join("desktop")
+            .join(format!("auraspeak-desktop{}", std::env::consts::EXE_SUFFIX)),
+    };
+    if bin.is_file() {
+        return Some(bin);
+    }
+    println!(
+        "desktop_footprint: {} not found; build it with \
+         `ui/node_modules/.bin/tauri build --bundles deb -- --profile desktop`",
+        bin.display()
+    );
+    None
+}
+
+/// WebKitGTK's own browser, which comes with the library.
+const MINIBROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+
+/// WebKitGTK alone: MiniBrowser on an empty page with the settings the app applies
+/// (src-tauri/src/webkit_env.rs), measured like the app. No app on WebKitGTK goes below it;
+/// the rest of the app's figure is ours.
+async fn webkit_alone(display: &Display, home: &Path) -> Option<Memory> {
+    let bin = Path::new(MINIBROWSER);
+    if !bin.is_file() {
+        return None;
+    }
+    let mut child = tokio::process::Command::new(bin)
+        .arg("about:blank")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("DISPLAY", display.name())
+        .envs([
+            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+            ("JSC_useJIT", "0"),
+        ])
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .ok()?;
+    // The browser, its network process and its web process.
+    let deadline = std::time::Instant::now() + WAIT;
+    while process_tree(bin).len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+    let memory = memory_mib(bin);
+    let _ = child.kill().await;
+    Some(memory)
 }
 
 /// The app process and every process below it (WebKit's helpers).
@@ -187,6 +251,22 @@ fn memory_mib(app_bin: &Path) -> Memory {
     }
 }
 
+/// Copies each process's `smaps` (memory per mapping) into `dir`, to see which library or
+/// heap the memory in a call is.
+fn save_smaps(app_bin: &Path, dir: &Path) {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("smaps not saved to {}: {e}", dir.display());
+        return;
+    }
+    for pid in process_tree(app_bin) {
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let to = dir.join(format!("{}-{pid}.smaps", name.trim()));
+        if let Err(e) = std::fs::copy(format!("/proc/{pid}/smaps"), &to) {
+            eprintln!("smaps of {pid} not saved: {e}");
+        }
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
@@ -224,7 +304,7 @@ async fn main() {
         return;
     }
     let Some((xvfb, driver_bin)) = tools(&[]) else { return };
-    let app_bin = sibling_binary("auraspeak-desktop", "AURASPEAK_DESKTOP_BIN");
+    let Some(app_bin) = shipped_binary() else { return };
     let server = TestServer::start(&Backend::Sqlite).await;
     let (owner, auth) = community::register(&server.base, "bench").await;
     let detail = owner.create_server("Footprint", None).await.expect("server");
@@ -238,7 +318,12 @@ async fn main() {
 
     let (mut interactive, mut idle, mut call) = (Vec::new(), Vec::new(), Vec::new());
     let (mut first_open, mut reopen) = (Vec::new(), Vec::new());
+    let mut alone = Vec::new();
     for launch in 0..LAUNCHES {
+        let home =
+            std::env::temp_dir().join(format!("auraspeak-footprint-{}-webkit", std::process::id()));
+        alone.extend(webkit_alone(&display, &home).await);
+        let _ = std::fs::remove_dir_all(&home);
         let home = std::env::temp_dir()
             .join(format!("auraspeak-footprint-{}-{launch}", std::process::id()));
         let desktop = DesktopApp::start(&driver_bin, &app_bin, &display, &home, &[]).await;
@@ -261,6 +346,9 @@ async fn main() {
             .await;
         tokio::time::sleep(SETTLE).await;
         call.push(memory_mib(&app_bin));
+        if let Some(dir) = std::env::var_os("AURASPEAK_FOOTPRINT_SMAPS") {
+            save_smaps(&app_bin, &Path::new(&dir).join(format!("launch{launch}")));
+        }
 
         for i in 0..SWITCHES {
             let (channel, name) = history[i % 2];
@@ -300,6 +388,11 @@ async fn main() {
     println!("  time to interactive (launch to login form): {:.0} ms", median(interactive));
     println!("  memory idle in a server: {}", show(&idle));
     println!("  memory in a voice call:  {}", show(&call));
+    if alone.is_empty() {
+        println!("  WebKitGTK alone: not measured ({MINIBROWSER} missing)");
+    } else {
+        println!("  WebKitGTK alone (MiniBrowser, empty page, same settings): {}", show(&alone));
+    }
     println!(
         "  channel switch to {PAGE} messages: first open {:.0} ms, again {:.0} ms",
         median(first_open),
@@ -312,7 +405,9 @@ async fn main() {
     });
     match deb.as_deref().and_then(file_mib) {
         Some(size) => println!("  .deb installer: {size:.1} MiB"),
-        None => println!("  .deb installer: not built (tauri build --bundles deb)"),
+        None => {
+            println!("  .deb installer: not built (tauri build --bundles deb -- --profile desktop)")
+        }
     }
     let ui = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
     println!("  UI assets (embedded): {:.0} KiB", dir_kib(&ui));

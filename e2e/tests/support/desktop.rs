@@ -54,7 +54,7 @@ pub struct Display {
 
 impl Display {
     pub async fn start(xvfb: &Path) -> Self {
-        for _ in 0..20 {
+        for _ in 0..100 {
             let number = 100 + harness::unique() % 400 + std::process::id() % 100;
             let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
             if socket.exists() {
@@ -110,7 +110,19 @@ impl Screen for Display {
 }
 
 impl Drop for Display {
+    /// SIGTERM first: Xvfb then removes its socket and lock file. Killed outright it leaves
+    /// them behind, and after a few hundred runs on one machine `start` found every display
+    /// number it tried taken.
     fn drop(&mut self) {
+        if let Some(pid) = self.xvfb.id() {
+            let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+            for _ in 0..20 {
+                if matches!(self.xvfb.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.xvfb.start_kill();
     }
 }
