@@ -105,7 +105,8 @@ fn main() -> Result<(), BoxError> {
         black_box(ns.process(f));
     });
     // The default at 20 ms packets: a second pass on the first one's output.
-    let mut ns2 = NoiseSuppressor::new(true).with_residual_pass();
+    let mut ns2 = NoiseSuppressor::new(true);
+    ns2.set_residual_pass(true);
     measure("noise suppression, two passes", &frames, rounds, |_, f| {
         black_box(ns2.process(f));
     });

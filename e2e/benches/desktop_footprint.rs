@@ -7,8 +7,9 @@
 //! shipped, built with the `desktop` profile (`target/desktop/auraspeak-desktop`, or
 //! `AURASPEAK_DESKTOP_BIN`); build it first with
 //! `ui/node_modules/.bin/tauri build --bundles deb -- --profile desktop`.
-//! `AURASPEAK_FOOTPRINT_SMAPS=DIR` saves each process's memory map in a call there. Needs Xvfb and WebKitWebDriver (see
-//! scripts/install-deps.sh) and a PulseAudio for the call (`scripts/pulse-headless.sh`).
+//! `AURASPEAK_FOOTPRINT_SMAPS=DIR` saves each process's memory map in a call there. Needs
+//! Xvfb and WebKitWebDriver (see scripts/install-deps.sh) and a PulseAudio for the call
+//! (`scripts/pulse-headless.sh`).
 //! Run as a test (`cargo test --all-targets`) it only says how to run it.
 
 #[path = "../tests/support/community.rs"]
