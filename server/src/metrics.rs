@@ -93,6 +93,8 @@ pub struct Metrics {
     pub voice_packets_out: Counter,
     pub voice_bytes_out: Counter,
     pub voice_packets_dropped: Counter,
+    /// Datagrams the kernel would not send (socket buffer full, unreachable address).
+    pub voice_send_failures: Counter,
     /// Loss fraction (0–1) reported for each peer's upstream, as a histogram over peers.
     pub voice_loss: Histogram,
     pub voice_jitter: Histogram,
@@ -198,6 +200,12 @@ impl Metrics {
             "Datagrams on the media port that no session accepted",
             voice_packets_dropped.clone(),
         );
+        let voice_send_failures = Counter::default();
+        registry.register(
+            "voice_send_failures",
+            "Datagrams the media port could not send (socket buffer full, unreachable address)",
+            voice_send_failures.clone(),
+        );
         let voice_loss = Histogram::new(LOSS_BUCKETS.iter().copied());
         registry.register(
             "voice_loss_ratio",
@@ -234,6 +242,7 @@ impl Metrics {
             voice_packets_out,
             voice_bytes_out,
             voice_packets_dropped,
+            voice_send_failures,
             voice_loss,
             voice_jitter,
             voice_forward_delay,

@@ -24,6 +24,7 @@ use crate::events::{Audience, Envelope, EventBus};
 use crate::gateway::Session;
 use crate::metrics::Metrics;
 
+mod egress;
 mod moderation;
 pub mod peer;
 pub mod relay;

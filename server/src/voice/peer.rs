@@ -277,16 +277,16 @@ impl Peer {
         })
     }
 
-    /// Sends a packet from another peer on the slot that carries that peer, if any, with
-    /// the slot's own continuous sequence numbers and timestamps.
-    pub fn handle_forward(&mut self, now: Instant, frame: &Incoming) {
+    /// Queues a packet from another peer on the slot that carries that peer, if any, with
+    /// the slot's own continuous sequence numbers and timestamps; says whether it did.
+    pub fn handle_forward(&mut self, now: Instant, frame: &Incoming) -> bool {
         if !self.connected || !self.flags.receive {
-            return;
+            return false;
         }
-        let Some(slot) = self.slots.slot_of(frame.source) else { return };
-        let Some(mid) = self.slot_mids.get(slot).copied() else { return };
+        let Some(slot) = self.slots.slot_of(frame.source) else { return false };
+        let Some(mid) = self.slot_mids.get(slot).copied() else { return false };
         let Some(pt) = self.rtc.codec_config().match_params(frame.params).map(|p| p.pt()) else {
-            return;
+            return false;
         };
         let rewritten = self.timelines[slot].rewrite(now, frame.source, frame.seq, frame.time);
         // The level is passed on so browsers' getStats and our clients can show it.
@@ -296,7 +296,7 @@ impl Peer {
             ..ExtensionValues::default()
         };
         let mut api = self.rtc.direct_api();
-        let Some(stream) = api.stream_tx_by_mid(mid, None) else { return };
+        let Some(stream) = api.stream_tx_by_mid(mid, None) else { return false };
         if let Some(ready) = self.slot_ready.get_mut(slot)
             && !*ready
         {
@@ -317,6 +317,14 @@ impl Peer {
         .marker(rewritten.switched)
         .ext_vals(ext);
         stream.write_rtp(write);
+        true
+    }
+
+    /// Runs the session's timeout handling now, whenever it was due, and drains its output:
+    /// str0m stamps written packets for sending only there.
+    pub fn send_now(&mut self, now: Instant, out: &mut Vec<PeerOutput>) {
+        self.handle_input(Input::Timeout(now));
+        self.poll(now, out);
     }
 
     pub fn disconnect(&mut self) {

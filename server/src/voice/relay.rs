@@ -7,7 +7,7 @@
 //! frame reaches all its listeners in one pass. Past one core's worth of rooms the relay
 //! would be sharded by room across several such tasks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use str0m::net::{Protocol, Receive};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use super::egress::Egress;
 use super::peer::{Incoming, Peer, PeerFlags, PeerOutput};
 use super::slots::{PeerKey, SpeakerSelector};
 use crate::metrics::Metrics;
@@ -29,6 +30,8 @@ const MAX_DATAGRAM: usize = 2048;
 /// Bound on datagrams handled before the loop looks at commands and timers again, so a
 /// flood cannot starve joins and leaves.
 const BURST: usize = 256;
+/// Frames one drive may forward beyond the first: a guard, since forwarding yields none.
+const MAX_CASCADE: usize = 16;
 
 pub enum Command {
     Open {
@@ -101,8 +104,10 @@ struct Relay {
     events: mpsc::UnboundedSender<RelayEvent>,
     metrics: Arc<Metrics>,
     outputs: Vec<PeerOutput>,
-    forwards: Vec<Incoming>,
-    touched: Vec<PeerKey>,
+    /// Datagrams the sessions produced, sent together: a frame's copies to all its
+    /// listeners in one batch.
+    egress: Egress,
+    forwards: VecDeque<Incoming>,
     due: Vec<PeerKey>,
     slot_changes: Vec<(usize, Option<PeerKey>)>,
     /// Plain STUN answers to unknown addresses, per second.
@@ -134,8 +139,8 @@ pub fn spawn(
         events,
         metrics,
         outputs: Vec::new(),
-        forwards: Vec::new(),
-        touched: Vec::new(),
+        egress: Egress::default(),
+        forwards: VecDeque::new(),
         due: Vec::new(),
         slot_changes: Vec::new(),
         stun_limiter: crate::rate_limit::KeyedLimiter::new(
@@ -146,6 +151,33 @@ pub fn spawn(
     };
     tokio::spawn(relay.run(rx, shutdown));
     Ok((RelayHandle { tx, local_addr }, events_rx))
+}
+
+/// Where a session's outputs go: datagrams to the send batch, news to the voice service.
+/// Borrows only those two, so it can be used while the sessions are borrowed.
+struct Sink<'a> {
+    events: &'a mpsc::UnboundedSender<RelayEvent>,
+    egress: &'a mut Egress,
+}
+
+impl Sink<'_> {
+    /// Acts on one output of `key`'s session; media comes back for forwarding.
+    fn handle(&mut self, key: PeerKey, output: PeerOutput) -> Option<Incoming> {
+        let event = match output {
+            PeerOutput::Transmit(t) => {
+                self.egress.push(t);
+                return None;
+            }
+            PeerOutput::Media(frame) => return Some(frame),
+            PeerOutput::Connected => RelayEvent::Connected(key),
+            PeerOutput::Disconnected => RelayEvent::Disconnected(key),
+            PeerOutput::Stats { loss, jitter_ms, rtt_ms } => {
+                RelayEvent::Stats { peer: key, loss, jitter_ms, rtt_ms }
+            }
+        };
+        let _ = self.events.send(event);
+        None
+    }
 }
 
 impl Relay {
@@ -335,72 +367,62 @@ impl Relay {
     }
 
     /// Polls one peer until it sleeps, sends its datagrams, and forwards its media to the
-    /// other peers of its room (polling them in turn for what that produced). Runs for every
-    /// datagram: its buffers are the relay's, reused, so the packet path does not allocate.
+    /// other peers of its room. Runs for every datagram: its buffers are the relay's,
+    /// reused, so the packet path does not allocate.
     fn drive(&mut self, key: PeerKey, now: Instant) {
         let mut outputs = std::mem::take(&mut self.outputs);
         let mut frames = std::mem::take(&mut self.forwards);
-        let mut touched = std::mem::take(&mut self.touched);
         if let Some(peer) = self.peers.get_mut(&key) {
             peer.poll(now, &mut outputs);
         }
+        let mut sink = Sink { events: &self.events, egress: &mut self.egress };
         for output in outputs.drain(..) {
-            frames.extend(self.handle_output(key, output));
+            frames.extend(sink.handle(key, output));
         }
-        for frame in &frames {
+        // A listener's poll yields datagrams and stats; media only comes from a session
+        // that was given a datagram. Bounded all the same, in case that ever changes.
+        let mut handled = 0;
+        while let Some(frame) = frames.pop_front() {
             if let Some(selector) = self.rooms.get_mut(&frame.room) {
                 selector.handle_level(now, frame.source, frame.level, frame.voice);
             }
+            let mut sink = Sink { events: &self.events, egress: &mut self.egress };
             for listener in self.peers.values_mut() {
-                if listener.room == frame.room && listener.key != frame.source {
-                    listener.handle_forward(now, frame);
-                    if !touched.contains(&listener.key) {
-                        touched.push(listener.key);
+                if listener.room != frame.room || listener.key == frame.source {
+                    continue;
+                }
+                // Sent right away, listener by listener: str0m releases a written packet
+                // at its next timeout handling, which `send_now` runs.
+                if listener.handle_forward(now, &frame) {
+                    listener.send_now(now, &mut outputs);
+                    for output in outputs.drain(..) {
+                        if let Some(media) = sink.handle(listener.key, output)
+                            && handled < MAX_CASCADE
+                        {
+                            frames.push_back(media);
+                        }
                     }
                 }
             }
-        }
-        for listener in touched.drain(..) {
-            if let Some(peer) = self.peers.get_mut(&listener) {
-                peer.poll(now, &mut outputs);
-            }
-            // A listener's poll yields datagrams and stats, never media to forward.
-            for output in outputs.drain(..) {
-                self.handle_output(listener, output);
-            }
-        }
-        let sent = Instant::now();
-        for frame in frames.drain(..) {
-            let delay = sent.duration_since(frame.network_time);
+            handled += 1;
+            // Its copies are on their way to every listener.
+            self.flush();
+            let delay = Instant::now().duration_since(frame.network_time);
             self.metrics.voice_forward_delay.observe(delay.as_secs_f64());
         }
+        self.flush();
         self.outputs = outputs;
         self.forwards = frames;
-        self.touched = touched;
     }
 
-    /// Acts on one output of `key`'s session; media comes back for forwarding.
-    fn handle_output(&mut self, key: PeerKey, output: PeerOutput) -> Option<Incoming> {
-        match output {
-            PeerOutput::Transmit(t) => {
-                self.metrics.voice_packets_out.inc();
-                self.metrics.voice_bytes_out.inc_by(t.contents.len() as u64);
-                // UDP sends do not block; a full socket buffer drops the packet like the
-                // network would.
-                let _ = self.socket.try_send_to(&t.contents, t.destination);
-            }
-            PeerOutput::Media(frame) => return Some(frame),
-            PeerOutput::Connected => {
-                let _ = self.events.send(RelayEvent::Connected(key));
-            }
-            PeerOutput::Disconnected => {
-                let _ = self.events.send(RelayEvent::Disconnected(key));
-            }
-            PeerOutput::Stats { loss, jitter_ms, rtt_ms } => {
-                let _ = self.events.send(RelayEvent::Stats { peer: key, loss, jitter_ms, rtt_ms });
-            }
+    fn flush(&mut self) {
+        if self.egress.is_empty() {
+            return;
         }
-        None
+        let flushed = self.egress.flush(&self.socket);
+        self.metrics.voice_packets_out.inc_by(flushed.sent);
+        self.metrics.voice_bytes_out.inc_by(flushed.bytes);
+        self.metrics.voice_send_failures.inc_by(flushed.failed);
     }
 
     /// Re-ranks every room's speakers and moves listeners' slots to follow; also turns
