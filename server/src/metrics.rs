@@ -104,8 +104,8 @@ pub struct Metrics {
 
 /// Forwarding inside the relay: tens of microseconds normally, a millisecond is the goal's
 /// p99 bound.
-const FORWARD_BUCKETS: [f64; 10] =
-    [0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.05];
+const FORWARD_BUCKETS: [f64; 11] =
+    [0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.000_75, 0.001, 0.002, 0.005, 0.01, 0.05];
 
 /// Loss fractions: most links lose nothing, voice degrades past a few per cent.
 const LOSS_BUCKETS: [f64; 8] = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5];

@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 
 /// Most datagrams handed to the kernel in one call: a frame for a 200-listener room takes a
 /// few calls, and the per-call arrays stay small.
-const BATCH: usize = 64;
+pub(super) const BATCH: usize = 64;
 
 /// What one flush did, for the relay's counters.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,10 @@ impl Egress {
 
     pub(super) fn is_empty(&self) -> bool {
         self.pending.is_empty()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.pending.len()
     }
 
     /// Sends everything pending without waiting: UDP sends do not block, and what the

@@ -17,7 +17,7 @@ use str0m::net::{Protocol, Receive};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::egress::Egress;
+use super::egress::{self, Egress};
 use super::peer::{Incoming, Peer, PeerFlags, PeerOutput};
 use super::slots::{PeerKey, SpeakerSelector};
 use crate::metrics::Metrics;
@@ -154,10 +154,12 @@ pub fn spawn(
 }
 
 /// Where a session's outputs go: datagrams to the send batch, news to the voice service.
-/// Borrows only those two, so it can be used while the sessions are borrowed.
+/// Borrows only what it needs, so it can be used while the sessions are borrowed.
 struct Sink<'a> {
     events: &'a mpsc::UnboundedSender<RelayEvent>,
     egress: &'a mut Egress,
+    socket: &'a UdpSocket,
+    metrics: &'a Metrics,
 }
 
 impl Sink<'_> {
@@ -166,6 +168,10 @@ impl Sink<'_> {
         let event = match output {
             PeerOutput::Transmit(t) => {
                 self.egress.push(t);
+                // A big room's first listeners need not wait for its last.
+                if self.egress.len() >= egress::BATCH {
+                    self.flush();
+                }
                 return None;
             }
             PeerOutput::Media(frame) => return Some(frame),
@@ -177,6 +183,16 @@ impl Sink<'_> {
         };
         let _ = self.events.send(event);
         None
+    }
+
+    fn flush(&mut self) {
+        if self.egress.is_empty() {
+            return;
+        }
+        let flushed = self.egress.flush(self.socket);
+        self.metrics.voice_packets_out.inc_by(flushed.sent);
+        self.metrics.voice_bytes_out.inc_by(flushed.bytes);
+        self.metrics.voice_send_failures.inc_by(flushed.failed);
     }
 }
 
@@ -375,7 +391,7 @@ impl Relay {
         if let Some(peer) = self.peers.get_mut(&key) {
             peer.poll(now, &mut outputs);
         }
-        let mut sink = Sink { events: &self.events, egress: &mut self.egress };
+        let mut sink = self.sink();
         for output in outputs.drain(..) {
             frames.extend(sink.handle(key, output));
         }
@@ -386,7 +402,12 @@ impl Relay {
             if let Some(selector) = self.rooms.get_mut(&frame.room) {
                 selector.handle_level(now, frame.source, frame.level, frame.voice);
             }
-            let mut sink = Sink { events: &self.events, egress: &mut self.egress };
+            let mut sink = Sink {
+                events: &self.events,
+                egress: &mut self.egress,
+                socket: &self.socket,
+                metrics: &self.metrics,
+            };
             for listener in self.peers.values_mut() {
                 if listener.room != frame.room || listener.key == frame.source {
                     continue;
@@ -406,23 +427,22 @@ impl Relay {
             }
             handled += 1;
             // Its copies are on their way to every listener.
-            self.flush();
+            sink.flush();
             let delay = Instant::now().duration_since(frame.network_time);
             self.metrics.voice_forward_delay.observe(delay.as_secs_f64());
         }
-        self.flush();
+        self.sink().flush();
         self.outputs = outputs;
         self.forwards = frames;
     }
 
-    fn flush(&mut self) {
-        if self.egress.is_empty() {
-            return;
+    fn sink(&mut self) -> Sink<'_> {
+        Sink {
+            events: &self.events,
+            egress: &mut self.egress,
+            socket: &self.socket,
+            metrics: &self.metrics,
         }
-        let flushed = self.egress.flush(&self.socket);
-        self.metrics.voice_packets_out.inc_by(flushed.sent);
-        self.metrics.voice_bytes_out.inc_by(flushed.bytes);
-        self.metrics.voice_send_failures.inc_by(flushed.failed);
     }
 
     /// Re-ranks every room's speakers and moves listeners' slots to follow; also turns
