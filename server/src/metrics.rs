@@ -102,8 +102,9 @@ pub struct Metrics {
     pub voice_forward_delay: Histogram,
 }
 
-/// Forwarding inside the relay: tens of microseconds normally, a millisecond is the goal's
-/// p99 bound.
+/// Forwarding inside the relay, until a frame's last copy is sent: a quarter of a
+/// millisecond for a 50-person room under load, 1-2 ms for a 200-listener room (the
+/// per-copy work is str0m's timeout handling, SRTP and the send); 1 ms is the p99 goal.
 const FORWARD_BUCKETS: [f64; 11] =
     [0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.000_75, 0.001, 0.002, 0.005, 0.01, 0.05];
 

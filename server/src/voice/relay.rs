@@ -30,7 +30,7 @@ const MAX_DATAGRAM: usize = 2048;
 /// Bound on datagrams handled before the loop looks at commands and timers again, so a
 /// flood cannot starve joins and leaves.
 const BURST: usize = 256;
-/// Frames one drive may forward beyond the first: a guard, since forwarding yields none.
+/// Frames one drive may forward in all: a guard, since forwarding yields none.
 const MAX_CASCADE: usize = 16;
 
 pub enum Command {
@@ -104,8 +104,8 @@ struct Relay {
     events: mpsc::UnboundedSender<RelayEvent>,
     metrics: Arc<Metrics>,
     outputs: Vec<PeerOutput>,
-    /// Datagrams the sessions produced, sent together: a frame's copies to all its
-    /// listeners in one batch.
+    /// Datagrams the sessions produced, sent together: a frame's copies in batches of
+    /// up to `egress::BATCH`.
     egress: Egress,
     forwards: VecDeque<Incoming>,
     due: Vec<PeerKey>,
@@ -384,7 +384,7 @@ impl Relay {
 
     /// Polls one peer until it sleeps, sends its datagrams, and forwards its media to the
     /// other peers of its room. Runs for every datagram: its buffers are the relay's,
-    /// reused, so the packet path does not allocate.
+    /// reused, so the packet path allocates per kernel call at most, not per packet.
     fn drive(&mut self, key: PeerKey, now: Instant) {
         let mut outputs = std::mem::take(&mut self.outputs);
         let mut frames = std::mem::take(&mut self.forwards);
@@ -399,6 +399,7 @@ impl Relay {
         // that was given a datagram. Bounded all the same, in case that ever changes.
         let mut handled = 0;
         while let Some(frame) = frames.pop_front() {
+            handled += 1;
             if let Some(selector) = self.rooms.get_mut(&frame.room) {
                 selector.handle_level(now, frame.source, frame.level, frame.voice);
             }
@@ -408,28 +409,34 @@ impl Relay {
                 socket: &self.socket,
                 metrics: &self.metrics,
             };
+            let mut copies = 0usize;
             for listener in self.peers.values_mut() {
                 if listener.room != frame.room || listener.key == frame.source {
                     continue;
                 }
                 // Sent right away, listener by listener: str0m releases a written packet
                 // at its next timeout handling, which `send_now` runs.
-                if listener.handle_forward(now, &frame) {
-                    listener.send_now(now, &mut outputs);
-                    for output in outputs.drain(..) {
-                        if let Some(media) = sink.handle(listener.key, output)
-                            && handled < MAX_CASCADE
-                        {
-                            frames.push_back(media);
-                        }
+                if !listener.handle_forward(now, &frame) {
+                    continue;
+                }
+                copies += 1;
+                listener.send_now(now, &mut outputs);
+                for output in outputs.drain(..) {
+                    let Some(media) = sink.handle(listener.key, output) else { continue };
+                    if handled + frames.len() < MAX_CASCADE {
+                        frames.push_back(media);
+                    } else {
+                        self.metrics.voice_packets_dropped.inc();
                     }
                 }
             }
-            handled += 1;
-            // Its copies are on their way to every listener.
+            // Measured after the last copy is handed to the kernel, and only for frames
+            // someone receives: a speaker nobody hears would pull the figure towards zero.
             sink.flush();
-            let delay = Instant::now().duration_since(frame.network_time);
-            self.metrics.voice_forward_delay.observe(delay.as_secs_f64());
+            if copies > 0 {
+                let delay = Instant::now().duration_since(frame.network_time);
+                self.metrics.voice_forward_delay.observe(delay.as_secs_f64());
+            }
         }
         self.sink().flush();
         self.outputs = outputs;
