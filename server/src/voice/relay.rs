@@ -101,12 +101,11 @@ struct Relay {
     /// Known remote address → peer, learned from the first datagram a peer accepted.
     by_addr: HashMap<SocketAddr, PeerKey>,
     rooms: HashMap<i64, SpeakerSelector>,
-    events: mpsc::UnboundedSender<RelayEvent>,
     metrics: Arc<Metrics>,
     outputs: Vec<PeerOutput>,
-    /// Datagrams the sessions produced, sent together: a frame's copies in batches of
-    /// up to `egress::BATCH`.
-    egress: Egress,
+    /// Where the sessions' outputs go; a field of its own so it can take them while the
+    /// sessions are borrowed.
+    out: Outbox,
     forwards: VecDeque<Incoming>,
     due: Vec<PeerKey>,
     slot_changes: Vec<(usize, Option<PeerKey>)>,
@@ -129,17 +128,23 @@ pub fn spawn(
     let local_addr = socket.local_addr()?;
     let (tx, rx) = mpsc::unbounded_channel();
     let (events, events_rx) = mpsc::unbounded_channel();
+    let socket = Arc::new(socket);
+    let out = Outbox {
+        events,
+        egress: Egress::default(),
+        socket: socket.clone(),
+        metrics: metrics.clone(),
+    };
     let relay = Relay {
-        socket: Arc::new(socket),
+        socket,
         announced,
         max_slots,
         peers: HashMap::new(),
         by_addr: HashMap::new(),
         rooms: HashMap::new(),
-        events,
         metrics,
         outputs: Vec::new(),
-        egress: Egress::default(),
+        out,
         forwards: VecDeque::new(),
         due: Vec::new(),
         slot_changes: Vec::new(),
@@ -153,16 +158,16 @@ pub fn spawn(
     Ok((RelayHandle { tx, local_addr }, events_rx))
 }
 
-/// Where a session's outputs go: datagrams to the send batch, news to the voice service.
-/// Borrows only what it needs, so it can be used while the sessions are borrowed.
-struct Sink<'a> {
-    events: &'a mpsc::UnboundedSender<RelayEvent>,
-    egress: &'a mut Egress,
-    socket: &'a UdpSocket,
-    metrics: &'a Metrics,
+/// Where the sessions' outputs go: datagrams to the send batch (a frame's copies leave in
+/// batches of up to `egress::BATCH`), news to the voice service.
+struct Outbox {
+    events: mpsc::UnboundedSender<RelayEvent>,
+    egress: Egress,
+    socket: Arc<UdpSocket>,
+    metrics: Arc<Metrics>,
 }
 
-impl Sink<'_> {
+impl Outbox {
     /// Acts on one output of `key`'s session; media comes back for forwarding.
     fn handle(&mut self, key: PeerKey, output: PeerOutput) -> Option<Incoming> {
         let event = match output {
@@ -189,7 +194,7 @@ impl Sink<'_> {
         if self.egress.is_empty() {
             return;
         }
-        let flushed = self.egress.flush(self.socket);
+        let flushed = self.egress.flush(&self.socket);
         self.metrics.voice_packets_out.inc_by(flushed.sent);
         self.metrics.voice_bytes_out.inc_by(flushed.bytes);
         self.metrics.voice_send_failures.inc_by(flushed.failed);
@@ -316,7 +321,7 @@ impl Relay {
         }
         for listener in self.peers.values_mut() {
             if let Some(slot) = listener.slots.remove(key) {
-                let _ = self.events.send(RelayEvent::Slot {
+                let _ = self.out.events.send(RelayEvent::Slot {
                     listener: listener.key,
                     slot,
                     speaker: None,
@@ -391,9 +396,8 @@ impl Relay {
         if let Some(peer) = self.peers.get_mut(&key) {
             peer.poll(now, &mut outputs);
         }
-        let mut sink = self.sink();
         for output in outputs.drain(..) {
-            frames.extend(sink.handle(key, output));
+            frames.extend(self.out.handle(key, output));
         }
         // A listener's poll yields datagrams and stats; media only comes from a session
         // that was given a datagram. Bounded all the same, in case that ever changes.
@@ -403,13 +407,7 @@ impl Relay {
             if let Some(selector) = self.rooms.get_mut(&frame.room) {
                 selector.handle_level(now, frame.source, frame.level, frame.voice);
             }
-            let mut sink = Sink {
-                events: &self.events,
-                egress: &mut self.egress,
-                socket: &self.socket,
-                metrics: &self.metrics,
-            };
-            let mut copies = 0usize;
+            let mut heard = false;
             for listener in self.peers.values_mut() {
                 if listener.room != frame.room || listener.key == frame.source {
                     continue;
@@ -419,10 +417,10 @@ impl Relay {
                 if !listener.handle_forward(now, &frame) {
                     continue;
                 }
-                copies += 1;
+                heard = true;
                 listener.send_now(now, &mut outputs);
                 for output in outputs.drain(..) {
-                    let Some(media) = sink.handle(listener.key, output) else { continue };
+                    let Some(media) = self.out.handle(listener.key, output) else { continue };
                     if handled + frames.len() < MAX_CASCADE {
                         frames.push_back(media);
                     } else {
@@ -432,24 +430,15 @@ impl Relay {
             }
             // Measured after the last copy is handed to the kernel, and only for frames
             // someone receives: a speaker nobody hears would pull the figure towards zero.
-            sink.flush();
-            if copies > 0 {
+            self.out.flush();
+            if heard {
                 let delay = Instant::now().duration_since(frame.network_time);
                 self.metrics.voice_forward_delay.observe(delay.as_secs_f64());
             }
         }
-        self.sink().flush();
+        self.out.flush();
         self.outputs = outputs;
         self.forwards = frames;
-    }
-
-    fn sink(&mut self) -> Sink<'_> {
-        Sink {
-            events: &self.events,
-            egress: &mut self.egress,
-            socket: &self.socket,
-            metrics: &self.metrics,
-        }
     }
 
     /// Re-ranks every room's speakers and moves listeners' slots to follow; also turns
@@ -461,7 +450,7 @@ impl Relay {
                 self.slot_changes.clear();
                 listener.slots.assign(listener.key, &selected, &mut self.slot_changes);
                 for (slot, speaker) in self.slot_changes.drain(..) {
-                    let _ = self.events.send(RelayEvent::Slot {
+                    let _ = self.out.events.send(RelayEvent::Slot {
                         listener: listener.key,
                         slot,
                         speaker,
@@ -471,7 +460,7 @@ impl Relay {
         }
         for peer in self.peers.values_mut() {
             if let Some(speaking) = peer.poll_speaking(now) {
-                let _ = self.events.send(RelayEvent::Speaking { peer: peer.key, speaking });
+                let _ = self.out.events.send(RelayEvent::Speaking { peer: peer.key, speaking });
             }
         }
     }
