@@ -255,7 +255,7 @@ fn capture_variants() -> Vec<(&'static str, CaptureConfig)> {
         ("agc-old", with(old_agc)),
         ("agc-tau400ms", with(|c| c.agc_config.level_time_constant = Duration::from_millis(400))),
         ("no-agc", with(|c| c.agc = false)),
-        ("one-pass", with(|c| c.strong_suppression = false)),
+        ("standard", with(|c| c.strong_suppression = false)),
         ("no-gate", with(|c| c.gate = GateMode::Continuous)),
         (
             "open05",
@@ -327,7 +327,7 @@ fn noise(
     write_wav(&reference, &clean)?;
     #[allow(clippy::cast_possible_truncation)]
     let speech_rms = 10f64.powf(energy_db(speech) / 20.0) as f32;
-    // The babble talkers are the other fixture's and this one's voices, reversed.
+    // The babble talkers are this fixture's own voice, reversed, at staggered offsets.
     let babble_source: Vec<f32> = speech.iter().rev().copied().collect();
     for kind in ["pink", "babble", "keyboard", "fan"] {
         for snr in [5.0f32, 15.0, 25.0] {

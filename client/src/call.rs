@@ -63,7 +63,7 @@ pub enum CallControl {
     /// Voice activity, push-to-talk or continuous, switched without leaving the call.
     Gate(GateMode),
     InputGainDb(f32),
-    /// The second suppression pass (key clicks, residual noise) on or off.
+    /// The second suppression stage (other voices in the room, residual noise) on or off.
     StrongSuppression(bool),
 }
 

@@ -46,6 +46,7 @@ mod meter;
 mod mixer;
 #[cfg(any(test, feature = "test-support"))]
 pub mod netsim;
+mod postfilter;
 mod receive;
 mod redundancy;
 mod resample;
@@ -66,6 +67,7 @@ pub use gate::{GateEvent, GateMode, TransmitGate, VadConfig};
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 pub use meter::{Level, LevelMeter};
 pub use mixer::{Limiter, Mixer};
+pub use postfilter::NoisePostFilter;
 pub use receive::{MAX_VOLUME_PERCENT, RemoteSpeaker, SpeakingDetector};
 pub use redundancy::{
     LossEstimator, MAX_REDUNDANCY, RedundancyMode, RedundantFrame, depth_for_loss,

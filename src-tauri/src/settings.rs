@@ -66,9 +66,9 @@ pub struct VoiceSettings {
     pub input_device: Option<String>,
     pub output_device: Option<String>,
     pub noise_suppression: bool,
-    /// A second suppression pass that also takes out key clicks ("Strong" in the UI); it
-    /// adds 10 ms of delay and as much CPU again. Settings stored before it existed load
-    /// with it on, the engine's default.
+    /// A second suppression stage that also lowers other voices in the room ("Strong" in
+    /// the UI); it adds 10 ms of delay. Settings stored before it existed load with it on,
+    /// the engine's default.
     #[serde(default = "strong_suppression_default")]
     pub strong_suppression: bool,
     pub input_mode: InputMode,

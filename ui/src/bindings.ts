@@ -499,9 +499,9 @@ export type VoiceSettings = {
 	output_device: string | null,
 	noise_suppression: boolean,
 	/**
-	 *  A second suppression pass that also takes out key clicks ("Strong" in the UI); it
-	 *  adds 10 ms of delay and as much CPU again. Settings stored before it existed load
-	 *  with it on, the engine's default.
+	 *  A second suppression stage that also lowers other voices in the room ("Strong" in
+	 *  the UI); it adds 10 ms of delay. Settings stored before it existed load with it on,
+	 *  the engine's default.
 	 */
 	strong_suppression?: boolean,
 	input_mode: InputMode,

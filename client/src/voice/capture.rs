@@ -20,9 +20,10 @@ pub struct CaptureConfig {
     pub high_pass_hz: f32,
     /// Whether RNNoise suppression is applied (its voice probability is always computed).
     pub noise_suppression: bool,
-    /// A second suppression pass for what the first leaves (key clicks above all), at
-    /// 20 ms packets only: it adds 10 ms of delay, which the 10 ms low-latency mode is
-    /// chosen to avoid (engine latency 56 ms at 20 ms frames, 36 ms at 10 ms).
+    /// A second suppression stage ([`NoisePostFilter`](super::NoisePostFilter)) for what
+    /// RNNoise keeps because it sounds like speech (other voices in the room), at 20 ms
+    /// packets only: it adds 10 ms of delay, which the 10 ms low-latency mode is chosen to
+    /// avoid (engine latency 56 ms at 20 ms frames, 36 ms at 10 ms).
     pub strong_suppression: bool,
     /// Manual input gain in dB.
     pub input_gain_db: f32,
@@ -184,11 +185,11 @@ impl CapturePipeline {
         self.suppressor.set_enabled(on);
     }
 
-    /// Switches the second suppression pass (see [`CaptureConfig::strong_suppression`]);
+    /// Switches the second suppression stage (see [`CaptureConfig::strong_suppression`]);
     /// it only ever runs at 20 ms packets.
     pub fn set_strong_suppression(&mut self, on: bool) {
         let allowed = self.encoder.config().frame_duration == OpusFrameDuration::Ms20;
-        self.suppressor.set_residual_pass(on && allowed);
+        self.suppressor.set_post_filter(on && allowed);
     }
 
     /// Switches the AGC.
@@ -316,11 +317,11 @@ mod tests {
     #[test]
     fn strong_suppression_switches_at_20_ms_packets_only() {
         let mut pipeline = CapturePipeline::new(CaptureConfig::default()).unwrap();
-        assert!(pipeline.suppressor.has_residual_pass(), "on by default at 20 ms");
+        assert!(pipeline.suppressor.has_post_filter(), "on by default at 20 ms");
         pipeline.set_strong_suppression(false);
-        assert!(!pipeline.suppressor.has_residual_pass());
+        assert!(!pipeline.suppressor.has_post_filter());
         pipeline.set_strong_suppression(true);
-        assert!(pipeline.suppressor.has_residual_pass());
+        assert!(pipeline.suppressor.has_post_filter());
         // At 10 ms packets the extra 10 ms of delay is what the mode exists to avoid.
         let mut low_latency = CapturePipeline::new(CaptureConfig {
             encoder: EncoderConfig {
@@ -331,7 +332,7 @@ mod tests {
         })
         .unwrap();
         low_latency.set_strong_suppression(true);
-        assert!(!low_latency.suppressor.has_residual_pass());
+        assert!(!low_latency.suppressor.has_post_filter());
     }
 
     #[test]

@@ -6,15 +6,13 @@
 //! by one frame (10 ms). The delay is inherent; the scaling is done here so the rest of the
 //! engine stays in [-1, 1].
 //!
-//! An optional second pass runs RNNoise again on the first pass's output. What the first
-//! leaves is mostly short bursts it could not follow (key clicks) and a residual floor; the
-//! second takes most of that out: wideband PESQ on keyboard noise at 5 dB SNR goes from
-//! 1.52 to 1.95, and the mean over pink, babble, keyboard and fan noise at 5–25 dB gains
-//! +0.08 (`scripts/voice-quality.sh noise`). It costs another 10 ms of delay and the same
-//! CPU again, so the capture chain uses it only where the latency budget allows.
+//! An optional second stage ([`NoisePostFilter`]) takes out what RNNoise keeps because it
+//! sounds like speech: other voices in the room, above all. It costs another 10 ms of delay,
+//! so the capture chain uses it only where the latency budget allows.
 
 use nnnoiseless::DenoiseState;
 
+use super::postfilter::NoisePostFilter;
 use super::{FRAME_SAMPLES, Frame};
 
 const I16_SCALE: f32 = 32768.0;
@@ -25,8 +23,11 @@ const I16_SCALE: f32 = 32768.0;
 /// voice-activity gate keeps its probability; callers that need neither skip the stage.
 pub struct NoiseSuppressor {
     state: Box<DenoiseState<'static>>,
-    /// The second pass, when there is one.
-    residual: Option<Box<DenoiseState<'static>>>,
+    /// The second stage, when there is one.
+    post_filter: Option<Box<NoisePostFilter>>,
+    /// The previous input frame: RNNoise's output is one frame late, and the post-filter
+    /// needs the microphone's audio of the same instant.
+    previous_input: Frame,
     enabled: bool,
     scaled_in: Frame,
     scaled_out: Frame,
@@ -38,7 +39,8 @@ impl NoiseSuppressor {
     pub fn new(enabled: bool) -> Self {
         Self {
             state: DenoiseState::new(),
-            residual: None,
+            post_filter: None,
+            previous_input: [0.0; FRAME_SAMPLES],
             enabled,
             scaled_in: [0.0; FRAME_SAMPLES],
             scaled_out: [0.0; FRAME_SAMPLES],
@@ -46,18 +48,19 @@ impl NoiseSuppressor {
         }
     }
 
-    /// Whether a second pass runs (it adds one frame of delay).
-    pub fn has_residual_pass(&self) -> bool {
-        self.residual.is_some()
+    /// Whether the second stage runs (it adds one frame of delay).
+    pub fn has_post_filter(&self) -> bool {
+        self.post_filter.is_some()
     }
 
-    /// Adds or removes the second pass (see the module documentation), also while running. The audio shifts by one frame: a
-    /// new pass starts from silence (10 ms of it once), a removed one drops 10 ms; a
-    /// settings change is heard either way, and the first pass keeps its state.
-    pub fn set_residual_pass(&mut self, on: bool) {
-        match (on, self.residual.is_some()) {
-            (true, false) => self.residual = Some(DenoiseState::new()),
-            (false, true) => self.residual = None,
+    /// Adds or removes the second stage (see the module documentation), also while
+    /// running. The audio shifts by one frame: a new stage starts from silence (10 ms of it
+    /// once) and learns the noise afresh, a removed one drops 10 ms; a settings change is
+    /// heard either way, and RNNoise keeps its state.
+    pub fn set_post_filter(&mut self, on: bool) {
+        match (on, self.post_filter.is_some()) {
+            (true, false) => self.post_filter = Some(Box::new(NoisePostFilter::new())),
+            (false, true) => self.post_filter = None,
             _ => {}
         }
     }
@@ -80,18 +83,18 @@ impl NoiseSuppressor {
             *scaled = (s * I16_SCALE).clamp(-I16_SCALE, I16_SCALE - 1.0);
         }
         let probability = self.state.process_frame(&mut self.scaled_out, &self.scaled_in);
-        // The voice probability is the first pass's: it judged the microphone's own signal.
+        // RNNoise judged the microphone's own signal, before any second stage.
         self.voice_probability =
             if probability.is_finite() { probability.clamp(0.0, 1.0) } else { 0.0 };
-        if let Some(residual) = self.residual.as_mut().filter(|_| self.enabled) {
-            self.scaled_in.copy_from_slice(&self.scaled_out);
-            residual.process_frame(&mut self.scaled_out, &self.scaled_in);
-        }
         if self.enabled {
             for (s, &out) in frame.iter_mut().zip(self.scaled_out.iter()) {
                 *s = out / I16_SCALE;
             }
+            if let Some(post_filter) = self.post_filter.as_mut() {
+                post_filter.process(&self.previous_input, frame);
+            }
         }
+        self.previous_input = self.scaled_in.map(|s| s / I16_SCALE);
         self.voice_probability
     }
 
@@ -105,7 +108,7 @@ impl std::fmt::Debug for NoiseSuppressor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NoiseSuppressor")
             .field("enabled", &self.enabled)
-            .field("residual_pass", &self.residual.is_some())
+            .field("post_filter", &self.post_filter.is_some())
             .field("voice_probability", &self.voice_probability)
             .finish_non_exhaustive()
     }
@@ -147,19 +150,19 @@ mod tests {
     }
 
     #[test]
-    fn a_residual_pass_takes_out_more_and_judges_voice_like_one() {
+    fn a_post_filter_takes_out_more_and_judges_voice_like_rnnoise_alone() {
         let (one, p_one) = white_noise_reduction(NoiseSuppressor::new(true));
-        let mut two_passes = NoiseSuppressor::new(true);
-        two_passes.set_residual_pass(true);
-        assert!(two_passes.has_residual_pass());
-        let (two, p_two) = white_noise_reduction(two_passes);
-        assert!(two > one + 3.0, "one pass {one} dB, two {two} dB");
-        // The probability is the first pass's, on the microphone's own signal.
+        let mut strong = NoiseSuppressor::new(true);
+        strong.set_post_filter(true);
+        assert!(strong.has_post_filter());
+        let (two, p_two) = white_noise_reduction(strong);
+        assert!(two > one + 3.0, "RNNoise alone {one} dB, with the post-filter {two} dB");
+        // The probability is RNNoise's, on the microphone's own signal.
         assert_eq!(p_one, p_two);
     }
 
     #[test]
-    fn the_residual_pass_switches_while_running() {
+    fn the_post_filter_switches_while_running() {
         /// 100 ms of the same noise through `ns` first, so a switch comes mid-stream.
         /// (The same noise: RNNoise's reduction of white noise over one second varies by
         /// 20 dB with the random sequence, which would swamp what is measured here.)
@@ -174,18 +177,18 @@ mod tests {
         }
         let (one, _) = white_noise_reduction(running(NoiseSuppressor::new(true)));
         let mut ns = running(NoiseSuppressor::new(true));
-        ns.set_residual_pass(true);
-        assert!(ns.has_residual_pass());
+        ns.set_post_filter(true);
+        assert!(ns.has_post_filter());
         let (two, _) = white_noise_reduction(ns);
-        assert!(two > one + 3.0, "one pass {one} dB, switched to two {two} dB");
+        assert!(two > one + 3.0, "RNNoise alone {one} dB, switched to strong {two} dB");
         let mut ns = NoiseSuppressor::new(true);
-        ns.set_residual_pass(true);
+        ns.set_post_filter(true);
         let mut ns = running(ns);
-        ns.set_residual_pass(false);
-        assert!(!ns.has_residual_pass());
+        ns.set_post_filter(false);
+        assert!(!ns.has_post_filter());
         let (back, _) = white_noise_reduction(ns);
-        // The first pass kept its state, so it is as if there had never been a second.
-        assert!((back - one).abs() < 0.5, "one pass {one} dB, switched back {back} dB");
+        // RNNoise kept its state, so it is as if there had never been a second stage.
+        assert!((back - one).abs() < 0.5, "RNNoise alone {one} dB, switched back {back} dB");
     }
 
     #[test]

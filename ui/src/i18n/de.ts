@@ -247,7 +247,7 @@ export const de: Dictionary = {
   "voiceSettings.noiseStandard": "Standard",
   "voiceSettings.noiseStandardHint": "Entfernt gleichmäßige Geräusche wie Lüfter und Brummen. Geringste Verzögerung und CPU-Last.",
   "voiceSettings.noiseStrong": "Stark",
-  "voiceSettings.noiseStrongHint": "Entfernt zusätzlich Tastenklicks und was Standard übrig lässt. 10 ms mehr Verzögerung, doppelte CPU-Last.",
+  "voiceSettings.noiseStrongHint": "Dämpft zusätzlich andere Stimmen im Raum und was Standard übrig lässt. 10 ms mehr Verzögerung.",
   "voiceSettings.inputMode": "Eingabemodus",
   "voiceSettings.vad": "Sprachaktivierung",
   "voiceSettings.ptt": "Push-to-Talk",

@@ -246,7 +246,7 @@ export const en = {
   "voiceSettings.noiseStandard": "Standard",
   "voiceSettings.noiseStandardHint": "Removes steady noise such as fans and hum. Lowest delay and CPU.",
   "voiceSettings.noiseStrong": "Strong",
-  "voiceSettings.noiseStrongHint": "Also removes key clicks and what Standard leaves. 10 ms more delay, twice the CPU.",
+  "voiceSettings.noiseStrongHint": "Also lowers other voices in the room and what Standard leaves. 10 ms more delay.",
   "voiceSettings.inputMode": "Input mode",
   "voiceSettings.vad": "Voice Activity",
   "voiceSettings.ptt": "Push to Talk",
