@@ -25,9 +25,10 @@ pub struct NoiseSuppressor {
     state: Box<DenoiseState<'static>>,
     /// The second stage, when there is one.
     post_filter: Option<Box<NoisePostFilter>>,
-    /// The previous input frame: RNNoise's output is one frame late, and the post-filter
-    /// needs the microphone's audio of the same instant.
+    /// The previous input frame and RNNoise's verdict on it: RNNoise's output is one frame
+    /// late, and the post-filter needs the microphone's audio of the same instant.
     previous_input: Frame,
+    previous_probability: f32,
     enabled: bool,
     scaled_in: Frame,
     scaled_out: Frame,
@@ -41,6 +42,7 @@ impl NoiseSuppressor {
             state: DenoiseState::new(),
             post_filter: None,
             previous_input: [0.0; FRAME_SAMPLES],
+            previous_probability: 0.0,
             enabled,
             scaled_in: [0.0; FRAME_SAMPLES],
             scaled_out: [0.0; FRAME_SAMPLES],
@@ -65,8 +67,14 @@ impl NoiseSuppressor {
         }
     }
 
-    /// Switches suppression on or off; the model's state is kept, so switching is seamless.
+    /// Switches suppression on or off. RNNoise keeps running, so it needs no time to settle;
+    /// the audio shifts by its delay (and the second stage's). The second stage hears nothing
+    /// while suppression is off, so it starts afresh when switched back on rather than play
+    /// out audio from before.
     pub fn set_enabled(&mut self, enabled: bool) {
+        if enabled && !self.enabled && self.post_filter.is_some() {
+            self.post_filter = Some(Box::new(NoisePostFilter::new()));
+        }
         self.enabled = enabled;
     }
 
@@ -91,10 +99,11 @@ impl NoiseSuppressor {
                 *s = out / I16_SCALE;
             }
             if let Some(post_filter) = self.post_filter.as_mut() {
-                post_filter.process(&self.previous_input, frame);
+                post_filter.process(&self.previous_input, self.previous_probability, frame);
             }
         }
         self.previous_input = self.scaled_in.map(|s| s / I16_SCALE);
+        self.previous_probability = self.voice_probability;
         self.voice_probability
     }
 
@@ -189,6 +198,29 @@ mod tests {
         let (back, _) = white_noise_reduction(ns);
         // RNNoise kept its state, so it is as if there had never been a second stage.
         assert!((back - one).abs() < 0.5, "RNNoise alone {one} dB, switched back {back} dB");
+    }
+
+    #[test]
+    fn switching_back_on_does_not_play_audio_from_before() {
+        let mut ns = NoiseSuppressor::new(true);
+        ns.set_post_filter(true);
+        let mut rng = SplitMix64::new(3);
+        for _ in 0..20 {
+            let mut frame = [0.0; FRAME_SAMPLES];
+            frame.iter_mut().for_each(|s| *s = 0.3 * rng.next_signed());
+            ns.process(&mut frame);
+        }
+        ns.set_enabled(false);
+        for _ in 0..10 {
+            ns.process(&mut [0.0; FRAME_SAMPLES]);
+        }
+        ns.set_enabled(true);
+        assert!(ns.has_post_filter());
+        // Only silence went in since the noise, so only silence may come out.
+        let mut frame = [0.0; FRAME_SAMPLES];
+        ns.process(&mut frame);
+        let level = Level::measure(&frame);
+        assert!(level.peak_dbfs < -60.0, "{level:?}");
     }
 
     #[test]

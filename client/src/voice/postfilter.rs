@@ -35,12 +35,17 @@ const PRIOR_SMOOTHING: f32 = 0.98;
 /// hollow without lowering what is heard between words (the gate does that).
 const GAIN_FLOOR: f32 = 0.05;
 /// The first frames (0.4 s) are taken as noise unless far louder than what came before:
-/// someone who just opened the microphone is rarely talking yet, and a wrong guess is
-/// corrected at the first pause (see `FALL`).
+/// someone who just opened the microphone is rarely talking yet. When they were, the first
+/// pause tells: a frame RNNoise finds free of voice, far quieter than a start-up RNNoise
+/// found full of voice, starts it again (within the first 1.2 s). A room full of voices is
+/// judged voice throughout and seldom that much quieter, and sparse noise (key presses,
+/// with silence between) is not judged voice, so both are averaged whole.
 const STARTUP_FRAMES: u32 = 40;
 const STARTUP_GUARD_DB: f32 = 12.0;
-/// A frame quieter than the estimate pulls it down quickly: noise got quieter, or the
-/// estimate had taken in speech.
+const RESTART_DB: f32 = 10.0;
+const SETTLED_FRAMES: u32 = 120;
+const QUIET_VOICE: f32 = 0.5;
+/// A frame quieter than the estimate pulls it down quickly: the noise got quieter.
 const FALL: f32 = 0.8;
 /// A frame up to this much louder than the estimate is still noise, which fluctuates (a
 /// room full of voices by 15 dB from one frame to the next); it pulls the estimate up
@@ -53,30 +58,53 @@ const STUCK_FRAMES: u32 = 300;
 const CREEP: f32 = 0.98;
 /// Keeps ratios finite on digital silence, far below anything a microphone delivers.
 const TINY: f32 = 1e-12;
-/// An estimate with less power than this (about −140 dBFS over the window) has heard only
-/// digital silence.
+/// A frame with less power than this (about −150 dBFS) is digital silence.
 const EMPTY: f32 = 1e-10;
 
 /// Per-bin power of the microphone's noise, tracked by level.
 #[derive(Debug, Clone)]
 struct NoiseEstimate {
     power: Vec<f32>,
+    /// Frames since the start-up began.
     frames: u32,
     since_heard: u32,
+    /// RNNoise's mean voice probability over the start-up frames taken in.
+    startup_voice: f32,
+    startup_taken: u32,
 }
 
 impl NoiseEstimate {
     fn new() -> Self {
-        Self { power: vec![0.0; BINS], frames: 0, since_heard: 0 }
+        Self {
+            power: vec![0.0; BINS],
+            frames: 0,
+            since_heard: 0,
+            startup_voice: 0.0,
+            startup_taken: 0,
+        }
     }
 
-    fn update(&mut self, frame_power: &[f32]) {
+    fn update(&mut self, frame_power: &[f32], voice_probability: f32) {
         let total = |p: &[f32]| p.iter().sum::<f32>();
         let level = |p: &[f32]| 10.0 * (total(p) + TINY).log10();
+        if self.frames == 0 && total(frame_power) < EMPTY {
+            // A device's first frames are often digital silence: the start-up waits for the
+            // first sound. Later silence (a muted device) counts as the quietest noise: the
+            // estimate falls, and whatever comes after the mute is judged by level, never
+            // taken for noise wholesale.
+            return;
+        }
+        let voice =
+            if voice_probability.is_finite() { voice_probability.clamp(0.0, 1.0) } else { 1.0 };
         let (now, estimate) = (level(frame_power), level(&self.power));
-        if total(&self.power) < EMPTY {
-            // Nothing heard yet (or only digital silence, as from a muted device): the
-            // start-up begins with the first frame that has any sound.
+        if self.frames > 0
+            && self.frames < SETTLED_FRAMES
+            && now < estimate - RESTART_DB
+            && voice < QUIET_VOICE
+            && self.startup_voice > QUIET_VOICE
+        {
+            // The start-up took in someone talking straight away, and this is their first
+            // pause: begin again from it.
             self.frames = 0;
         }
         // How much of the estimate to keep, and whether this frame counts as noise heard.
@@ -84,9 +112,8 @@ impl NoiseEstimate {
             (Some(0.0), true)
         } else if self.frames < STARTUP_FRAMES {
             // A running mean of the start-up frames, the first counting fully.
-            let keep =
-                (now < estimate + STARTUP_GUARD_DB).then(|| 1.0 - 1.0 / (self.frames as f32 + 1.0));
-            (keep, keep.is_some())
+            let taken = now < estimate + STARTUP_GUARD_DB;
+            (taken.then(|| 1.0 - 1.0 / (self.frames as f32 + 1.0)), taken)
         } else if now < estimate {
             (Some(FALL), true)
         } else if now < estimate + RISE_DB {
@@ -97,13 +124,26 @@ impl NoiseEstimate {
         } else {
             (None, false)
         };
+        if self.frames == 0 {
+            self.startup_taken = 0;
+            self.startup_voice = 0.0;
+        }
+        if self.frames < STARTUP_FRAMES && heard {
+            self.startup_taken += 1;
+            self.startup_voice += (voice - self.startup_voice) / self.startup_taken as f32;
+        }
+        if let Some(keep) = weight {
+            blend(&mut self.power, frame_power, keep);
+        }
         self.frames = self.frames.saturating_add(1);
         self.since_heard = if heard { 0 } else { self.since_heard.saturating_add(1) };
-        if let Some(keep) = weight {
-            for (n, &p) in self.power.iter_mut().zip(frame_power) {
-                *n = keep * *n + (1.0 - keep) * p;
-            }
-        }
+    }
+}
+
+/// Moves `estimate` towards `frame`, keeping `keep` of it.
+fn blend(estimate: &mut [f32], frame: &[f32], keep: f32) {
+    for (n, &p) in estimate.iter_mut().zip(frame) {
+        *n = keep * *n + (1.0 - keep) * p;
     }
 }
 
@@ -156,9 +196,10 @@ impl NoisePostFilter {
         }
     }
 
-    /// Filters `denoised` (RNNoise's output for the audio that was `raw` at the microphone)
-    /// in place. What comes out is the filtered audio of the previous call's frame.
-    pub fn process(&mut self, raw: &Frame, denoised: &mut Frame) {
+    /// Filters `denoised` (RNNoise's output for the audio that was `raw` at the microphone,
+    /// which RNNoise judged voice with `voice_probability`) in place. What comes out is the
+    /// filtered audio of the previous call's frame.
+    pub fn process(&mut self, raw: &Frame, voice_probability: f32, denoised: &mut Frame) {
         shift_in(&mut self.raw, raw);
         shift_in(&mut self.denoised, denoised);
 
@@ -172,7 +213,7 @@ impl NoisePostFilter {
         for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
             *p = c.norm_sqr();
         }
-        self.noise.update(&self.power);
+        self.noise.update(&self.power, voice_probability);
 
         for ((t, &x), &w) in self.time.iter_mut().zip(&self.denoised).zip(&self.synthesis) {
             *t = sane(x) * w;
@@ -265,11 +306,17 @@ mod tests {
     /// Runs `frames` through a filter as both the microphone and RNNoise's output (the
     /// filter alone), returning what came out.
     fn filtered(filter: &mut NoisePostFilter, frames: &[Frame]) -> Vec<Frame> {
+        // As RNNoise judges speech, and the crowd noise these tests stand for.
+        judged(filter, frames, 1.0)
+    }
+
+    /// As [`filtered`], with RNNoise's voice probability for every frame.
+    fn judged(filter: &mut NoisePostFilter, frames: &[Frame], voice: f32) -> Vec<Frame> {
         frames
             .iter()
             .map(|f| {
                 let mut out = *f;
-                filter.process(f, &mut out);
+                filter.process(f, voice, &mut out);
                 out
             })
             .collect()
@@ -382,7 +429,7 @@ mod tests {
         let mut filter = NoisePostFilter::new();
         // Talking from the first frame: the start-up takes the tone for noise.
         filtered(&mut filter, &tone(30, 0, 0.3));
-        filtered(&mut filter, &noise(20, 0.003, 3));
+        judged(&mut filter, &noise(20, 0.003, 3), 0.0);
         let input = mix(&tone(100, 50, 0.3), &noise(100, 0.003, 4));
         let out = filtered(&mut filter, &input);
         let change = level_db(&out[21..]) - level_db(&input[20..99]);
@@ -413,6 +460,18 @@ mod tests {
     }
 
     #[test]
+    fn a_voice_after_a_muted_stretch_is_not_taken_for_noise() {
+        let mut filter = NoisePostFilter::new();
+        filtered(&mut filter, &noise(100, 0.005, 9));
+        filtered(&mut filter, &[[0.0; FRAME_SAMPLES]; 200]);
+        // Unmuted mid-word.
+        let input = mix(&tone(100, 0, 0.3), &noise(100, 0.005, 10));
+        let out = filtered(&mut filter, &input);
+        let change = level_db(&out[2..]) - level_db(&input[1..99]);
+        assert!(change.abs() < 1.0, "the voice changed by {change:.1} dB");
+    }
+
+    #[test]
     fn garbage_in_never_yields_garbage_out() {
         let mut filter = NoisePostFilter::new();
         let mut bad = [f32::NAN; FRAME_SAMPLES];
@@ -420,7 +479,7 @@ mod tests {
         bad[10..20].fill(1e30);
         for f in [bad, [0.0; FRAME_SAMPLES], bad, [4.0; FRAME_SAMPLES]] {
             let mut out = f;
-            filter.process(&f, &mut out);
+            filter.process(&f, f32::NAN, &mut out);
             assert!(out.iter().all(|s| s.is_finite()), "{:?}", &out[..4]);
         }
         let out = filtered(&mut filter, &noise(50, 0.05, 8));
