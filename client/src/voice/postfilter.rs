@@ -300,7 +300,7 @@ fn shift_in(window: &mut [f32], frame: &Frame) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::voice::meter::Level;
+    use crate::voice::compare::energy_db;
     use crate::voice::netsim::SplitMix64;
 
     /// Runs `frames` through a filter as both the microphone and RNNoise's output (the
@@ -335,12 +335,16 @@ mod tests {
 
     /// A 440 Hz tone continuing from frame `start`.
     fn tone(count: usize, start: usize, amplitude: f32) -> Vec<Frame> {
+        tone_at(440.0, count, start, amplitude)
+    }
+
+    fn tone_at(hz: f32, count: usize, start: usize, amplitude: f32) -> Vec<Frame> {
         (start..start + count)
             .map(|i| {
                 let mut f = [0.0; FRAME_SAMPLES];
                 for (n, s) in f.iter_mut().enumerate() {
                     let t = (i * FRAME_SAMPLES + n) as f32 / 48_000.0;
-                    *s = amplitude * (2.0 * std::f32::consts::PI * 440.0 * t).sin();
+                    *s = amplitude * (2.0 * std::f32::consts::PI * hz * t).sin();
                 }
                 f
             })
@@ -359,11 +363,14 @@ mod tests {
     }
 
     /// Mean power in dB of a run of frames.
-    fn level_db(frames: &[Frame]) -> f32 {
-        let mean: f32 =
-            frames.iter().map(|f| 10f32.powf(Level::measure(f).rms_dbfs / 10.0)).sum::<f32>()
-                / frames.len() as f32;
-        10.0 * mean.log10()
+    fn level_db(frames: &[Frame]) -> f64 {
+        energy_db(frames.as_flattened())
+    }
+
+    /// How much quieter the output is than the input over `input[range]` (the output is one
+    /// frame late).
+    fn lowered_db(input: &[Frame], out: &[Frame], range: std::ops::Range<usize>) -> f64 {
+        level_db(&input[range.clone()]) - level_db(&out[range.start + 1..range.end + 1])
     }
 
     #[test]
@@ -391,7 +398,7 @@ mod tests {
         let mut filter = NoisePostFilter::new();
         let input = noise(200, 0.05, 2);
         let out = filtered(&mut filter, &input);
-        let reduction = level_db(&input[100..199]) - level_db(&out[101..]);
+        let reduction = lowered_db(&input, &out, 100..199);
         // Half the Wiener gain at its floor is −13 dB.
         assert!(reduction > 8.0, "reduced by {reduction:.1} dB");
     }
@@ -400,17 +407,13 @@ mod tests {
     fn quieter_voices_in_the_room_are_lowered_and_the_louder_one_kept() {
         // A tone stands for the user, a second tone 15 dB quieter and wavering in level
         // (as a crowd does, by ±8 dB) for the room, which was there first.
-        let room: Vec<Frame> = tone(400, 0, 0.09)
-            .iter()
+        // Another pitch, so user and room fall in different bins.
+        let room: Vec<Frame> = tone_at(1_250.0, 400, 0, 0.09)
+            .into_iter()
             .enumerate()
-            .map(|(i, f)| {
+            .map(|(i, mut f)| {
                 let sway = 10f32.powf(8.0 * (i as f32 * 0.7).sin() / 20.0);
-                let mut f = *f;
-                // Another pitch, so user and room fall in different bins.
-                f.iter_mut().enumerate().for_each(|(n, s)| {
-                    let t = (i * FRAME_SAMPLES + n) as f32 / 48_000.0;
-                    *s = sway * 0.09 * (2.0 * std::f32::consts::PI * 1_250.0 * t).sin();
-                });
+                f.iter_mut().for_each(|s| *s *= sway);
                 f
             })
             .collect();
@@ -418,7 +421,7 @@ mod tests {
         let mut filter = NoisePostFilter::new();
         let lead = filtered(&mut filter, &room[..100]);
         let talking = filtered(&mut filter, &mix(&user, &room[100..]));
-        let room_alone = level_db(&room[50..99]) - level_db(&lead[51..]);
+        let room_alone = lowered_db(&room, &lead, 50..99);
         assert!(room_alone > 4.0, "the room alone is lowered by only {room_alone:.1} dB");
         let kept = level_db(&talking[150..]) - level_db(&mix(&user, &room[100..])[149..299]);
         assert!(kept.abs() < 1.0, "the user's level changed by {kept:.1} dB");
@@ -443,8 +446,8 @@ mod tests {
         // 26 dB louder: above what counts as noise, so at first it is taken for a voice.
         let input = noise(600, 0.04, 6);
         let out = filtered(&mut filter, &input);
-        let early = level_db(&input[10..50]) - level_db(&out[11..51]);
-        let late = level_db(&input[500..599]) - level_db(&out[501..]);
+        let early = lowered_db(&input, &out, 10..50);
+        let late = lowered_db(&input, &out, 500..599);
         assert!(late > early + 6.0, "reduction {early:.1} dB at first, {late:.1} dB later");
         assert!(late > 8.0, "reduction {late:.1} dB");
     }
@@ -455,7 +458,7 @@ mod tests {
         filtered(&mut filter, &[[0.0; FRAME_SAMPLES]; 100]);
         let input = noise(200, 0.05, 7);
         let out = filtered(&mut filter, &input);
-        let reduction = level_db(&input[100..199]) - level_db(&out[101..]);
+        let reduction = lowered_db(&input, &out, 100..199);
         assert!(reduction > 8.0, "reduced by {reduction:.1} dB");
     }
 
