@@ -124,6 +124,7 @@ mod tests {
             bitrate_kbps: None,
             user_limit: None,
             overwrites: vec![],
+            permissions_synced: false,
         }
     }
 
@@ -141,6 +142,7 @@ mod tests {
                 joined_at: 0,
             },
             my_permissions: Permissions::default(),
+            channel_permissions: vec![],
         }
     }
 

@@ -10,9 +10,10 @@
 use std::sync::Arc;
 
 use auraspeak_shared::permissions::{
-    ChannelKind as PermKind, MemberContext, Overwrite, OverwriteTarget, channel_permissions,
-    server_permissions,
+    ChannelKind as PermKind, ChannelOverwrites, MemberContext, Overwrite, OverwriteTarget,
+    permissions_in, server_permissions,
 };
+use auraspeak_shared::v1::channels::ChannelPermissions;
 use auraspeak_shared::v1::servers::AuditAction;
 use auraspeak_shared::{ErrorCode, Permissions, Snowflake};
 
@@ -85,29 +86,63 @@ impl Access {
         if self.permissions.contains(needed) { Ok(()) } else { Err(forbidden()) }
     }
 
-    /// Effective permissions in a channel, given all of the server's overwrites.
+    /// Effective permissions in a channel, given all of the server's overwrites: the
+    /// channel's own, or its category's while it is synced.
     pub fn in_channel(&self, channel: &ChannelRow, overwrites: &[OverwriteRow]) -> Permissions {
         let kind = match channel.kind.as_str() {
             "voice" => PermKind::Voice,
             "category" => PermKind::Category,
             _ => PermKind::Text,
         };
-        let list: Vec<Overwrite> = overwrites
-            .iter()
-            .filter(|o| o.channel_id == channel.id)
-            .map(|o| Overwrite {
-                target: if o.target_kind == "member" {
-                    OverwriteTarget::Member(o.target_id as u64)
-                } else {
-                    OverwriteTarget::Role(o.target_id as u64)
-                },
-                allow: Permissions(o.allow_bits as u64),
-                deny: Permissions(o.deny_bits as u64),
-            })
-            .collect();
+        let own = overwrites_of(channel.id, overwrites);
+        let category = channel.parent_id.map(|parent| overwrites_of(parent, overwrites));
+        let set = ChannelOverwrites { own: &own, category: category.as_deref() };
         let pairs = self.role_pairs();
-        channel_permissions(&self.context(&pairs), kind, &list)
+        permissions_in(&self.context(&pairs), kind, set)
     }
+
+    /// Effective permissions in every channel of the server the member can see.
+    pub fn in_channels(
+        &self,
+        channels: &[ChannelRow],
+        overwrites: &[OverwriteRow],
+    ) -> Result<Vec<ChannelPermissions>, ApiError> {
+        let mut out = Vec::with_capacity(channels.len());
+        for channel in channels {
+            let permissions = self.in_channel(channel, overwrites);
+            if permissions.contains(Permissions::VIEW_CHANNEL) {
+                out.push(ChannelPermissions { channel_id: sf(channel.id)?.into(), permissions });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether this member may act on `target`'s roles, voice or membership: never on the
+    /// owner, and only below their own highest role unless they outrank every role.
+    pub fn outranks(&self, target: &Access) -> bool {
+        if target.is_owner {
+            return false;
+        }
+        self.outranks_everything()
+            || (target.top_position() < self.top_position()
+                && !target.permissions.contains(Permissions::ADMINISTRATOR))
+    }
+}
+
+/// The overwrites stored for one channel, for the calculator.
+fn overwrites_of(channel_id: i64, rows: &[OverwriteRow]) -> Vec<Overwrite> {
+    rows.iter()
+        .filter(|o| o.channel_id == channel_id)
+        .map(|o| Overwrite {
+            target: if o.target_kind == "member" {
+                OverwriteTarget::Member(o.target_id as u64)
+            } else {
+                OverwriteTarget::Role(o.target_id as u64)
+            },
+            allow: Permissions(o.allow_bits as u64),
+            deny: Permissions(o.deny_bits as u64),
+        })
+        .collect()
 }
 
 pub fn not_found(what: &str) -> ApiError {
@@ -144,20 +179,19 @@ impl Community {
         self.publish(audience, event, Some(channel.server_id));
     }
 
-    /// The channels of a server that `user_id` may see; any failure reads as "none".
-    pub async fn visible_channels(&self, server_id: i64, user_id: i64) -> Vec<i64> {
-        let Some(sid) = Snowflake::from_i64(server_id) else { return Vec::new() };
-        let Ok(access) = self.access(sid, user_id).await else { return Vec::new() };
-        let (Ok(channels), Ok(overwrites)) =
-            (self.store.channels(server_id).await, self.store.overwrites(server_id).await)
-        else {
-            return Vec::new();
-        };
-        channels
-            .iter()
-            .filter(|c| access.in_channel(c, &overwrites).contains(Permissions::VIEW_CHANNEL))
-            .map(|c| c.id)
-            .collect()
+    /// What `user_id` may do in a server: server-wide, and in each channel they can see.
+    /// `None` when that cannot be known now (not a member, or the database failed).
+    pub async fn permissions_snapshot(
+        &self,
+        server_id: i64,
+        user_id: i64,
+    ) -> Option<(Permissions, Vec<ChannelPermissions>)> {
+        let sid = Snowflake::from_i64(server_id)?;
+        let access = self.access(sid, user_id).await.ok()?;
+        let channels = self.store.channels(server_id).await.ok()?;
+        let overwrites = self.store.overwrites(server_id).await.ok()?;
+        let in_channels = access.in_channels(&channels, &overwrites).ok()?;
+        Some((access.permissions, in_channels))
     }
 
     fn next_id(&self) -> i64 {

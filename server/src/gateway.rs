@@ -161,12 +161,22 @@ impl Gateway {
             tokio::select! {
                 received = rx.recv() => match received {
                     Ok(envelope) => {
-                        let json = match viewer.admit(&envelope, &self.community).await {
-                            Some(Admitted::AsPublished) => envelope.encoded(),
-                            Some(Admitted::Instead(event)) => crate::events::encode(&event),
-                            None => continue,
+                        let admission = viewer.admit(&envelope, &self.community).await;
+                        let json = match admission.event {
+                            Some(Admitted::AsPublished) => Some(envelope.encoded()),
+                            Some(Admitted::Instead(event)) => Some(crate::events::encode(&event)),
+                            None => None,
                         };
-                        session.lock().handle_event(json);
+                        let update = admission.permissions.as_ref().map(crate::events::encode);
+                        if json.is_none() && update.is_none() {
+                            continue;
+                        }
+                        {
+                            let mut buffer = session.lock();
+                            for json in json.into_iter().chain(update) {
+                                buffer.handle_event(json);
+                            }
+                        }
                         session.changed.notify_waiters();
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {

@@ -11,6 +11,10 @@
 //!    then the member's own overwrite (deny, then allow).
 //! 4. Without VIEW_CHANNEL in a channel, no other permission in it counts. Without
 //!    SEND_MESSAGES, the permissions that only make sense while sending are dropped too.
+//! 5. A channel inside a category that has no overwrites of its own is *synced*: its
+//!    category's overwrites decide for it ([`ChannelOverwrites::applicable`]). The first
+//!    overwrite set on a synced channel starts from a copy of the category's, so making a
+//!    channel in a private category different never makes it public by accident.
 
 use std::fmt;
 use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not};
@@ -238,7 +242,41 @@ pub enum ChannelKind {
     Category,
 }
 
-/// Effective permissions of a member in one channel.
+/// A channel's own overwrites and, for a channel inside a category, the category's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChannelOverwrites<'a> {
+    pub own: &'a [Overwrite],
+    /// `Some` when the channel sits in a category (even one without overwrites).
+    pub category: Option<&'a [Overwrite]>,
+}
+
+impl<'a> ChannelOverwrites<'a> {
+    /// Whether the category's overwrites apply instead of the channel's own (there are
+    /// none of those).
+    pub fn synced(&self) -> bool {
+        self.category.is_some() && self.own.is_empty()
+    }
+
+    /// The overwrites that decide the channel's permissions.
+    pub fn applicable(&self) -> &'a [Overwrite] {
+        match self.category {
+            Some(category) if self.own.is_empty() => category,
+            _ => self.own,
+        }
+    }
+}
+
+/// Effective permissions of a member in one channel, with category inheritance.
+pub fn permissions_in(
+    member: &MemberContext<'_>,
+    kind: ChannelKind,
+    overwrites: ChannelOverwrites<'_>,
+) -> Permissions {
+    channel_permissions(member, kind, overwrites.applicable())
+}
+
+/// Effective permissions of a member in one channel, given the overwrites that apply
+/// (see [`permissions_in`] for channels in a category).
 pub fn channel_permissions(
     member: &MemberContext<'_>,
     kind: ChannelKind,

@@ -207,3 +207,98 @@ fn unknown_bits_are_dropped() {
     ctx.everyone = Permissions(Permissions::VIEW_CHANNEL.0 | (1 << 60));
     assert_eq!(server_permissions(&ctx), Permissions::VIEW_CHANNEL);
 }
+
+/// The category layer of the reference model: a channel with any overwrite of its own is
+/// decided by those alone; one without, inside a category, by the category's.
+fn model_in_category(
+    base: bool,
+    own: [Option<bool>; 4],
+    category: Option<[Option<bool>; 4]>,
+) -> bool {
+    let layers = match category {
+        Some(cat) if own.iter().all(Option::is_none) => cat,
+        _ => own,
+    };
+    model(base, layers[0], &layers[1..3], layers[3])
+}
+
+#[test]
+fn exhaustive_with_categories_against_the_reference_model() {
+    // Every combination of base grant, four channel layers and four category layers
+    // (allow, deny or absent each), for a channel in a category and one outside any.
+    let states = [None, Some(true), Some(false)];
+    let bit = Permissions::KICK_MEMBERS;
+    let mut layers: Vec<[Option<bool>; 4]> = Vec::new();
+    for e in states {
+        for a in states {
+            for b in states {
+                for m in states {
+                    layers.push([e, a, b, m]);
+                }
+            }
+        }
+    }
+    let overwrites_for = |state: [Option<bool>; 4]| -> Vec<Overwrite> {
+        let targets = [
+            OverwriteTarget::Role(SERVER),
+            OverwriteTarget::Role(MODS),
+            OverwriteTarget::Role(MUTED),
+            OverwriteTarget::Member(ME),
+        ];
+        targets
+            .iter()
+            .zip(state)
+            .filter_map(|(target, s)| match s {
+                Some(true) => Some(ow(*target, bit, Permissions::NONE)),
+                Some(false) => Some(ow(*target, Permissions::NONE, bit)),
+                None => None,
+            })
+            .collect()
+    };
+    let mut cases = 0;
+    for base in [false, true] {
+        let roles = [(MODS, Permissions::NONE), (MUTED, Permissions::NONE)];
+        let mut ctx = member(&roles);
+        ctx.everyone = Permissions::VIEW_CHANNEL | if base { bit } else { Permissions::NONE };
+        for own in &layers {
+            let own_list = overwrites_for(*own);
+            for category in std::iter::once(None).chain(layers.iter().map(Some)) {
+                let cat_list = category.map(|c| overwrites_for(*c));
+                let set = ChannelOverwrites { own: &own_list, category: cat_list.as_deref() };
+                let got = permissions_in(&ctx, ChannelKind::Category, set).contains(bit);
+                let want = model_in_category(base, *own, category.copied());
+                assert_eq!(got, want, "base={base} own={own:?} category={category:?}");
+                assert_eq!(set.synced(), category.is_some() && own_list.is_empty());
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(cases, 2 * 81 * 82);
+}
+
+#[test]
+fn a_private_category_hides_the_channels_that_follow_it() {
+    let private = [ow(OverwriteTarget::Role(SERVER), Permissions::NONE, Permissions::VIEW_CHANNEL)];
+    let staff = [(MODS, Permissions::NONE)];
+    let staff_allowed = [
+        private[0],
+        ow(
+            OverwriteTarget::Role(MODS),
+            Permissions::VIEW_CHANNEL | Permissions::CONNECT,
+            Permissions::NONE,
+        ),
+    ];
+    let synced = ChannelOverwrites { own: &[], category: Some(&staff_allowed) };
+    for kind in [ChannelKind::Text, ChannelKind::Voice] {
+        assert_eq!(permissions_in(&member(&[]), kind, synced), Permissions::NONE, "{kind:?}");
+        assert!(permissions_in(&member(&staff), kind, synced).contains(Permissions::VIEW_CHANNEL));
+    }
+    // A channel with overwrites of its own is decided by them alone.
+    let public_inside =
+        [ow(OverwriteTarget::Role(SERVER), Permissions::VIEW_CHANNEL, Permissions::NONE)];
+    let own = ChannelOverwrites { own: &public_inside, category: Some(&private) };
+    assert!(!own.synced());
+    assert!(
+        permissions_in(&member(&[]), ChannelKind::Text, own).contains(Permissions::VIEW_CHANNEL)
+    );
+}

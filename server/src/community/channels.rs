@@ -14,7 +14,7 @@ use auraspeak_shared::v1::gateway::Event;
 
 use crate::api::error::ApiError;
 use crate::events::Audience;
-use crate::store::community::{ChannelUpdate, NewChannel, OverwriteRow};
+use crate::store::community::{ChannelRow, ChannelUpdate, NewChannel, OverwriteRow, OwnOverwrites};
 
 impl Community {
     /// A category in the same server, for `parent_id`.
@@ -27,6 +27,50 @@ impl Community {
         match self.store.channel(parent).await? {
             Some(c) if c.server_id == access.server.id && c.kind == "category" => {}
             _ => fields.fail("parent_id", "must be a category of this server"),
+        }
+        Ok(())
+    }
+
+    /// Overwrites are edited with MANAGE_ROLES, for @everyone, roles below one's highest
+    /// and members one outranks (or oneself), as role edits and moderation are.
+    async fn check_overwrite_target(
+        &self,
+        access: &Access,
+        kind: OverwriteKind,
+        target_id: i64,
+    ) -> Result<(), ApiError> {
+        match kind {
+            OverwriteKind::Role => {
+                let role = self
+                    .store
+                    .role(access.server.id, target_id)
+                    .await?
+                    .ok_or_else(|| not_found("role"))?;
+                if access.outranks_everything() {
+                    return Ok(());
+                }
+                access.require(Permissions::MANAGE_ROLES)?;
+                if role.id != access.server.id && role.position >= access.top_position() {
+                    return Err(forbidden());
+                }
+            }
+            OverwriteKind::Member => {
+                if access.outranks_everything() {
+                    if self.store.member(access.server.id, target_id).await?.is_none() {
+                        return Err(not_found("member"));
+                    }
+                    return Ok(());
+                }
+                access.require(Permissions::MANAGE_ROLES)?;
+                if target_id == access.user_id {
+                    return Ok(());
+                }
+                let sid = Snowflake::from_i64(access.server.id).ok_or_else(ApiError::internal)?;
+                let target = self.access(sid, target_id).await.map_err(|_| not_found("member"))?;
+                if !access.outranks(&target) {
+                    return Err(forbidden());
+                }
+            }
         }
         Ok(())
     }
@@ -87,7 +131,7 @@ impl Community {
         &self,
         channel_id: Snowflake,
         user_id: i64,
-    ) -> Result<(crate::store::community::ChannelRow, Access), ApiError> {
+    ) -> Result<(ChannelRow, Access), ApiError> {
         let (channel, access, perms) = self.channel_access(channel_id, user_id).await?;
         if !perms.contains(Permissions::MANAGE_CHANNELS) && !access.outranks_everything() {
             return Err(forbidden());
@@ -111,6 +155,7 @@ impl Community {
             parent_id: channel.parent_id,
             bitrate: channel.bitrate,
             user_limit: channel.user_limit,
+            overwrites: OwnOverwrites::Keep,
         };
         if let Some(name) = &req.name {
             update.name = fields.text("name", name, 1, CHANNEL_NAME_MAX);
@@ -148,7 +193,35 @@ impl Community {
                 }
             }
         }
+        if req.sync_permissions == Some(true) && update.parent_id.is_none() {
+            fields.fail("sync_permissions", "only a channel in a category can sync");
+        }
         fields.finish()?;
+        let all_overwrites = self.store.overwrites(access.server.id).await?;
+        let synced = channel.parent_id.is_some()
+            && !all_overwrites.iter().any(|o| o.channel_id == channel.id);
+        if req.sync_permissions == Some(true) {
+            // Dropping overwrites changes every bit they hold: only for those who could
+            // have removed each of them.
+            if !access.outranks_everything() {
+                access.require(Permissions::MANAGE_ROLES)?;
+                let dropped = all_overwrites
+                    .iter()
+                    .filter(|o| o.channel_id == channel.id)
+                    .fold(Permissions::NONE, |p, o| {
+                        p | Permissions((o.allow_bits | o.deny_bits) as u64)
+                    });
+                if !access.permissions.contains(dropped.known()) {
+                    return Err(forbidden());
+                }
+            }
+            update.overwrites = OwnOverwrites::Clear;
+        } else if synced && update.parent_id != channel.parent_id {
+            // A synced channel leaving its category keeps what applied to it.
+            if let Some(old_parent) = channel.parent_id {
+                update.overwrites = OwnOverwrites::CopyFrom(old_parent);
+            }
+        }
         let audit = self.audit(&access, AuditAction::ChannelUpdate, Some(channel.id), None);
         let row = self
             .store
@@ -175,7 +248,10 @@ impl Community {
             server_id: super::sf(channel.server_id)?.into(),
             channel_id: channel_id.into(),
         };
-        self.publish(Audience::Server(channel.server_id), event, Some(channel.server_id));
+        // Only those who could see it learn that it is gone (its ID stays private); each
+        // session judges that from what it knew before this change.
+        let audience = Audience::Channel { server_id: channel.server_id, channel_id: channel.id };
+        self.publish(audience, event, Some(channel.server_id));
         Ok(())
     }
 
@@ -190,21 +266,29 @@ impl Community {
         req: SetOverwriteRequest,
     ) -> Result<Channel, ApiError> {
         let (channel, access) = self.managed_channel(channel_id, user_id).await?;
+        let target_id = target.as_i64();
+        self.check_overwrite_target(&access, kind, target_id).await?;
+        let all = self.store.overwrites(access.server.id).await?;
+        // The first overwrite of a synced channel starts from its category's, so that a
+        // change to one entry does not drop the category's others (a private category's
+        // @everyone deny above all).
+        let synced = channel.parent_id.is_some() && !all.iter().any(|o| o.channel_id == channel.id);
+        let copy_from = channel.parent_id.filter(|_| synced);
         if !access.outranks_everything() {
-            access.require(Permissions::MANAGE_ROLES)?;
-            if !access.permissions.contains((req.allow | req.deny).known()) {
+            // Changing a bit (either way) needs holding it: both the bits asked for and
+            // those of the entry it replaces (the category's, for a synced channel).
+            let source = copy_from.unwrap_or(channel.id);
+            let old = all
+                .iter()
+                .find(|o| {
+                    o.channel_id == source
+                        && o.target_kind == kind.as_str()
+                        && o.target_id == target_id
+                })
+                .map_or(Permissions::NONE, |o| Permissions((o.allow_bits | o.deny_bits) as u64));
+            if !access.permissions.contains((req.allow | req.deny | old).known()) {
                 return Err(forbidden());
             }
-        }
-        let target_id = target.as_i64();
-        let target_exists = match kind {
-            OverwriteKind::Role => self.store.role(access.server.id, target_id).await?.is_some(),
-            OverwriteKind::Member => {
-                self.store.member(access.server.id, target_id).await?.is_some()
-            }
-        };
-        if !target_exists {
-            return Err(not_found(kind.as_str()));
         }
         let row = OverwriteRow {
             channel_id: channel.id,
@@ -214,11 +298,8 @@ impl Community {
             deny_bits: (req.deny.known() & !req.allow.known()).0 as i64,
         };
         let audit = self.audit(&access, AuditAction::OverwriteUpdate, Some(channel.id), None);
-        self.store.set_overwrite(&row, &audit).await?;
-        let overwrites = self.store.overwrites(access.server.id).await?;
-        let updated = channel_api(&channel, &overwrites)?;
-        self.channel_changed(&channel, Event::ChannelUpdate { channel: updated.clone() });
-        Ok(updated)
+        self.store.set_overwrite(&row, copy_from, &audit).await?;
+        self.overwrites_changed(&channel).await
     }
 
     pub async fn delete_overwrite(
@@ -229,16 +310,46 @@ impl Community {
         target: Snowflake,
     ) -> Result<(), ApiError> {
         let (channel, access) = self.managed_channel(channel_id, user_id).await?;
+        let target_id = target.as_i64();
+        self.check_overwrite_target(&access, kind, target_id).await?;
         if !access.outranks_everything() {
-            access.require(Permissions::MANAGE_ROLES)?;
+            let all = self.store.overwrites(access.server.id).await?;
+            let old = all
+                .iter()
+                .find(|o| {
+                    o.channel_id == channel.id
+                        && o.target_kind == kind.as_str()
+                        && o.target_id == target_id
+                })
+                .ok_or_else(|| not_found("overwrite"))?;
+            if !access.permissions.contains(Permissions((old.allow_bits | old.deny_bits) as u64)) {
+                return Err(forbidden());
+            }
         }
         let audit = self.audit(&access, AuditAction::OverwriteDelete, Some(channel.id), None);
         if !self.store.delete_overwrite(channel.id, kind.as_str(), target.as_i64(), &audit).await? {
             return Err(not_found("overwrite"));
         }
-        let overwrites = self.store.overwrites(access.server.id).await?;
-        let updated = channel_api(&channel, &overwrites)?;
-        self.channel_changed(&channel, Event::ChannelUpdate { channel: updated });
+        self.overwrites_changed(&channel).await?;
         Ok(())
+    }
+
+    /// Announces a channel whose overwrites changed, and for a category every channel
+    /// synced to it: those may have become visible to someone who never saw them.
+    async fn overwrites_changed(&self, channel: &ChannelRow) -> Result<Channel, ApiError> {
+        let overwrites = self.store.overwrites(channel.server_id).await?;
+        if channel.kind == "category" {
+            for child in self.store.channels(channel.server_id).await? {
+                if child.parent_id == Some(channel.id)
+                    && !overwrites.iter().any(|o| o.channel_id == child.id)
+                {
+                    let event = Event::ChannelUpdate { channel: channel_api(&child, &overwrites)? };
+                    self.channel_changed(&child, event);
+                }
+            }
+        }
+        let updated = channel_api(channel, &overwrites)?;
+        self.channel_changed(channel, Event::ChannelUpdate { channel: updated.clone() });
+        Ok(updated)
     }
 }

@@ -72,8 +72,9 @@ pub fn channel_api(row: &ChannelRow, overwrites: &[OverwriteRow]) -> Result<Chan
                 deny: Permissions(o.deny_bits as u64),
             })
         })
-        .collect::<Result<_, ApiError>>()?;
+        .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Channel {
+        permissions_synced: row.parent_id.is_some() && overwrites.is_empty(),
         id: sf(row.id)?.into(),
         server_id: sf(row.server_id)?.into(),
         kind,

@@ -74,13 +74,7 @@ impl Community {
     async fn outranks(&self, actor: &Access, target: i64) -> Result<Access, ApiError> {
         let server_id = Snowflake::from_i64(actor.server.id).ok_or_else(ApiError::internal)?;
         let target = self.access(server_id, target).await.map_err(|_| not_found("member"))?;
-        if target.is_owner || target.user_id == actor.user_id {
-            return Err(forbidden());
-        }
-        if !actor.outranks_everything()
-            && (target.top_position() >= actor.top_position()
-                || target.permissions.contains(Permissions::ADMINISTRATOR))
-        {
+        if target.user_id == actor.user_id || !actor.outranks(&target) {
             return Err(forbidden());
         }
         Ok(target)
@@ -185,19 +179,22 @@ impl Community {
         add: bool,
     ) -> Result<(), ApiError> {
         let access = self.access(server_id, user_id).await?;
-        access.require(Permissions::MANAGE_ROLES)?;
-        let role = self
-            .store
-            .role(access.server.id, role_id.as_i64())
-            .await?
-            .filter(|r| r.id != access.server.id)
-            .ok_or_else(|| not_found("role"))?;
-        if !access.outranks_everything() && role.position >= access.top_position() {
-            return Err(forbidden());
+        // Below one's highest role and holding every permission the role carries (so a
+        // lower role with ADMINISTRATOR, made later, is out of reach), as for editing it.
+        let role = self.manageable_role(&access, role_id).await?;
+        if role.id == access.server.id {
+            return Err(not_found("role"));
         }
         let target = target.as_i64();
-        if self.store.member(access.server.id, target).await?.is_none() {
-            return Err(not_found("member"));
+        if target == user_id {
+            // Taking a role for oneself needs nothing more: it grants only what one holds.
+            if self.store.member(access.server.id, target).await?.is_none() {
+                return Err(not_found("member"));
+            }
+        } else {
+            // Like kicks: nobody changes the roles of the owner or of someone at or above
+            // their own highest role.
+            self.outranks(&access, target).await?;
         }
         let action = if add { AuditAction::MemberRoleAdd } else { AuditAction::MemberRoleRemove };
         let audit = self.audit(&access, action, Some(target), None);

@@ -66,9 +66,11 @@ impl Community {
         Ok(role)
     }
 
-    /// Loads a role the caller may manage: below their highest role, unless they are the
-    /// owner or an administrator. @everyone is editable by anyone with MANAGE_ROLES.
-    async fn manageable_role(
+    /// Loads a role the caller may manage (edit, move, delete, assign): below their
+    /// highest role and carrying no permission they lack, unless they are the owner or an
+    /// administrator. @everyone is editable by anyone with MANAGE_ROLES who holds its
+    /// permissions.
+    pub(super) async fn manageable_role(
         &self,
         access: &Access,
         role_id: Snowflake,
@@ -85,6 +87,7 @@ impl Community {
         {
             return Err(forbidden());
         }
+        Self::check_grant(access, Permissions(role.permissions as u64))?;
         Ok(role)
     }
 

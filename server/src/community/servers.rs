@@ -73,9 +73,10 @@ impl Community {
             self.store.roles(sid).await?,
             self.store.member(sid, user_id).await?.ok_or_else(|| not_found("server"))?,
         );
+        let channel_permissions = access.in_channels(&channels, &overwrites)?;
         let visible = channels
             .iter()
-            .filter(|c| access.in_channel(c, &overwrites).contains(Permissions::VIEW_CHANNEL))
+            .filter(|c| channel_permissions.iter().any(|p| p.channel_id.as_i64() == c.id))
             .map(|c| channel_api(c, &overwrites))
             .collect::<Result<_, _>>()?;
         let my_roles = access.roles.iter().map(|(id, _, _)| *id).collect();
@@ -85,6 +86,7 @@ impl Community {
             roles: roles.iter().map(role_api).collect::<Result<_, _>>()?,
             me: member_api(&me, my_roles)?,
             my_permissions: access.permissions,
+            channel_permissions,
         })
     }
 

@@ -208,8 +208,7 @@ impl Connection {
         // so the first message after a mass reconnect costs no permission queries.
         let mut viewer = Viewer::new(user_id, servers.iter().map(|s| s.id));
         for detail in &details {
-            let visible = detail.channels.iter().map(|c| c.id.as_i64());
-            viewer.prefill(detail.server.id.as_i64(), visible);
+            viewer.prefill(detail);
         }
         let session = gateway.start_session(user_id, auth.session_id.as_i64(), viewer, rx);
         let seq = session.lock().last_seq();

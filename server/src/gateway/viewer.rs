@@ -1,11 +1,15 @@
-//! Decides, per event, whether one session's user may see it. Membership comes from the
-//! session's own view (loaded with READY, updated by join/leave events), channel
-//! visibility from the permission calculator, cached per channel until an event says
-//! the server's roles, overwrites or membership changed.
+//! Decides, per event, whether one session's user may see it, and tells the session when
+//! what its user may do changed. Membership comes from the session's own view (loaded
+//! with READY, updated by join/leave events), channel permissions from the calculator,
+//! recomputed as soon as an event says the server's roles, overwrites or membership
+//! changed.
 
 use std::collections::{HashMap, HashSet};
 
+use auraspeak_shared::Permissions;
+use auraspeak_shared::v1::channels::ChannelPermissions;
 use auraspeak_shared::v1::gateway::Event;
+use auraspeak_shared::v1::servers::ServerDetail;
 
 use crate::community::Community;
 use crate::events::{Audience, Envelope};
@@ -19,6 +23,17 @@ pub enum Admitted {
     Instead(Event),
 }
 
+/// The outcome of one envelope for one session.
+#[derive(Debug, Default, PartialEq)]
+pub struct Admission {
+    pub event: Option<Admitted>,
+    /// Sent after `event`: the user's permissions in a server changed with it.
+    pub permissions: Option<Event>,
+}
+
+/// One server's permissions as the session's client last heard them.
+type Snapshot = (Permissions, Vec<ChannelPermissions>);
+
 pub struct Viewer {
     user_id: i64,
     servers: HashSet<i64>,
@@ -27,6 +42,10 @@ pub struct Viewer {
     /// Servers whose every channel is in `channels`: a channel missing from the map there
     /// is one this user cannot see.
     complete: HashSet<i64>,
+    /// Each server's permissions as last loaded.
+    current: HashMap<i64, Snapshot>,
+    /// What the client was last told, so it hears only of real changes.
+    told: HashMap<i64, Snapshot>,
 }
 
 impl Viewer {
@@ -36,16 +55,26 @@ impl Viewer {
             servers: servers.into_iter().collect(),
             channels: HashMap::new(),
             complete: HashSet::new(),
+            current: HashMap::new(),
+            told: HashMap::new(),
         }
     }
 
-    /// Records the channels of a server this user can see (all others: cannot).
-    pub fn prefill(&mut self, server_id: i64, visible: impl IntoIterator<Item = i64>) {
+    /// Seeds the view from a server's detail as sent to the client (READY, a join).
+    pub fn prefill(&mut self, detail: &ServerDetail) {
+        let server_id = detail.server.id.as_i64();
+        let snapshot = (detail.my_permissions, detail.channel_permissions.clone());
+        self.told.insert(server_id, snapshot.clone());
+        self.record(server_id, snapshot);
+    }
+
+    fn record(&mut self, server_id: i64, snapshot: Snapshot) {
         self.forget_server(server_id);
-        for channel in visible {
-            self.channels.insert(channel, (server_id, true));
+        for entry in &snapshot.1 {
+            self.channels.insert(entry.channel_id.as_i64(), (server_id, true));
         }
         self.complete.insert(server_id);
+        self.current.insert(server_id, snapshot);
     }
 
     fn forget_server(&mut self, server_id: i64) {
@@ -53,29 +82,44 @@ impl Viewer {
         self.complete.remove(&server_id);
     }
 
-    /// The event this session should receive for `envelope`, if any. A member removed
-    /// from a server (left, kicked, banned) gets one `server_delete` and nothing more.
-    pub async fn admit(&mut self, envelope: &Envelope, community: &Community) -> Option<Admitted> {
+    /// The user is no longer in the server.
+    fn leave_server(&mut self, server_id: i64) -> bool {
+        self.forget_server(server_id);
+        self.current.remove(&server_id);
+        self.told.remove(&server_id);
+        self.servers.remove(&server_id)
+    }
+
+    /// What this session should receive for `envelope`. A member removed from a server
+    /// (left, kicked, banned) gets one `server_delete` and nothing more.
+    pub async fn admit(&mut self, envelope: &Envelope, community: &Community) -> Admission {
+        // A deleted channel can no longer be judged: whoever could see it until now is told.
+        if let (Event::ChannelDelete { channel_id, .. }, Audience::Channel { server_id, .. }) =
+            (&envelope.event, &envelope.audience)
+        {
+            let saw = self.servers.contains(server_id)
+                && self.channels.get(&channel_id.as_i64()).is_some_and(|(_, view)| *view);
+            let permissions = self.refresh_after(envelope, community).await;
+            return Admission { event: saw.then_some(Admitted::AsPublished), permissions };
+        }
         if let Some(server_id) = envelope.invalidates {
             self.forget_server(server_id);
         }
         match &envelope.event {
             Event::MemberRemove { server_id, user_id } if user_id.as_i64() == self.user_id => {
-                let sid = server_id.as_i64();
-                self.forget_server(sid);
-                return self
-                    .servers
-                    .remove(&sid)
+                let event = self
+                    .leave_server(server_id.as_i64())
                     .then_some(Admitted::Instead(Event::ServerDelete { server_id: *server_id }));
+                return Admission { event, permissions: None };
             }
             Event::ServerDelete { server_id } => {
-                let sid = server_id.as_i64();
-                self.forget_server(sid);
-                return self.servers.remove(&sid).then_some(Admitted::AsPublished);
+                let event = self.leave_server(server_id.as_i64()).then_some(Admitted::AsPublished);
+                return Admission { event, permissions: None };
             }
             Event::ServerJoin { detail } if envelope.audience == Audience::User(self.user_id) => {
                 self.servers.insert(detail.server.id.as_i64());
-                return Some(Admitted::AsPublished);
+                self.prefill(detail);
+                return Admission { event: Some(Admitted::AsPublished), permissions: None };
             }
             _ => {}
         }
@@ -88,18 +132,45 @@ impl Viewer {
                     && self.can_view(*server_id, *channel_id, community).await
             }
         };
-        visible.then_some(Admitted::AsPublished)
+        let permissions = self.refresh_after(envelope, community).await;
+        Admission { event: visible.then_some(Admitted::AsPublished), permissions }
+    }
+
+    /// After a change to a server's permissions, recomputes them at once (not at the next
+    /// event that needs them), so the client learns what it may do now.
+    async fn refresh_after(&mut self, envelope: &Envelope, community: &Community) -> Option<Event> {
+        let server_id = envelope.invalidates?;
+        if !self.servers.contains(&server_id) {
+            return None;
+        }
+        if !self.complete.contains(&server_id)
+            || matches!(envelope.event, Event::ChannelDelete { .. })
+        {
+            self.load(server_id, community).await;
+        }
+        let current = self.current.get(&server_id)?;
+        if self.told.get(&server_id) == Some(current) {
+            return None;
+        }
+        let (my_permissions, channel_permissions) = current.clone();
+        self.told.insert(server_id, current.clone());
+        let server_id = auraspeak_shared::Snowflake::from_i64(server_id)?.into();
+        Some(Event::PermissionsUpdate { server_id, my_permissions, channel_permissions })
+    }
+
+    /// Loads a server's permissions; on failure the server stays unknown (and is tried
+    /// again at the next event) rather than read as "sees nothing".
+    async fn load(&mut self, server_id: i64, community: &Community) {
+        if let Some(snapshot) = community.permissions_snapshot(server_id, self.user_id).await {
+            self.record(server_id, snapshot);
+        }
     }
 
     async fn can_view(&mut self, server_id: i64, channel_id: i64, community: &Community) -> bool {
-        if let Some((_, view)) = self.channels.get(&channel_id) {
-            return *view;
-        }
         if !self.complete.contains(&server_id) {
             // One permission load answers for every channel of the server, so a role
             // change costs one lookup per session rather than one per channel.
-            let visible = community.visible_channels(server_id, self.user_id).await;
-            self.prefill(server_id, visible);
+            self.load(server_id, community).await;
         }
         self.channels.get(&channel_id).is_some_and(|(_, view)| *view)
     }

@@ -188,6 +188,17 @@ pub struct ChannelUpdate {
     pub parent_id: Option<i64>,
     pub bitrate: Option<i64>,
     pub user_limit: Option<i64>,
+    pub overwrites: OwnOverwrites,
+}
+
+/// What an update does to a channel's own permission overwrites, in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnOverwrites {
+    Keep,
+    /// Take a copy of another channel's (the category a synced channel leaves).
+    CopyFrom(i64),
+    /// Drop them all, so the channel follows its category again.
+    Clear,
 }
 
 #[derive(Debug, Clone)]
@@ -350,7 +361,14 @@ pub trait CommunityStore: Send + Sync {
     async fn delete_channel(&self, id: i64, audit: &NewAudit) -> Result<bool, Error>;
     /// Every overwrite of every channel of a server.
     async fn overwrites(&self, server_id: i64) -> Result<Vec<OverwriteRow>, Error>;
-    async fn set_overwrite(&self, row: &OverwriteRow, audit: &NewAudit) -> Result<(), Error>;
+    /// Sets one overwrite. With `copy_from`, the channel first takes a copy of that
+    /// channel's overwrites (a synced channel's category), in the same transaction.
+    async fn set_overwrite(
+        &self,
+        row: &OverwriteRow,
+        copy_from: Option<i64>,
+        audit: &NewAudit,
+    ) -> Result<(), Error>;
     async fn delete_overwrite(
         &self,
         channel_id: i64,
@@ -443,6 +461,13 @@ pub trait CommunityStore: Send + Sync {
         id: i64,
         audit: Option<&NewAudit>,
     ) -> Result<bool, Error>;
+}
+
+/// Copies channel `$2`'s overwrites onto channel `$1`, keeping any `$1` already has.
+pub(crate) fn overwrite_copy_sql() -> &'static str {
+    "INSERT INTO channel_overwrites (channel_id, target_kind, target_id, allow_bits, deny_bits) \
+     SELECT $1, target_kind, target_id, allow_bits, deny_bits FROM channel_overwrites WHERE channel_id = $2 \
+     ON CONFLICT DO NOTHING"
 }
 
 pub(crate) fn mention_insert_sql() -> &'static str {
@@ -804,6 +829,17 @@ macro_rules! impl_community_store {
 
             async fn update_channel(&self, id: i64, u: &ChannelUpdate, audit: &NewAudit) -> Result<Option<ChannelRow>, Error> {
                 let mut tx = self.writer().begin().await?;
+                match u.overwrites {
+                    OwnOverwrites::Keep => {}
+                    OwnOverwrites::CopyFrom(from) => {
+                        sqlx::query($crate::store::community::overwrite_copy_sql())
+                            .bind(id).bind(from).execute(&mut *tx).await?;
+                    }
+                    OwnOverwrites::Clear => {
+                        sqlx::query("DELETE FROM channel_overwrites WHERE channel_id = $1")
+                            .bind(id).execute(&mut *tx).await?;
+                    }
+                }
                 let row = sqlx::query_as::<_, ChannelRow>(concat!(
                     "UPDATE channels SET name = $1, topic = $2, position = $3, parent_id = $4, bitrate = $5, user_limit = $6 \
                      WHERE id = $7 RETURNING ", channel_columns!()))
@@ -815,6 +851,14 @@ macro_rules! impl_community_store {
 
             async fn delete_channel(&self, id: i64, audit: &NewAudit) -> Result<bool, Error> {
                 let mut tx = self.writer().begin().await?;
+                // The channels a deleted category leaves behind keep the overwrites that
+                // applied to them (synced ones: the category's), so none turns public.
+                sqlx::query(
+                    "INSERT INTO channel_overwrites (channel_id, target_kind, target_id, allow_bits, deny_bits) \
+                     SELECT c.id, o.target_kind, o.target_id, o.allow_bits, o.deny_bits \
+                     FROM channels c JOIN channel_overwrites o ON o.channel_id = c.parent_id \
+                     WHERE c.parent_id = $1 AND NOT EXISTS (SELECT 1 FROM channel_overwrites x WHERE x.channel_id = c.id)")
+                    .bind(id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM channels WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
                 commit_audited(tx, done == 1, Some(audit)).await
             }
@@ -826,8 +870,12 @@ macro_rules! impl_community_store {
                     .bind(server_id).fetch_all(self.reader()).await?)
             }
 
-            async fn set_overwrite(&self, row: &OverwriteRow, audit: &NewAudit) -> Result<(), Error> {
+            async fn set_overwrite(&self, row: &OverwriteRow, copy_from: Option<i64>, audit: &NewAudit) -> Result<(), Error> {
                 let mut tx = self.writer().begin().await?;
+                if let Some(from) = copy_from {
+                    sqlx::query($crate::store::community::overwrite_copy_sql())
+                        .bind(row.channel_id).bind(from).execute(&mut *tx).await?;
+                }
                 sqlx::query("INSERT INTO channel_overwrites (channel_id, target_kind, target_id, allow_bits, deny_bits) VALUES ($1, $2, $3, $4, $5) \
                              ON CONFLICT (channel_id, target_kind, target_id) DO UPDATE SET allow_bits = $4, deny_bits = $5")
                     .bind(row.channel_id).bind(&row.target_kind).bind(row.target_id).bind(row.allow_bits).bind(row.deny_bits)

@@ -308,8 +308,13 @@ impl CommunityStore for TimedStore {
     async fn overwrites(&self, server_id: i64) -> Result<Vec<OverwriteRow>, Error> {
         self.time("overwrites", self.inner.overwrites(server_id)).await
     }
-    async fn set_overwrite(&self, row: &OverwriteRow, audit: &NewAudit) -> Result<(), Error> {
-        self.time("set_overwrite", self.inner.set_overwrite(row, audit)).await
+    async fn set_overwrite(
+        &self,
+        row: &OverwriteRow,
+        copy_from: Option<i64>,
+        audit: &NewAudit,
+    ) -> Result<(), Error> {
+        self.time("set_overwrite", self.inner.set_overwrite(row, copy_from, audit)).await
     }
     async fn delete_overwrite(
         &self,

@@ -77,12 +77,13 @@ impl Gw {
         }
     }
 
-    /// The next dispatched event, skipping acknowledgements and presence updates (which
-    /// arrive whenever anyone connects). Panics on a gap in the sequence numbers.
+    /// The next dispatched event, skipping acknowledgements, presence updates (which
+    /// arrive whenever anyone connects) and permission updates (which follow any change
+    /// to roles or channels). Panics on a gap in the sequence numbers.
     pub async fn event(&mut self, wait: Duration) -> Option<(u64, Event)> {
         loop {
             let (seq, event) = self.any_event(wait).await?;
-            if !matches!(event, Event::PresenceUpdate { .. }) {
+            if !matches!(event, Event::PresenceUpdate { .. } | Event::PermissionsUpdate { .. }) {
                 return Some((seq, event));
             }
         }

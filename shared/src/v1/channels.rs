@@ -96,7 +96,23 @@ pub struct Channel {
     pub bitrate_kbps: Option<i64>,
     /// Voice channels only: most members at once; 0 for no limit.
     pub user_limit: Option<i64>,
+    /// The channel's own overwrites (empty while it is synced).
     pub overwrites: Vec<PermissionOverwrite>,
+    /// True when the channel sits in a category and has no overwrites of its own: the
+    /// category's overwrites then decide its permissions. Setting an overwrite on a synced
+    /// channel starts from a copy of the category's; `sync_permissions` syncs it again.
+    #[serde(default)]
+    pub permissions_synced: bool,
+}
+
+/// What the receiving user may do in one channel, after roles, overwrites and category
+/// inheritance. Clients use these instead of computing permissions themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelPermissions {
+    pub channel_id: ChannelId,
+    pub permissions: Permissions,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +153,11 @@ pub struct UpdateChannelRequest {
     pub bitrate_kbps: Option<i64>,
     #[serde(default)]
     pub user_limit: Option<i64>,
+    /// `true` drops the channel's own overwrites so its category's apply again. Moving a
+    /// synced channel to another category without it keeps the overwrites that applied
+    /// (a copy of the old category's), so a move never widens access by itself.
+    #[serde(default)]
+    pub sync_permissions: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

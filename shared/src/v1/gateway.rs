@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 use crate::ids::{ChannelId, MessageId, RoleId, ServerId, UserId};
-use crate::v1::channels::Channel;
+use crate::permissions::Permissions;
+use crate::v1::channels::{Channel, ChannelPermissions};
 use crate::v1::messages::{Message, ReadState};
 use crate::v1::servers::{Member, Role, Server, ServerDetail};
 use crate::v1::users::CurrentUser;
@@ -261,6 +262,14 @@ pub enum Event {
     VoiceSlot {
         slot: u8,
         user_id: Option<UserId>,
+    },
+    /// Only to the user's own sessions: what they may do in a server changed (roles,
+    /// overwrites, categories). Replaces the server's `my_permissions` and every entry of
+    /// `channel_permissions`; channels missing from the list are no longer visible.
+    PermissionsUpdate {
+        server_id: ServerId,
+        my_permissions: Permissions,
+        channel_permissions: Vec<ChannelPermissions>,
     },
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{RoleId, ServerId, UserId};
 use crate::permissions::Permissions;
-use crate::v1::channels::Channel;
+use crate::v1::channels::{Channel, ChannelPermissions};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -30,6 +30,9 @@ pub struct ServerDetail {
     pub roles: Vec<Role>,
     pub me: Member,
     pub my_permissions: Permissions,
+    /// The member's effective permissions in each channel listed in `channels`.
+    #[serde(default)]
+    pub channel_permissions: Vec<ChannelPermissions>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
