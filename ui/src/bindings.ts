@@ -166,6 +166,15 @@ export type ChannelId = Snowflake;
 
 export type ChannelKind = "text" | "voice" | "category";
 
+/**
+ *  What the receiving user may do in one channel, after roles, overwrites and category
+ *  inheritance. Clients use these instead of computing permissions themselves.
+ */
+export type ChannelPermissions = {
+	channel_id: ChannelId,
+	permissions: Permissions,
+};
+
 export type CommandError = {
 	/**
 	 *  The server's `ErrorCode` (snake_case) when the server refused; otherwise one of
@@ -231,7 +240,13 @@ export type Event = { type: "message_create"; message: Message } | { type: "mess
  *  Only to the listening session itself: who is heard on one of its receive slots from
  *  now on (`None`: nobody). Slot 0 is the first audio m-line of the offer.
  */
-{ type: "voice_slot"; slot: number; user_id: UserId | null };
+{ type: "voice_slot"; slot: number; user_id: UserId | null } | 
+/**
+ *  Only to the user's own sessions: what they may do in a server changed (roles,
+ *  overwrites, categories). Replaces the server's `my_permissions` and every entry of
+ *  `channel_permissions`; channels missing from the list are no longer visible.
+ */
+{ type: "permissions_update"; server_id: ServerId; my_permissions: Permissions; channel_permissions: ChannelPermissions[] };
 
 /**  The processed microphone level, about ten times a second in a call or a mic test. */
 export type InputLevel = {
@@ -406,7 +421,14 @@ export type ServerChannel = {
 	bitrate_kbps: number | null,
 	/**  Voice channels only: most members at once; 0 for no limit. */
 	user_limit: number | null,
+	/**  The channel's own overwrites (empty while it is synced). */
 	overwrites: PermissionOverwrite[],
+	/**
+	 *  True when the channel sits in a category and has no overwrites of its own: the
+	 *  category's overwrites then decide its permissions. Setting an overwrite on a synced
+	 *  channel starts from a copy of the category's; `sync_permissions` syncs it again.
+	 */
+	permissions_synced?: boolean,
 };
 
 /**
@@ -419,6 +441,8 @@ export type ServerDetail = {
 	roles: Role[],
 	me: Member,
 	my_permissions: Permissions,
+	/**  The member's effective permissions in each channel listed in `channels`. */
+	channel_permissions?: ChannelPermissions[],
 };
 
 /**  One gateway dispatch (message, channel, member, presence, voice state, …). */
@@ -475,6 +499,12 @@ export type UpdateChannelRequest = {
 	parent_id?: Snowflake | null,
 	bitrate_kbps?: number | null,
 	user_limit?: number | null,
+	/**
+	 *  `true` drops the channel's own overwrites so its category's apply again. Moving a
+	 *  synced channel to another category without it keeps the overwrites that applied
+	 *  (a copy of the old category's), so a move never widens access by itself.
+	 */
+	sync_permissions?: boolean | null,
 };
 
 /**  Fields left out stay unchanged. An empty `display_name` clears it. */
