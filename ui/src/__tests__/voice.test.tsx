@@ -222,6 +222,24 @@ describe("voice call UI", () => {
     expect(within(screen.getByRole("menu")).queryByText("Move to")).toBeNull();
   });
 
+  it("moderates in voice only members below one's highest role", async () => {
+    const user = userEvent.setup();
+    const MUTE = 1 << 14;
+    const r = ready({ voice_states: [vs("200", "30"), vs("300", "30")] });
+    // Mods may mute; Carl holds Mods too (list_members), Bob nothing.
+    r.servers[0] = serverWith({ server: { ...server.server, owner_id: "999" }, me: { ...server.me, roles: ["11"] }, my_permissions: String(12859 | MUTE) });
+    await renderLoggedIn("/channels/10/30", r);
+    // Ranks are judged once the member list is in (the tiles then show names).
+    await screen.findAllByRole("button", { name: "Voice options for Carlos" });
+    await user.click(screen.getByTestId("participant-200"));
+    expect(within(screen.getByRole("menu")).getByRole("menuitem", { name: "Server mute" })).toBeInTheDocument();
+    await user.keyboard("{Escape}");
+    await user.click(screen.getByTestId("participant-300"));
+    const menu = screen.getByRole("menu");
+    expect(within(menu).getByRole("slider", { name: "User volume" })).toBeInTheDocument();
+    expect(within(menu).queryByRole("menuitem", { name: "Server mute" })).toBeNull();
+  });
+
   it("moves a member to another voice channel", async () => {
     const user = userEvent.setup();
     mockCommand("moderate_voice", null);
