@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { bob, channel, ready, renderLoggedIn, server } from "../test/fixtures";
+import { bob, carl, channel, ready, renderLoggedIn, server, serverWith } from "../test/fixtures";
 import { emit, invokedWith, lastInvoke, mockCommand } from "../test/tauriMock";
 import type { Channel, Role, ServerDetail } from "../lib/backend";
 import { channelSiblings, moveChannel } from "../settings/admin/channelOrder";
@@ -94,11 +94,10 @@ describe("roles editor", () => {
     expect(screen.queryByRole("button", { name: "Move @everyone up" })).toBeNull();
   });
 
-  it("disables roles at or above one's own highest role, and permissions one lacks, for a non-owner", async () => {
+  it("disables roles at or above one's own highest role or carrying permissions one lacks, and such grants, for a non-owner", async () => {
     const user = userEvent.setup();
     const manageRoles = bit(7);
-    const detail: ServerDetail = {
-      ...server,
+    const detail: ServerDetail = serverWith({
       server: { ...server.server, owner_id: "999" },
       roles: [
         server.roles[0],
@@ -109,9 +108,9 @@ describe("roles editor", () => {
       ],
       me: { ...server.me, roles: ["12"] },
       my_permissions: String(12859 | manageRoles | bit(10)),
-    };
+    });
     await openAdmin(user, "roles", detail);
-    for (const id of ["13", "12"]) expect(screen.getByTestId(`role-${id}`)).toHaveTextContent("Locked");
+    for (const id of ["13", "12", "14"]) expect(screen.getByTestId(`role-${id}`)).toHaveTextContent("Locked");
     expect(screen.getByTestId("role-11")).not.toHaveTextContent("Locked");
 
     await user.click(screen.getByTestId("role-13"));
@@ -132,20 +131,21 @@ describe("roles editor", () => {
     // Moving Mods up would swap it with one's own role.
     expect(screen.getByRole("button", { name: "Move Mods up" })).toBeDisabled();
 
-    // A role holding a permission Helpers lack keeps its permissions (the server checks the whole set).
+    // A lower role holding a permission Helpers lack is out of reach altogether, as on the
+    // server: no edit, no delete (and no giving it, see member roles).
     await user.click(screen.getByTestId("role-14"));
     editor = screen.getByTestId("role-editor");
     expect(editor).toHaveTextContent("This role has permissions you do not have");
-    expect(within(editor).getByRole("textbox", { name: "Role name" })).toBeEnabled();
+    expect(within(editor).getByRole("textbox", { name: "Role name" })).toBeDisabled();
+    expect(within(editor).getByRole("button", { name: "Delete Role" })).toBeDisabled();
     expect(within(editor).getByRole("switch", { name: "Kick Members" })).toBeDisabled();
   });
 
   it("the owner may edit every role", async () => {
     const user = userEvent.setup();
-    const detail: ServerDetail = {
-      ...server,
+    const detail: ServerDetail = serverWith({
       roles: [...server.roles, { id: "13", name: "Admins", permissions: String(bit(19)), position: 3, color: 0 }],
-    };
+    });
     await openAdmin(user, "roles", detail);
     await user.click(screen.getByTestId("role-13"));
     expect(screen.getByTestId("role-13")).not.toHaveTextContent("Locked");
@@ -234,6 +234,30 @@ describe("member roles", () => {
     expect(lastInvoke("set_member_role")).toEqual({ serverId: "10", userId: "200", roleId: "11", granted: false });
     await waitFor(() => expect(row).toHaveTextContent("No roles"));
   });
+
+  it("changes the roles of members below oneself only, and never gives a role carrying a permission one lacks", async () => {
+    const user = userEvent.setup();
+    const detail = serverWith({
+      server: { ...server.server, owner_id: "999" },
+      roles: [
+        server.roles[0],
+        // Mods carry MUTE_MEMBERS, which Helpers lack; Greeters nothing.
+        { id: "11", name: "Mods", permissions: String(bit(14)), position: 1, color: 0 },
+        { id: "14", name: "Greeters", permissions: "0", position: 1, color: 0 },
+        { id: "12", name: "Helpers", permissions: String(bit(7)), position: 2, color: 0 },
+      ],
+      me: { ...server.me, roles: ["12"] },
+      my_permissions: String(12859 | bit(7)),
+    });
+    await openAdmin(user, "members", detail);
+    const bobs = await screen.findByTestId(`member-roles-${bob.user_id}`);
+    // Carl holds Helpers too: not below.
+    await emit("server-event", { event: { type: "member_update", server_id: "10", member: { ...carl, roles: ["12"] } } });
+    await user.click(within(bobs).getByRole("button", { name: "Add a role to Bob" }));
+    expect(within(screen.getByRole("menu")).getAllByRole("menuitem").map((m) => m.textContent)).toEqual(["Greeters"]);
+    await user.keyboard("{Escape}");
+    expect(within(screen.getByTestId(`member-roles-${carl.user_id}`)).getByRole("button", { name: "Add a role to Carlos" })).toBeDisabled();
+  });
 });
 
 describe("channel permissions", () => {
@@ -279,7 +303,7 @@ describe("channel permissions", () => {
   it("adds an overwrite for a member, shows voice permissions on voice channels, and removes overwrites", async () => {
     const user = userEvent.setup();
     const lounge = { ...server.channels[2], overwrites: [{ kind: "role" as const, target_id: "11", allow: String(bit(13)), deny: "0" }] };
-    const detail: ServerDetail = { ...server, channels: [server.channels[0], server.channels[1], lounge, server.channels[3]] };
+    const detail: ServerDetail = serverWith({ channels: [server.channels[0], server.channels[1], lounge, server.channels[3]] });
     mockCommand("set_overwrite", (a: Args) => withOverwrite(server.channels[0], a.request as { deny: string }, String(a.kind), String(a.targetId)));
     mockCommand("delete_overwrite", null);
     await openAdmin(user, "channels", detail);
@@ -325,40 +349,128 @@ describe("channel permissions", () => {
     expect(lastInvoke("update_channel")).toEqual({ channelId: "30", request: { bitrate_kbps: 96, user_limit: 5 } });
   });
 
-  it("lets a non-owner set only permissions they hold, and only remove overwrites holding others", async () => {
+  it("lets a non-owner set only permissions they hold, and leaves overwrites holding others alone", async () => {
     const user = userEvent.setup();
     const general = { ...server.channels[0], overwrites: [{ kind: "role" as const, target_id: "11", allow: String(bit(16)), deny: "0" }] };
-    const detail: ServerDetail = {
-      ...server,
+    const detail: ServerDetail = serverWith({
       server: { ...server.server, owner_id: "999" },
+      roles: [...server.roles, { id: "12", name: "Helpers", permissions: String(bit(6) | bit(7)), position: 2, color: 0 }],
+      me: { ...server.me, roles: ["12"] },
       channels: [general, ...server.channels.slice(1)],
       // 12859 has SEND_MESSAGES but not READ_HISTORY or MOVE_MEMBERS.
       my_permissions: String(12859 | bit(6) | bit(7)),
-    };
-    mockCommand("delete_overwrite", null);
+    });
     await openAdmin(user, "channels", detail);
     const radios = (name: string) => within(screen.getByRole("radiogroup", { name })).getAllByRole("radio");
     for (const r of radios("Send Messages")) expect(r).toBeEnabled();
     for (const r of radios("Read Message History")) expect(r).toBeDisabled();
 
+    // Changing or removing it would change MOVE_MEMBERS, which one lacks: the server refuses both.
     await user.click(screen.getByTestId("target-role:11"));
     expect(screen.getByText(/The overwrite for Mods includes permissions you do not have/)).toBeInTheDocument();
     for (const r of radios("Send Messages")) expect(r).toBeDisabled();
-    await user.click(screen.getByRole("button", { name: "Remove the overwrite for Mods" }));
-    expect(lastInvoke("delete_overwrite")).toEqual({ channelId: "20", kind: "role", targetId: "11" });
+    expect(screen.queryByRole("button", { name: "Remove the overwrite for Mods" })).toBeNull();
+
+    // Overwrites only for @everyone, lower roles, oneself and members below: not one's own role.
+    await user.click(screen.getByRole("button", { name: "Add a role or member" }));
+    const menu = screen.getByRole("menu");
+    expect(within(menu).queryByRole("menuitem", { name: /Helpers/ })).toBeNull();
+    expect(within(menu).getByRole("menuitem", { name: /Bob/ })).toBeInTheDocument();
+    // Carl holds Mods (position 1), below Helpers.
+    expect(within(menu).getByRole("menuitem", { name: /Carlos/ })).toBeInTheDocument();
   });
 
   it("is read-only for overwrites without Manage Roles", async () => {
     const user = userEvent.setup();
-    const detail: ServerDetail = {
-      ...server,
+    const detail: ServerDetail = serverWith({
       server: { ...server.server, owner_id: "999" },
       my_permissions: String(12859 | bit(6)),
-    };
+    });
     await openAdmin(user, "channels", detail);
-    expect(screen.getByText("Changing channel permissions needs both Manage Channels and Manage Roles.")).toBeInTheDocument();
+    expect(screen.getByText("Changing channel permissions needs Manage Channels in the channel and Manage Roles.")).toBeInTheDocument();
     for (const r of within(screen.getByTestId("overwrite-editor")).getAllByRole("radio")) expect(r).toBeDisabled();
     expect(screen.queryByRole("button", { name: "Add a role or member" })).toBeNull();
+    expect(screen.getByRole("textbox", { name: "Channel name" })).toBeEnabled();
+  });
+});
+
+describe("channels synced with their category", () => {
+  const VIEW = String(bit(0));
+  const staff = channel("40", "Staff", "category", { overwrites: [{ kind: "role", target_id: "10", allow: "0", deny: VIEW }] });
+  const chat = channel("22", "staff-chat", "text", { parent_id: "40", permissions_synced: true });
+  const notes = channel("23", "notes", "text", {
+    parent_id: "40",
+    overwrites: [{ kind: "role", target_id: "10", allow: String(bit(1)), deny: "0" }],
+  });
+  const detail = serverWith({ channels: [...server.channels, staff, chat, notes] });
+
+  it("shows the category's overwrites read-only while synced; the first change is the channel's own", async () => {
+    const user = userEvent.setup();
+    const own = { ...chat, permissions_synced: false, overwrites: [{ kind: "role" as const, target_id: "10", allow: "0", deny: String(bit(0) | bit(1)) }] };
+    mockCommand("set_overwrite", own);
+    await openAdmin(user, "channels", detail);
+    // A channel outside any category has nothing to sync with.
+    expect(screen.queryByTestId("sync-status")).toBeNull();
+    await user.selectOptions(screen.getByRole("combobox", { name: "Channel" }), "22");
+    expect(screen.getByTestId("sync-status")).toHaveTextContent("Synced with Staff");
+    expect(screen.queryByRole("button", { name: "Sync with category" })).toBeNull();
+    // Moving it out keeps what applied, and the settings say so before saving.
+    await user.selectOptions(screen.getByRole("combobox", { name: "Category" }), "");
+    expect(screen.getByTestId("move-keeps-permissions")).toHaveTextContent("keeps the permissions of Staff");
+    await user.selectOptions(screen.getByRole("combobox", { name: "Category" }), "40");
+    expect(screen.queryByTestId("move-keeps-permissions")).toBeNull();
+    const view = () => within(screen.getByRole("radiogroup", { name: "View Channels" }));
+    expect(view().getByRole("radio", { name: "Deny" })).toBeChecked();
+    for (const r of view().getAllByRole("radio")) expect(r).toBeDisabled();
+    expect(screen.queryByRole("button", { name: "Add a role or member" })).toBeNull();
+
+    await user.click(screen.getByRole("button", { name: "Edit for this channel only" }));
+    expect(screen.getByTestId("sync-status")).toHaveTextContent("starting from a copy of those of Staff");
+    await user.click(within(screen.getByRole("radiogroup", { name: "Send Messages" })).getByRole("radio", { name: "Deny" }));
+    await user.click(within(screen.getByTestId("overwrite-save-bar")).getByRole("button", { name: "Save Changes" }));
+    // Sent for the channel itself, starting from the category's entry (the server copies the rest).
+    expect(lastInvoke("set_overwrite")).toEqual({ channelId: "22", kind: "role", targetId: "10", request: { allow: "0", deny: String(bit(0) | bit(1)) } });
+    await waitFor(() => expect(screen.getByTestId("sync-status")).toHaveTextContent("Own permissions"));
+    expect(screen.getByRole("button", { name: "Sync with category" })).toBeInTheDocument();
+  });
+
+  it("syncs a channel with its category again with update_channel's sync_permissions", async () => {
+    const user = userEvent.setup();
+    mockCommand("update_channel", { ...notes, overwrites: [], permissions_synced: true });
+    await openAdmin(user, "channels", detail);
+    await user.selectOptions(screen.getByRole("combobox", { name: "Channel" }), "23");
+    expect(screen.getByTestId("sync-status")).toHaveTextContent("Own permissions");
+    expect(within(screen.getByRole("radiogroup", { name: "Send Messages" })).getByRole("radio", { name: "Allow" })).toBeChecked();
+    await user.click(screen.getByRole("button", { name: "Sync with category" }));
+    const dialog = screen.getByRole("dialog", { name: "Sync with category" });
+    expect(dialog).toHaveTextContent("Remove the overwrites of notes so that it follows Staff again?");
+    await user.click(within(dialog).getByRole("button", { name: "Sync" }));
+    expect(lastInvoke("update_channel")).toEqual({ channelId: "23", request: { sync_permissions: true } });
+    await waitFor(() => expect(screen.getByTestId("sync-status")).toHaveTextContent("Synced with Staff"));
+    // Now the category's overwrites show.
+    expect(within(screen.getByRole("radiogroup", { name: "View Channels" })).getByRole("radio", { name: "Deny" })).toBeChecked();
+    expect(within(screen.getByRole("radiogroup", { name: "Send Messages" })).getByRole("radio", { name: "Inherit" })).toBeChecked();
+  });
+
+  it("explains on a category that synced channels follow it", async () => {
+    const user = userEvent.setup();
+    await openAdmin(user, "channels", detail);
+    await user.selectOptions(screen.getByRole("combobox", { name: "Channel" }), "40");
+    expect(screen.getByText(/Channels in this category that are synced with it follow these overwrites/)).toBeInTheDocument();
+    expect(screen.queryByTestId("sync-status")).toBeNull();
+  });
+
+  it("edits a channel's settings only with Manage Channels in that channel", async () => {
+    const user = userEvent.setup();
+    const member = serverWith(
+      { server: { ...server.server, owner_id: "999" }, my_permissions: "12859", channels: [...server.channels, staff, chat, notes] },
+      // An overwrite grants Manage Channels in #notes only.
+      { "23": String(12859 | bit(6)) },
+    );
+    await openAdmin(user, "channels", member);
+    expect(screen.getByText("Editing this channel needs the Manage Channels permission in it.")).toBeInTheDocument();
+    expect(screen.getByRole("textbox", { name: "Channel name" })).toBeDisabled();
+    await user.selectOptions(screen.getByRole("combobox", { name: "Channel" }), "23");
     expect(screen.getByRole("textbox", { name: "Channel name" })).toBeEnabled();
   });
 });
@@ -397,7 +509,7 @@ describe("channel order and category", () => {
 
   it("moves a channel up at once and saves a new category with the other fields", async () => {
     const user = userEvent.setup();
-    const detail: ServerDetail = { ...server, channels };
+    const detail: ServerDetail = serverWith({ channels });
     mockCommand("update_channel", (a: Args) => ({ ...channels.find((c) => c.id === a.channelId)!, ...(a.request as object) }));
     await openAdmin(user, "channels", detail);
     await user.selectOptions(screen.getByRole("combobox", { name: "Channel" }), "23");

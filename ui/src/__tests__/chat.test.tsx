@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { me, message, ready, renderLoggedIn, server } from "../test/fixtures";
+import { me, message, ready, renderLoggedIn, server, serverWith } from "../test/fixtures";
 import { emit, invokedWith, lastInvoke, mockCommand } from "../test/tauriMock";
 
 describe("channel list unread state", () => {
@@ -132,11 +132,73 @@ describe("messages", () => {
   });
 });
 
+describe("channel permissions from the server", () => {
+  const SEND = 1 << 1;
+  const REACT = 1 << 5;
+  const MANAGE_MESSAGES = 1 << 3;
+  const history = [message("40", "from bob", { reactions: [{ emoji: "🔥", count: 1, me: false }] })];
+  // A plain member: server-wide they may send, react and (with a role) manage messages.
+  const member = (perChannel: Record<string, string> = {}) =>
+    serverWith({ server: { ...server.server, owner_id: "999" }, my_permissions: String(12859 | MANAGE_MESSAGES) }, perChannel);
+
+  it("makes the composer read-only where the channel denies SEND_MESSAGES, though the server-wide permissions grant it", async () => {
+    const user = userEvent.setup();
+    // #general's overwrite (or its category's) denies sending, reacting and managing messages.
+    const general = String((12859 | MANAGE_MESSAGES) & ~SEND & ~REACT & ~MANAGE_MESSAGES);
+    await renderLoggedIn("/channels/10/20", ready({ servers: [member({ "20": general })] }), () => mockCommand("history", history));
+    const composer = screen.getByTestId("composer");
+    expect(composer).toBeDisabled();
+    expect(composer).toHaveAttribute("placeholder", "You do not have permission to send messages in this channel.");
+    const bobs = await screen.findByTestId("message");
+    expect(within(bobs).queryByRole("button", { name: "Add reaction" })).toBeNull();
+    expect(within(bobs).queryByRole("button", { name: "Delete message" })).toBeNull();
+    expect(within(bobs).getByRole("button", { name: "🔥 reaction, 1. Click to toggle." })).toBeDisabled();
+
+    // #random has no such overwrite: everything the server-wide permissions allow.
+    await user.click(screen.getByTestId("channel-21"));
+    await waitFor(() => expect(screen.getByTestId("composer")).toBeEnabled());
+  });
+
+  it("follows permissions_update: the composer turns read-only and channels left out disappear", async () => {
+    await renderLoggedIn("/channels/10/21", ready({ servers: [member()] }));
+    expect(screen.getByTestId("composer")).toBeEnabled();
+    expect(screen.getByTestId("channel-21")).toHaveAttribute("aria-current", "page");
+    await emit("server-event", {
+      event: {
+        type: "permissions_update",
+        server_id: "10",
+        my_permissions: "12859",
+        channel_permissions: [
+          { channel_id: "20", permissions: String(12859 & ~SEND) },
+          { channel_id: "30", permissions: "12859" },
+        ],
+      },
+    });
+    // The open channel is gone: as for a deleted one, the first visible text channel opens.
+    expect(screen.queryByTestId("channel-21")).toBeNull();
+    expect(screen.queryByTestId("channel-31")).toBeNull();
+    await waitFor(() => expect(screen.getByTestId("channel-20")).toHaveAttribute("aria-current", "page"));
+    expect(screen.getByTestId("composer")).toBeDisabled();
+  });
+
+  it("loads the server again when permissions_update names a channel it never sent", async () => {
+    const hidden = member();
+    const withoutRandom = { ...hidden, channels: hidden.channels.filter((c) => c.id !== "21"), channel_permissions: hidden.channel_permissions!.filter((p) => p.channel_id !== "21") };
+    await renderLoggedIn("/channels/10/20", ready({ servers: [withoutRandom] }), () => mockCommand("server_detail", hidden));
+    expect(screen.queryByTestId("channel-21")).toBeNull();
+    await emit("server-event", {
+      event: { type: "permissions_update", server_id: "10", my_permissions: hidden.my_permissions, channel_permissions: hidden.channel_permissions! },
+    });
+    expect(lastInvoke("server_detail")).toEqual({ serverId: "10" });
+    expect(await screen.findByTestId("channel-21")).toBeInTheDocument();
+  });
+});
+
 describe("servers", () => {
   it("creates a server from the dialog and opens it", async () => {
     const user = userEvent.setup();
     await renderLoggedIn("/");
-    const created = { ...server, server: { ...server.server, id: "77", name: "New Place" }, channels: [{ ...server.channels[0], id: "78", server_id: "77" }] };
+    const created = serverWith({ server: { ...server.server, id: "77", name: "New Place" }, channels: [{ ...server.channels[0], id: "78", server_id: "77" }] });
     mockCommand("create_server", created);
     mockCommand("server_detail", created);
     await user.click(screen.getByTestId("create-server"));
@@ -164,6 +226,15 @@ describe("servers", () => {
     await user.type(within(dialog).getByRole("textbox", { name: /Channel name/ }), "memes");
     await user.click(within(dialog).getByRole("button", { name: "Create" }));
     expect(lastInvoke("create_channel")).toMatchObject({ serverId: "10", request: { name: "memes", kind: "text", parent_id: null } });
+    // The gateway follows the new channel with what we may do in it.
+    await emit("server-event", {
+      event: {
+        type: "permissions_update",
+        server_id: "10",
+        my_permissions: server.my_permissions,
+        channel_permissions: [...server.channel_permissions!, { channel_id: "25", permissions: server.my_permissions }],
+      },
+    });
     await waitFor(() => expect(screen.getByTestId("channel-25")).toHaveAttribute("aria-current", "page"));
   });
 

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { readReducer, isUnread, mentionCount, type ReadStates } from "../state/readStates";
 import { emptyVoiceStates, usersInChannel, voiceReducer } from "../state/voiceStates";
 import { messagesReducer, applyReaction } from "../state/messages";
-import { appReducer, initialAppState } from "../state/app";
-import { carl, message, me, ready } from "../test/fixtures";
+import { appReducer, channelPermissions, initialAppState, visibleChannels } from "../state/app";
+import { carl, message, me, ready, server } from "../test/fixtures";
 import type { VoiceState } from "../lib/backend";
 
 const meRef = { id: "100", roleIds: ["11"] };
@@ -137,27 +137,90 @@ describe("messages and reactions", () => {
   });
 });
 
-describe("permissions", () => {
-  it("recomputes my server permissions when my roles or their permissions change", async () => {
-    const { has, serverPermissions } = await import("../lib/permissions");
-    const everyone = { id: "10", permissions: "12859" };
-    const mods = { id: "11", permissions: String(1 << 14) };
-    expect(has(serverPermissions([everyone, mods], "10", [], false), "MUTE_MEMBERS")).toBe(false);
-    expect(has(serverPermissions([everyone, mods], "10", ["11"], false), "MUTE_MEMBERS")).toBe(true);
-    expect(has(serverPermissions([everyone], "10", [], true), "BAN_MEMBERS")).toBe(true);
-    expect(has(serverPermissions([{ id: "12", permissions: String(1 << 19) }], "10", ["12"], false), "KICK_MEMBERS")).toBe(true);
+describe("permissions from the server", () => {
+  const SEND = 1 << 1;
+  const notOwner = () => {
+    const r = ready();
+    r.servers[0] = { ...r.servers[0], server: { ...r.servers[0].server, owner_id: "999" }, my_permissions: "12859" };
+    return appReducer(initialAppState, { type: "connection", state: "live", ready: r });
+  };
 
-    const notOwner = ready();
-    notOwner.servers[0] = { ...notOwner.servers[0], server: { ...notOwner.servers[0].server, owner_id: "999" }, my_permissions: "12859" };
-    let s = appReducer(initialAppState, { type: "connection", state: "live", ready: notOwner });
-    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(false);
+  it("uses each channel's own numbers from Ready, not the server-wide ones", async () => {
+    const { has } = await import("../lib/permissions");
+    const r = ready();
+    r.servers[0] = {
+      ...r.servers[0],
+      my_permissions: "12859",
+      // An overwrite (or the category) denies SEND_MESSAGES in #general only.
+      channel_permissions: [
+        { channel_id: "20", permissions: String(12859 & ~SEND) },
+        { channel_id: "21", permissions: "12859" },
+        { channel_id: "30", permissions: "12859" },
+        { channel_id: "31", permissions: "12859" },
+      ],
+    };
+    const s = appReducer(initialAppState, { type: "connection", state: "live", ready: r });
+    expect(has(s.servers["10"].my_permissions, "SEND_MESSAGES")).toBe(true);
+    expect(has(channelPermissions(s, "10", "20"), "SEND_MESSAGES")).toBe(false);
+    expect(has(channelPermissions(s, "10", "21"), "SEND_MESSAGES")).toBe(true);
+    // A channel the server gave no numbers for grants nothing.
+    expect(channelPermissions(s, "10", "99")).toBe("0");
+    expect(channelPermissions(s, "77", "20")).toBe("0");
+  });
+
+  it("permissions_update replaces them, hides channels it leaves out and reloads for channels never sent", async () => {
+    const { has } = await import("../lib/permissions");
+    let s = notOwner();
     s = appReducer(s, {
       type: "event",
-      event: { type: "member_update", server_id: "10", member: { ...notOwner.servers[0].me, roles: ["11"] } },
+      event: {
+        type: "permissions_update",
+        server_id: "10",
+        my_permissions: String(12859 | (1 << 14)),
+        channel_permissions: [
+          { channel_id: "20", permissions: String(12859 & ~SEND) },
+          { channel_id: "30", permissions: "12859" },
+        ],
+      },
     });
-    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(true);
-    s = appReducer(s, { type: "event", event: { type: "role_update", server_id: "10", role: { id: "11", name: "Mods", permissions: "0", position: 1, color: 0 } } });
-    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(false);
+    const d = s.servers["10"];
+    expect(has(d.my_permissions, "MUTE_MEMBERS")).toBe(true);
+    expect(d.channels.map((c) => c.id)).toEqual(["20", "30"]);
+    expect(visibleChannels(d).map((c) => c.id)).toEqual(["20", "30"]);
+    expect(has(channelPermissions(s, "10", "20"), "SEND_MESSAGES")).toBe(false);
+    expect(channelPermissions(s, "10", "21")).toBe("0");
+    expect(s.reloadServers).toEqual([]);
+
+    // Channel 21 visible again: the client never kept it, so the server's detail is loaded.
+    s = appReducer(s, {
+      type: "event",
+      event: {
+        type: "permissions_update",
+        server_id: "10",
+        my_permissions: "12859",
+        channel_permissions: ["20", "21", "30"].map((id) => ({ channel_id: id, permissions: "12859" })),
+      },
+    });
+    expect(s.reloadServers).toEqual(["10"]);
+    s = appReducer(s, { type: "serverDetail", detail: server });
+    expect(s.reloadServers).toEqual([]);
+    expect(s.servers["10"].channels.map((c) => c.id)).toEqual(["20", "21", "30", "31"]);
+    // Another server's update changes nothing here.
+    const other = appReducer(s, {
+      type: "event",
+      event: { type: "permissions_update", server_id: "77", my_permissions: "0", channel_permissions: [] },
+    });
+    expect(other.servers).toBe(s.servers);
+  });
+
+  it("my roles changing leaves the numbers to the server's permissions_update", () => {
+    let s = notOwner();
+    s = appReducer(s, {
+      type: "event",
+      event: { type: "member_update", server_id: "10", member: { ...s.servers["10"].me, roles: ["11"] } },
+    });
+    expect(s.servers["10"].me.roles).toEqual(["11"]);
+    expect(s.servers["10"].my_permissions).toBe("12859");
   });
 });
 
@@ -180,17 +243,17 @@ describe("role and channel administration events", () => {
     return s;
   };
 
-  it("role_delete also drops the role from members, from me and from channel overwrites", async () => {
-    const { has } = await import("../lib/permissions");
+  it("role_delete also drops the role from members, from me and from channel overwrites", () => {
     let s = live();
-    expect(has(s.servers["10"].my_permissions, "MUTE_MEMBERS")).toBe(true);
+    const before = s.servers["10"].my_permissions;
     s = appReducer(s, { type: "event", event: { type: "role_delete", server_id: "10", role_id: "11" } });
     const d = s.servers["10"];
     expect(d.roles.map((r) => r.id)).toEqual(["10"]);
     expect(d.me.roles).toEqual([]);
     expect(s.members["10"].map((m) => m.roles)).toEqual([[], ["12"]]);
     expect(d.channels.find((c) => c.id === "20")!.overwrites).toEqual([{ kind: "role", target_id: "10", allow: "0", deny: "2" }]);
-    expect(has(d.my_permissions, "MUTE_MEMBERS")).toBe(false);
+    // What that means for us is the server's to say (permissions_update).
+    expect(d.my_permissions).toBe(before);
     // Another server's delete changes nothing here.
     expect(appReducer(s, { type: "event", event: { type: "role_delete", server_id: "77", role_id: "10" } }).servers).toBe(s.servers);
   });
@@ -244,13 +307,61 @@ describe("permission editing helpers", () => {
 
   it("ranks by the highest role; owner and administrators outrank every role", async () => {
     const { rankOf, canManageRole } = await import("../lib/permissions");
-    const roles = [{ id: "10", position: 0 }, { id: "11", position: 1 }, { id: "12", position: 2 }, { id: "13", position: 3 }];
+    const role = (id: string, position: number, permissions = "0") => ({ id, position, permissions });
+    const roles = [role("10", 0), role("11", 1), role("12", 2), role("13", 3)];
     const base = { server: { id: "10", owner_id: "999" }, roles, me: { user_id: "100", roles: ["12"] }, my_permissions: "128" };
     const rank = rankOf(base);
     expect(rank).toMatchObject({ outranksAll: false, top: 2 });
-    expect(roles.map((r) => canManageRole(rank, r, "10"))).toEqual([true, true, false, false]);
+    expect(roles.map((r) => canManageRole(rank, r))).toEqual([true, true, false, false]);
     expect(rankOf({ ...base, server: { id: "10", owner_id: "100" } }).outranksAll).toBe(true);
     expect(rankOf({ ...base, my_permissions: String(1 << 19) }).outranksAll).toBe(true);
+  });
+
+  it("a lower role carrying ADMINISTRATOR (or any bit one lacks) is out of reach, as on the server", async () => {
+    const { rankOf, canManageRole } = await import("../lib/permissions");
+    const MANAGE_ROLES = 1 << 7;
+    const roles = [
+      { id: "10", position: 0, permissions: "12859" },
+      // Made by the owner later: new roles land just above @everyone, below one's own.
+      { id: "11", position: 1, permissions: String(1 << 19) },
+      { id: "12", position: 2, permissions: String(MANAGE_ROLES) },
+      { id: "13", position: 1, permissions: String(1 << 10) },
+      { id: "14", position: 1, permissions: String(1 << 1) },
+    ];
+    const rank = rankOf({ server: { id: "10", owner_id: "999" }, roles, me: { user_id: "100", roles: ["12"] }, my_permissions: String(12859 | MANAGE_ROLES) });
+    expect(canManageRole(rank, roles[1])).toBe(false);
+    expect(canManageRole(rank, roles[3])).toBe(false);
+    expect(canManageRole(rank, roles[4])).toBe(true);
+    // @everyone too, only while one holds what it carries.
+    expect(canManageRole(rank, roles[0])).toBe(true);
+    expect(canManageRole(rank, { ...roles[0], permissions: String(12859 | (1 << 11)) })).toBe(false);
+    // The owner may.
+    expect(canManageRole(rankOf({ server: { id: "10", owner_id: "100" }, roles, me: { user_id: "100", roles: [] }, my_permissions: "0" }), roles[1])).toBe(true);
+  });
+
+  it("acts only on members below one's highest role, never the owner, an administrator or oneself", async () => {
+    const { rankOf, canActOn, canOverwriteFor } = await import("../lib/permissions");
+    const roles = [
+      { id: "10", position: 0, permissions: "0" },
+      { id: "11", position: 1, permissions: "0" },
+      { id: "12", position: 2, permissions: String(1 << 7) },
+      { id: "13", position: 1, permissions: String(1 << 19) },
+    ];
+    const rank = rankOf({ server: { id: "10", owner_id: "999" }, roles, me: { user_id: "100", roles: ["12"] }, my_permissions: "128" });
+    const m = (user_id: string, r: string[]) => ({ user_id, roles: r });
+    expect(canActOn(rank, m("200", []))).toBe(true);
+    expect(canActOn(rank, m("200", ["11"]))).toBe(true);
+    expect(canActOn(rank, m("200", ["12"]))).toBe(false);
+    expect(canActOn(rank, m("200", ["13"]))).toBe(false);
+    expect(canActOn(rank, m("999", []))).toBe(false);
+    expect(canActOn(rank, m("100", ["12"]))).toBe(false);
+    // Overwrites: @everyone and lower roles; oneself and members one outranks.
+    expect(canOverwriteFor(rank, { kind: "role", role: roles[0] })).toBe(true);
+    expect(canOverwriteFor(rank, { kind: "role", role: roles[2] })).toBe(false);
+    expect(canOverwriteFor(rank, { kind: "member", member: m("100", ["12"]) })).toBe(true);
+    expect(canOverwriteFor(rank, { kind: "member", member: m("200", ["12"]) })).toBe(false);
+    const owner = rankOf({ server: { id: "10", owner_id: "100" }, roles, me: { user_id: "100", roles: [] }, my_permissions: "0" });
+    expect(canActOn(owner, m("200", ["13"]))).toBe(true);
   });
 
   it("swaps positions, renumbering only when two roles share one", async () => {

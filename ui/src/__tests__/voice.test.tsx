@@ -3,7 +3,7 @@ import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { keybindFromEvent } from "../settings/keybind";
 import { suppressionLevel } from "../settings/VoiceTab";
-import { ready, renderLoggedIn, voiceSettings } from "../test/fixtures";
+import { ready, renderLoggedIn, server, serverWith, voiceSettings } from "../test/fixtures";
 import { emit, invokedWith, lastInvoke, mockCommand, mockCommandError } from "../test/tauriMock";
 import type { VoiceState } from "../lib/backend";
 
@@ -175,7 +175,7 @@ describe("voice call UI", () => {
   it("offers no moderation without the permission, and nothing but moderation for myself", async () => {
     const user = userEvent.setup();
     const r = ready({ voice_states: [vs("200", "30"), vs("100", "30")] });
-    r.servers[0] = { ...r.servers[0], server: { ...r.servers[0].server, owner_id: "999" }, my_permissions: "12859" };
+    r.servers[0] = serverWith({ server: { ...server.server, owner_id: "999" }, my_permissions: "12859" });
     await renderLoggedIn("/channels/10/30", r);
     await user.click(await screen.findByTestId("participant-200"));
     const menu = screen.getByRole("menu");
@@ -186,6 +186,58 @@ describe("voice call UI", () => {
     // Nothing to offer about myself without moderation rights: no empty menu.
     await user.click(screen.getByTestId("participant-100"));
     expect(screen.queryByRole("menu")).toBeNull();
+  });
+
+  it("judges joining, speaking and moderation by the channel's own permissions", async () => {
+    const user = userEvent.setup();
+    const ALL = Number(server.my_permissions);
+    const [CONNECT, SPEAK, MUTE] = [1 << 12, 1 << 13, 1 << 14];
+    // Server-wide everything; the Lounge denies connecting and muting, the Raid speaking.
+    const r = ready({ voice_states: [vs("200", "30")] });
+    r.servers[0] = serverWith({}, { "30": String(ALL & ~CONNECT & ~MUTE), "31": String(ALL & ~SPEAK) });
+    await renderLoggedIn("/channels/10/30", r);
+    expect(screen.getByRole("button", { name: "Join Voice" })).toBeDisabled();
+    expect(screen.getByText("You do not have permission to connect to this channel.")).toBeInTheDocument();
+    expect(screen.getByTestId("channel-30")).toHaveAccessibleName("Voice channel Lounge, You do not have permission to connect to this channel.");
+    await user.click(screen.getByTestId("channel-30"));
+    expect(invokedWith("voice_join")).toHaveLength(0);
+
+    await user.click(await screen.findByTestId("participant-200"));
+    const menu = screen.getByRole("menu");
+    expect(within(menu).queryByRole("menuitem", { name: "Server mute" })).toBeNull();
+    expect(within(menu).getByRole("menuitem", { name: "Server deafen" })).toBeInTheDocument();
+    expect(within(menu).getByRole("menuitem", { name: "Raid" })).toBeInTheDocument();
+    await user.keyboard("{Escape}");
+
+    // In the Raid one may connect but not speak: said so while in the call.
+    mockCommand("voice_join", null);
+    await user.click(screen.getByTestId("channel-31"));
+    expect(lastInvoke("voice_join")).toEqual({ channelId: "31" });
+    await emit("voice-status", { ...inCall, channel_id: "31" });
+    expect(await screen.findByText("You do not have permission to speak in this channel: the others cannot hear you.")).toBeInTheDocument();
+    expect(screen.getByTestId("voice-panel")).toHaveTextContent("You cannot speak here");
+    // Moving someone needs MOVE_MEMBERS and CONNECT where they go: not into the Lounge.
+    await emit("server-event", { event: { type: "voice_state_update", state: vs("200", "31") } });
+    await user.click(await screen.findByTestId("participant-200"));
+    expect(within(screen.getByRole("menu")).queryByText("Move to")).toBeNull();
+  });
+
+  it("moderates in voice only members below one's highest role", async () => {
+    const user = userEvent.setup();
+    const MUTE = 1 << 14;
+    const r = ready({ voice_states: [vs("200", "30"), vs("300", "30")] });
+    // Mods may mute; Carl holds Mods too (list_members), Bob nothing.
+    r.servers[0] = serverWith({ server: { ...server.server, owner_id: "999" }, me: { ...server.me, roles: ["11"] }, my_permissions: String(12859 | MUTE) });
+    await renderLoggedIn("/channels/10/30", r);
+    // Ranks are judged once the member list is in (the tiles then show names).
+    await screen.findAllByRole("button", { name: "Voice options for Carlos" });
+    await user.click(screen.getByTestId("participant-200"));
+    expect(within(screen.getByRole("menu")).getByRole("menuitem", { name: "Server mute" })).toBeInTheDocument();
+    await user.keyboard("{Escape}");
+    await user.click(screen.getByTestId("participant-300"));
+    const menu = screen.getByRole("menu");
+    expect(within(menu).getByRole("slider", { name: "User volume" })).toBeInTheDocument();
+    expect(within(menu).queryByRole("menuitem", { name: "Server mute" })).toBeNull();
   });
 
   it("moves a member to another voice channel", async () => {

@@ -1,7 +1,7 @@
 import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { useLang, useT } from "../i18n";
 import { useApp, useChannelLoader, useOutbox, useTypingState } from "../state/AppProvider";
-import { memberName } from "../state/app";
+import { memberName, permissionsIn } from "../state/app";
 import { mentionsMe } from "../state/readStates";
 import { typingUsers } from "../state/typing";
 import { commands, unwrap, type Channel, type Message, type ServerDetail } from "../lib/backend";
@@ -35,7 +35,8 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
   const [deleting, setDeleting] = useState<Message | null>(null);
   const [error, setError] = useState<string | null>(null);
   const me = state.user;
-  const perms = detail.my_permissions;
+  // This channel's permissions from the server: overwrites and its category count.
+  const perms = permissionsIn(detail, channel.id);
   const members = state.members[detail.server.id];
   const items = useMemo(() => data?.items ?? [], [data]);
   const pending = useMemo(() => outbox.entries.filter((e) => e.channelId === channel.id), [outbox.entries, channel.id]);
@@ -244,7 +245,7 @@ export function ChatView({ detail, channel }: { detail: ServerDetail; channel: C
               actions={{
                 canEdit: !!src && mine,
                 canDelete: !!src && (mine || has(perms, "MANAGE_MESSAGES")),
-                canReact: has(perms, "ADD_REACTIONS") || (src?.reactions?.length ?? 0) > 0,
+                canReact: has(perms, "ADD_REACTIONS"),
                 onReply: () => setReply({ id: v.key, authorName: v.authorName }),
                 onEdit: async (content) => {
                   try {

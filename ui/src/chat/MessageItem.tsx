@@ -27,6 +27,7 @@ export interface MessageView {
 export interface MessageActions {
   canEdit: boolean;
   canDelete: boolean;
+  /** ADD_REACTIONS in the channel: the picker, and joining others' reactions. */
   canReact: boolean;
   onReply: () => void;
   onEdit: (content: string) => Promise<void>;
@@ -149,7 +150,8 @@ export const MessageItem = memo(function MessageItem({
                 type="button"
                 aria-pressed={r.me}
                 aria-label={t("chat.reaction", { emoji: r.emoji, count: r.count })}
-                disabled={!actions.canReact || m.pending}
+                // Without ADD_REACTIONS one's own reaction can still be taken back.
+                disabled={(!actions.canReact && !r.me) || m.pending}
                 onClick={() => actions.onReact(r.emoji, !r.me)}
                 className={`flex items-center gap-1 rounded-lg border px-1.5 py-0.5 text-sm ${
                   r.me ? "border-accent bg-accent/20" : "border-transparent bg-s1 hover:border-line"

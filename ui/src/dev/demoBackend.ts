@@ -27,10 +27,18 @@ const members: Member[] = [
   { user_id: "400", username: "dora", display_name: "Dora", nickname: null, roles: [], joined_at: 0 },
   { user_id: "500", username: "eve", display_name: "Eve", nickname: null, roles: [], joined_at: 0 },
 ];
-const ch = (id: string, name: string, kind: Channel["kind"], parent: string | null, extra: Partial<Channel> = {}): Channel => ({
-  id, server_id: "10", kind, name, topic: null, position: Number(id), parent_id: parent,
-  bitrate_kbps: kind === "voice" ? 64 : null, user_limit: kind === "voice" ? 0 : null, overwrites: [], ...extra,
-});
+const ch = (id: string, name: string, kind: Channel["kind"], parent: string | null, extra: Partial<Channel> = {}): Channel => {
+  const c: Channel = {
+    id, server_id: "10", kind, name, topic: null, position: Number(id), parent_id: parent,
+    bitrate_kbps: kind === "voice" ? 64 : null, user_limit: kind === "voice" ? 0 : null, overwrites: [], ...extra,
+  };
+  return { ...c, permissions_synced: synced(c) };
+};
+// As the server says it: in a category and without overwrites of its own.
+const synced = (c: Channel) => c.parent_id !== null && c.overwrites.length === 0;
+// The demo user owns the first server (every bit everywhere) and is a plain member of the
+// second; a real server computes these with overwrites and categories.
+const everywhere = (channels: Channel[], permissions: string) => channels.map((c) => ({ channel_id: c.id, permissions }));
 const server: ServerDetail = {
   server: { id: "10", name: "Night Raiders", description: null, owner_id: "100", member_count: 5, created_at: 0 },
   channels: [
@@ -42,6 +50,7 @@ const server: ServerDetail = {
     ch("30", "Lounge", "voice", "2", { overwrites: [{ kind: "role", target_id: "10", allow: "0", deny: "8192" }, { kind: "role", target_id: "11", allow: "8192", deny: "0" }] }),
     ch("31", "Raid Night", "voice", "2", { user_limit: 5 }),
   ],
+  channel_permissions: [],
   roles: [
     { id: "10", name: "@everyone", permissions: "12859", position: 0, color: 0 },
     { id: "12", name: "Officers", permissions: String(1 << 19), position: 3, color: 0xe67e22 },
@@ -51,12 +60,14 @@ const server: ServerDetail = {
   me: members[0],
   my_permissions: String((1 << 22) - 1),
 };
+server.channel_permissions = everywhere(server.channels, server.my_permissions);
 const other: ServerDetail = {
   ...server,
   server: { ...server.server, id: "11", name: "Speedrun Club", owner_id: "200" },
   channels: [ch("40", "welcome", "text", null)].map((c) => ({ ...c, server_id: "11" })),
   my_permissions: "12859",
 };
+other.channel_permissions = everywhere(other.channels, other.my_permissions);
 const t0 = Date.now() - 3600_000;
 const msg = (id: number, author: string, content: string, extra: Partial<Message> = {}): Message => ({
   id: String(1000 + id), channel_id: "20", author_id: author, content, reply_to: null, nonce: null,
@@ -89,7 +100,8 @@ function putRole(role: Role): Role {
 function putChannel(id: unknown, change: (c: Channel) => Channel): Channel {
   const old = server.channels.find((x) => x.id === id);
   if (!old) throw { code: "not_found", message: "channel not found" };
-  const c = change(old);
+  const changed = change(old);
+  const c = { ...changed, permissions_synced: synced(changed) };
   server.channels = server.channels.map((x) => (x.id === c.id ? c : x));
   gateway({ type: "channel_update", channel: c });
   return c;
@@ -130,9 +142,11 @@ function admin(cmd: string, a: Record<string, unknown>): unknown {
       return null;
     }
     case "update_channel": {
-      const req = a.request as UpdateChannelRequest;
+      const { sync_permissions, ...req } = a.request as UpdateChannelRequest;
       const set = Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined && v !== null));
-      return putChannel(a.channelId, (c) => ({ ...c, ...set }));
+      if (sync_permissions && !server.channels.find((c) => c.id === a.channelId)?.parent_id)
+        throw { code: "invalid_body", message: "sync_permissions: only a channel in a category can sync" };
+      return putChannel(a.channelId, (c) => ({ ...c, ...set, ...(sync_permissions ? { overwrites: [] } : {}) }));
     }
     case "set_overwrite":
     case "delete_overwrite": {
@@ -141,7 +155,9 @@ function admin(cmd: string, a: Record<string, unknown>): unknown {
       const c = putChannel(a.channelId, (c) => ({
         ...c,
         overwrites: [
-          ...c.overwrites.filter((o) => !(o.kind === kind && o.target_id === a.targetId)),
+          // A synced channel's first overwrite starts from a copy of its category's.
+          ...(c.permissions_synced ? server.channels.find((p) => p.id === c.parent_id)?.overwrites ?? [] : c.overwrites)
+            .filter((o) => !(o.kind === kind && o.target_id === a.targetId)),
           ...(cmd === "set_overwrite" ? [{ kind, target_id: String(a.targetId), allow: req.allow ?? "0", deny: req.deny ?? "0" }] : []),
         ],
       }));

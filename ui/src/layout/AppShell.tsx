@@ -4,7 +4,7 @@ import { useT } from "../i18n";
 import { useApp } from "../state/AppProvider";
 import { useUi } from "../state/ui";
 import { useVoice } from "../state/VoiceProvider";
-import { sortChannels } from "../state/app";
+import { sortChannels, visibleChannels } from "../state/app";
 import { isUnread, mentionCount } from "../state/readStates";
 import { useMentionNotifications } from "../state/notifications";
 import { ServerList } from "./ServerList";
@@ -124,7 +124,7 @@ export function AppShell() {
   // URL: open its first text channel.
   if (serverId && !detail && state.connection === "live" && Object.keys(state.servers).length > 0) return <Navigate to="/" replace />;
   if (detail && !channel) {
-    const first = sortChannels(detail.channels).find((c) => c.kind === "text");
+    const first = sortChannels(visibleChannels(detail)).find((c) => c.kind === "text");
     if (first && (!channelId || state.connection === "live")) return <Navigate to={`/channels/${detail.server.id}/${first.id}`} replace />;
   }
 

@@ -3,7 +3,7 @@ import { useNavigate } from "react-router-dom";
 import { useT } from "../i18n";
 import { useApp } from "../state/AppProvider";
 import { useVoice } from "../state/VoiceProvider";
-import { sortChannels, memberName } from "../state/app";
+import { sortChannels, memberName, permissionsIn, visibleChannels } from "../state/app";
 import { isUnread, mentionCount } from "../state/readStates";
 import { usersInChannel } from "../state/voiceStates";
 import type { Channel, ServerDetail, VoiceState } from "../lib/backend";
@@ -12,6 +12,7 @@ import { Avatar } from "../components/Avatar";
 import { menuPositionFrom, type MenuPosition } from "../components/Menu";
 import { hasParticipantMenu, ParticipantMenu } from "../voice/ParticipantMenu";
 import { errorText } from "../lib/errors";
+import { has } from "../lib/permissions";
 
 interface Group {
   category: Channel | null;
@@ -34,10 +35,11 @@ export function groupChannels(channels: Channel[]): Group[] {
 
 export function ChannelList({ detail, activeChannelId }: { detail: ServerDetail; activeChannelId: string | null }) {
   const t = useT();
-  const groups = useMemo(() => groupChannels(detail.channels), [detail.channels]);
+  const visible = useMemo(() => visibleChannels(detail), [detail]);
+  const groups = useMemo(() => groupChannels(visible), [visible]);
   const [collapsed, setCollapsed] = useState<Record<string, boolean>>({});
 
-  if (!detail.channels.length) return <p className="p-4 text-sm text-muted">{t("channel.none")}</p>;
+  if (!visible.length) return <p className="p-4 text-sm text-muted">{t("channel.none")}</p>;
 
   return (
     <nav aria-label={detail.server.name} className="scroll-thin flex-1 overflow-y-auto px-2 py-3">
@@ -124,8 +126,9 @@ function VoiceChannelItem({ channel, active }: { channel: Channel; active: boole
   const members = state.members[channel.server_id] ?? [];
   const nameOf = (id: string) =>
     id === state.user?.id ? memberName(state.user) : memberName(members.find((m) => m.user_id === id)) || t("chat.unknownUser");
+  const perms = permissionsIn(state.servers[channel.server_id], channel.id);
+  const canConnect = has(perms, "CONNECT");
   const openMenu = (e: React.MouseEvent<HTMLElement>, p: VoiceState, name: string) => {
-    const perms = state.servers[channel.server_id]?.my_permissions;
     if (hasParticipantMenu(p.user_id === state.user?.id, perms)) setMenu({ at: menuPositionFrom(e), state: p, name });
   };
   const connectedHere = voice.status.channel_id === channel.id && voice.status.state !== "idle";
@@ -134,7 +137,8 @@ function VoiceChannelItem({ channel, active }: { channel: Channel; active: boole
   const join = async () => {
     setError(null);
     navigate(`/channels/${channel.server_id}/${channel.id}`);
-    if (connectedHere) return;
+    // Without CONNECT the channel still opens (to see who is there), without a doomed join.
+    if (connectedHere || !canConnect) return;
     try {
       await voice.join(channel.id);
     } catch (e) {
@@ -147,7 +151,7 @@ function VoiceChannelItem({ channel, active }: { channel: Channel; active: boole
       <button
         type="button"
         data-testid={`channel-${channel.id}`}
-        aria-label={t("channel.voice", { name: channel.name })}
+        aria-label={t("channel.voice", { name: channel.name }) + (canConnect ? "" : `, ${t("voice.noConnect")}`)}
         aria-current={active ? "page" : undefined}
         onClick={() => void join()}
         className={`flex w-full items-center gap-1.5 rounded px-2 py-1.5 text-left ${
@@ -156,6 +160,11 @@ function VoiceChannelItem({ channel, active }: { channel: Channel; active: boole
       >
         <Icon name="speaker" size={20} className="shrink-0 opacity-70" />
         <span className="flex-1 truncate font-medium">{channel.name}</span>
+        {!canConnect && (
+          <span title={t("voice.noConnect")} className="text-muted">
+            <Icon name="lock" size={14} />
+          </span>
+        )}
         {limit > 0 && (
           <span className="rounded bg-s0 px-1 text-xs text-muted">{t("channel.userLimit", { count: people.length, limit })}</span>
         )}

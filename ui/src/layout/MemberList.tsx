@@ -3,7 +3,7 @@ import { useT } from "../i18n";
 import { useApp } from "../state/AppProvider";
 import { memberName } from "../state/app";
 import { commands, unwrap, type Member, type PresenceStatus, type ServerDetail } from "../lib/backend";
-import { has } from "../lib/permissions";
+import { canActOn, has, rankOf } from "../lib/permissions";
 import { Avatar } from "../components/Avatar";
 import { Menu, MenuItem, menuPositionFrom, type MenuPosition } from "../components/Menu";
 import { ConfirmDialog } from "./ServerHeader";
@@ -49,6 +49,7 @@ export function MemberList({ detail }: { detail: ServerDetail }) {
   const perms = detail.my_permissions;
   const canKick = has(perms, "KICK_MEMBERS");
   const canBan = has(perms, "BAN_MEMBERS");
+  const rank = rankOf(detail);
 
   const roleColor = (m: Member) => {
     const top = detail.roles.filter((r) => m.roles.includes(r.id) && r.color).sort((a, b) => b.position - a.position)[0];
@@ -66,7 +67,8 @@ export function MemberList({ detail }: { detail: ServerDetail }) {
             {g.members.map((m) => {
               const name = memberName(m);
               const offline = g.status === "offline";
-              const manageable = m.user_id !== state.user?.id && m.user_id !== detail.server.owner_id && (canKick || canBan);
+              // Kicks and bans reach only members below one's highest role, never the owner.
+              const manageable = (canKick || canBan) && canActOn(rank, m);
               const open = (e: React.MouseEvent<HTMLElement>) => {
                 if (!manageable) return;
                 e.preventDefault();

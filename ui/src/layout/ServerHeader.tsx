@@ -5,6 +5,7 @@ import { useApp } from "../state/AppProvider";
 import { useUi } from "../state/ui";
 import { commands, unwrap, type Channel, type ChannelKind, type Invite, type ServerDetail } from "../lib/backend";
 import { canAdminister, has } from "../lib/permissions";
+import { managesSomeChannel } from "../state/app";
 import { errorText } from "../lib/errors";
 import { Icon } from "../components/Icon";
 import { Menu, MenuItem, MenuSeparator, menuPositionFrom, type MenuPosition } from "../components/Menu";
@@ -39,7 +40,7 @@ export function ServerHeader({ detail }: { detail: ServerDetail }) {
           {has(perms, "CREATE_INVITE") && (
             <MenuItem onSelect={() => (setMenu(null), setDialog("invite"))}>{t("server.invite")}</MenuItem>
           )}
-          {canAdminister(perms) && (
+          {(canAdminister(perms) || managesSomeChannel(detail)) && (
             <MenuItem onSelect={() => (setMenu(null), ui.openSettings("admin"))}>{t("server.settings")}</MenuItem>
           )}
           {has(perms, "MANAGE_CHANNELS") && (

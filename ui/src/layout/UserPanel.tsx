@@ -6,7 +6,8 @@ import { useT } from "../i18n";
 import { useApp } from "../state/AppProvider";
 import { useVoice } from "../state/VoiceProvider";
 import { useUi } from "../state/ui";
-import { memberName } from "../state/app";
+import { memberName, permissionsIn } from "../state/app";
+import { has } from "../lib/permissions";
 import { Icon } from "../components/Icon";
 import { Avatar } from "../components/Avatar";
 import { Menu, MenuItem, menuPositionFrom, type MenuPosition } from "../components/Menu";
@@ -64,6 +65,8 @@ export function VoicePanel() {
   if (s.state === "idle" || !s.channel_id) return null;
   const detail = s.server_id ? state.servers[s.server_id] : undefined;
   const channel = detail?.channels.find((c) => c.id === s.channel_id);
+  // Without SPEAK in the channel the relay drops our audio, whatever the gate does.
+  const canSpeak = !detail || has(permissionsIn(detail, s.channel_id), "SPEAK");
   const quality = qualityOf(s.ping_ms, s.loss_percent);
   const color =
     s.state !== "connected" ? "text-warn" : quality === "bad" ? "text-danger" : quality === "ok" ? "text-warn" : "text-ok";
@@ -90,6 +93,11 @@ export function VoicePanel() {
           <div className="truncate text-xs text-muted">
             {channel ? `${channel.name} / ${detail?.server.name ?? ""}` : ""}
           </div>
+          {!canSpeak && (
+            <div className="truncate text-[11px] text-warn" title={t("voice.noSpeak")}>
+              {t("voice.noSpeakShort")}
+            </div>
+          )}
           {details && (
             <div className="truncate text-[11px] text-muted" aria-label={t("voice.quality")}>
               {details}

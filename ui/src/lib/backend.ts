@@ -23,6 +23,7 @@ export type {
   AuditEntry,
   Ban,
   ServerChannel as Channel,
+  ChannelPermissions,
   CommandError,
   ConnectionChanged,
   CreateChannelRequest,

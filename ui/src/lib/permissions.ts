@@ -52,25 +52,12 @@ export function canAdminister(perms: string | null | undefined): boolean {
   );
 }
 
-/** Every defined bit, as the server sends it for an owner or administrator. */
-export const ALL_PERMISSIONS = ((1n << 22n) - 1n).toString();
+/** Every defined bit: the server ignores others in grants (`Permissions::known`). */
+const KNOWN = (1n << 22n) - 1n;
 
-/**
- * Server-wide permissions of a member, by the rules of shared/src/permissions.rs
- * (`server_permissions`): owner has all; else @everyone (the role whose ID is the server's)
- * plus every role held; ADMINISTRATOR grants all.
- */
-export function serverPermissions(
-  roles: { id: string; permissions: string }[],
-  serverId: string,
-  memberRoleIds: readonly string[],
-  isOwner: boolean,
-): string {
-  if (isOwner) return ALL_PERMISSIONS;
-  let p = 0n;
-  for (const r of roles) if (r.id === serverId || memberRoleIds.includes(r.id)) p |= bits(r.permissions);
-  if (p & (1n << BigInt(Perm.ADMINISTRATOR))) return ALL_PERMISSIONS;
-  return (p & BigInt(ALL_PERMISSIONS)).toString();
+/** Whether `mine` holds every defined bit of `perms` (raw bits, ADMINISTRATOR grants none). */
+export function holdsAll(mine: string | null | undefined, perms: string | null | undefined): boolean {
+  return (bits(perms) & KNOWN & ~bits(mine)) === 0n;
 }
 
 // ---- Editing permission sets (roles and channel overwrites) ----
@@ -140,7 +127,7 @@ export function setOverwriteState(ow: OverwriteBits, name: PermName, state: Over
   return { allow: withBit(ow.allow, name, state === "allow"), deny: withBit(ow.deny, name, state === "deny") };
 }
 
-// ---- Role hierarchy, as the server enforces it (server/src/community/roles.rs) ----
+// ---- Role hierarchy, as the server enforces it (server/src/community/roles.rs, members.rs) ----
 
 export interface Rank {
   /** Owner or administrator: above every role, may grant anything. */
@@ -149,25 +136,74 @@ export interface Rank {
   top: number;
   /** Server-wide permissions: nobody can grant a bit they lack. */
   permissions: string;
+  userId: string;
+  ownerId: string;
+  /** The server's @everyone role (its ID is the server's). */
+  everyoneId: string;
+  /** Every role of the server, to rank other members by. */
+  roles: readonly { id: string; position: number; permissions: string }[];
 }
 
 export function rankOf(detail: {
   server: { id: string; owner_id: string };
-  roles: { id: string; position: number }[];
+  roles: readonly { id: string; position: number; permissions: string }[];
   me: { user_id: string; roles: readonly string[] };
   my_permissions: string;
 }): Rank {
   const top = detail.roles.filter((r) => detail.me.roles.includes(r.id)).reduce((m, r) => Math.max(m, r.position), 0);
   const outranksAll = detail.me.user_id === detail.server.owner_id || hasBit(detail.my_permissions, "ADMINISTRATOR");
-  return { outranksAll, top, permissions: detail.my_permissions };
+  return {
+    outranksAll,
+    top,
+    permissions: detail.my_permissions,
+    userId: detail.me.user_id,
+    ownerId: detail.server.owner_id,
+    everyoneId: detail.server.id,
+    roles: detail.roles,
+  };
 }
 
 /**
- * Whether a role may be edited (MANAGE_ROLES assumed): strictly below one's highest role,
- * unless one outranks everything. @everyone is editable by anyone who manages roles.
+ * Whether a role may be managed (edited, moved, deleted, given or taken; MANAGE_ROLES
+ * assumed): strictly below one's highest role (@everyone counts as below everyone) and
+ * carrying no permission one lacks, so a lower role with ADMINISTRATOR stays out of reach.
+ * The owner and administrators may manage every role.
  */
-export function canManageRole(rank: Rank, role: { id: string; position: number }, everyoneId: string): boolean {
-  return rank.outranksAll || role.id === everyoneId || role.position < rank.top;
+export function canManageRole(rank: Rank, role: { id: string; position: number; permissions: string }): boolean {
+  if (rank.outranksAll) return true;
+  const below = role.id === rank.everyoneId || role.position < rank.top;
+  return below && holdsAll(rank.permissions, role.permissions);
+}
+
+/**
+ * Whether one may act on another member (their roles, kick, ban, voice moderation): never
+ * on the owner; otherwise only on someone whose highest role is below one's own and who is
+ * not an administrator, unless one outranks every role. Never true for oneself.
+ */
+export function canActOn(rank: Rank, target: { user_id: string; roles: readonly string[] }): boolean {
+  if (target.user_id === rank.ownerId || target.user_id === rank.userId) return false;
+  if (rank.outranksAll) return true;
+  let top = 0;
+  let perms = 0n;
+  for (const r of rank.roles) {
+    if (r.id === rank.everyoneId || target.roles.includes(r.id)) perms |= bits(r.permissions);
+    if (target.roles.includes(r.id)) top = Math.max(top, r.position);
+  }
+  if (perms & (1n << BigInt(Perm.ADMINISTRATOR))) return false;
+  return top < rank.top;
+}
+
+/**
+ * Whether one may edit a channel overwrite for this role or member (MANAGE_ROLES assumed):
+ * @everyone or a role below one's highest; oneself or a member one outranks.
+ */
+export function canOverwriteFor(
+  rank: Rank,
+  target: { kind: "role"; role: { id: string; position: number } } | { kind: "member"; member: { user_id: string; roles: readonly string[] } },
+): boolean {
+  if (rank.outranksAll) return true;
+  if (target.kind === "role") return target.role.id === rank.everyoneId || target.role.position < rank.top;
+  return target.member.user_id === rank.userId || canActOn(rank, target.member);
 }
 
 /** Whether `name` may be granted or denied by someone of this rank. */

@@ -6,6 +6,7 @@ import { useState, type KeyboardEvent } from "react";
 import { useT, type TranslationKey } from "../i18n";
 import type { ServerDetail } from "../lib/backend";
 import { has } from "../lib/permissions";
+import { managesSomeChannel } from "../state/app";
 import { RolesEditor } from "./admin/RolesEditor";
 import { MemberRoles } from "./admin/MemberRoles";
 import { ChannelPermissions } from "./admin/ChannelPermissions";
@@ -15,10 +16,11 @@ import { Audit } from "./admin/AuditLog";
 
 type SectionId = "roles" | "members" | "channels" | "invites" | "bans" | "audit";
 
-const SECTIONS: { id: SectionId; label: TranslationKey; allowed: (perms: string) => boolean }[] = [
+const SECTIONS: { id: SectionId; label: TranslationKey; allowed: (perms: string, detail: ServerDetail) => boolean }[] = [
   { id: "roles", label: "admin.roles", allowed: (p) => has(p, "MANAGE_ROLES") },
   { id: "members", label: "admin.members", allowed: (p) => has(p, "MANAGE_ROLES") },
-  { id: "channels", label: "admin.channels", allowed: (p) => has(p, "MANAGE_CHANNELS") || has(p, "MANAGE_ROLES") },
+  // Channel settings need MANAGE_CHANNELS in the channel, which an overwrite may grant.
+  { id: "channels", label: "admin.channels", allowed: (p, d) => managesSomeChannel(d) || has(p, "MANAGE_ROLES") },
   { id: "invites", label: "admin.invites", allowed: (p) => has(p, "CREATE_INVITE") },
   { id: "bans", label: "admin.bans", allowed: (p) => has(p, "BAN_MEMBERS") },
   { id: "audit", label: "admin.audit", allowed: (p) => has(p, "VIEW_AUDIT_LOG") },
@@ -26,7 +28,7 @@ const SECTIONS: { id: SectionId; label: TranslationKey; allowed: (perms: string)
 
 export function AdminTab({ detail }: { detail: ServerDetail }) {
   const t = useT();
-  const sections = SECTIONS.filter((s) => s.allowed(detail.my_permissions));
+  const sections = SECTIONS.filter((s) => s.allowed(detail.my_permissions, detail));
   const [picked, setPicked] = useState<SectionId | null>(null);
   const active = sections.find((s) => s.id === picked) ?? sections[0];
   // Sections stay mounted once opened, so unsaved role or overwrite edits survive a look

@@ -7,6 +7,7 @@ import { useUi, type SettingsTab } from "../state/ui";
 import { useApp } from "../state/AppProvider";
 import { useSession } from "../state/session";
 import { canAdminister } from "../lib/permissions";
+import { managesSomeChannel } from "../state/app";
 import { Icon } from "../components/Icon";
 import { useFocusTrap } from "../components/Dialog";
 import { AccountTab } from "./AccountTab";
@@ -31,7 +32,7 @@ export function SettingsOverlay({ serverId }: { serverId: string | null }) {
   const { logout } = useSession();
   const root = useRef<HTMLDivElement>(null);
   const detail = serverId ? state.servers[serverId] : undefined;
-  const showAdmin = !!detail && canAdminister(detail.my_permissions);
+  const showAdmin = !!detail && (canAdminister(detail.my_permissions) || managesSomeChannel(detail));
   const tab = ui.settingsTab ?? "account";
   // Tab stays inside the overlay; Escape inside it closes it (nested dialogs and menus
   // are portals outside this element and handle their own Escape first).

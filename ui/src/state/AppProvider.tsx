@@ -117,6 +117,22 @@ export function AppProvider({
     return unsubscribe;
   }, [gateway]);
 
+  // Channels the server says we may now see but never sent: load the server again.
+  const reloading = useRef(new Set<string>());
+  useEffect(() => {
+    for (const serverId of state.reloadServers) {
+      if (reloading.current.has(serverId)) continue;
+      reloading.current.add(serverId);
+      commands
+        .serverDetail(serverId)
+        .then((r) =>
+          dispatch(r.status === "ok" ? { type: "serverDetail", detail: r.data } : { type: "reloadFailed", serverId }),
+        )
+        .catch(() => dispatch({ type: "reloadFailed", serverId }))
+        .finally(() => reloading.current.delete(serverId));
+    }
+  }, [state.reloadServers]);
+
   // Keep the user in sync when the profile changes elsewhere.
   useEffect(() => dispatch({ type: "user", user }), [user]);
 

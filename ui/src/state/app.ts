@@ -3,6 +3,7 @@
 
 import type {
   Channel,
+  ChannelPermissions,
   ConnectionState,
   CurrentUser,
   GatewayEvent,
@@ -12,7 +13,7 @@ import type {
   ServerDetail,
 } from "../lib/backend";
 import { messagesReducer, type MessagesState } from "./messages";
-import { serverPermissions } from "../lib/permissions";
+import { has } from "../lib/permissions";
 import { readReducer, type ReadStates } from "./readStates";
 import { emptyVoiceStates, voiceReducer, type VoiceStates } from "./voiceStates";
 
@@ -30,6 +31,11 @@ export interface AppState {
   messages: MessagesState;
   /** The text channel on screen: its new messages count as read. */
   viewingChannelId: string | null;
+  /**
+   * Servers whose detail must be loaded again: the server said we may now see channels
+   * we have never been sent (a role or overwrite change), and only the detail has them.
+   */
+  reloadServers: string[];
 }
 
 export const initialAppState: AppState = {
@@ -43,6 +49,7 @@ export const initialAppState: AppState = {
   voice: emptyVoiceStates,
   messages: {},
   viewingChannelId: null,
+  reloadServers: [],
 };
 
 export type AppAction =
@@ -50,6 +57,8 @@ export type AppAction =
   | { type: "user"; user: CurrentUser }
   | { type: "event"; event: GatewayEvent }
   | { type: "serverDetail"; detail: ServerDetail }
+  /** Loading a server's detail again failed: the next permissions_update asks again. */
+  | { type: "reloadFailed"; serverId: string }
   | { type: "members"; serverId: string; members: Member[] }
   | { type: "viewing"; channelId: string | null }
   | { type: "messages"; action: Parameters<typeof messagesReducer>[1] }
@@ -88,7 +97,34 @@ function addServer(state: AppState, detail: ServerDetail): AppState {
     ...state,
     servers: { ...state.servers, [id]: detail },
     serverOrder: state.serverOrder.includes(id) ? state.serverOrder : [...state.serverOrder, id],
+    reloadServers: withoutId(state.reloadServers, id),
   };
+}
+
+function withoutId(ids: string[], id: string): string[] {
+  return ids.includes(id) ? ids.filter((x) => x !== id) : ids;
+}
+
+/**
+ * The server's word on what we may do in a server now: it replaces our permissions there,
+ * channels it leaves out are no longer visible (dropped, as a deleted channel is), and
+ * channels it names that we were never sent make us load the server's detail again.
+ */
+function applyPermissions(state: AppState, serverId: string, my: string, inChannels: ChannelPermissions[]): AppState {
+  const d = state.servers[serverId];
+  if (!d) return state;
+  const visible = new Set(inChannels.map((p) => p.channel_id));
+  const channels = d.channels.filter((c) => visible.has(c.id));
+  const known = new Set(channels.map((c) => c.id));
+  const unknown = inChannels.some((p) => !known.has(p.channel_id));
+  const next = withServer(state, serverId, () => ({
+    ...d,
+    my_permissions: my,
+    channel_permissions: inChannels,
+    channels: channels.length === d.channels.length ? d.channels : channels,
+  }));
+  if (!unknown || next.reloadServers.includes(serverId)) return next;
+  return { ...next, reloadServers: [...next.reloadServers, serverId] };
 }
 
 /** My role IDs in the server of a channel (for role mentions). */
@@ -96,14 +132,6 @@ function myRolesForChannel(state: AppState, channelId: string): string[] {
   for (const d of Object.values(state.servers))
     if (d.channels.some((c) => c.id === channelId)) return d.me.roles;
   return [];
-}
-
-/** After a role or own-membership change, recompute what we may do on that server. */
-function refreshPermissions(state: AppState, serverId: string): AppState {
-  return withServer(state, serverId, (d) => {
-    const my_permissions = serverPermissions(d.roles, d.server.id, d.me.roles, d.server.owner_id === state.user?.id);
-    return my_permissions === d.my_permissions ? d : { ...d, my_permissions };
-  });
 }
 
 export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
@@ -158,7 +186,12 @@ export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
       if (!state.servers[ev.server_id]) return state;
       const servers = { ...state.servers };
       delete servers[ev.server_id];
-      return { ...state, servers, serverOrder: state.serverOrder.filter((id) => id !== ev.server_id) };
+      return {
+        ...state,
+        servers,
+        serverOrder: state.serverOrder.filter((id) => id !== ev.server_id),
+        reloadServers: withoutId(state.reloadServers, ev.server_id),
+      };
     }
     case "server_join":
       return addServer(state, ev.detail);
@@ -169,10 +202,8 @@ export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
         members: { ...state.members, [ev.server_id]: upsertMember(state.members[ev.server_id], ev.member) ?? [] },
       };
       if (!state.members[ev.server_id]) next = { ...next, members: state.members };
-      if (ev.member.user_id === state.user?.id) {
-        next = withServer(next, ev.server_id, (d) => ({ ...d, me: ev.member }));
-        next = refreshPermissions(next, ev.server_id);
-      }
+      // What the new roles allow arrives as permissions_update.
+      if (ev.member.user_id === state.user?.id) next = withServer(next, ev.server_id, (d) => ({ ...d, me: ev.member }));
       return next;
     }
     case "member_remove": {
@@ -182,16 +213,13 @@ export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
     }
     case "role_create":
     case "role_update":
-      return refreshPermissions(
-        withServer(state, ev.server_id, (d) => {
-          const i = d.roles.findIndex((r) => r.id === ev.role.id);
-          const roles = [...d.roles];
-          if (i < 0) roles.push(ev.role);
-          else roles[i] = ev.role;
-          return { ...d, roles };
-        }),
-        ev.server_id,
-      );
+      return withServer(state, ev.server_id, (d) => {
+        const i = d.roles.findIndex((r) => r.id === ev.role.id);
+        const roles = [...d.roles];
+        if (i < 0) roles.push(ev.role);
+        else roles[i] = ev.role;
+        return { ...d, roles };
+      });
     case "role_delete": {
       // The server drops the role from every member and every channel overwrite with it
       // but announces only the role itself: do the same here, or stale IDs linger.
@@ -205,10 +233,12 @@ export function applyEvent(state: AppState, ev: GatewayEvent): AppState {
       }));
       const list = state.members[ev.server_id];
       if (list && next !== state) next = { ...next, members: { ...next.members, [ev.server_id]: list.map(strip) } };
-      return refreshPermissions(next, ev.server_id);
+      return next;
     }
     case "server_update":
-      return refreshPermissions(withServer(state, ev.server.id, (d) => ({ ...d, server: ev.server })), ev.server.id);
+      return withServer(state, ev.server.id, (d) => ({ ...d, server: ev.server }));
+    case "permissions_update":
+      return applyPermissions(state, ev.server_id, ev.my_permissions, ev.channel_permissions);
     case "presence_update":
       return { ...state, presences: { ...state.presences, [ev.user_id]: ev.status } };
     case "voice_state_update":
@@ -256,6 +286,7 @@ export function appReducer(state: AppState, action: AppAction): AppState {
           read: readReducer(state.read, { type: "ready", readStates: r.read_states ?? [] }),
           voice: voiceReducer(state.voice, { type: "ready", states: r.voice_states ?? [] }),
           messages: messagesReducer(state.messages, { type: "stale" }),
+          reloadServers: [],
         };
       }
       return next;
@@ -266,6 +297,8 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       return applyEvent(state, action.event);
     case "serverDetail":
       return addServer(state, action.detail);
+    case "reloadFailed":
+      return { ...state, reloadServers: withoutId(state.reloadServers, action.serverId) };
     case "members":
       return { ...state, members: { ...state.members, [action.serverId]: action.members } };
     case "viewing":
@@ -275,6 +308,40 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case "read":
       return { ...state, read: readReducer(state.read, { type: "read", channelId: action.channelId, lastReadId: action.lastReadId }) };
   }
+}
+
+// ---- What we may do in a channel: the server's numbers, never our own guess ----
+
+const indexes = new WeakMap<ChannelPermissions[], Map<string, string>>();
+
+/**
+ * Our permissions in a channel, as the server computed them (roles, overwrites, category
+ * inheritance; all bits for the owner and administrators). "0" for a channel the server
+ * has not given numbers for: one we cannot see, or one created a moment ago whose
+ * permissions_update is still on its way. A server too old to send any per-channel
+ * numbers gets its server-wide ones, as before.
+ */
+export function permissionsIn(detail: ServerDetail | undefined, channelId: string | null | undefined): string {
+  if (!detail || !channelId) return "0";
+  const list = detail.channel_permissions;
+  if (!list) return detail.channels.some((c) => c.id === channelId) ? detail.my_permissions : "0";
+  let index = indexes.get(list);
+  if (!index) indexes.set(list, (index = new Map(list.map((p) => [p.channel_id, p.permissions]))));
+  return index.get(channelId) ?? "0";
+}
+
+export function channelPermissions(state: AppState, serverId: string | null | undefined, channelId: string | null | undefined): string {
+  return permissionsIn(serverId ? state.servers[serverId] : undefined, channelId);
+}
+
+/** The channels of a server we may see (VIEW_CHANNEL there). */
+export function visibleChannels(detail: ServerDetail): Channel[] {
+  return detail.channels.filter((c) => has(permissionsIn(detail, c.id), "VIEW_CHANNEL"));
+}
+
+/** Whether some channel lets us manage it (an overwrite can grant MANAGE_CHANNELS there). */
+export function managesSomeChannel(detail: ServerDetail): boolean {
+  return has(detail.my_permissions, "MANAGE_CHANNELS") || detail.channels.some((c) => has(permissionsIn(detail, c.id), "MANAGE_CHANNELS"));
 }
 
 /** Text, voice and category channels sorted by position, then ID. */

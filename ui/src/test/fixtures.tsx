@@ -22,6 +22,7 @@ export function channel(id: string, name: string, kind: Channel["kind"] = "text"
     bitrate_kbps: kind === "voice" ? 64 : null,
     user_limit: kind === "voice" ? 0 : null,
     overwrites: [],
+    permissions_synced: false,
     ...extra,
   };
 }
@@ -38,7 +39,19 @@ export const server: ServerDetail = {
   ],
   me: { user_id: me.id, username: me.username, display_name: me.display_name, nickname: null, roles: [], joined_at: 0 },
   my_permissions: ALL_PERMS,
+  channel_permissions: ["20", "21", "30", "31"].map((id) => ({ channel_id: id, permissions: ALL_PERMS })),
 };
+
+/**
+ * The test server changed by `patch`, with the server's per-channel numbers for every one
+ * of its channels: `perChannel` where given, else the server-wide permissions (as with no
+ * overwrites).
+ */
+export function serverWith(patch: Partial<ServerDetail>, perChannel: Record<string, string> = {}): ServerDetail {
+  const d = { ...server, ...patch };
+  const channel_permissions = d.channels.map((c) => ({ channel_id: c.id, permissions: perChannel[c.id] ?? d.my_permissions }));
+  return { ...d, channel_permissions };
+}
 
 export function message(id: string, content: string, extra: Partial<Message> = {}): Message {
   return {

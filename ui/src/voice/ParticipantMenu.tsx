@@ -1,6 +1,7 @@
 // Right-click menu on someone in voice: local volume (0–200 %) and mute for everyone;
-// server mute/deafen and move for moderators (by our server-wide permissions; the
-// server has the last word and its refusal is shown translated).
+// server mute/deafen and move for moderators: by our permissions in the channel they are
+// in (as the server sends them) and the role hierarchy. The server has the last word and
+// its refusal is shown translated.
 
 import { useState } from "react";
 import { useT } from "../i18n";
@@ -8,11 +9,14 @@ import { Menu, MenuItem, MenuSeparator, type MenuPosition } from "../components/
 import { useVoice } from "../state/VoiceProvider";
 import { useApp } from "../state/AppProvider";
 import { commands, unwrap, type VoiceState } from "../lib/backend";
-import { has } from "../lib/permissions";
+import { canActOn, has, rankOf } from "../lib/permissions";
 import { errorText } from "../lib/errors";
-import { sortChannels } from "../state/app";
+import { permissionsIn, sortChannels } from "../state/app";
 
-/** Whether the menu has anything for this person: local controls for others, moderation for mods. */
+/**
+ * Whether the menu has anything for this person: local controls for others, moderation
+ * for mods. `perms`: ours in the voice channel the person is in.
+ */
 export function hasParticipantMenu(isMe: boolean, perms: string | undefined): boolean {
   return !isMe || has(perms, "MUTE_MEMBERS") || has(perms, "DEAFEN_MEMBERS") || has(perms, "MOVE_MEMBERS");
 }
@@ -33,11 +37,22 @@ export function ParticipantMenu({
   const { state: app } = useApp();
   const [error, setError] = useState<string | null>(null);
   const detail = app.servers[state.server_id];
-  const perms = detail?.my_permissions;
   const isMe = state.user_id === app.user?.id;
+  // Moderating someone else needs outranking them; the member list may not be loaded yet,
+  // then the server decides.
+  const target = app.members[state.server_id]?.find((m) => m.user_id === state.user_id);
+  const mayAct = isMe || !detail || !target || canActOn(rankOf(detail), target);
+  const perms = mayAct ? permissionsIn(detail, state.channel_id) : "0";
   const volume = voice.userVolumes[state.user_id] ?? 100;
   const locallyMuted = voice.userMuted[state.user_id] ?? false;
-  const otherVoice = detail ? sortChannels(detail.channels).filter((c) => c.kind === "voice" && c.id !== state.channel_id) : [];
+  // A move needs MOVE_MEMBERS and CONNECT where the person is put.
+  const otherVoice = detail
+    ? sortChannels(detail.channels).filter((c) => {
+        if (c.kind !== "voice" || c.id === state.channel_id) return false;
+        const there = permissionsIn(detail, c.id);
+        return has(there, "MOVE_MEMBERS") && has(there, "CONNECT");
+      })
+    : [];
 
   const run = async (f: () => Promise<unknown>, close = true) => {
     try {

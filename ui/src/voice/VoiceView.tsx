@@ -5,7 +5,8 @@ import { useState } from "react";
 import { useT } from "../i18n";
 import { useApp } from "../state/AppProvider";
 import { useVoice } from "../state/VoiceProvider";
-import { memberName } from "../state/app";
+import { memberName, permissionsIn } from "../state/app";
+import { has } from "../lib/permissions";
 import { usersInChannel } from "../state/voiceStates";
 import type { Channel, ServerDetail, VoiceState } from "../lib/backend";
 import { Avatar } from "../components/Avatar";
@@ -30,9 +31,12 @@ export function VoiceView({ detail, channel }: { detail: ServerDetail; channel: 
   const nameOf = (id: string) =>
     id === state.user?.id ? memberName(state.user) : memberName(members.find((m) => m.user_id === id)) || t("chat.unknownUser");
   const s = voice.status;
+  const perms = permissionsIn(detail, channel.id);
+  const canConnect = has(perms, "CONNECT");
+  const canSpeak = has(perms, "SPEAK");
 
   const openMenu = (e: React.MouseEvent<HTMLElement>, p: VoiceState, name: string) => {
-    if (hasParticipantMenu(p.user_id === state.user?.id, detail.my_permissions)) setMenu({ at: menuPositionFrom(e), state: p, name });
+    if (hasParticipantMenu(p.user_id === state.user?.id, perms)) setMenu({ at: menuPositionFrom(e), state: p, name });
   };
   const act = (f: () => Promise<void>) => f().catch((e: unknown) => setError(errorText(t, e)));
 
@@ -77,7 +81,7 @@ export function VoiceView({ detail, channel }: { detail: ServerDetail; channel: 
       )}
       <div className="flex shrink-0 items-center justify-center gap-3 pb-6" role="toolbar" aria-label={t("voice.connected")}>
         {!here ? (
-          <Button onClick={() => act(() => voice.join(channel.id))} className="bg-ok hover:brightness-110">
+          <Button onClick={() => act(() => voice.join(channel.id))} disabled={!canConnect} className="bg-ok hover:brightness-110">
             {t("voice.join")}
           </Button>
         ) : (
@@ -107,7 +111,12 @@ export function VoiceView({ detail, channel }: { detail: ServerDetail; channel: 
           </>
         )}
       </div>
-      {!here && <p className="pb-4 text-center text-sm text-muted">{t("voice.joinPrompt")}</p>}
+      {!here && <p className="pb-4 text-center text-sm text-muted">{canConnect ? t("voice.joinPrompt") : t("voice.noConnect")}</p>}
+      {here && !canSpeak && (
+        <p role="status" className="pb-4 text-center text-sm text-warn">
+          {t("voice.noSpeak")}
+        </p>
+      )}
       {menu && <ParticipantMenu at={menu.at} state={menu.state} name={menu.name} onClose={() => setMenu(null)} />}
     </div>
   );

@@ -108,6 +108,13 @@ export function ChannelSettings({ channel, channels, canEdit }: { channel: Chann
             onChange={(id) => (setParent(id), setSaved(false))}
           />
         )}
+        {channel.permissions_synced && parent !== currentParent && (
+          // The server keeps what applied (a copy of the old category's overwrites), so a
+          // move never opens a channel by itself.
+          <p data-testid="move-keeps-permissions" className="-mt-2 mb-4 text-sm text-muted">
+            {t("channelAdmin.moveKeeps", { category: categories.find((c) => c.id === currentParent)?.name ?? t("channelAdmin.itsCategory") })}
+          </p>
+        )}
         {channel.kind === "text" && (
           <Field label={t("channelAdmin.topic")} name="channel-topic" value={topic} maxLength={1024} disabled={!canEdit} onChange={(e) => (setTopic(e.target.value), setSaved(false))} />
         )}

@@ -6,7 +6,7 @@ import { useT } from "../../i18n";
 import { useApp } from "../../state/AppProvider";
 import { memberName } from "../../state/app";
 import { commands, unwrap, type Member, type Role, type ServerDetail } from "../../lib/backend";
-import { canManageRole, colorHex, rankOf } from "../../lib/permissions";
+import { canActOn, canManageRole, colorHex, rankOf } from "../../lib/permissions";
 import { errorText } from "../../lib/errors";
 import { useMembers } from "../../layout/MemberList";
 import { Avatar } from "../../components/Avatar";
@@ -48,7 +48,10 @@ export function MemberRoles({ detail }: { detail: ServerDetail }) {
     }
   };
 
-  const assignable = (m: Member) => roles.filter((r) => !m.roles.includes(r.id) && canManageRole(rank, r, serverId));
+  // Roles of others only below oneself (never the owner's or an administrator's); one's
+  // own freely, as long as the role itself is manageable.
+  const mayChange = (m: Member) => m.user_id === rank.userId || canActOn(rank, m);
+  const assignable = (m: Member) => (mayChange(m) ? roles.filter((r) => !m.roles.includes(r.id) && canManageRole(rank, r)) : []);
 
   return (
     <section className="mb-8">
@@ -62,6 +65,7 @@ export function MemberRoles({ detail }: { detail: ServerDetail }) {
         {shown.map((m) => {
           const name = memberName(m);
           const held = roles.filter((r) => m.roles.includes(r.id));
+          const changeable = mayChange(m);
           return (
             <li key={m.user_id} data-testid={`member-roles-${m.user_id}`} className="flex items-start gap-3 rounded bg-s1 px-3 py-2">
               <Avatar id={m.user_id} name={name} size={32} />
@@ -78,7 +82,7 @@ export function MemberRoles({ detail }: { detail: ServerDetail }) {
                       <button
                         type="button"
                         aria-label={t("memberRoles.removeRole", { role: r.name, name })}
-                        disabled={busy || !canManageRole(rank, r, serverId)}
+                        disabled={busy || !changeable || !canManageRole(rank, r)}
                         onClick={() => void setRole(m, r, false)}
                         className="rounded p-0.5 text-muted hover:text-danger disabled:invisible"
                       >
@@ -92,7 +96,8 @@ export function MemberRoles({ detail }: { detail: ServerDetail }) {
                 type="button"
                 aria-haspopup="menu"
                 aria-label={t("memberRoles.addRole", { name })}
-                disabled={busy}
+                title={changeable ? undefined : t("memberRoles.outranked", { name })}
+                disabled={busy || !changeable}
                 onClick={(e) => setMenu({ at: menuPositionFrom({ currentTarget: e.currentTarget }), member: m })}
                 className="rounded p-1 text-muted hover:bg-hover hover:text-fg disabled:opacity-50"
               >

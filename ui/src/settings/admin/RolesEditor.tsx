@@ -1,12 +1,13 @@
 // Roles like Discord's: the list on the left (highest first, @everyone last), the chosen
 // role's name, color and permissions on the right, saved explicitly. What the server
-// would refuse (roles at or above one's own, permissions one lacks) is disabled up front.
+// would refuse (roles at or above one's own or carrying a permission one lacks, granting
+// permissions one lacks) is disabled up front.
 
 import { useState, type FormEvent } from "react";
 import { useT } from "../../i18n";
 import { useApp } from "../../state/AppProvider";
 import { commands, unwrap, type Role, type RolePosition, type ServerDetail, type UpdateRoleRequest } from "../../lib/backend";
-import { canManageRole, colorHex, rankOf, ungrantable } from "../../lib/permissions";
+import { canManageRole, colorHex, rankOf } from "../../lib/permissions";
 import { errorText } from "../../lib/errors";
 import { Button, ErrorText, Field, SectionTitle, FormActions } from "../../components/ui";
 import { Dialog } from "../../components/Dialog";
@@ -64,13 +65,13 @@ export function RolesEditor({ detail }: { detail: ServerDetail }) {
   if (!role) return null;
 
   const isEveryone = role.id === serverId;
-  const editable = canManageRole(rank, role, serverId);
+  const editable = canManageRole(rank, role);
   const current = draft?.roleId === role.id ? draft : null;
   const values = current ?? { roleId: role.id, name: role.name, color: role.color, permissions: role.permissions };
   const dirty =
     !!current && (current.name !== role.name || current.color !== role.color || current.permissions !== role.permissions);
-  // The server checks the whole new set, so a role holding a bit one lacks keeps its permissions.
-  const permsLocked = ungrantable(rank, role.permissions).length > 0;
+  // Why a role is out of reach: its place, or a permission it carries that one lacks.
+  const above = !rank.outranksAll && !isEveryone && role.position >= rank.top;
   const label = (r: Role) => (r.id === serverId ? t("admin.everyone") : r.name);
 
   const edit = (patch: Partial<Draft>) => {
@@ -95,7 +96,7 @@ export function RolesEditor({ detail }: { detail: ServerDetail }) {
     setBlocked(false);
   };
   const canMove = (i: number, j: number) =>
-    j >= 0 && j < movable.length && canManageRole(rank, movable[i], serverId) && canManageRole(rank, movable[j], serverId);
+    j >= 0 && j < movable.length && canManageRole(rank, movable[i]) && canManageRole(rank, movable[j]);
   const move = async (i: number, dir: -1 | 1) => {
     setError(null);
     const id = movable[i].id;
@@ -125,7 +126,7 @@ export function RolesEditor({ detail }: { detail: ServerDetail }) {
           <ul aria-label={t("admin.roles")} className="flex flex-col gap-0.5">
             {roles.map((r) => {
               const i = movable.indexOf(r);
-              const locked = !canManageRole(rank, r, serverId);
+              const locked = !canManageRole(rank, r);
               return (
                 <li key={r.id} className="flex items-center">
                   <button
@@ -159,7 +160,7 @@ export function RolesEditor({ detail }: { detail: ServerDetail }) {
         </div>
         <div className="min-w-0 flex-1" data-testid="role-editor">
           <h4 className="mb-3 font-semibold text-fg-strong">{t("roles.editing", { name: label(role) })}</h4>
-          {!editable && <Note>{t("roles.locked")}</Note>}
+          {!editable && <Note>{above ? t("roles.locked") : t("roles.hasUngrantable")}</Note>}
           {isEveryone ? (
             <p className="mb-4 text-sm text-muted">{t("roles.everyoneHint")}</p>
           ) : (
@@ -177,12 +178,8 @@ export function RolesEditor({ detail }: { detail: ServerDetail }) {
             </>
           )}
           <h4 className="mb-1 mt-2 text-xs font-bold uppercase tracking-wide text-muted">{t("roles.permissions")}</h4>
-          {editable && permsLocked ? (
-            <Note>{t("roles.hasUngrantable")}</Note>
-          ) : (
-            editable && !rank.outranksAll && <p className="mb-3 text-sm text-muted">{t("roles.cannotGrant")}</p>
-          )}
-          <RolePermissions permissions={values.permissions} onChange={(permissions) => edit({ permissions })} rank={rank} disabled={!editable || permsLocked} />
+          {editable && !rank.outranksAll && <p className="mb-3 text-sm text-muted">{t("roles.cannotGrant")}</p>}
+          <RolePermissions permissions={values.permissions} onChange={(permissions) => edit({ permissions })} rank={rank} disabled={!editable} />
           {!isEveryone && (
             <Button variant="danger" disabled={!editable} onClick={() => setDeleting(role)}>
               {t("roles.delete")}
