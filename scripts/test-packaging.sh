@@ -122,6 +122,26 @@ for name, svc in services.items():
             path = os.path.join(os.path.dirname(sys.argv[1]), src)
             assert os.path.exists(path), f"{name} mounts missing {path}"
 PY
+check "compose publishes only the app and has no default passwords" "$PY" - installers/docker/docker-compose.yml <<'PY'
+import re, sys, yaml
+text = open(sys.argv[1]).read()
+services = yaml.safe_load(text)["services"]
+# Only AuraSpeak's own ports on every interface; the tools on loopback, behind a profile.
+for name, svc in services.items():
+    for port in svc.get("ports", []):
+        if name == "auraspeak":
+            assert port in ("8080:8080", "7881:7881/udp"), f"auraspeak publishes {port}"
+        else:
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on all interfaces"
+    if name not in ("auraspeak", "postgres"):
+        assert svc.get("profiles"), f"{name} starts without being asked for"
+# Every password comes from the environment, required (${VAR:?...}), never defaulted.
+for line in text.splitlines():
+    if re.search(r"PASSWORD", line) and not line.lstrip().startswith("#"):
+        assert not re.search(r"\$\{[A-Z_]*PASSWORD:?-", line), f"default password: {line.strip()}"
+for var in ("POSTGRES_PASSWORD", "GRAFANA_PASSWORD", "PGADMIN_PASSWORD"):
+    assert "${" + var + ":?" in text, f"{var} is not required"
+PY
 check "Dockerfile builds the server binary" bash -c "grep -q 'cargo build --release --locked -p auraspeak-server' installers/docker/Dockerfile \
     && grep -q '^USER auraspeak' installers/docker/Dockerfile"
 

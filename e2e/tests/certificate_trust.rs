@@ -66,6 +66,7 @@ async fn a_pinned_certificate_is_accepted_for_rest_and_gateway() {
             password: harness::PASSWORD.into(),
             display_name: None,
             device_name: None,
+            invite: None,
         })
         .await
         .expect("register over HTTPS with the pinned certificate");

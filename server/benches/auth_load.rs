@@ -120,6 +120,7 @@ async fn measure(backend: &str, base: &str, plan: Plan) -> anyhow::Result<()> {
         password: PASSWORD.into(),
         display_name: None,
         device_name: None,
+        invite: None,
     };
     let res = http.post(format!("{base}/api/v1/auth/register")).json(&register).send().await?;
     ensure!(res.status() == reqwest::StatusCode::CREATED, "register answered {}", res.status());

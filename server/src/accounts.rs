@@ -36,7 +36,15 @@ pub struct Accounts {
     ids: Arc<IdGenerator>,
     refresh_ttl_ms: i64,
     /// Failed logins per account, from any address.
-    login_failures: Option<KeyedLimiter<String>>,
+    login_failures: Option<KeyedLimiter<LoginKey>>,
+}
+
+/// What failed logins are counted against: the account itself, so its username and its
+/// email share one allowance; an identifier that names no account counts on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum LoginKey {
+    Account(UserId),
+    Unknown(String),
 }
 
 impl Accounts {
@@ -120,11 +128,12 @@ impl Accounts {
             return Err(ApiError::validation(fields));
         }
         // Usernames are ASCII and emails are matched lower-cased: one key serves both.
-        let key = limits::email_key(login);
+        let identifier = limits::email_key(login);
+        let user = self.store.user_by_login(&identifier).await?;
+        let key = user.as_ref().map_or(LoginKey::Unknown(identifier), |u| LoginKey::Account(u.id));
         if let Some(limiter) = &self.login_failures {
             limiter.check(&key, Instant::now()).map_err(ApiError::rate_limited)?;
         }
-        let user = self.store.user_by_login(&key).await?;
         // Always run one argon2 verification, so an unknown account is not faster to
         // reject than a wrong password.
         let ok = self

@@ -115,7 +115,7 @@ pub async fn run(
     if let AdminCommand::Restore { from } = &command {
         return restore(&config, from);
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
+    crate::private_files::create_dir(&config.data_dir)?;
     let secret = crate::auth::keys::load_or_create(&config.auth.jwt_secret, &config.data_dir)?;
     let store = crate::store::open(&config).await?;
     let hasher = PasswordHasher::new(0)?;
@@ -280,8 +280,22 @@ fn restore(config: &Config, from: &Path) -> Result<String, AdminError> {
         return Err(refused(format!("{} is not an SQLite database", from.display())));
     }
     let staging = db.with_extension("db.restoring");
-    std::fs::copy(from, &staging).map_err(|e| Error::io(&staging, e))?;
-    std::fs::File::open(&staging).and_then(|f| f.sync_all()).map_err(|e| Error::io(&staging, e))?;
+    // Not `fs::copy`: it would give the database the backup file's mode (and an
+    // administrator's root-owned copy would stay root's). A fresh owner-only file instead.
+    let _ = std::fs::remove_file(&staging);
+    let mut source = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+    let mut target = crate::private_files::create_new(&staging)?;
+    std::io::copy(&mut source, &mut target)
+        .and_then(|_| target.sync_all())
+        .map_err(|e| Error::io(&staging, e))?;
+    drop(target);
+    #[cfg(unix)]
+    if let Some(dir) = db.parent().and_then(|d| std::fs::metadata(d).ok()) {
+        use std::os::unix::fs::MetadataExt as _;
+        // Best effort: the server's user must own its database; only root may hand the
+        // file over, and for anyone else it is theirs already.
+        let _ = std::os::unix::fs::chown(&staging, Some(dir.uid()), Some(dir.gid()));
+    }
     // The old write-ahead log belongs to the old file: it must not be replayed into the
     // restored one.
     for suffix in ["db-wal", "db-shm"] {

@@ -146,6 +146,12 @@ pub fn app(state: AppState) -> Router {
             // Outermost first: the id exists before anything logs, errors become JSON
             // before CORS headers are added, panics are caught inside the timeout.
             ServiceBuilder::new()
+                // A client's own x-request-id is dropped, not kept: ids in our logs are ours
+                // (unique, sortable), never chosen by whoever sends the request.
+                .map_request(|mut req: axum::http::Request<axum::body::Body>| {
+                    req.headers_mut().remove(middleware::REQUEST_ID);
+                    req
+                })
                 .layer(SetRequestIdLayer::new(middleware::REQUEST_ID, request_ids))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                     let id = req

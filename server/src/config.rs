@@ -103,15 +103,27 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
+    pub header_read_timeout_ms: u64,
     pub shutdown_grace_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
     pub sqlite_readers: u32,
+}
+
+// Hand-written so the password inside a PostgreSQL URL never reaches a log line.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("sqlite_readers", &self.sqlite_readers)
+            .finish()
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -122,6 +134,30 @@ pub struct AuthConfig {
     pub jwt_secret: String,
     pub audience: String,
     pub max_concurrent_hashes: usize,
+    pub registration: Registration,
+}
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone who can reach the server.
+    Open,
+    /// Only with a valid invite code of a server on this instance.
+    Invite,
+    /// Nobody; accounts are made with `admin create-owner`.
+    Closed,
+}
+
+impl Registration {
+    /// The setting's value as written in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Invite => "invite",
+            Self::Closed => "closed",
+        }
+    }
 }
 
 // Hand-written so a secret never reaches a log line through `{:?}`.
@@ -133,6 +169,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("jwt_secret", &if self.jwt_secret.is_empty() { "" } else { "<redacted>" })
             .field("audience", &self.audience)
             .field("max_concurrent_hashes", &self.max_concurrent_hashes)
+            .field("registration", &self.registration)
             .finish()
     }
 }
@@ -249,6 +286,9 @@ impl Config {
         if self.rate_limit.auth_per_minute == 0 || self.rate_limit.auth_burst == 0 {
             return fail("rate_limit.auth_per_minute and rate_limit.auth_burst must be at least 1");
         }
+        if self.http.header_read_timeout_ms < 100 {
+            return fail("http.header_read_timeout_ms must be at least 100");
+        }
         if self.http.max_body_bytes < 1024 {
             return fail("http.max_body_bytes must be at least 1024");
         }
@@ -333,12 +373,13 @@ impl Config {
         let secret = if self.auth.jwt_secret.is_empty() { "" } else { "<redacted>" };
         format!(
             "data_dir = {:?}\nnode_id = {}\n\n[http]\nlisten = \"{}\"\ncors_origins = {:?}\n\
-             trusted_proxies = {:?}\nmax_body_bytes = {}\nrequest_timeout_secs = {}\nshutdown_grace_secs = {}\n\n\
+             trusted_proxies = {:?}\nmax_body_bytes = {}\nrequest_timeout_secs = {}\nheader_read_timeout_ms = {}\n\
+             shutdown_grace_secs = {}\n\n\
              [tls]\ncert_file = {:?}\nkey_file = {:?}\nself_signed = {}\nacme_domains = {:?}\n\
              acme_contact = {:?}\nacme_directory = {:?}\nacme_ca_root = {:?}\nacme_renew_days = {}\n\
              acme_check_interval_secs = {}\n\n[database]\nurl = {:?}\nmax_connections = {}\nsqlite_readers = {}\n\n\
              [auth]\naccess_token_ttl_secs = {}\nrefresh_token_ttl_days = {}\njwt_secret = {:?}\n\
-             audience = {:?}\nmax_concurrent_hashes = {}\n\n[gateway]\nheartbeat_interval_ms = {}\n\
+             audience = {:?}\nmax_concurrent_hashes = {}\nregistration = \"{}\"\n\n[gateway]\nheartbeat_interval_ms = {}\n\
              resume_window_secs = {}\nresume_buffer_events = {}\nmax_frame_bytes = {}\n\
              frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\n\n\
              [voice]\nenabled = {}\nudp_listen = \"{}\"\npublic_addresses = {:?}\nreceive_slots = {}\n\
@@ -352,6 +393,7 @@ impl Config {
             self.http.trusted_proxies,
             self.http.max_body_bytes,
             self.http.request_timeout_secs,
+            self.http.header_read_timeout_ms,
             self.http.shutdown_grace_secs,
             self.tls.cert_file,
             self.tls.key_file,
@@ -370,6 +412,7 @@ impl Config {
             secret,
             self.auth.audience,
             self.auth.max_concurrent_hashes,
+            self.auth.registration.as_str(),
             self.gateway.heartbeat_interval_ms,
             self.gateway.resume_window_secs,
             self.gateway.resume_buffer_events,
@@ -587,5 +630,6 @@ mod tests {
         let reparsed: toml::Table = shown.parse().expect("print-config output is TOML");
         Config::from_table(reparsed).expect("and a valid config");
         assert!(!format!("{:?}", config.auth).contains("topsecret"));
+        assert!(!format!("{config:?}").contains(":pw@"), "Debug of the whole config too");
     }
 }

@@ -21,9 +21,10 @@ pub fn init(config: &Config, sentry: bool) -> Result<(), Error> {
         .map_err(|e| Error::Config(format!("log.level {:?}: {e}", config.log.level)))?;
     let writer = if config.log.to_file {
         let dir = config.data_dir.join("logs");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // Logs name accounts and client addresses: owner-only, like the database.
+        crate::private_files::create_dir(&dir)?;
         let path = dir.join("auraspeak-server.log");
-        let file = std::fs::OpenOptions::new()
+        let file = crate::private_files::file_options()
             .create(true)
             .append(true)
             .open(&path)

@@ -26,7 +26,10 @@ const DB_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub method: String,
+    /// One of a closed set (see [`method_label`]): the method is chosen by the client, and
+    /// hyper accepts any token as an extension method, so the raw text would let anyone
+    /// create a new series per request.
+    pub method: &'static str,
     /// The route template (`/api/v1/channels/{channel_id}/messages`), never the raw path,
     /// so IDs do not explode the number of series.
     pub route: String,
@@ -73,6 +76,22 @@ struct Buckets(&'static [f64]);
 impl MetricConstructor<Histogram> for Buckets {
     fn new_metric(&self) -> Histogram {
         Histogram::new(self.0.iter().copied())
+    }
+}
+
+/// The label for a request method: the standard methods by name, everything else (CONNECT,
+/// TRACE and any extension method a client invents) as `other`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 
@@ -250,8 +269,14 @@ impl Metrics {
         }
     }
 
-    pub fn observe_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let labels = HttpLabels { method: method.to_owned(), route: route.to_owned(), status };
+    pub fn observe_http(
+        &self,
+        method: &axum::http::Method,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let labels = HttpLabels { method: method_label(method), route: route.to_owned(), status };
         self.http.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 

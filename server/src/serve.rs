@@ -22,9 +22,9 @@ pub struct DataDirLock {
 
 impl DataDirLock {
     pub fn acquire(data_dir: &std::path::Path) -> Result<Self, Error> {
-        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        crate::private_files::create_dir(data_dir)?;
         let path = data_dir.join("auraspeak.lock");
-        let file = std::fs::OpenOptions::new()
+        let file = crate::private_files::file_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -90,7 +90,7 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
         Some(listen) => Some(serve_metrics(&state, listen).await?),
         None => None,
     };
-    let make_service = app.into_make_service_with_connect_info::<crate::tls::PeerAddr>();
+    let header_timeout = Duration::from_millis(state.config.http.header_read_timeout_ms);
     let mut served_leaf = tls.as_ref().and_then(|(_, leaf)| leaf.clone());
     observe_expiry(&state, served_leaf.as_ref());
     let task = match tls {
@@ -109,15 +109,9 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
                 observe_expiry(&state, served_leaf.as_ref());
                 tokio::spawn(acme.run(state.metrics.clone(), stop.clone()));
             }
-            tokio::spawn(async move {
-                axum::serve(listener, make_service)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-            })
+            tokio::spawn(crate::connections::serve(listener, app, header_timeout, stop))
         }
-        None => tokio::spawn(async move {
-            axum::serve(listener, make_service).with_graceful_shutdown(stop.cancelled_owned()).await
-        }),
+        None => tokio::spawn(crate::connections::serve(listener, app, header_timeout, stop)),
     };
     let tls_fingerprint = served_leaf.as_ref().map(|leaf| crate::tls::fingerprint(leaf));
     Ok(RunningServer { _lock: lock, addr, metrics_addr, tls_fingerprint, state, task })
@@ -144,8 +138,9 @@ async fn serve_metrics(state: &AppState, listen: SocketAddr) -> Result<SocketAdd
         }),
     );
     let stop = state.shutdown.clone();
+    let header_timeout = Duration::from_millis(state.config.http.header_read_timeout_ms);
     tokio::spawn(async move {
-        let served = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned());
+        let served = crate::connections::serve(listener, router, header_timeout, stop);
         if let Err(e) = served.await {
             tracing::error!(error = %e, "metrics listener failed");
         }

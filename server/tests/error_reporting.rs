@@ -81,6 +81,7 @@ async fn database_errors_reach_sentry_without_personal_data() {
         .env("AURASPEAK_VOICE__UDP_LISTEN", "127.0.0.1:0")
         .env("AURASPEAK_SENTRY__ENVIRONMENT", "test")
         .env("AURASPEAK_DATABASE__MAX_CONNECTIONS", "2")
+        .env("AURASPEAK_RATE_LIMIT__ENABLED", "false")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -101,6 +102,25 @@ async fn database_errors_reach_sentry_without_personal_data() {
         .expect("register");
     let body: serde_json::Value = reg.json().await.expect("json");
     let token = body["tokens"]["access_token"].as_str().expect("token").to_owned();
+    // A reused refresh token is logged (a breadcrumb) with the client's address. Each use
+    // is a request of its own, so the breadcrumb reaches the worker threads' scopes.
+    for _ in 0..4 {
+        let login = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"login": "reported", "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        let login: serde_json::Value = login.json().await.expect("json");
+        let refresh = login["tokens"]["refresh_token"].as_str().expect("refresh").to_owned();
+        for _ in 0..2 {
+            http.post(format!("{base}/api/v1/auth/refresh"))
+                .json(&json!({"refresh_token": refresh}))
+                .send()
+                .await
+                .expect("refresh");
+        }
+    }
 
     let Backend::Postgres { admin_url } = &backend else { unreachable!() };
     let name = db.url.rsplit('/').next().expect("name").to_owned();
@@ -137,6 +157,9 @@ async fn database_errors_reach_sentry_without_personal_data() {
     for private in [email, &token, "127.0.0.1\",\"ip_address"] {
         assert!(!report.contains(private), "personal data {private:?} in {report}");
     }
+    // The event itself (the envelope's headers name the DSN's host, which is no client).
+    let event = report.lines().find(|l| l.contains("\"level\":\"error\"")).expect("event");
+    assert!(!event.contains("127.0.0.1"), "a client address in {event}");
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
     db.drop_now().await;

@@ -151,3 +151,40 @@ async fn metrics_can_live_on_their_own_address() {
     assert!(resp.text().await.expect("body").contains("auraspeak_db_up"));
     s.stop().await;
 }
+
+/// The HTTP latency series, without their values.
+async fn http_series(s: &TestServer) -> HashSet<String> {
+    let text = reqwest::get(s.url("/metrics")).await.expect("scrape").text().await.expect("body");
+    samples(&text)
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| name.starts_with("auraspeak_http_request_duration_seconds"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invented_http_methods_create_no_new_series() {
+    let s = TestServer::start(&Backend::Sqlite).await;
+    let send = |method: String, path: &'static str| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid token");
+        s.http.request(method, s.url(path)).send()
+    };
+    // One odd request of each kind and a scrape of `/metrics` itself settle the series
+    // that legitimately exist.
+    for path in ["/api/v1/auth/login", "/no-such-route", "/metrics"] {
+        send("PROBE".into(), path).await.expect("answered");
+    }
+    http_series(&s).await;
+    let before = http_series(&s).await;
+    for i in 0..40 {
+        let method = format!("X{}{i}", "A".repeat(200));
+        for path in ["/api/v1/auth/login", "/no-such-route", "/metrics"] {
+            send(method.clone(), path).await.expect("answered");
+        }
+    }
+    let after = http_series(&s).await;
+    assert_eq!(after, before, "new series appeared: {:?}", after.difference(&before));
+    assert!(before.iter().any(|n| n.contains(r#"method="other""#)), "{before:?}");
+    assert!(!after.iter().any(|n| n.contains("PROBE") || n.contains("XAAA")));
+    s.stop().await;
+}

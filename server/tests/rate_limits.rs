@@ -14,6 +14,9 @@ backend_tests!(
     per_ip_limit_triggers_and_recovers,
     failed_logins_are_limited_per_account,
     forwarded_addresses_count_only_from_trusted_proxies,
+    every_forwarded_line_is_read_and_the_proxy_line_wins,
+    ipv6_clients_share_a_bucket_per_64,
+    username_and_email_share_one_failure_allowance,
 );
 
 async fn per_ip_limit_triggers_and_recovers(backend: Backend) {
@@ -120,5 +123,79 @@ async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
     assert_eq!(attempt_from(&s, "198.51.100.1").await, StatusCode::UNAUTHORIZED);
     assert_eq!(attempt_from(&s, "198.51.100.2").await, StatusCode::UNAUTHORIZED);
     assert_eq!(attempt_from(&s, "198.51.100.3").await, StatusCode::TOO_MANY_REQUESTS);
+    s.stop().await;
+}
+
+async fn attempt_through(s: &TestServer, lines: &[&str]) -> StatusCode {
+    let mut req = s.http.post(s.url("/api/v1/auth/login"));
+    for line in lines {
+        // reqwest appends: each call is a header line of its own.
+        req = req.header("x-forwarded-for", *line);
+    }
+    req.json(&json!({"login": "nobody", "password": PASSWORD})).send().await.expect("send").status()
+}
+
+async fn every_forwarded_line_is_read_and_the_proxy_line_wins(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_burst = 2;
+        c.rate_limit.auth_per_minute = 1;
+        c.http.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    // The client sends a made-up line of its own each time; the proxy appends a line
+    // with the address it really saw. Only the latter may pick the bucket.
+    for (claim, expected) in [
+        ("1.1.1.1", StatusCode::UNAUTHORIZED),
+        ("2.2.2.2", StatusCode::UNAUTHORIZED),
+        ("3.3.3.3", StatusCode::TOO_MANY_REQUESTS),
+    ] {
+        assert_eq!(attempt_through(&s, &[claim, "198.51.100.1"]).await, expected, "{claim}");
+    }
+    assert_eq!(
+        attempt_through(&s, &["198.51.100.1", "198.51.100.2"]).await,
+        StatusCode::UNAUTHORIZED,
+        "the proxy's client has a bucket of its own"
+    );
+    s.stop().await;
+}
+
+async fn ipv6_clients_share_a_bucket_per_64(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_burst = 2;
+        c.rate_limit.auth_per_minute = 1;
+        c.http.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    // A /64 is one subscriber, whatever address in it they pick.
+    assert_eq!(attempt_from(&s, "2001:db8:5:6::1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt_from(&s, "2001:db8:5:6:aaaa::2").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt_from(&s, "2001:db8:5:6:ffff::3").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(attempt_from(&s, "2001:db8:5:7::1").await, StatusCode::UNAUTHORIZED, "next /64");
+    s.stop().await;
+}
+
+async fn username_and_email_share_one_failure_allowance(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_burst = 1000;
+        c.rate_limit.auth_per_minute = 60_000;
+        c.rate_limit.login_failures_per_hour = 3;
+    })
+    .await;
+    s.register("shared").await;
+    for login in ["shared", "shared", "Shared@Example.com"] {
+        assert_error(
+            &s.login(login, "guess-guess-1").await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        );
+    }
+    // Two guesses by name and one by email used the account's whole allowance.
+    let (status, body) = s.login("shared", PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let (status, body) = s.login("shared@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     s.stop().await;
 }

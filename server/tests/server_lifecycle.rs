@@ -28,6 +28,14 @@ async fn probes_and_openapi(backend: Backend) {
 
     let resp = s.http.get(s.url("/healthz")).send().await.expect("send");
     assert!(resp.headers().get("x-request-id").is_some(), "every response carries a request id");
+    // A client cannot choose the id our logs file its request under.
+    let chosen = "attacker-chosen-id";
+    let resp = s.http.get(s.url("/no-such-route")).header("x-request-id", chosen).send().await;
+    let resp = resp.expect("send");
+    let id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert!(id.as_deref().is_some_and(|id| id != chosen && id.parse::<i64>().is_ok()), "{id:?}");
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["request_id"].as_str(), id.as_deref(), "the error names our id");
 
     let (status, doc) = s.get("/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);

@@ -90,6 +90,11 @@ error_codes! {
     ChannelFull = "channel_full",
     /// A voice request (offer, update) without having joined a voice channel first.
     NotInVoice = "not_in_voice",
+    /// This instance does not take new accounts.
+    RegistrationClosed = "registration_closed",
+    /// This instance takes new accounts by invitation only, and the request carried no
+    /// valid invite code.
+    InviteRequired = "invite_required",
 }
 
 impl Serialize for ErrorCode {
@@ -144,6 +149,7 @@ impl ErrorCode {
             Self::Timeout => 408,
             Self::ChannelFull => 403,
             Self::NotInVoice => 409,
+            Self::RegistrationClosed | Self::InviteRequired => 403,
         }
     }
 }

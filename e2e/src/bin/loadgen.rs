@@ -179,6 +179,7 @@ async fn register(base: &str, name: &str) -> anyhow::Result<ApiClient> {
         password: PASSWORD.into(),
         display_name: None,
         device_name: None,
+        invite: None,
     })
     .await
     .with_context(|| format!("register {name}"))?;

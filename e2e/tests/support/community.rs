@@ -29,6 +29,7 @@ pub async fn register(base: &str, username: &str) -> (ApiClient, AuthResponse) {
             password: PASSWORD.into(),
             display_name: None,
             device_name: Some("e2e".into()),
+            invite: None,
         })
         .await
         .expect("register");

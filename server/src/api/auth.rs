@@ -1,15 +1,16 @@
 //! `/api/v1/auth/*`: register, login, refresh, logout and the session list.
 
-use auraspeak_shared::ErrorBody;
 use auraspeak_shared::SessionId;
 use auraspeak_shared::v1::auth::{
     AuthResponse, LoginRequest, RefreshRequest, RegisterRequest, SessionList, Tokens,
 };
+use auraspeak_shared::{ErrorBody, ErrorCode};
 use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, Auth, ClientIp};
+use crate::config::Registration;
 use crate::state::AppState;
 
 /// Create an account and log in on this device.
@@ -18,6 +19,8 @@ use crate::state::AppState;
     responses(
         (status = 201, description = "Account created, session started", body = AuthResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 403, description = "registration_closed, or invite_required where registration is by invitation", body = ErrorBody),
+        (status = 404, description = "not_found: the invite given is unknown or expired", body = ErrorBody),
         (status = 409, description = "username_taken or email_taken", body = ErrorBody),
         (status = 422, description = "validation_failed or weak_password", body = ErrorBody),
         (status = 429, description = "rate_limited", body = ErrorBody),
@@ -27,8 +30,46 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, ApiJson<AuthResponse>), ApiError> {
+    // Checked before anything else, argon2 included: a closed door costs nothing.
+    let invite = admitted_by(&state, req.invite.as_deref()).await?;
     let response = state.accounts.register(req, ip).await?;
+    if let Some(code) = invite {
+        // Another registration may have used the invite's last use since the check; the
+        // account exists by then, so it simply does not join.
+        if let Err(e) = state.community.accept_invite(&code, response.user.id.as_i64()).await {
+            tracing::info!(error = ?e, "new account could not join through its invite");
+        }
+    }
     Ok((StatusCode::CREATED, ApiJson(response)))
+}
+
+/// Applies `auth.registration`; returns the invite code to join with, if one was given.
+async fn admitted_by(state: &AppState, invite: Option<&str>) -> Result<Option<String>, ApiError> {
+    let invite = invite.map(str::trim).filter(|c| !c.is_empty());
+    match (state.config.auth.registration, invite) {
+        (Registration::Closed, _) => Err(ApiError::new(
+            ErrorCode::RegistrationClosed,
+            "this server does not take new accounts; ask its administrator",
+        )),
+        (Registration::Invite, None) => Err(invite_required()),
+        (Registration::Invite, Some(code)) => match state.community.preview_invite(code).await {
+            Ok(_) => Ok(Some(code.to_owned())),
+            Err(_) => Err(invite_required()),
+        },
+        (Registration::Open, None) => Ok(None),
+        // Open doors still refuse a bad invite rather than quietly not joining.
+        (Registration::Open, Some(code)) => {
+            state.community.preview_invite(code).await?;
+            Ok(Some(code.to_owned()))
+        }
+    }
+}
+
+fn invite_required() -> ApiError {
+    ApiError::new(
+        ErrorCode::InviteRequired,
+        "this server takes new accounts by invitation: a valid invite code is needed",
+    )
 }
 
 /// Log in with a username or email address and start a session for this device.

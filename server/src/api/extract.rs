@@ -107,8 +107,14 @@ pub fn client_ip(parts: &Parts, trusted: &[crate::proxy::Cidr]) -> IpAddr {
         .extensions
         .get::<ConnectInfo<crate::tls::PeerAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| peer.0.ip());
-    let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    crate::proxy::client_address(peer, forwarded, trusted)
+    // Lines that are not text become an unparsable hop, which ends the walk there.
+    let lines: Vec<std::borrow::Cow<'_, str>> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .collect();
+    crate::proxy::client_address(peer, lines.iter().map(|line| &**line), trusted)
 }
 
 /// An authenticated caller: a valid access token whose session is still active.

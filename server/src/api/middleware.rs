@@ -51,7 +51,7 @@ pub async fn record_metrics(
     req: Request,
     next: Next,
 ) -> Response {
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
@@ -67,7 +67,7 @@ pub async fn rate_limit_by_ip(State(state): State<AppState>, req: Request, next:
     if let Some(limiter) = &state.auth_limiter {
         let (parts, body) = req.into_parts();
         let ip = client_ip(&parts, &state.trusted_proxies);
-        if let Err(wait) = limiter.try_acquire(&ip, Instant::now()) {
+        if let Err(wait) = limiter.try_acquire(&crate::proxy::rate_limit_key(ip), Instant::now()) {
             tracing::debug!(%ip, "rate limited");
             return ApiError::rate_limited(wait).into_response();
         }

@@ -41,7 +41,7 @@ fn decode(text: &str, source: &str) -> Result<Vec<u8>, Error> {
 
 fn create(path: &Path) -> Result<Vec<u8>, Error> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::private_files::create_dir(dir)?;
     }
     let mut secret = vec![0u8; GENERATED_BYTES];
     rand::fill(&mut secret[..]);

@@ -120,6 +120,13 @@ impl Connection {
     async fn next_frame(&mut self) -> Result<ClientFrame, Exit> {
         loop {
             let Some(message) = self.socket.recv().await else { return Err(Exit::Gone) };
+            // Every data and control frame counts: pings and binary frames cost the server
+            // work too (a pong, an error frame), so they must not slip past the limit.
+            if matches!(message, Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_)))
+                && self.limiter.try_acquire(&(), Instant::now()).is_err()
+            {
+                return Err(Exit::Close(close::RATE_LIMITED, "too many frames"));
+            }
             let text = match message {
                 Ok(Message::Text(text)) => text,
                 Ok(Message::Close(_)) => return Err(Exit::Gone),

@@ -55,7 +55,19 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub async fn open(path: &Path, readers: u32) -> Result<Self, Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            crate::private_files::create_dir(dir)?;
+        }
+        // SQLite would create the file 0644 (less the umask), and its -wal and -shm files
+        // take the database file's mode; an empty file is a valid new database, so create
+        // it ourselves, owner-only. A file left readable by an older version is narrowed.
+        crate::private_files::file_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        if crate::private_files::restrict(path)? {
+            tracing::warn!(path = %path.display(), "database file was readable by others; now 0600");
         }
         let base = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -133,8 +145,14 @@ impl Store for SqliteStore {
         let target =
             path.to_str().ok_or_else(|| Error::Config("backup path is not UTF-8".into()))?;
         // VACUUM INTO writes a compact, consistent snapshot while readers and the writer
-        // carry on; it refuses to overwrite an existing file, which is what we want.
-        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.writer).await?;
+        // carry on. It writes into an empty file but refuses any other existing one, so
+        // the file is created first, owner-only (a backup holds every password hash) and
+        // failing if something is there already.
+        crate::private_files::create_new(path)?;
+        if let Err(e) = sqlx::query("VACUUM INTO $1").bind(target).execute(&self.writer).await {
+            let _ = std::fs::remove_file(path);
+            return Err(e.into());
+        }
         Ok(())
     }
 

@@ -20,6 +20,11 @@ pub struct RegisterRequest {
     /// Shown in the session list, e.g. "Desktop (Linux)". At most 64 characters.
     #[serde(default)]
     pub device_name: Option<String>,
+    /// An invite code of a server on this instance. Required where registration is by
+    /// invitation; the new account then joins that server. Elsewhere it is optional and
+    /// joins the server all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,6 +117,8 @@ mod tests {
         let ok = r#"{"username":"ann","email":"a@b.co","password":"pw"}"#;
         let req: RegisterRequest = serde_json::from_str(ok).expect("parses");
         assert_eq!(req.display_name, None);
+        assert_eq!(req.invite, None);
+        assert!(!serde_json::to_string(&req).expect("json").contains("invite"));
         let typo = r#"{"username":"ann","email":"a@b.co","pasword":"pw"}"#;
         assert!(serde_json::from_str::<RegisterRequest>(typo).is_err());
         let extra = r#"{"username":"ann","email":"a@b.co","password":"pw","admin":true}"#;

@@ -84,6 +84,7 @@ pub async fn register(
         password,
         display_name: None,
         device_name: Some(device_name()),
+        invite: None,
     };
     let response = api.register(&request).await?;
     state.start_session(&app, api, response.user).await

@@ -49,6 +49,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
                 password: read_password(password_stdin)?,
                 display_name,
                 device_name: Some("auraspeak cli".into()),
+                invite: None,
             };
             let auth = api.register(&request).await?;
             logged_in(&profile, &api, &auth, &out)
