@@ -90,6 +90,9 @@ error_codes! {
     ChannelFull = "channel_full",
     /// A voice request (offer, update) without having joined a voice channel first.
     NotInVoice = "not_in_voice",
+    /// The message already carries the most distinct emoji it may (20); existing ones
+    /// can still be added to.
+    TooManyReactions = "too_many_reactions",
 }
 
 impl Serialize for ErrorCode {
@@ -144,6 +147,7 @@ impl ErrorCode {
             Self::Timeout => 408,
             Self::ChannelFull => 403,
             Self::NotInVoice => 409,
+            Self::TooManyReactions => 403,
         }
     }
 }

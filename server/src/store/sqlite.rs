@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 use super::community::{
     AdminUserRow, AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
     MemberRoleRow, MemberRow, MentionRow, MentionSet, MessageRow, NewAudit, NewChannel, NewMessage,
-    NewServer, OverwriteRow, ReactionCountRow, RoleRow, ServerRow, channel_columns,
+    NewServer, OverwriteRow, ReactionAdded, ReactionCountRow, RoleRow, ServerRow, channel_columns,
     impl_community_store, invite_columns, member_select, message_columns, role_columns,
     server_select,
 };
