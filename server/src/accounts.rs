@@ -19,6 +19,7 @@ use crate::api::extract::Auth;
 use crate::auth::password::{self, PasswordHasher};
 use crate::auth::tokens::{self, TokenKeys, TokenRejection};
 use crate::config::Config;
+use crate::events::{EventBus, Revocation};
 use crate::ids::{IdGenerator, unix_ms_now};
 use crate::rate_limit::KeyedLimiter;
 use crate::store::{
@@ -37,6 +38,10 @@ pub struct Accounts {
     refresh_ttl_ms: i64,
     /// Failed logins per account, from any address.
     login_failures: Option<KeyedLimiter<LoginKey>>,
+    /// Password changes per account: each one costs an argon2 verification.
+    password_changes: Option<KeyedLimiter<i64>>,
+    /// Where ended sessions are announced, so the gateway ends them at once.
+    events: Arc<dyn EventBus>,
 }
 
 /// What failed logins are counted against: the account itself, so its username and its
@@ -52,11 +57,16 @@ impl Accounts {
         config: &Config,
         store: Arc<dyn Store>,
         ids: Arc<IdGenerator>,
+        events: Arc<dyn EventBus>,
         secret: &[u8],
     ) -> Result<Self, crate::error::Error> {
         let days = i64::try_from(config.auth.refresh_token_ttl_days).unwrap_or(3650);
         let login_failures = config.rate_limit.enabled.then(|| {
             let n = config.rate_limit.login_failures_per_hour;
+            KeyedLimiter::new(n, n, Duration::from_secs(3600))
+        });
+        let password_changes = config.rate_limit.enabled.then(|| {
+            let n = config.rate_limit.password_changes_per_hour;
             KeyedLimiter::new(n, n, Duration::from_secs(3600))
         });
         Ok(Self {
@@ -66,6 +76,8 @@ impl Accounts {
             ids,
             refresh_ttl_ms: days * MS_PER_DAY,
             login_failures,
+            password_changes,
+            events,
         })
     }
 
@@ -219,6 +231,7 @@ impl Accounts {
         match outcome {
             RotateOutcome::Rotated(session) => self.tokens_for(&session, new_token, now),
             RotateOutcome::Reused(session_id) => {
+                self.events.revoke(Revocation::Session(session_id.as_i64()));
                 tracing::warn!(%session_id, %ip, "refresh token reused; session revoked");
                 Err(ApiError::new(
                     ErrorCode::RefreshTokenReused,
@@ -256,6 +269,7 @@ impl Accounts {
         self.store
             .revoke_session(auth.user_id, auth.session_id, RevokeReason::Logout, unix_ms_now())
             .await?;
+        self.events.revoke(Revocation::Session(auth.session_id.as_i64()));
         Ok(())
     }
 
@@ -282,6 +296,7 @@ impl Accounts {
             .revoke_session(auth.user_id, id, RevokeReason::RevokedByUser, unix_ms_now())
             .await?;
         if revoked {
+            self.events.revoke(Revocation::Session(id.as_i64()));
             Ok(())
         } else {
             Err(ApiError::new(ErrorCode::NotFound, "no such active session"))
@@ -301,8 +316,21 @@ impl Accounts {
         if !fields.is_empty() {
             return Err(ApiError::validation(fields));
         }
+        let now = Instant::now();
+        if let Some(limiter) = &self.password_changes {
+            limiter.try_acquire(&auth.user_id.as_i64(), now).map_err(ApiError::rate_limited)?;
+        }
         let user = self.user(auth.user_id).await?;
+        // Wrong current passwords count as failed logins of the account: someone holding
+        // a stolen access token must not guess the password faster than a login could.
+        let key = LoginKey::Account(user.id);
+        if let Some(limiter) = &self.login_failures {
+            limiter.check(&key, now).map_err(ApiError::rate_limited)?;
+        }
         if !self.hasher.verify(&req.current_password, Some(&user.password_hash)).await? {
+            if let Some(limiter) = &self.login_failures {
+                limiter.consume(&key, Instant::now());
+            }
             return Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
                 "the current password is wrong",
@@ -319,6 +347,10 @@ impl Accounts {
         let hash = self.hasher.hash(&req.new_password).await?;
         let revoked =
             self.store.change_password(auth.user_id, &hash, auth.session_id, unix_ms_now()).await?;
+        self.events.revoke(Revocation::User {
+            user_id: auth.user_id.as_i64(),
+            keep: Some(auth.session_id.as_i64()),
+        });
         tracing::info!(user_id = %auth.user_id, revoked, "password changed");
         Ok(())
     }

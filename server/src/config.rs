@@ -93,6 +93,10 @@ pub struct GatewayConfig {
     pub frames_per_minute: u32,
     pub frame_burst: u32,
     pub bus_capacity: usize,
+    /// Gateway sessions (connected or waiting for a resume) one account may hold.
+    pub max_sessions_per_user: usize,
+    /// How often the store is asked for sessions revoked by another process.
+    pub revocation_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -181,6 +185,18 @@ pub struct RateLimitConfig {
     pub auth_per_minute: u32,
     pub auth_burst: u32,
     pub login_failures_per_hour: u32,
+    pub password_changes_per_hour: u32,
+    pub messages_per_channel_5s: u32,
+    pub reaction_burst: u32,
+    pub reactions_per_minute: u32,
+    pub write_burst: u32,
+    pub writes_per_minute: u32,
+    pub moderation_burst: u32,
+    pub moderations_per_minute: u32,
+    pub identify_burst: u32,
+    pub identifies_per_minute: u32,
+    pub identify_ip_burst: u32,
+    pub identifies_per_minute_per_ip: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -289,6 +305,30 @@ impl Config {
         if self.http.header_read_timeout_ms < 100 {
             return fail("http.header_read_timeout_ms must be at least 100");
         }
+        let r = &self.rate_limit;
+        if [
+            r.password_changes_per_hour,
+            r.messages_per_channel_5s,
+            r.reaction_burst,
+            r.reactions_per_minute,
+            r.write_burst,
+            r.writes_per_minute,
+            r.moderation_burst,
+            r.moderations_per_minute,
+            r.identify_burst,
+            r.identifies_per_minute,
+            r.identify_ip_burst,
+            r.identifies_per_minute_per_ip,
+        ]
+        .contains(&0)
+        {
+            return fail(
+                "every rate_limit setting must be at least 1 (turn limits off with enabled = false)",
+            );
+        }
+        if self.gateway.max_sessions_per_user == 0 || self.gateway.revocation_poll_ms < 100 {
+            return fail("gateway: max_sessions_per_user >= 1, revocation_poll_ms >= 100");
+        }
         if self.http.max_body_bytes < 1024 {
             return fail("http.max_body_bytes must be at least 1024");
         }
@@ -381,10 +421,15 @@ impl Config {
              [auth]\naccess_token_ttl_secs = {}\nrefresh_token_ttl_days = {}\njwt_secret = {:?}\n\
              audience = {:?}\nmax_concurrent_hashes = {}\nregistration = \"{}\"\n\n[gateway]\nheartbeat_interval_ms = {}\n\
              resume_window_secs = {}\nresume_buffer_events = {}\nmax_frame_bytes = {}\n\
-             frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\n\n\
+             frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\nmax_sessions_per_user = {}\n\
+             revocation_poll_ms = {}\n\n\
              [voice]\nenabled = {}\nudp_listen = \"{}\"\npublic_addresses = {:?}\nreceive_slots = {}\n\
              default_bitrate_kbps = {}\nturn_urls = {:?}\nturn_secret = {:?}\nturn_ttl_secs = {}\n\n[metrics]\nenabled = {}\nlisten = {:?}\n\n[rate_limit]\nenabled = {}\n\
-             auth_per_minute = {}\nauth_burst = {}\nlogin_failures_per_hour = {}\n\n\
+             auth_per_minute = {}\nauth_burst = {}\nlogin_failures_per_hour = {}\n\
+             password_changes_per_hour = {}\nmessages_per_channel_5s = {}\nreaction_burst = {}\n\
+             reactions_per_minute = {}\nwrite_burst = {}\nwrites_per_minute = {}\nmoderation_burst = {}\n\
+             moderations_per_minute = {}\nidentify_burst = {}\nidentifies_per_minute = {}\n\
+             identify_ip_burst = {}\nidentifies_per_minute_per_ip = {}\n\n\
              [sentry]\ndsn = {:?}\nenvironment = {:?}\n\n[log]\nlevel = {:?}\nformat = \"{}\"\nto_file = {}\n",
             self.data_dir.display().to_string(),
             self.node_id,
@@ -420,6 +465,8 @@ impl Config {
             self.gateway.frames_per_minute,
             self.gateway.frame_burst,
             self.gateway.bus_capacity,
+            self.gateway.max_sessions_per_user,
+            self.gateway.revocation_poll_ms,
             self.voice.enabled,
             self.voice.udp_listen,
             self.voice.public_addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -434,6 +481,18 @@ impl Config {
             self.rate_limit.auth_per_minute,
             self.rate_limit.auth_burst,
             self.rate_limit.login_failures_per_hour,
+            self.rate_limit.password_changes_per_hour,
+            self.rate_limit.messages_per_channel_5s,
+            self.rate_limit.reaction_burst,
+            self.rate_limit.reactions_per_minute,
+            self.rate_limit.write_burst,
+            self.rate_limit.writes_per_minute,
+            self.rate_limit.moderation_burst,
+            self.rate_limit.moderations_per_minute,
+            self.rate_limit.identify_burst,
+            self.rate_limit.identifies_per_minute,
+            self.rate_limit.identify_ip_burst,
+            self.rate_limit.identifies_per_minute_per_ip,
             if self.sentry.dsn.is_empty() { "" } else { "<redacted>" },
             self.sentry.environment,
             self.log.level,

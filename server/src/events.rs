@@ -55,21 +55,52 @@ pub fn encode(event: &Event) -> Arc<str> {
     })
 }
 
+/// Login sessions that just ended. Not a client event: the gateway acts on it (ends the
+/// matching gateway sessions and their voice at once) instead of waiting for the client's
+/// next heartbeat, which a hostile client never sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// One login session (logout, remote revoke, refresh-token reuse).
+    Session(i64),
+    /// Every login session of a user but `keep` (password change keeps the caller's;
+    /// an account disabled by the administrator keeps none).
+    User { user_id: i64, keep: Option<i64> },
+}
+
+impl Revocation {
+    /// Whether a gateway session of `user_id` on login session `auth_session_id` ends.
+    pub fn ends(&self, user_id: i64, auth_session_id: i64) -> bool {
+        match *self {
+            Self::Session(id) => id == auth_session_id,
+            Self::User { user_id: user, keep } => user == user_id && keep != Some(auth_session_id),
+        }
+    }
+}
+
 pub trait EventBus: Send + Sync + 'static {
     fn publish(&self, envelope: Envelope);
     fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>>;
+    /// Announces ended login sessions to every gateway (on every node).
+    fn revoke(&self, revocation: Revocation);
+    fn revocations(&self) -> broadcast::Receiver<Revocation>;
 }
+
+/// Revocations are rare; a gateway that still falls this far behind re-checks every
+/// session against the store instead.
+const REVOCATION_CAPACITY: usize = 1024;
 
 /// In-process bus. A subscriber that falls more than `capacity` events behind loses its
 /// place (and its gateway session is invalidated) rather than holding memory forever.
 pub struct LocalBus {
     tx: broadcast::Sender<Arc<Envelope>>,
+    revoked: broadcast::Sender<Revocation>,
 }
 
 impl LocalBus {
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(16));
-        Self { tx }
+        let (revoked, _) = broadcast::channel(REVOCATION_CAPACITY);
+        Self { tx, revoked }
     }
 }
 
@@ -81,5 +112,14 @@ impl EventBus for LocalBus {
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>> {
         self.tx.subscribe()
+    }
+
+    fn revoke(&self, revocation: Revocation) {
+        // No gateway listening (the admin command's own process) is normal.
+        let _ = self.revoked.send(revocation);
+    }
+
+    fn revocations(&self) -> broadcast::Receiver<Revocation> {
+        self.revoked.subscribe()
     }
 }

@@ -19,7 +19,7 @@ use crate::config::GatewayConfig;
 use auraspeak_shared::UserId;
 use auraspeak_shared::v1::gateway::{Event, PresenceEntry, PresenceStatus};
 
-use crate::events::{Audience, Envelope, EventBus};
+use crate::events::{Audience, Envelope, EventBus, Revocation};
 use crate::store::Store;
 
 pub mod connection;
@@ -30,6 +30,12 @@ pub mod viewer;
 use resume::ResumeBuffer;
 use viewer::Admitted;
 pub use viewer::Viewer;
+
+/// How far back the store poll looks beyond its last run, for revocations stamped before
+/// their transaction committed or by a process whose clock is slightly off.
+const REVOCATION_SLACK_MS: i64 = 5_000;
+/// How far back to look again after the bus lost revocations.
+const REVOCATION_LAG_MS: i64 = 60_000;
 
 /// One gateway session: survives disconnects for the resume window.
 pub struct Session {
@@ -120,14 +126,17 @@ impl Gateway {
         self.bus.subscribe()
     }
 
-    /// Starts a session for `user_id` whose pump follows `rx` through `viewer`.
+    /// Starts a session for `user_id` whose pump follows `rx` through `viewer`, or `None`
+    /// when the account holds `max_sessions_per_user` sessions that are all connected.
+    /// A session waiting for a resume makes room: the oldest such is ended (the client
+    /// that left it has evidently identified afresh instead).
     pub fn start_session(
         self: &Arc<Self>,
         user_id: i64,
         auth_session_id: i64,
         viewer: Viewer,
         rx: broadcast::Receiver<Arc<crate::events::Envelope>>,
-    ) -> Arc<Session> {
+    ) -> Option<Arc<Session>> {
         let mut raw = [0u8; 16];
         rand::fill(&mut raw);
         let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
@@ -140,13 +149,36 @@ impl Gateway {
             invalid: AtomicBool::new(false),
             generation: AtomicU64::new(0),
         });
-        self.sessions().insert(id, session.clone());
+        let evicted = {
+            // Counted and inserted under one lock, so concurrent identifies cannot both
+            // take the last place.
+            let mut sessions = self.sessions();
+            let mine: Vec<&Arc<Session>> =
+                sessions.values().filter(|s| s.user_id == user_id && !s.is_invalid()).collect();
+            let mut evicted = None;
+            if mine.len() >= self.config.max_sessions_per_user {
+                let oldest_detached = mine
+                    .iter()
+                    .filter_map(|s| s.lock().detached_since().map(|since| (since, s.id.clone())))
+                    .min();
+                let (_, oldest) = oldest_detached?;
+                evicted = sessions.remove(&oldest);
+            }
+            sessions.insert(id, session.clone());
+            evicted
+        };
+        if let Some(old) = evicted {
+            old.invalidate();
+            if let Some(voice) = self.voice.get() {
+                voice.leave(&old.id);
+            }
+        }
         let gateway = self.clone();
         let pump_session = session.clone();
         tokio::spawn(async move {
             gateway.pump(pump_session, rx, viewer).await;
         });
-        session
+        Some(session)
     }
 
     async fn pump(
@@ -207,6 +239,85 @@ impl Gateway {
         if let Some(voice) = self.voice.get() {
             voice.leave(&session.id);
         }
+    }
+
+    /// Starts the task that ends gateway sessions whose login session was revoked.
+    pub fn spawn_revocation_follower(self: &Arc<Self>) {
+        // Subscribed here, before returning, so no revocation after start-up is missed.
+        let rx = self.bus.revocations();
+        tokio::spawn(self.clone().follow_revocations(rx));
+    }
+
+    /// Ends every gateway session a revocation names, at once and whatever its client
+    /// does: its connection gets `invalid_session` and closes with "session revoked", it
+    /// can no longer be resumed (even in the resume window), and its voice ends.
+    pub fn handle_revocation(&self, revocation: Revocation) {
+        let ended: Vec<Arc<Session>> = {
+            let mut sessions = self.sessions();
+            let ids: Vec<String> = sessions
+                .values()
+                .filter(|s| revocation.ends(s.user_id, s.auth_session_id))
+                .map(|s| s.id.clone())
+                .collect();
+            ids.iter().filter_map(|id| sessions.remove(id)).collect()
+        };
+        for session in ended {
+            tracing::info!(
+                session = session.id,
+                user_id = session.user_id,
+                "gateway session revoked"
+            );
+            session.invalidate();
+            if let Some(voice) = self.voice.get() {
+                voice.leave(&session.id);
+            }
+        }
+    }
+
+    /// Follows revocations from the bus (this process) and, once per poll interval, from
+    /// the store: the `admin` command runs in a process of its own and cannot reach this
+    /// bus, and a multi-node bus may lose messages.
+    async fn follow_revocations(self: Arc<Self>, mut rx: broadcast::Receiver<Revocation>) {
+        let mut poll =
+            tokio::time::interval(Duration::from_millis(self.config.revocation_poll_ms.max(100)));
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut since = crate::ids::unix_ms_now();
+        loop {
+            tokio::select! {
+                received = rx.recv() => match received {
+                    Ok(revocation) => self.handle_revocation(revocation),
+                    // Missed some: the next poll of the store finds them.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        since = since.saturating_sub(REVOCATION_LAG_MS);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = poll.tick() => {
+                    let now = crate::ids::unix_ms_now();
+                    if self.sessions().is_empty() {
+                        since = now;
+                        continue;
+                    }
+                    // Look back a little: a revocation is stamped before its transaction
+                    // commits, and another process's clock may differ slightly.
+                    match self.store.revoked_sessions_since(since.saturating_sub(REVOCATION_SLACK_MS)).await {
+                        Ok(ids) => {
+                            for id in ids {
+                                self.handle_revocation(Revocation::Session(id));
+                            }
+                            since = now;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot poll revoked sessions"),
+                    }
+                }
+                () = self.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Gateway sessions of `user_id` that are alive (connected or waiting for a resume).
+    pub fn sessions_of(&self, user_id: i64) -> usize {
+        self.sessions().values().filter(|s| s.user_id == user_id && !s.is_invalid()).count()
     }
 
     /// Whether the login session behind a gateway session is still valid.

@@ -6,6 +6,7 @@
 //! backends). `serve` wires them to a socket; `config` is the one typed configuration,
 //! passed in rather than read from globals.
 
+pub mod account_limits;
 pub mod accounts;
 pub mod acme;
 pub mod admin;

@@ -78,6 +78,7 @@ pub async fn start(config: Config) -> Result<RunningServer, Error> {
         })?;
         let _ = state.gateway.voice.set(voice);
     }
+    state.gateway.spawn_revocation_follower();
     let app = api::app(state.clone());
     let stop = state.shutdown.clone();
     tokio::spawn(crate::metrics::probe_database(

@@ -31,6 +31,8 @@ pub struct AppState {
     pub ids: Arc<IdGenerator>,
     /// Requests to the account routes per client IP; `None` when limits are disabled.
     pub auth_limiter: Option<Arc<KeyedLimiter<IpAddr>>>,
+    /// What each account may do how often; `None` when limits are disabled.
+    pub limits: Option<Arc<crate::account_limits::AccountLimits>>,
     /// Cancelled when the server begins shutting down; long-lived connections (the
     /// gateway) watch it to close with a proper close code.
     pub shutdown: CancellationToken,
@@ -43,7 +45,9 @@ impl AppState {
         let store: Arc<dyn Store> =
             Arc::new(crate::store::timed::TimedStore::new(store, db_latency.clone()));
         let ids = Arc::new(IdGenerator::new(config.node_id));
-        let accounts = Arc::new(Accounts::new(&config, store.clone(), ids.clone(), secret)?);
+        let events: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.gateway.bus_capacity));
+        let accounts =
+            Arc::new(Accounts::new(&config, store.clone(), ids.clone(), events.clone(), secret)?);
         let auth_limiter = config.rate_limit.enabled.then(|| {
             Arc::new(KeyedLimiter::new(
                 config.rate_limit.auth_burst,
@@ -51,9 +55,9 @@ impl AppState {
                 Duration::from_secs(60),
             ))
         });
-        let events: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.gateway.bus_capacity));
         let community = Arc::new(Community::new(store.clone(), ids.clone(), events.clone()));
         let trusted_proxies = config.trusted_proxies()?.into();
+        let config_rate_limit = config.rate_limit.clone();
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::new(store.clone(), db_latency));
         let gateway = Arc::new(Gateway::new(
@@ -76,6 +80,7 @@ impl AppState {
             trusted_proxies,
             ids,
             auth_limiter,
+            limits: crate::account_limits::AccountLimits::new(&config_rate_limit).map(Arc::new),
             shutdown,
         })
     }

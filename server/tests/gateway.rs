@@ -25,6 +25,7 @@ backend_tests!(
     misbehaving_clients_get_codes_not_crashes,
     reactions_mentions_typing_and_read_state,
     presence_follows_connections_and_choices,
+    invisible_user_never_shows_online_on_reconnect_or_resume,
     slow_reader_is_disconnected_not_buffered,
 );
 
@@ -526,6 +527,53 @@ async fn presence_follows_connections_and_choices(backend: Backend) {
         Some(PresenceStatus::Offline),
         "last connection gone"
     );
+    s.stop().await;
+}
+
+async fn invisible_user_never_shows_online_on_reconnect_or_resume(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let t = setup(&s).await;
+    let mut watcher = Gw::connect(&s.base).await;
+    watcher.identify(&t.member).await;
+    assert_eq!(next_presence(&mut watcher).await, Some(PresenceStatus::Online), "own presence");
+
+    let mut owner = Gw::connect(&s.base).await;
+    owner.identify(&t.owner).await;
+    assert_eq!(next_presence(&mut watcher).await, Some(PresenceStatus::Online));
+    owner.send(&ClientFrame::SetPresence { status: PresenceStatus::Invisible }).await;
+    assert_eq!(next_presence(&mut watcher).await, Some(PresenceStatus::Offline));
+
+    // Logging in again (the client has not repeated its choice yet)...
+    owner.cut();
+    let mut owner = Gw::connect(&s.base).await;
+    let ready = owner.identify(&t.owner).await;
+    // ...and resuming after a network blip.
+    owner.cut();
+    tokio::time::sleep(QUIET).await;
+    let mut resumed = Gw::connect(&s.base).await;
+    resumed
+        .send(&ClientFrame::Resume {
+            token: t.owner.clone(),
+            session_id: ready.session_id,
+            seq: ready.seq,
+        })
+        .await;
+    assert!(
+        matches!(resumed.next_control(SOON).await, Next::Frame(ServerFrame::Resumed { .. })),
+        "resumed"
+    );
+    // Nobody saw the owner online meanwhile: not in a fresh READY...
+    let mut late = Gw::connect(&s.base).await;
+    let ready = late.identify(&t.member).await;
+    assert!(
+        ready.presences.iter().all(|p| p.user_id.to_string() == t.member_id),
+        "{:?}",
+        ready.presences
+    );
+    // ...nor live: the next presence the watcher gets is the owner's next choice (events
+    // arrive in order, so an Online announced before it would come first).
+    resumed.send(&ClientFrame::SetPresence { status: PresenceStatus::DoNotDisturb }).await;
+    assert_eq!(next_presence(&mut watcher).await, Some(PresenceStatus::DoNotDisturb));
     s.stop().await;
 }
 

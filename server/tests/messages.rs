@@ -8,7 +8,12 @@ use harness::{Backend, TestServer, access, assert_error};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-backend_tests!(history_pages_by_id, nonce_makes_sends_idempotent, edit_and_delete_rules);
+backend_tests!(
+    history_pages_by_id,
+    nonce_makes_sends_idempotent,
+    edit_and_delete_rules,
+    reactions_are_single_emoji_and_at_most_twenty_kinds,
+);
 
 struct Room {
     owner: String,
@@ -210,5 +215,86 @@ async fn edit_and_delete_rules(backend: Backend) {
         )
         .await;
     assert_error(&wrong_channel, StatusCode::NOT_FOUND, "not_found");
+    s.stop().await;
+}
+
+/// The path segment for an emoji: percent-encoded UTF-8.
+fn encoded(emoji: &str) -> String {
+    emoji.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+async fn reactions_are_single_emoji_and_at_most_twenty_kinds(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let r = room(&s).await;
+    let (_, m) = send(&s, &r, &r.owner, json!({"content": "vote"})).await;
+    let base = format!(
+        "/api/v1/channels/{}/messages/{}/reactions",
+        r.channel,
+        m["id"].as_str().expect("id")
+    );
+    let react = |token: &str, emoji: &str| {
+        let path = format!("{base}/{}/@me", encoded(emoji));
+        let token = token.to_owned();
+        let s = &s;
+        async move { s.send(Method::PUT, &path, Some(&token), None).await }
+    };
+    // One emoji per reaction: a row of them, or half a flag, is refused.
+    for bad in ["👍👍", "🇩🇪🇫🇷", "🇩", "👍\u{200D}", ":+1:"] {
+        assert_error(
+            &react(&r.owner, bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+    }
+    // Twenty different emoji (U+1F600 onwards), then no more new ones.
+    let emoji: Vec<String> =
+        (0x1F600..0x1F600 + 21).map(|c| char::from_u32(c).expect("emoji").to_string()).collect();
+    for e in &emoji[..20] {
+        assert_eq!(react(&r.owner, e).await.0, StatusCode::NO_CONTENT, "{e}");
+    }
+    assert_error(&react(&r.owner, &emoji[20]).await, StatusCode::FORBIDDEN, "too_many_reactions");
+    assert_error(&react(&r.member, &emoji[20]).await, StatusCode::FORBIDDEN, "too_many_reactions");
+    // Existing ones can still be added to, and reacting twice changes nothing.
+    assert_eq!(react(&r.member, &emoji[3]).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(react(&r.owner, &emoji[3]).await.0, StatusCode::NO_CONTENT);
+    // Taking the only reaction of one kind back makes room for a new kind.
+    let (status, _) = s
+        .send(Method::DELETE, &format!("{base}/{}/@me", encoded(&emoji[0])), Some(&r.owner), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(react(&r.member, &emoji[20]).await.0, StatusCode::NO_CONTENT);
+
+    // History carries each message's own reactions, in the order they first appeared.
+    let (_, other) = send(&s, &r, &r.member, json!({"content": "other"})).await;
+    let other_base = format!(
+        "/api/v1/channels/{}/messages/{}/reactions",
+        r.channel,
+        other["id"].as_str().expect("id")
+    );
+    let (status, _) = s
+        .send(Method::PUT, &format!("{other_base}/{}/@me", encoded("👍")), Some(&r.owner), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, page) =
+        s.get(&format!("/api/v1/channels/{}/messages", r.channel), Some(&r.member)).await;
+    let messages = page["messages"].as_array().expect("messages");
+    let reactions = |content: &str| -> Vec<(String, u64, bool)> {
+        let m = messages.iter().find(|m| m["content"] == content).expect("message");
+        m["reactions"]
+            .as_array()
+            .expect("reactions")
+            .iter()
+            .map(|r| {
+                let emoji = r["emoji"].as_str().expect("emoji").to_owned();
+                (emoji, r["count"].as_u64().expect("count"), r["me"].as_bool().expect("me"))
+            })
+            .collect()
+    };
+    let vote = reactions("vote");
+    assert_eq!(vote.len(), 20, "{vote:?}");
+    assert_eq!(vote[0], (emoji[1].clone(), 1, false));
+    assert_eq!(vote[2], (emoji[3].clone(), 2, true));
+    assert_eq!(vote[19], (emoji[20].clone(), 1, true));
+    assert_eq!(reactions("other"), vec![("👍".to_owned(), 1, false)]);
     s.stop().await;
 }

@@ -95,6 +95,9 @@ error_codes! {
     /// This instance takes new accounts by invitation only, and the request carried no
     /// valid invite code.
     InviteRequired = "invite_required",
+    /// The message already carries the most distinct emoji it may (20); existing ones
+    /// can still be added to.
+    TooManyReactions = "too_many_reactions",
 }
 
 impl Serialize for ErrorCode {
@@ -150,6 +153,7 @@ impl ErrorCode {
             Self::ChannelFull => 403,
             Self::NotInVoice => 409,
             Self::RegistrationClosed | Self::InviteRequired => 403,
+            Self::TooManyReactions => 403,
         }
     }
 }

@@ -100,26 +100,91 @@ pub fn validate_device_name(name: &str) -> Result<(), &'static str> {
 /// Longest reaction, in characters: family and flag sequences join up to ~10 code points.
 pub const EMOJI_MAX_CHARS: usize = 16;
 
-/// A reaction must be Unicode emoji: pictographs with their joiners, modifiers and
-/// variation selectors, keycaps, or flags. Text, markup and custom names are refused.
-pub fn validate_emoji(emoji: &str) -> Result<(), &'static str> {
-    let count = emoji.chars().count();
-    if count == 0 || count > EMOJI_MAX_CHARS {
-        return Err("must be one emoji");
+/// Distinct emoji one message may carry (Discord's rule): a new emoji beyond this is
+/// refused, reacting with one already there still works.
+pub const MAX_DISTINCT_REACTIONS: usize = 20;
+
+fn is_pictograph(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF
+        | 0x2190..=0x21FF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE
+        | 0x203C | 0x2049 | 0x2122 | 0x2139 | 0x24C2 | 0x25AA..=0x25FE)
+}
+
+fn is_regional_indicator(c: char) -> bool {
+    matches!(u32::from(c), 0x1F1E6..=0x1F1FF)
+}
+
+fn is_skin_tone(c: char) -> bool {
+    matches!(u32::from(c), 0x1F3FB..=0x1F3FF)
+}
+
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE0F}' | '\u{FE0E}')
+}
+
+/// Tag characters spell subdivision flags (England, Scotland) after a black flag.
+fn is_tag(c: char) -> bool {
+    matches!(u32::from(c), 0xE0020..=0xE007E)
+}
+
+/// Reads one emoji element at the start of `rest` (a pictograph with its optional
+/// presentation selector, skin tone and tag spelling) and returns what follows it.
+fn emoji_element(rest: &[char]) -> Option<&[char]> {
+    let (&base, mut rest) = rest.split_first()?;
+    if !is_pictograph(base) || is_regional_indicator(base) || is_skin_tone(base) {
+        return None;
     }
-    let is_pictograph = |c: char| {
-        matches!(u32::from(c),
-            0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF
-            | 0x2190..=0x21FF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE
-            | 0x203C | 0x2049 | 0x2122 | 0x2139 | 0x24C2 | 0x25AA..=0x25FE)
-    };
-    let is_joiner =
-        |c: char| matches!(u32::from(c), 0x200D | 0xFE0F | 0xFE0E | 0x20E3 | 0xE0020..=0xE007F);
-    let is_keycap_base = |c: char| c.is_ascii_digit() || c == '#' || c == '*';
-    let all_allowed = emoji.chars().all(|c| is_pictograph(c) || is_joiner(c) || is_keycap_base(c));
-    let keycap = emoji.contains('\u{20E3}');
-    if !all_allowed || !(emoji.chars().any(is_pictograph) || keycap) {
-        return Err("must be one emoji");
+    if let Some((&c, tail)) = rest.split_first()
+        && is_variation_selector(c)
+    {
+        rest = tail;
+    }
+    if let Some((&c, tail)) = rest.split_first()
+        && is_skin_tone(c)
+    {
+        rest = tail;
+    }
+    if rest.first().is_some_and(|&c| is_tag(c)) {
+        let tags = rest.iter().take_while(|&&c| is_tag(c)).count();
+        match rest.get(tags) {
+            Some('\u{E007F}') => rest = &rest[tags + 1..],
+            _ => return None,
+        }
+    }
+    Some(rest)
+}
+
+/// A reaction must be exactly one Unicode emoji: a pictograph (with its presentation
+/// selector and skin tone), a ZWJ sequence of such, a keycap or a flag. Text, markup,
+/// custom names and several emoji in a row are refused: each distinct string is a new
+/// reaction, so anything looser would make the number of "emoji" unbounded.
+pub fn validate_emoji(emoji: &str) -> Result<(), &'static str> {
+    const ONE: &str = "must be exactly one emoji";
+    let chars: Vec<char> = emoji.chars().collect();
+    if chars.is_empty() || chars.len() > EMOJI_MAX_CHARS {
+        return Err(ONE);
+    }
+    // A flag: exactly two regional indicators.
+    if chars.iter().all(|&c| is_regional_indicator(c)) {
+        return if chars.len() == 2 { Ok(()) } else { Err(ONE) };
+    }
+    // A keycap: digit, # or *, an optional presentation selector, the keycap mark.
+    if let [base, rest @ ..] = chars.as_slice()
+        && (base.is_ascii_digit() || *base == '#' || *base == '*')
+    {
+        return match rest {
+            ['\u{20E3}'] | ['\u{FE0F}', '\u{20E3}'] => Ok(()),
+            _ => Err(ONE),
+        };
+    }
+    // Otherwise elements joined by zero-width joiners, and nothing else.
+    let mut rest = emoji_element(&chars).ok_or(ONE)?;
+    while let Some((&c, tail)) = rest.split_first() {
+        if c != '\u{200D}' {
+            return Err(ONE);
+        }
+        rest = emoji_element(tail).ok_or(ONE)?;
     }
     Ok(())
 }
@@ -169,6 +234,9 @@ mod tests {
             "1\u{FE0F}\u{20E3}",
             "👋🏽",
             "🏳\u{FE0F}\u{200D}🌈",
+            "#\u{20E3}",
+            "👩🏻\u{200D}❤\u{FE0F}\u{200D}💋\u{200D}👨🏼",
+            "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
         ] {
             assert!(validate_emoji(ok).is_ok(), "{ok:?}");
         }
@@ -181,6 +249,17 @@ mod tests {
             "1",
             "👍👍👍👍👍👍👍👍👍👍👍👍👍👍👍👍👍",
             "\u{200D}x",
+            // Several emoji are several reactions, not one: each new string would be a
+            // new distinct reaction.
+            "👍👍",
+            "🇩🇪🇫🇷",
+            "🇩",
+            "👍\u{200D}",
+            "🏽",
+            "1\u{20E3}1\u{20E3}",
+            // Tag characters only after a flag, ending with the cancel tag.
+            "👍\u{E0041}",
+            "\u{FE0F}",
         ] {
             assert!(validate_emoji(bad).is_err(), "{bad:?}");
         }

@@ -5,7 +5,9 @@
 #[path = "support/props.rs"]
 mod props;
 
-use auraspeak_shared::v1::channels::{Channel, ChannelKind, OverwriteKind, PermissionOverwrite};
+use auraspeak_shared::v1::channels::{
+    Channel, ChannelKind, ChannelPermissions, OverwriteKind, PermissionOverwrite,
+};
 use auraspeak_shared::v1::gateway::{ClientFrame, Event, PresenceStatus, ServerFrame};
 use auraspeak_shared::v1::messages::{Message, ReactionCount};
 use auraspeak_shared::v1::servers::{Member, Role, Server, ServerDetail};
@@ -111,12 +113,14 @@ fn channel() -> impl Strategy<Value = Channel> {
         (channel_id(), server_id(), kind, any::<String>(), any::<Option<String>>()),
         (any::<i64>(), prop::option::of(channel_id()), any::<Option<i64>>(), any::<Option<i64>>()),
         prop::collection::vec(overwrite, 0..3),
+        any::<bool>(),
     )
         .prop_map(
             |(
                 (id, server_id, kind, name, topic),
                 (position, parent_id, bitrate_kbps, user_limit),
                 overwrites,
+                permissions_synced,
             )| Channel {
                 id,
                 server_id,
@@ -128,8 +132,17 @@ fn channel() -> impl Strategy<Value = Channel> {
                 bitrate_kbps,
                 user_limit,
                 overwrites,
+                permissions_synced,
             },
         )
+}
+
+fn channel_permissions() -> impl Strategy<Value = Vec<ChannelPermissions>> {
+    prop::collection::vec(
+        (channel_id(), perms())
+            .prop_map(|(channel_id, permissions)| ChannelPermissions { channel_id, permissions }),
+        0..3,
+    )
 }
 
 fn member() -> impl Strategy<Value = Member> {
@@ -209,11 +222,23 @@ fn event() -> impl Strategy<Value = Event> {
             prop::collection::vec(channel(), 0..3),
             prop::collection::vec(role(), 0..3),
             member(),
-            perms()
+            perms(),
+            channel_permissions(),
         )
-            .prop_map(|(server, channels, roles, me, my_permissions)| Event::ServerJoin {
-                detail: Box::new(ServerDetail { server, channels, roles, me, my_permissions }),
-            }),
+            .prop_map(
+                |(server, channels, roles, me, my_permissions, channel_permissions)| {
+                    Event::ServerJoin {
+                        detail: Box::new(ServerDetail {
+                            server,
+                            channels,
+                            roles,
+                            me,
+                            my_permissions,
+                            channel_permissions,
+                        }),
+                    }
+                }
+            ),
         (server_id(), member())
             .prop_map(|(server_id, member)| Event::MemberAdd { server_id, member }),
         (server_id(), member())
@@ -243,6 +268,13 @@ fn event() -> impl Strategy<Value = Event> {
         }),
         (any::<u8>(), prop::option::of(user()))
             .prop_map(|(slot, user_id)| Event::VoiceSlot { slot, user_id }),
+        (server_id(), perms(), channel_permissions()).prop_map(
+            |(server_id, my_permissions, channel_permissions)| Event::PermissionsUpdate {
+                server_id,
+                my_permissions,
+                channel_permissions,
+            }
+        ),
     ]
 }
 

@@ -127,6 +127,14 @@ fn warn_unsaved(e: &auraspeak_client::Error) {
     tracing::warn!("could not update the saved session: {e}");
 }
 
+/// Tells the server the user's chosen status unless it is the default.
+async fn repeat_presence(state: &AppState, gateway: &GatewayHandle) {
+    let presence = crate::settings::load_app(&state.store()).presence;
+    if presence != PresenceStatus::Online {
+        let _ = gateway.send(ClientFrame::SetPresence { status: presence }).await;
+    }
+}
+
 /// Forwards the gateway's events: all dispatches to the UI, voice signaling to the call,
 /// messages into the local cache.
 async fn pump(app: AppHandle, gateway: GatewayHandle, mut events: GatewayEvents) {
@@ -136,15 +144,15 @@ async fn pump(app: AppHandle, gateway: GatewayHandle, mut events: GatewayEvents)
         state.voice.forward(&app, &event);
         match event {
             GatewayEvent::Ready { ready, .. } => {
-                // A new session starts online; the user's chosen status is said again.
-                let presence = crate::settings::load_app(&state.store()).presence;
-                if presence != PresenceStatus::Online {
-                    let _ = gateway.send(ClientFrame::SetPresence { status: presence }).await;
-                }
+                // The server keeps the chosen status while it runs; after its restart a
+                // new session starts online, so the choice is said again.
+                repeat_presence(&state, &gateway).await;
                 let _ = ConnectionChanged { state: ConnectionState::Live, ready: Some(ready) }
                     .emit(&app);
             }
             GatewayEvent::Resumed { .. } => {
+                // A choice made while the connection was down never reached the server.
+                repeat_presence(&state, &gateway).await;
                 let _ = ConnectionChanged { state: ConnectionState::Live, ready: None }.emit(&app);
             }
             GatewayEvent::Dispatch { event, .. } => {

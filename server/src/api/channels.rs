@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::account_limits::{Action, limited};
 use crate::state::AppState;
 
 /// Create a channel (MANAGE_CHANNELS).
@@ -25,6 +26,7 @@ pub async fn create_channel(
     ApiPath(server_id): ApiPath<Snowflake>,
     ApiJson(req): ApiJson<CreateChannelRequest>,
 ) -> Result<(StatusCode, ApiJson<Channel>), ApiError> {
+    limited(&state, Action::Write, &auth)?;
     let channel = state.community.create_channel(server_id, auth.user_id.as_i64(), req).await?;
     Ok((StatusCode::CREATED, ApiJson(channel)))
 }
@@ -39,6 +41,7 @@ pub async fn update_channel(
     ApiPath(channel_id): ApiPath<Snowflake>,
     ApiJson(req): ApiJson<UpdateChannelRequest>,
 ) -> Result<ApiJson<Channel>, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     Ok(ApiJson(state.community.update_channel(channel_id, auth.user_id.as_i64(), req).await?))
 }
 
@@ -51,6 +54,7 @@ pub async fn delete_channel(
     auth: Auth,
     ApiPath(channel_id): ApiPath<Snowflake>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state.community.delete_channel(channel_id, auth.user_id.as_i64()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -66,6 +70,7 @@ pub async fn set_overwrite(
     ApiPath((channel_id, kind, target)): ApiPath<(Snowflake, OverwriteKind, Snowflake)>,
     ApiJson(req): ApiJson<SetOverwriteRequest>,
 ) -> Result<ApiJson<Channel>, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     let channel =
         state.community.set_overwrite(channel_id, auth.user_id.as_i64(), kind, target, req).await?;
     Ok(ApiJson(channel))
@@ -80,6 +85,7 @@ pub async fn delete_overwrite(
     auth: Auth,
     ApiPath((channel_id, kind, target)): ApiPath<(Snowflake, OverwriteKind, Snowflake)>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state.community.delete_overwrite(channel_id, auth.user_id.as_i64(), kind, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -96,6 +102,9 @@ pub async fn send_message(
     ApiPath(channel_id): ApiPath<Snowflake>,
     ApiJson(req): ApiJson<SendMessageRequest>,
 ) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
+    if let Some(limits) = &state.limits {
+        limits.message(auth.user_id, channel_id.as_i64())?;
+    }
     let (message, created) =
         state.community.send_message(channel_id, auth.user_id.as_i64(), req).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -125,6 +134,7 @@ pub async fn edit_message(
     ApiPath((channel_id, message_id)): ApiPath<(Snowflake, Snowflake)>,
     ApiJson(req): ApiJson<EditMessageRequest>,
 ) -> Result<ApiJson<Message>, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     let message =
         state.community.edit_message(channel_id, message_id, auth.user_id.as_i64(), req).await?;
     Ok(ApiJson(message))
@@ -139,6 +149,7 @@ pub async fn delete_message(
     auth: Auth,
     ApiPath((channel_id, message_id)): ApiPath<(Snowflake, Snowflake)>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state.community.delete_message(channel_id, message_id, auth.user_id.as_i64()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -152,6 +163,7 @@ pub async fn add_reaction(
     auth: Auth,
     ApiPath((channel_id, message_id, emoji)): ApiPath<(Snowflake, Snowflake, String)>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::React, &auth)?;
     state.community.add_reaction(channel_id, message_id, auth.user_id.as_i64(), &emoji).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -195,6 +207,7 @@ pub async fn ack(
     ApiPath(channel_id): ApiPath<Snowflake>,
     ApiJson(req): ApiJson<AckRequest>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state.community.ack(channel_id, auth.user_id.as_i64(), req).await?;
     Ok(StatusCode::NO_CONTENT)
 }

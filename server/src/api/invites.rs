@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, Auth};
+use crate::account_limits::{Action, limited};
 use crate::state::AppState;
 
 /// What an invite leads to: server name and member count. No account needed.
@@ -30,6 +31,7 @@ pub async fn accept_invite(
     auth: Auth,
     ApiPath(code): ApiPath<String>,
 ) -> Result<ApiJson<Server>, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     Ok(ApiJson(state.community.accept_invite(&code, auth.user_id.as_i64()).await?))
 }
 
@@ -42,6 +44,7 @@ pub async fn delete_invite(
     auth: Auth,
     ApiPath(code): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state.community.delete_invite(&code, auth.user_id.as_i64()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

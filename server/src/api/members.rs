@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::account_limits::{Action, limited};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -43,6 +44,7 @@ pub async fn update_member(
     ApiPath((server_id, user_id)): ApiPath<(Snowflake, Snowflake)>,
     ApiJson(req): ApiJson<UpdateMemberRequest>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state.community.update_member(server_id, auth.user_id.as_i64(), user_id, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -57,6 +59,7 @@ pub async fn kick_member(
     ApiPath((server_id, user_id)): ApiPath<(Snowflake, Snowflake)>,
     ApiJson(req): ApiJson<ModerationRequest>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Moderate, &auth)?;
     state.community.kick(server_id, auth.user_id.as_i64(), user_id, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -70,6 +73,7 @@ pub async fn add_member_role(
     auth: Auth,
     ApiPath((server_id, user_id, role_id)): ApiPath<(Snowflake, Snowflake, Snowflake)>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state
         .community
         .set_member_role(server_id, auth.user_id.as_i64(), user_id, role_id, true)
@@ -86,6 +90,7 @@ pub async fn remove_member_role(
     auth: Auth,
     ApiPath((server_id, user_id, role_id)): ApiPath<(Snowflake, Snowflake, Snowflake)>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state
         .community
         .set_member_role(server_id, auth.user_id.as_i64(), user_id, role_id, false)
@@ -115,6 +120,7 @@ pub async fn ban_member(
     ApiPath((server_id, user_id)): ApiPath<(Snowflake, Snowflake)>,
     ApiJson(req): ApiJson<ModerationRequest>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Moderate, &auth)?;
     state.community.ban(server_id, auth.user_id.as_i64(), user_id, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -128,6 +134,7 @@ pub async fn unban_member(
     auth: Auth,
     ApiPath((server_id, user_id)): ApiPath<(Snowflake, Snowflake)>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Moderate, &auth)?;
     state.community.unban(server_id, auth.user_id.as_i64(), user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::account_limits::{Action, limited};
 use crate::state::AppState;
 
 fn uid(auth: &Auth) -> i64 {
@@ -27,6 +28,7 @@ pub async fn create_server(
     auth: Auth,
     ApiJson(req): ApiJson<CreateServerRequest>,
 ) -> Result<(StatusCode, ApiJson<ServerDetail>), ApiError> {
+    limited(&state, Action::Write, &auth)?;
     let detail = state.community.create_server(uid(&auth), req).await?;
     Ok((StatusCode::CREATED, ApiJson(detail)))
 }
@@ -63,6 +65,7 @@ pub async fn update_server(
     ApiPath(server_id): ApiPath<Snowflake>,
     ApiJson(req): ApiJson<UpdateServerRequest>,
 ) -> Result<ApiJson<Server>, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     Ok(ApiJson(state.community.update_server(server_id, uid(&auth), req).await?))
 }
 
@@ -75,6 +78,7 @@ pub async fn delete_server(
     auth: Auth,
     ApiPath(server_id): ApiPath<Snowflake>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state.community.delete_server(server_id, uid(&auth)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -88,6 +92,7 @@ pub async fn leave_server(
     auth: Auth,
     ApiPath(server_id): ApiPath<Snowflake>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state.community.leave_server(server_id, uid(&auth)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -102,6 +107,7 @@ pub async fn transfer_server(
     ApiPath(server_id): ApiPath<Snowflake>,
     ApiJson(req): ApiJson<TransferOwnershipRequest>,
 ) -> Result<ApiJson<Server>, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     Ok(ApiJson(state.community.transfer_ownership(server_id, uid(&auth), req).await?))
 }
 
@@ -137,6 +143,7 @@ pub async fn create_invite(
     ApiPath(server_id): ApiPath<Snowflake>,
     ApiJson(req): ApiJson<CreateInviteRequest>,
 ) -> Result<(StatusCode, ApiJson<Invite>), ApiError> {
+    limited(&state, Action::Write, &auth)?;
     let invite = state.community.create_invite(server_id, uid(&auth), req).await?;
     Ok((StatusCode::CREATED, ApiJson(invite)))
 }
@@ -163,6 +170,7 @@ pub async fn create_role(
     ApiPath(server_id): ApiPath<Snowflake>,
     ApiJson(req): ApiJson<CreateRoleRequest>,
 ) -> Result<(StatusCode, ApiJson<Role>), ApiError> {
+    limited(&state, Action::Write, &auth)?;
     let role = state.community.create_role(server_id, uid(&auth), req).await?;
     Ok((StatusCode::CREATED, ApiJson(role)))
 }
@@ -177,6 +185,7 @@ pub async fn reorder_roles(
     ApiPath(server_id): ApiPath<Snowflake>,
     ApiJson(req): ApiJson<Vec<RolePosition>>,
 ) -> Result<ApiJson<Vec<Role>>, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     Ok(ApiJson(state.community.reorder_roles(server_id, uid(&auth), req).await?))
 }
 
@@ -190,6 +199,7 @@ pub async fn update_role(
     ApiPath((server_id, role_id)): ApiPath<(Snowflake, Snowflake)>,
     ApiJson(req): ApiJson<UpdateRoleRequest>,
 ) -> Result<ApiJson<Role>, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     Ok(ApiJson(state.community.update_role(server_id, uid(&auth), role_id, req).await?))
 }
 
@@ -202,6 +212,7 @@ pub async fn delete_role(
     auth: Auth,
     ApiPath((server_id, role_id)): ApiPath<(Snowflake, Snowflake)>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     state.community.delete_role(server_id, uid(&auth), role_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, Auth};
+use crate::account_limits::{Action, limited};
 use crate::state::AppState;
 
 /// The caller's own account.
@@ -35,6 +36,7 @@ pub async fn update_me(
     auth: Auth,
     ApiJson(req): ApiJson<UpdateProfileRequest>,
 ) -> Result<ApiJson<CurrentUser>, ApiError> {
+    limited(&state, Action::Write, &auth)?;
     Ok(ApiJson(state.accounts.update_profile(auth, req).await?))
 }
 

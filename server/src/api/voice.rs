@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, Auth};
+use crate::account_limits::{Action, limited};
 use crate::state::AppState;
 
 /// Server-mute (MUTE_MEMBERS), server-deafen (DEAFEN_MEMBERS) or move (MOVE_MEMBERS in
@@ -21,6 +22,7 @@ pub async fn moderate_voice(
     ApiPath((server_id, user_id)): ApiPath<(Snowflake, Snowflake)>,
     ApiJson(req): ApiJson<ModerateVoiceRequest>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Moderate, &auth)?;
     let voice =
         state.gateway.voice.get().ok_or_else(|| {
             ApiError::new(ErrorCode::Unavailable, "voice is disabled on this server")

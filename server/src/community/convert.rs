@@ -121,13 +121,24 @@ pub fn audit_api(row: &AuditRow) -> Result<AuditEntry, ApiError> {
     })
 }
 
-/// A message with its mentions and reactions, picked from rows loaded for a whole page.
+/// The rows of one message in rows sorted by message id (as the page queries return
+/// them): two binary searches, so a page costs O(messages × log rows), not a scan of
+/// every row per message.
+fn rows_of<T>(rows: &[T], message_id: i64, id: impl Fn(&T) -> i64) -> &[T] {
+    debug_assert!(rows.windows(2).all(|w| id(&w[0]) <= id(&w[1])), "rows sorted by message");
+    let start = rows.partition_point(|r| id(r) < message_id);
+    let end = start + rows[start..].partition_point(|r| id(r) == message_id);
+    &rows[start..end]
+}
+
+/// A message with its mentions and reactions, picked from rows loaded for a whole page
+/// and sorted by message id.
 pub fn message_api(
     row: &MessageRow,
     mentions: &[MentionRow],
     reactions: &[ReactionCountRow],
 ) -> Result<Message, ApiError> {
-    let mine = mentions.iter().filter(|m| m.message_id == row.id);
+    let mine = rows_of(mentions, row.id, |m| m.message_id).iter();
     let ids = |kind: &str| -> Result<Vec<Snowflake>, ApiError> {
         mine.clone().filter(|m| m.target_kind == kind).map(|m| sf(m.target_id)).collect()
     };
@@ -143,9 +154,8 @@ pub fn message_api(
         mentions: ids("user")?.into_iter().map(Into::into).collect(),
         mention_roles: ids("role")?.into_iter().map(Into::into).collect(),
         mention_everyone: row.mention_everyone != 0,
-        reactions: reactions
+        reactions: rows_of(reactions, row.id, |r| r.message_id)
             .iter()
-            .filter(|r| r.message_id == row.id)
             .map(|r| ReactionCount { emoji: r.emoji.clone(), count: r.count, me: r.me != 0 })
             .collect(),
     })

@@ -18,7 +18,9 @@ use auraspeak_shared::v1::gateway::Event;
 use crate::api::error::ApiError;
 use crate::events::Audience;
 use crate::ids::unix_ms_now;
-use crate::store::community::{ChannelRow, HistoryPage, MentionSet, MessageRow, NewMessage};
+use crate::store::community::{
+    ChannelRow, HistoryPage, MentionSet, MessageRow, NewMessage, ReactionAdded,
+};
 
 impl Community {
     /// Returns the message and whether it was created now (false: a retry with a nonce
@@ -210,7 +212,18 @@ impl Community {
             return Err(forbidden());
         }
         check_emoji(emoji)?;
-        if self.store.add_reaction(message.id, user_id, emoji, unix_ms_now()).await? {
+        let max = i64::try_from(auraspeak_shared::limits::MAX_DISTINCT_REACTIONS).unwrap_or(20);
+        let added = self.store.add_reaction(message.id, user_id, emoji, max, unix_ms_now()).await?;
+        if added == ReactionAdded::TooManyEmoji {
+            return Err(ApiError::new(
+                ErrorCode::TooManyReactions,
+                format!(
+                    "a message can carry at most {} different emoji; add to an existing one",
+                    auraspeak_shared::limits::MAX_DISTINCT_REACTIONS
+                ),
+            ));
+        }
+        if added == ReactionAdded::Added {
             let (channel_id, message_id, emoji) =
                 (channel_id.into(), message_id.into(), emoji.to_owned());
             let user_id = super::sf(user_id)?.into();

@@ -16,7 +16,7 @@ use futures_util::SinkExt as _;
 use super::resume::ResumeError;
 use super::{Session, Viewer};
 use crate::api::error::ApiError;
-use crate::api::extract::Auth;
+use crate::api::extract::{Auth, ClientIp};
 use crate::rate_limit::KeyedLimiter;
 use crate::state::AppState;
 
@@ -36,6 +36,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
         (status = 403, description = "Origin not allowed", body = auraspeak_shared::ErrorBody)))]
 pub async fn gateway(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -60,7 +61,7 @@ pub async fn gateway(
         .max_frame_size(limit * 2)
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(SOCKET_BUFFER)
-        .on_upgrade(move |socket| async move { Connection::new(state, socket).run().await })
+        .on_upgrade(move |socket| async move { Connection::new(state, socket, ip).run().await })
 }
 
 enum Exit {
@@ -72,14 +73,16 @@ struct Connection {
     state: AppState,
     socket: WebSocket,
     limiter: KeyedLimiter<()>,
+    /// The client's address, for the per-address identify limit.
+    ip: std::net::IpAddr,
 }
 
 impl Connection {
-    fn new(state: AppState, socket: WebSocket) -> Self {
+    fn new(state: AppState, socket: WebSocket, ip: std::net::IpAddr) -> Self {
         let c = &state.gateway.config;
         let limiter =
             KeyedLimiter::new(c.frame_burst, c.frames_per_minute, Duration::from_secs(60));
-        Self { state, socket, limiter }
+        Self { state, socket, limiter, ip }
     }
 
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), Exit> {
@@ -192,8 +195,18 @@ impl Connection {
     }
 
     async fn identify(&mut self, token: &str) -> Result<(Arc<Session>, u64), Exit> {
+        // Every identify builds a full snapshot (every server, read states, presences)
+        // and a session that lives for the resume window: limited per address before
+        // the token is even checked, and per account after.
+        const TOO_MANY_LOGINS: Exit = Exit::Close(close::RATE_LIMITED, "too many identifies");
+        if let Some(limits) = &self.state.limits {
+            limits.identify_from(self.ip).map_err(|_| TOO_MANY_LOGINS)?;
+        }
         let auth = Self::authenticate(&self.state, token).await?;
         let user_id = auth.user_id.as_i64();
+        if let Some(limits) = &self.state.limits {
+            limits.identify_as(user_id).map_err(|_| TOO_MANY_LOGINS)?;
+        }
         let gateway = self.state.gateway.clone();
         let servers = self
             .state
@@ -217,7 +230,9 @@ impl Connection {
         for detail in &details {
             viewer.prefill(detail);
         }
-        let session = gateway.start_session(user_id, auth.session_id.as_i64(), viewer, rx);
+        let session = gateway
+            .start_session(user_id, auth.session_id.as_i64(), viewer, rx)
+            .ok_or(Exit::Close(close::TOO_MANY_SESSIONS, "too many sessions for this account"))?;
         let seq = session.lock().last_seq();
         let user = self.state.accounts.me(auth).await.map_err(|_| Exit::Close(1011, "database"))?;
         let read_states = gateway

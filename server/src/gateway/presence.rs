@@ -2,6 +2,11 @@
 //! the status they pick (online, idle, do-not-disturb, invisible) applies to all of them.
 //! Invisible users look offline to everyone else.
 //!
+//! The chosen status outlives the connections: an invisible user who logs in again, on
+//! any device, or whose connection resumes after a network blip, stays invisible from
+//! the first moment, instead of flashing Online until the client repeats its choice.
+//! Only non-default choices are kept (one small entry per such user).
+//!
 //! This map is per process: with several nodes, presence needs the shared bus (a later
 //! issue) so that each node can merge the others' connection counts.
 
@@ -12,13 +17,21 @@ use auraspeak_shared::v1::gateway::PresenceStatus;
 
 #[derive(Debug, Default)]
 pub struct Presence {
-    users: Mutex<HashMap<i64, Entry>>,
+    users: Mutex<Users>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    connections: u32,
-    chosen: PresenceStatus,
+#[derive(Debug, Default)]
+struct Users {
+    /// Attached connections per user; users without any are absent.
+    connections: HashMap<i64, u32>,
+    /// Each user's chosen status when it is not the default (Online), connected or not.
+    chosen: HashMap<i64, PresenceStatus>,
+}
+
+impl Users {
+    fn chosen(&self, user: i64) -> PresenceStatus {
+        self.chosen.get(&user).copied().unwrap_or(PresenceStatus::Online)
+    }
 }
 
 /// What others see for a chosen status.
@@ -30,47 +43,58 @@ fn shown(status: PresenceStatus) -> PresenceStatus {
 }
 
 impl Presence {
-    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Entry>> {
+    fn users(&self) -> std::sync::MutexGuard<'_, Users> {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A connection attached. Returns the status to announce if others' view changed.
     pub fn handle_connect(&self, user: i64) -> Option<PresenceStatus> {
         let mut users = self.users();
-        let entry =
-            users.entry(user).or_insert(Entry { connections: 0, chosen: PresenceStatus::Online });
-        entry.connections += 1;
-        (entry.connections == 1 && shown(entry.chosen) != PresenceStatus::Offline)
-            .then_some(shown(entry.chosen))
+        let shown_now = shown(users.chosen(user));
+        let count = users.connections.entry(user).or_insert(0);
+        *count += 1;
+        (*count == 1 && shown_now != PresenceStatus::Offline).then_some(shown_now)
     }
 
     /// A connection went away. Returns `Offline` to announce when it was the last.
     pub fn handle_disconnect(&self, user: i64) -> Option<PresenceStatus> {
         let mut users = self.users();
-        let entry = users.get_mut(&user)?;
-        entry.connections = entry.connections.saturating_sub(1);
-        if entry.connections > 0 {
+        let count = users.connections.get_mut(&user)?;
+        *count = count.saturating_sub(1);
+        if *count > 0 {
             return None;
         }
-        let was = shown(entry.chosen);
-        users.remove(&user);
+        users.connections.remove(&user);
+        let was = shown(users.chosen(user));
         (was != PresenceStatus::Offline).then_some(PresenceStatus::Offline)
     }
 
     /// The user picked a status. Returns the status to announce if others' view changed.
     pub fn handle_set(&self, user: i64, status: PresenceStatus) -> Option<PresenceStatus> {
         let mut users = self.users();
-        let entry = users.get_mut(&user)?;
-        let before = shown(entry.chosen);
-        entry.chosen =
+        if !users.connections.contains_key(&user) {
+            return None;
+        }
+        let before = shown(users.chosen(user));
+        let chosen =
             if status == PresenceStatus::Offline { PresenceStatus::Invisible } else { status };
-        let after = shown(entry.chosen);
+        if chosen == PresenceStatus::Online {
+            users.chosen.remove(&user);
+        } else {
+            users.chosen.insert(user, chosen);
+        }
+        let after = shown(chosen);
         (before != after).then_some(after)
     }
 
     /// What others currently see for `user`.
     pub fn status_of(&self, user: i64) -> PresenceStatus {
-        self.users().get(&user).map_or(PresenceStatus::Offline, |e| shown(e.chosen))
+        let users = self.users();
+        if users.connections.contains_key(&user) {
+            shown(users.chosen(user))
+        } else {
+            PresenceStatus::Offline
+        }
     }
 }
 
@@ -95,5 +119,18 @@ mod tests {
         assert_eq!(p.status_of(1), PresenceStatus::Offline);
         assert_eq!(p.handle_disconnect(1), None, "unknown users are a no-op");
         assert_eq!(p.handle_set(2, PresenceStatus::Idle), None, "no status without a connection");
+    }
+
+    #[test]
+    fn invisible_outlives_connections() {
+        let p = Presence::default();
+        assert_eq!(p.handle_connect(1), Some(PresenceStatus::Online));
+        assert_eq!(p.handle_set(1, PresenceStatus::Invisible), Some(PresenceStatus::Offline));
+        assert_eq!(p.handle_disconnect(1), None, "looked offline already");
+        assert_eq!(p.handle_connect(1), None, "a new connection does not announce Online");
+        assert_eq!(p.status_of(1), PresenceStatus::Offline);
+        assert_eq!(p.handle_set(1, PresenceStatus::Online), Some(PresenceStatus::Online));
+        assert_eq!(p.handle_disconnect(1), Some(PresenceStatus::Offline));
+        assert_eq!(p.handle_connect(1), Some(PresenceStatus::Online), "back to the default");
     }
 }

@@ -75,6 +75,11 @@ impl<T: Clone> ResumeBuffer<T> {
         self.detached_since = Some(now);
     }
 
+    /// When the connection went away; `None` while one is attached.
+    pub fn detached_since(&self) -> Option<Instant> {
+        self.detached_since
+    }
+
     /// True once a detached session has waited longer than `window` for a resume.
     pub fn is_expired(&self, now: Instant, window: Duration) -> bool {
         self.detached_since.is_some_and(|since| now.saturating_duration_since(since) > window)

@@ -123,6 +123,16 @@ pub struct MentionRow {
     pub target_id: i64,
 }
 
+/// What adding a reaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactionAdded {
+    Added,
+    /// This user had already reacted with this emoji.
+    AlreadyThere,
+    /// The emoji is new to the message and the message has its maximum of distinct emoji.
+    TooManyEmoji,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ReactionCountRow {
     pub message_id: i64,
@@ -258,6 +268,9 @@ pub trait CommunityStore: Send + Sync {
         password_hash: &str,
         now: i64,
     ) -> Result<bool, Error>;
+    /// Login sessions revoked at or after `since` (ms): how a running gateway learns of
+    /// revocations made by another process (the `admin` command) within a second.
+    async fn revoked_sessions_since(&self, since: i64) -> Result<Vec<i64>, Error>;
     async fn servers_named(&self, name: &str) -> Result<Vec<ServerRow>, Error>;
 
     async fn create_server(&self, new: &NewServer) -> Result<ServerRow, Error>;
@@ -425,13 +438,15 @@ pub trait CommunityStore: Send + Sync {
         hi: i64,
         user_id: i64,
     ) -> Result<Vec<ReactionCountRow>, Error>;
+    /// Adds a reaction unless the message already carries `max_distinct` other emoji.
     async fn add_reaction(
         &self,
         message_id: i64,
         user_id: i64,
         emoji: &str,
+        max_distinct: i64,
         now: i64,
-    ) -> Result<bool, Error>;
+    ) -> Result<ReactionAdded, Error>;
     async fn remove_reaction(
         &self,
         message_id: i64,
@@ -597,6 +612,12 @@ macro_rules! impl_community_store {
                 Ok(done == 1)
             }
 
+            async fn revoked_sessions_since(&self, since: i64) -> Result<Vec<i64>, Error> {
+                let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM sessions WHERE revoked_at >= $1")
+                    .bind(since).fetch_all(self.reader()).await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
             async fn servers_named(&self, name: &str) -> Result<Vec<ServerRow>, Error> {
                 Ok(sqlx::query_as::<_, ServerRow>(concat!(server_select!(), " WHERE s.name = $1 ORDER BY s.id"))
                     .bind(name).fetch_all(self.reader()).await?)
@@ -728,16 +749,21 @@ macro_rules! impl_community_store {
             }
 
             async fn member_roles(&self, server_id: i64, user_ids: &[i64]) -> Result<Vec<MemberRoleRow>, Error> {
-                // One query per member keeps the SQL portable (no array binds in SQLite);
-                // callers pass one member or one page of at most 1000.
-                let mut all = Vec::new();
-                for user_id in user_ids {
-                    let mut rows = sqlx::query_as::<_, MemberRoleRow>(
-                        "SELECT user_id, role_id FROM member_roles WHERE server_id = $1 AND user_id = $2 ORDER BY role_id")
-                        .bind(server_id).bind(*user_id).fetch_all(self.reader()).await?;
-                    all.append(&mut rows);
+                // One query for any number of members: callers pass one member or one page
+                // of members in user-ID order, so the ID range [min, max] holds exactly their
+                // rows (SQLite has no array binds; a range is portable). Rows of members in
+                // the range but not asked for are dropped here.
+                let (Some(lo), Some(hi)) = (user_ids.iter().min(), user_ids.iter().max()) else {
+                    return Ok(Vec::new());
+                };
+                let rows = sqlx::query_as::<_, MemberRoleRow>(
+                    "SELECT user_id, role_id FROM member_roles WHERE server_id = $1 AND user_id >= $2 AND user_id <= $3 ORDER BY user_id, role_id")
+                    .bind(server_id).bind(*lo).bind(*hi).fetch_all(self.reader()).await?;
+                if user_ids.len() == 1 {
+                    return Ok(rows);
                 }
-                Ok(all)
+                let wanted: std::collections::HashSet<i64> = user_ids.iter().copied().collect();
+                Ok(rows.into_iter().filter(|r| wanted.contains(&r.user_id)).collect())
             }
 
             async fn members(&self, server_id: i64, after: i64, limit: i64) -> Result<Vec<MemberRow>, Error> {
@@ -1041,10 +1067,27 @@ macro_rules! impl_community_store {
                     .bind(channel_id).bind(lo).bind(hi).bind(user_id).fetch_all(self.reader()).await?)
             }
 
-            async fn add_reaction(&self, message_id: i64, user_id: i64, emoji: &str, now: i64) -> Result<bool, Error> {
-                let done = sqlx::query("INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-                    .bind(message_id).bind(user_id).bind(emoji).bind(now).execute(self.writer()).await?;
-                Ok(done.rows_affected() == 1)
+            async fn add_reaction(&self, message_id: i64, user_id: i64, emoji: &str, max_distinct: i64, now: i64) -> Result<ReactionAdded, Error> {
+                let mut tx = self.writer().begin().await?;
+                // A no-op update locks the message row (PostgreSQL; SQLite has one writer
+                // anyway), so two new emoji racing on one message cannot both pass the cap.
+                sqlx::query("UPDATE messages SET edited_at = edited_at WHERE id = $1").bind(message_id).execute(&mut *tx).await?;
+                let done = sqlx::query(
+                    "INSERT INTO reactions (message_id, user_id, emoji, created_at) SELECT $1, $2, $3, $4 \
+                     WHERE EXISTS (SELECT 1 FROM reactions WHERE message_id = $1 AND emoji = $3) \
+                        OR (SELECT COUNT(DISTINCT emoji) FROM reactions WHERE message_id = $1) < $5 \
+                     ON CONFLICT DO NOTHING")
+                    .bind(message_id).bind(user_id).bind(emoji).bind(now).bind(max_distinct)
+                    .execute(&mut *tx).await?.rows_affected();
+                let outcome = if done == 1 {
+                    ReactionAdded::Added
+                } else {
+                    let mine: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3")
+                        .bind(message_id).bind(user_id).bind(emoji).fetch_optional(&mut *tx).await?;
+                    if mine.is_some() { ReactionAdded::AlreadyThere } else { ReactionAdded::TooManyEmoji }
+                };
+                tx.commit().await?;
+                Ok(outcome)
             }
 
             async fn remove_reaction(&self, message_id: i64, user_id: i64, emoji: &str) -> Result<bool, Error> {

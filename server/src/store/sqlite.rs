@@ -22,9 +22,9 @@ use sqlx::sqlite::{
 use super::community::{
     AdminUserRow, AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
     MemberRoleRow, MemberRow, MentionRow, MentionSet, MessageRow, NewAudit, NewChannel, NewMessage,
-    NewServer, OverwriteRow, OwnOverwrites, ReactionCountRow, RoleRow, ServerRow, channel_columns,
-    impl_community_store, invite_columns, member_select, message_columns, role_columns,
-    server_select,
+    NewServer, OverwriteRow, OwnOverwrites, ReactionAdded, ReactionCountRow, RoleRow, ServerRow,
+    channel_columns, impl_community_store, invite_columns, member_select, message_columns,
+    role_columns, server_select,
 };
 use super::{
     Backend, NewRefreshToken, NewSession, NewUser, RevokeReason, RotateOutcome, SessionRecord,

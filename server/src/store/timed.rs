@@ -16,7 +16,7 @@ use auraspeak_shared::{SessionId, UserId};
 use super::community::{
     AdminUserRow, AuditRow, BanRow, ChannelRow, ChannelUpdate, HistoryPage, InviteRow, JoinOutcome,
     MemberRoleRow, MemberRow, MentionRow, MentionSet, MessageRow, NewAudit, NewChannel, NewMessage,
-    NewServer, OverwriteRow, ReactionCountRow, RoleRow, ServerRow,
+    NewServer, OverwriteRow, ReactionAdded, ReactionCountRow, RoleRow, ServerRow,
 };
 use super::{
     Backend, CommunityStore, NewRefreshToken, NewSession, NewUser, RevokeReason, RotateOutcome,
@@ -405,9 +405,17 @@ impl CommunityStore for TimedStore {
         message_id: i64,
         user_id: i64,
         emoji: &str,
+        max_distinct: i64,
         now: i64,
-    ) -> Result<bool, Error> {
-        self.time("add_reaction", self.inner.add_reaction(message_id, user_id, emoji, now)).await
+    ) -> Result<ReactionAdded, Error> {
+        self.time(
+            "add_reaction",
+            self.inner.add_reaction(message_id, user_id, emoji, max_distinct, now),
+        )
+        .await
+    }
+    async fn revoked_sessions_since(&self, since: i64) -> Result<Vec<i64>, Error> {
+        self.time("revoked_sessions_since", self.inner.revoked_sessions_since(since)).await
     }
     async fn remove_reaction(
         &self,

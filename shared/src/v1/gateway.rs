@@ -35,6 +35,9 @@ pub mod close {
     pub const SLOW_CONSUMER: u16 = 4010;
     /// The session was revoked (logout, password change, ban of the account).
     pub const SESSION_REVOKED: u16 = 4011;
+    /// The account already holds as many gateway sessions as the server allows; close
+    /// another device (or wait for a disconnected one to expire) and identify again.
+    pub const TOO_MANY_SESSIONS: u16 = 4012;
     /// Standard "going away": the server is shutting down; reconnect and resume.
     pub const GOING_AWAY: u16 = 1001;
     /// Standard "message too big".

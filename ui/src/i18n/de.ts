@@ -59,6 +59,7 @@ export const de: Dictionary = {
   "error.banned": "Du bist von diesem Server gebannt.",
   "error.account_disabled": "Dieses Konto wurde deaktiviert.",
   "error.channel_full": "Dieser Sprachkanal ist voll.",
+  "error.too_many_reactions": "Diese Nachricht hat schon die meisten verschiedenen Reaktionen.",
   "error.not_in_voice": "Du bist in keinem Sprachkanal.",
   "error.session_revoked": "Deine Sitzung wurde beendet. Bitte melde dich erneut an.",
   "error.invalid_refresh_token": "Deine Sitzung ist abgelaufen. Bitte melde dich erneut an.",

@@ -58,6 +58,7 @@ export const en = {
   "error.banned": "You are banned from this server.",
   "error.account_disabled": "This account has been disabled.",
   "error.channel_full": "This voice channel is full.",
+  "error.too_many_reactions": "This message has the most different reactions it can have.",
   "error.not_in_voice": "You are not in a voice channel.",
   "error.session_revoked": "Your session has ended. Please log in again.",
   "error.invalid_refresh_token": "Your session has expired. Please log in again.",
