@@ -164,6 +164,19 @@ impl Voice {
         self.bus.publish(Envelope::new(audience, Event::VoiceStateUpdate { state }, None));
     }
 
+    /// After a move: the old channel's viewers learn that the member left, and nothing of
+    /// where to, since the new channel may be hidden from them (security review L7).
+    /// Published before the new channel's state, so a viewer of both ends up seeing the
+    /// member in the new channel; the member's own sessions are spared the "left" (their
+    /// client would take it for being removed from voice) and get the new state.
+    fn publish_moved_out(&self, server_id: i64, channel_id: i64, left: Option<VoiceState>) {
+        let Some(state) = left else { return };
+        let audience = Audience::Channel { server_id, channel_id };
+        let user = state.user_id.as_i64();
+        let envelope = Envelope::new(audience, Event::VoiceStateUpdate { state }, None);
+        self.bus.publish(envelope.except_user(user));
+    }
+
     /// Joins (or moves to) a voice channel: CONNECT and the user limit are checked here.
     pub async fn join(
         &self,
@@ -262,9 +275,7 @@ impl Voice {
             (moved_from, participant.state(true), participant.state(false))
         };
         if let Some((server_id, channel_id)) = moved_from {
-            // Those who see the old channel learn that the member left it, and nothing
-            // of where to: the new channel may be hidden from them (security review L7).
-            self.publish_state(server_id, channel_id, old_state);
+            self.publish_moved_out(server_id, channel_id, old_state);
         }
         self.publish_state(channel.server_id, channel.id, new_state);
         let ice = turn::ice_servers(

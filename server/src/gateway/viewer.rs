@@ -59,6 +59,9 @@ impl Viewer {
         if let Some(server_id) = envelope.invalidates {
             self.forget_server(server_id);
         }
+        if envelope.except_user == Some(self.user_id) {
+            return None;
+        }
         match &envelope.event {
             Event::MemberRemove { server_id, user_id } if user_id.as_i64() == self.user_id => {
                 let sid = server_id.as_i64();

@@ -129,9 +129,7 @@ impl Voice {
         };
         let (moved_from, server, channel, left, state) = published;
         if let Some((old_server, old_channel)) = moved_from {
-            // The old channel's viewers see the member leave, not where to: the new
-            // channel may be hidden from them (security review L7).
-            self.publish_state(old_server, old_channel, left);
+            self.publish_moved_out(old_server, old_channel, left);
         }
         self.publish_state(server, channel, state);
         Ok(())
