@@ -31,6 +31,9 @@ pub struct Envelope {
     /// The server whose roles, overwrites or membership this event changes: sessions
     /// drop their cached permissions for it before deciding.
     pub invalidates: Option<i64>,
+    /// A user whose sessions do not get this event although they are in the audience:
+    /// a member moved out of a voice channel is told where they went, not that they left.
+    pub except_user: Option<i64>,
     /// The event as JSON, encoded by the first session that needs it and shared by all
     /// others: with a thousand listeners, encoding per session would dominate the cost.
     encoded: OnceLock<Arc<str>>,
@@ -38,7 +41,13 @@ pub struct Envelope {
 
 impl Envelope {
     pub fn new(audience: Audience, event: Event, invalidates: Option<i64>) -> Self {
-        Self { audience, event, invalidates, encoded: OnceLock::new() }
+        Self { audience, event, invalidates, except_user: None, encoded: OnceLock::new() }
+    }
+
+    /// The same envelope, not delivered to `user`'s sessions.
+    pub fn except_user(mut self, user: i64) -> Self {
+        self.except_user = Some(user);
+        self
     }
 
     pub fn encoded(&self) -> Arc<str> {

@@ -42,6 +42,15 @@ pub struct CloseLabels {
     pub code: u16,
 }
 
+/// Why the relay dropped a datagram: a fixed set chosen by the code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VoiceDropLabels {
+    /// `rate` (over the peer's packet or byte budget), `unconsented` (to an address
+    /// that did not answer a consent check), `bad_input` (refused by the session),
+    /// `stun_limit`, `address_limit`, `unknown_source`.
+    pub reason: &'static str,
+}
+
 /// The label of the per-operation database latency: a `Store` method name, so the set of
 /// series is fixed by the code, never by input.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -119,6 +128,10 @@ pub struct Metrics {
     pub voice_jitter: Histogram,
     /// Time from a media datagram's arrival to its copies being sent to every listener.
     pub voice_forward_delay: Histogram,
+    /// Datagrams the relay dropped, by reason (security review M5, M3, L4, L5).
+    pub voice_dropped: Family<VoiceDropLabels, Counter>,
+    /// Times the relay task panicked and was started again.
+    pub voice_relay_restarts: Counter,
 }
 
 /// Forwarding inside the relay, until a frame's last copy is sent: a quarter of a
@@ -244,6 +257,19 @@ impl Metrics {
             "From a media packet's arrival at the relay until its copies to all listeners are sent",
             voice_forward_delay.clone(),
         );
+        let voice_dropped = Family::<VoiceDropLabels, Counter>::default();
+        registry.register(
+            "voice_dropped_packets",
+            "Datagrams the relay dropped, by reason (rate, unconsented, bad_input, stun_limit, \
+             address_limit, unknown_source)",
+            voice_dropped.clone(),
+        );
+        let voice_relay_restarts = Counter::default();
+        registry.register(
+            "voice_relay_restarts",
+            "Times the media relay task failed and was restarted (its calls ended)",
+            voice_relay_restarts.clone(),
+        );
         registry.register_collector(Box::new(PoolCollector { store }));
         registry.register_collector(Box::new(ProcessCollector));
         Self {
@@ -266,7 +292,14 @@ impl Metrics {
             voice_loss,
             voice_jitter,
             voice_forward_delay,
+            voice_dropped,
+            voice_relay_restarts,
         }
+    }
+
+    /// Counts a datagram the relay dropped.
+    pub fn voice_drop(&self, reason: &'static str) {
+        self.voice_dropped.get_or_create(&VoiceDropLabels { reason }).inc();
     }
 
     pub fn observe_http(

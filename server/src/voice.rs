@@ -24,7 +24,9 @@ use crate::events::{Audience, Envelope, EventBus};
 use crate::gateway::Session;
 use crate::metrics::Metrics;
 
+mod consent;
 mod egress;
+mod ingress;
 mod moderation;
 pub mod peer;
 pub mod relay;
@@ -56,6 +58,8 @@ struct Participant {
     deaf: bool,
     /// The SPEAK permission in the current channel.
     can_speak: bool,
+    /// The current channel's Opus bitrate: the relay caps what the peer may send by it.
+    bitrate_kbps: u32,
 }
 
 impl Participant {
@@ -79,6 +83,15 @@ impl Participant {
     }
 }
 
+/// Where a participant is put by a join or a move.
+pub(crate) struct Destination {
+    server_id: i64,
+    channel_id: i64,
+    /// SPEAK in that channel.
+    can_speak: bool,
+    bitrate_kbps: u32,
+}
+
 #[derive(Default)]
 struct Registry {
     /// By gateway session id.
@@ -93,6 +106,9 @@ pub struct Voice {
     bus: Arc<dyn EventBus>,
     metrics: Arc<Metrics>,
     registry: Mutex<Registry>,
+    /// Held while stored server mute/deafen is read for a join or written by a moderator,
+    /// so the two cannot interleave and lose a change (joins are human-paced).
+    moderation: tokio::sync::Mutex<()>,
     next_key: AtomicU64,
 }
 
@@ -124,6 +140,7 @@ impl Voice {
             bus: bus.clone(),
             metrics,
             registry: Mutex::new(Registry::default()),
+            moderation: tokio::sync::Mutex::new(()),
             next_key: AtomicU64::new(1),
         });
         tokio::spawn(voice.clone().follow_relay(events, shutdown.clone()));
@@ -147,6 +164,19 @@ impl Voice {
         self.bus.publish(Envelope::new(audience, Event::VoiceStateUpdate { state }, None));
     }
 
+    /// After a move: the old channel's viewers learn that the member left, and nothing of
+    /// where to, since the new channel may be hidden from them (security review L7).
+    /// Published before the new channel's state, so a viewer of both ends up seeing the
+    /// member in the new channel; the member's own sessions are spared the "left" (their
+    /// client would take it for being removed from voice) and get the new state.
+    fn publish_moved_out(&self, server_id: i64, channel_id: i64, left: Option<VoiceState>) {
+        let Some(state) = left else { return };
+        let audience = Audience::Channel { server_id, channel_id };
+        let user = state.user_id.as_i64();
+        let envelope = Envelope::new(audience, Event::VoiceStateUpdate { state }, None);
+        self.bus.publish(envelope.except_user(user));
+    }
+
     /// Joins (or moves to) a voice channel: CONNECT and the user limit are checked here.
     pub async fn join(
         &self,
@@ -168,10 +198,7 @@ impl Voice {
             return Err(refuse(ErrorCode::Forbidden, "missing the CONNECT permission"));
         }
         let limit = channel.user_limit.unwrap_or(0);
-        let bitrate = channel
-            .bitrate
-            .and_then(|b| u32::try_from(b).ok())
-            .unwrap_or(self.config.default_bitrate_kbps);
+        let bitrate = self.bitrate_of(&channel);
         let full = |registry: &Registry| {
             let others = registry
                 .by_session
@@ -194,7 +221,17 @@ impl Voice {
         if let Some(other) = other_device {
             self.remove(&other, true);
         }
-        let (moved_from, new_state) = {
+        // Server mute and deafen are the member's in this server, stored, and apply on
+        // every join from any device. Read and applied under the moderation lock, so a
+        // moderator's change made meanwhile is either read here or applied after we are
+        // in the registry. Refused rather than guessed when the database cannot answer.
+        let _moderation = self.moderation.lock().await;
+        let (mute, deaf) = self
+            .community
+            .voice_moderation(channel.server_id, user_id)
+            .await
+            .map_err(|_| refuse(ErrorCode::Unavailable, "voice is unavailable, try again"))?;
+        let (moved_from, old_state, new_state) = {
             let mut registry = self.registry();
             // Checked again under the lock that admits: someone may have joined meanwhile.
             if full(&registry) {
@@ -206,7 +243,15 @@ impl Voice {
                 Some(p) => {
                     p.self_mute = self_mute;
                     p.self_deaf = self_deaf;
-                    moved_from = self.relocate(p, channel.server_id, channel.id, can_speak);
+                    p.mute = mute;
+                    p.deaf = deaf;
+                    let to = Destination {
+                        server_id: channel.server_id,
+                        channel_id: channel.id,
+                        can_speak,
+                        bitrate_kbps: bitrate,
+                    };
+                    moved_from = self.relocate(p, to);
                     p
                 }
                 None => {
@@ -220,17 +265,17 @@ impl Voice {
                         channel_id: channel.id,
                         self_mute,
                         self_deaf,
-                        mute: false,
-                        deaf: false,
+                        mute,
+                        deaf,
                         can_speak,
+                        bitrate_kbps: bitrate,
                     })
                 }
             };
-            (moved_from, participant.state(false))
+            (moved_from, participant.state(true), participant.state(false))
         };
         if let Some((server_id, channel_id)) = moved_from {
-            // Those who see only the old channel learn that the member left it.
-            self.publish_state(server_id, channel_id, new_state.clone());
+            self.publish_moved_out(server_id, channel_id, old_state);
         }
         self.publish_state(channel.server_id, channel.id, new_state);
         let ice = turn::ice_servers(
@@ -241,22 +286,26 @@ impl Voice {
         Ok((channel_id, self.config.receive_slots, bitrate, ice))
     }
 
+    /// A channel's Opus bitrate, or the configured default.
+    fn bitrate_of(&self, channel: &crate::store::community::ChannelRow) -> u32 {
+        channel
+            .bitrate
+            .and_then(|b| u32::try_from(b).ok())
+            .unwrap_or(self.config.default_bitrate_kbps)
+    }
+
     /// Puts a participant in another channel (same relay peer, new room) with the SPEAK
     /// permission of the new channel; returns the channel they left, if they moved.
-    fn relocate(
-        &self,
-        p: &mut Participant,
-        server_id: i64,
-        channel_id: i64,
-        can_speak: bool,
-    ) -> Option<(i64, i64)> {
-        let from = (p.channel_id != channel_id).then_some((p.server_id, p.channel_id));
+    fn relocate(&self, p: &mut Participant, to: Destination) -> Option<(i64, i64)> {
+        let from = (p.channel_id != to.channel_id).then_some((p.server_id, p.channel_id));
         if from.is_some() {
-            self.relay.send(Command::Move { peer: p.key, room: channel_id });
+            let bitrate_kbps = to.bitrate_kbps;
+            self.relay.send(Command::Move { peer: p.key, room: to.channel_id, bitrate_kbps });
         }
-        p.server_id = server_id;
-        p.channel_id = channel_id;
-        p.can_speak = can_speak;
+        p.server_id = to.server_id;
+        p.channel_id = to.channel_id;
+        p.can_speak = to.can_speak;
+        p.bitrate_kbps = to.bitrate_kbps;
         self.relay.send(Command::SetFlags { peer: p.key, flags: p.flags() });
         from
     }
@@ -272,7 +321,7 @@ impl Voice {
                 .ok_or_else(|| refuse(ErrorCode::NotInVoice, "join a voice channel first"))?;
             // Queued under the lock: a moderator's mute made just now is either in these
             // flags or queued after this command, never lost in between.
-            self.relay.open(p.key, p.channel_id, p.flags(), sdp)
+            self.relay.open(p.key, p.channel_id, p.flags(), p.bitrate_kbps, sdp)
         };
         match answer.await {
             Ok(result) => result.map_err(|e| (ErrorCode::InvalidParameter, e)),
@@ -390,6 +439,14 @@ impl Voice {
                     }
                     if let Some(jitter) = jitter_ms {
                         self.metrics.voice_jitter.observe(f64::from(jitter) / 1000.0);
+                    }
+                }
+                RelayEvent::Lost(peer) => {
+                    // The relay restarted: end the voice session like any the server ends,
+                    // so the client sees it and can join again.
+                    let session = self.registry().by_key.get(&peer).cloned();
+                    if let Some(session) = session {
+                        self.remove(&session, true);
                     }
                 }
                 RelayEvent::Connected(peer) => tracing::debug!(peer, "voice peer connected"),

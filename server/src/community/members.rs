@@ -216,3 +216,33 @@ fn reason(req: ModerationRequest) -> Result<Option<String>, ApiError> {
     fields.finish()?;
     Ok(reason)
 }
+
+/// What the voice service needs from the member rules: its moderation follows the same
+/// hierarchy (security review L6), and server mute and deafen are stored per member (M1).
+impl Community {
+    /// Checks that `actor` may act on `target` under the role hierarchy (see the module
+    /// docs) and returns the target's access; not a member is `not_found`.
+    pub async fn check_outranks(&self, actor: &Access, target: i64) -> Result<Access, ApiError> {
+        self.outranks(actor, target).await
+    }
+
+    /// The stored server mute and deafen of `user_id` in `server_id`: (mute, deaf).
+    pub async fn voice_moderation(
+        &self,
+        server_id: i64,
+        user_id: i64,
+    ) -> Result<(bool, bool), ApiError> {
+        Ok(self.store.voice_moderation(server_id, user_id).await?)
+    }
+
+    /// Stores server mute and/or deafen (`None` keeps the current value).
+    pub async fn set_voice_moderation(
+        &self,
+        server_id: i64,
+        user_id: i64,
+        mute: Option<bool>,
+        deaf: Option<bool>,
+    ) -> Result<(), ApiError> {
+        Ok(self.store.set_voice_moderation(server_id, user_id, mute, deaf).await?)
+    }
+}

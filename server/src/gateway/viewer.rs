@@ -105,6 +105,10 @@ impl Viewer {
         if let Some(server_id) = envelope.invalidates {
             self.forget_server(server_id);
         }
+        if envelope.except_user == Some(self.user_id) {
+            let permissions = self.refresh_after(envelope, community).await;
+            return Admission { event: None, permissions };
+        }
         match &envelope.event {
             Event::MemberRemove { server_id, user_id } if user_id.as_i64() == self.user_id => {
                 let event = self

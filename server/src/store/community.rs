@@ -360,6 +360,16 @@ pub trait CommunityStore: Send + Sync {
     ) -> Result<(), Error>;
     async fn unban(&self, server_id: i64, user_id: i64, audit: &NewAudit) -> Result<bool, Error>;
     async fn bans(&self, server_id: i64) -> Result<Vec<BanRow>, Error>;
+    /// Server mute and deafen of a user in a server, (mute, deaf); both false when unset.
+    async fn voice_moderation(&self, server_id: i64, user_id: i64) -> Result<(bool, bool), Error>;
+    /// Sets server mute and/or deafen (`None` leaves that one as it is).
+    async fn set_voice_moderation(
+        &self,
+        server_id: i64,
+        user_id: i64,
+        mute: Option<bool>,
+        deaf: Option<bool>,
+    ) -> Result<(), Error>;
 
     async fn channel(&self, id: i64) -> Result<Option<ChannelRow>, Error>;
     async fn channels(&self, server_id: i64) -> Result<Vec<ChannelRow>, Error>;
@@ -820,6 +830,27 @@ macro_rules! impl_community_store {
                 let done = sqlx::query("DELETE FROM bans WHERE server_id = $1 AND user_id = $2")
                     .bind(server_id).bind(user_id).execute(&mut *tx).await?.rows_affected();
                 commit_audited(tx, done == 1, Some(audit)).await
+            }
+
+            async fn voice_moderation(&self, server_id: i64, user_id: i64) -> Result<(bool, bool), Error> {
+                let row: Option<(bool, bool)> = sqlx::query_as(
+                    "SELECT mute, deaf FROM voice_moderation WHERE server_id = $1 AND user_id = $2")
+                    .bind(server_id).bind(user_id).fetch_optional(self.reader()).await?;
+                Ok(row.unwrap_or((false, false)))
+            }
+
+            async fn set_voice_moderation(&self, server_id: i64, user_id: i64, mute: Option<bool>, deaf: Option<bool>) -> Result<(), Error> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(
+                    "INSERT INTO voice_moderation (server_id, user_id, mute, deaf) VALUES ($1, $2, COALESCE($3, FALSE), COALESCE($4, FALSE)) \
+                     ON CONFLICT (server_id, user_id) DO UPDATE SET \
+                     mute = COALESCE($3, voice_moderation.mute), deaf = COALESCE($4, voice_moderation.deaf)")
+                    .bind(server_id).bind(user_id).bind(mute).bind(deaf).execute(&mut *tx).await?;
+                // Lifting both leaves nothing to remember.
+                sqlx::query("DELETE FROM voice_moderation WHERE server_id = $1 AND user_id = $2 AND NOT mute AND NOT deaf")
+                    .bind(server_id).bind(user_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn bans(&self, server_id: i64) -> Result<Vec<BanRow>, Error> {

@@ -209,6 +209,19 @@ impl CommunityStore for TimedStore {
         self.time("set_role_positions", self.inner.set_role_positions(server_id, positions, audit))
             .await
     }
+    async fn voice_moderation(&self, server_id: i64, user_id: i64) -> Result<(bool, bool), Error> {
+        self.time("voice_moderation", self.inner.voice_moderation(server_id, user_id)).await
+    }
+    async fn set_voice_moderation(
+        &self,
+        server_id: i64,
+        user_id: i64,
+        mute: Option<bool>,
+        deaf: Option<bool>,
+    ) -> Result<(), Error> {
+        let call = self.inner.set_voice_moderation(server_id, user_id, mute, deaf);
+        self.time("set_voice_moderation", call).await
+    }
     async fn member(&self, server_id: i64, user_id: i64) -> Result<Option<MemberRow>, Error> {
         self.time("member", self.inner.member(server_id, user_id)).await
     }

@@ -1,12 +1,14 @@
 //! Moderators acting on people in voice: server mute and deafen, and moves between voice
 //! channels. Permissions are those of the channel the member is in (and, for a move, of
-//! the target channel too), like Discord's.
+//! the target channel too), like Discord's, under the role hierarchy of kicks and bans.
+//! Server mute and deafen are stored per member and server: they last across leaving,
+//! rejoining and other devices until lifted, and can be set before the member joins.
 
 use auraspeak_shared::v1::channels::ChannelKind;
 use auraspeak_shared::v1::voice::ModerateVoiceRequest;
 use auraspeak_shared::{ErrorCode, Permissions, Snowflake};
 
-use super::{Command, Voice};
+use super::{Command, Destination, Voice};
 use crate::api::error::ApiError;
 use crate::community::forbidden;
 
@@ -33,6 +35,8 @@ impl Voice {
             return Err(ApiError::new(ErrorCode::InvalidBody, "nothing to change"));
         }
         let sid = server_id.as_i64();
+        // Serialised with joins' reads of the stored state (see `Voice::join`).
+        let _moderation = self.moderation.lock().await;
         let found = {
             let registry = self.registry();
             registry
@@ -42,12 +46,22 @@ impl Voice {
                 .map(|(id, p)| (id.clone(), p.channel_id))
         };
         let Some((session, current)) = found else {
-            // Someone who could not act anyway learns nothing about who is in voice.
-            return Err(if access.permissions.contains(needed) {
-                ApiError::new(ErrorCode::NotInVoice, "the member is not in a voice channel")
-            } else {
-                forbidden()
-            });
+            // Not in voice: a server mute or deafen is stored for their next join (needs
+            // the permission server-wide: there is no channel to take it from). A move
+            // needs someone to move. Someone who could not act anyway learns nothing
+            // about who is in voice.
+            if !access.permissions.contains(needed) {
+                return Err(forbidden());
+            }
+            if req.channel_id.is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::NotInVoice,
+                    "the member is not in a voice channel",
+                ));
+            }
+            self.community.check_outranks(&access, target.as_i64()).await?;
+            self.community.set_voice_moderation(sid, target.as_i64(), req.mute, req.deaf).await?;
+            return Ok(());
         };
         let current = Snowflake::from_i64(current).ok_or_else(ApiError::internal)?;
         let (_, _, here) =
@@ -55,6 +69,9 @@ impl Voice {
         if !here.contains(needed) {
             return Err(forbidden());
         }
+        // The role hierarchy, as for kicks and nicknames: nobody mutes, deafens or moves the
+        // owner or a member ranked at or above them (security review L6).
+        self.community.check_outranks(&access, target.as_i64()).await?;
         let mut destination = None;
         if let Some(to) = req.channel_id {
             let (channel, _, there) = self.community.channel_access(to.0, actor).await?;
@@ -76,11 +93,23 @@ impl Voice {
             if !theirs.contains(Permissions::CONNECT) {
                 return Err(forbidden());
             }
-            destination = Some((channel.id, theirs.contains(Permissions::SPEAK)));
+            destination = Some(Destination {
+                server_id: sid,
+                channel_id: channel.id,
+                can_speak: theirs.contains(Permissions::SPEAK),
+                bitrate_kbps: self.bitrate_of(&channel),
+            });
+        }
+        if req.mute.is_some() || req.deaf.is_some() {
+            self.community.set_voice_moderation(sid, target.as_i64(), req.mute, req.deaf).await?;
         }
         let published = {
             let mut registry = self.registry();
             let Some(p) = registry.by_session.get_mut(&session) else {
+                // They left meanwhile: a mute or deafen is stored for their next join.
+                if destination.is_none() {
+                    return Ok(());
+                }
                 return Err(ApiError::new(ErrorCode::NotInVoice, "the member left voice"));
             };
             if let Some(mute) = req.mute {
@@ -90,17 +119,17 @@ impl Voice {
                 p.deaf = deaf;
             }
             let moved_from = match destination {
-                Some((channel_id, can_speak)) => self.relocate(p, sid, channel_id, can_speak),
+                Some(to) => self.relocate(p, to),
                 None => {
                     self.relay.send(Command::SetFlags { peer: p.key, flags: p.flags() });
                     None
                 }
             };
-            (moved_from, p.server_id, p.channel_id, p.state(false))
+            (moved_from, p.server_id, p.channel_id, p.state(true), p.state(false))
         };
-        let (moved_from, server, channel, state) = published;
+        let (moved_from, server, channel, left, state) = published;
         if let Some((old_server, old_channel)) = moved_from {
-            self.publish_state(old_server, old_channel, state.clone());
+            self.publish_moved_out(old_server, old_channel, left);
         }
         self.publish_state(server, channel, state);
         Ok(())

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::format::PayloadParams;
 use str0m::media::{Direction, MediaKind, Mid};
-use str0m::net::Transmit;
+use str0m::net::{Protocol, Transmit};
 use str0m::rtp::{Extension, ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
+use super::consent::{Consent, Credentials, Route};
+use super::ingress::PeerIngress;
 use super::slots::{PeerKey, SlotMap, SlotTimeline};
 
 /// Longest an `Rtc` may ask to sleep; bounds how late a peer notices anything.
@@ -60,6 +62,9 @@ pub struct Incoming {
 #[derive(Debug)]
 pub enum PeerOutput {
     Transmit(Transmit),
+    /// A datagram held back: its address has not answered a consent check (see
+    /// [`super::consent`]).
+    Withheld,
     Media(Incoming),
     Connected,
     Disconnected,
@@ -86,11 +91,37 @@ pub struct Peer {
     next_timeout: Instant,
     pub speaking: bool,
     last_voice: Option<Instant>,
+    /// Where this session's datagrams may go; str0m's choice is only a proposal.
+    consent: Consent,
+    /// Our address as the session knows it, for the consent checks' `Transmit`.
+    local: SocketAddr,
+    /// What this peer may send us a second (see [`super::ingress`]).
+    pub(super) ingress: PeerIngress,
+    /// Source addresses the relay maps to this peer now, oldest first.
+    addresses: Vec<SocketAddr>,
+    /// Distinct source addresses this session ever used.
+    addresses_seen: usize,
+}
+
+/// Source addresses mapped to one peer at a time: a host, a server-reflexive and a relay
+/// address and one spare. Each one is a candidate (and pairs) inside str0m too, so a peer
+/// sending checks from ever new ports must not grow them (security review L4).
+const MAX_LIVE_ADDRESSES: usize = 4;
+/// Distinct source addresses one session may ever use. A client that changes networks
+/// more often than this makes a new offer (a new session) anyway.
+const MAX_SESSION_ADDRESSES: usize = 16;
+
+/// Why a new source address was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressRefused {
+    TooMany,
 }
 
 impl Peer {
     /// Answers the client's offer. `local` is the relay's address as announced to ICE;
-    /// `max_slots` caps the receive slots whatever the offer asks for.
+    /// `max_slots` caps the receive slots whatever the offer asks for; `bitrate_kbps`
+    /// (the channel's) sets the peer's ingress budget.
+    #[allow(clippy::too_many_arguments)]
     pub fn accept(
         now: Instant,
         key: PeerKey,
@@ -99,8 +130,8 @@ impl Peer {
         offer: &str,
         local: &[SocketAddr],
         max_slots: usize,
+        bitrate_kbps: u32,
     ) -> Result<(Self, String), String> {
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| format!("bad SDP offer: {e}"))?;
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .clear_codecs()
@@ -126,8 +157,14 @@ impl Peer {
                 Candidate::host(*addr, "udp").map_err(|e| format!("bad local address: {e}"))?;
             rtc.add_local_candidate(candidate);
         }
+        let offer_text = offer;
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| format!("bad SDP offer: {e}"))?;
         let answer =
             rtc.sdp_api().accept_offer(offer).map_err(|e| format!("offer not acceptable: {e}"))?;
+        let answer_text = answer.to_sdp_string();
+        let creds = Credentials::from_sdp(offer_text, &answer_text)
+            .ok_or_else(|| "the offer has no ICE credentials".to_owned())?;
+        let local_addr = *local.first().ok_or_else(|| "no local address".to_owned())?;
         let mut peer = Self {
             key,
             room,
@@ -141,11 +178,16 @@ impl Peer {
             next_timeout: now,
             speaking: false,
             last_voice: None,
+            consent: Consent::new(creds),
+            local: local_addr,
+            ingress: PeerIngress::new(now, bitrate_kbps),
+            addresses: Vec::new(),
+            addresses_seen: 0,
         };
         // Media lines in offer order, which is what makes a slot number meaningful.
         let mids: Vec<Mid> = answer.media_lines.iter().map(|line| line.mid()).collect();
         peer.collect_slots(&mids, max_slots);
-        Ok((peer, answer.to_sdp_string()))
+        Ok((peer, answer_text))
     }
 
     /// The audio m-lines we can send on become the receive slots, in offer order.
@@ -178,17 +220,52 @@ impl Peer {
         self.next_timeout
     }
 
-    pub fn handle_input(&mut self, input: Input<'_>) {
-        if let Err(e) = self.rtc.handle_input(input) {
-            tracing::debug!(peer = self.key, error = %e, "voice peer input failed");
-            self.rtc.disconnect();
-        }
+    /// Feeds a datagram or the time to the session. A datagram str0m refuses (a malformed
+    /// DTLS record, say) is dropped and reported, and the session goes on: anyone who
+    /// knows a participant's address can send one, so it must not end their call
+    /// (security review L5.3). A session that really failed ends by str0m's own account
+    /// (`is_alive`), or by ICE timing out.
+    pub fn handle_input(&mut self, input: Input<'_>) -> Result<(), str0m::RtcError> {
+        self.rtc.handle_input(input).inspect_err(|e| {
+            tracing::debug!(peer = self.key, error = %e, "voice peer input refused");
+        })
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
         if now >= self.next_timeout {
-            self.handle_input(Input::Timeout(now));
+            let _ = self.handle_input(Input::Timeout(now));
         }
+    }
+
+    /// The relay's ICE ufrag of this session, which the client's checks name.
+    pub fn local_ufrag(&self) -> &str {
+        self.consent.local_ufrag()
+    }
+
+    /// Maps a new source address to this peer, within the bounds above; returns the
+    /// address that made room for it, if one had to. The address media goes to is never
+    /// the one to go.
+    pub fn admit_address(
+        &mut self,
+        source: SocketAddr,
+    ) -> Result<Option<SocketAddr>, AddressRefused> {
+        if self.addresses.contains(&source) {
+            return Ok(None);
+        }
+        if self.addresses_seen >= MAX_SESSION_ADDRESSES {
+            return Err(AddressRefused::TooMany);
+        }
+        let mut evicted = None;
+        if self.addresses.len() >= MAX_LIVE_ADDRESSES {
+            let keep = self.consent.confirmed();
+            let Some(i) = self.addresses.iter().position(|a| Some(*a) != keep) else {
+                return Err(AddressRefused::TooMany);
+            };
+            evicted = Some(self.addresses.remove(i));
+        }
+        self.addresses.push(source);
+        self.addresses_seen += 1;
+        Ok(evicted)
     }
 
     /// Drains everything the session has to say until it asks to sleep.
@@ -203,10 +280,19 @@ impl Peer {
             }
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
-                    self.next_timeout = t.min(now + MAX_SLEEP);
+                    while let Some((destination, contents)) = self.consent.poll_probe(now) {
+                        out.push(PeerOutput::Transmit(Transmit {
+                            proto: Protocol::Udp,
+                            source: self.local,
+                            destination,
+                            contents: contents.into(),
+                        }));
+                    }
+                    let consent = self.consent.next_timeout().unwrap_or(t);
+                    self.next_timeout = t.min(consent).min(now + MAX_SLEEP);
                     return;
                 }
-                Ok(Output::Transmit(t)) => out.push(PeerOutput::Transmit(t)),
+                Ok(Output::Transmit(t)) => self.route(now, t, out),
                 Ok(Output::Event(event)) => self.handle_event(event, out),
                 Err(e) => {
                     tracing::debug!(peer = self.key, error = %e, "voice peer failed");
@@ -214,6 +300,40 @@ impl Peer {
                 }
             }
         }
+    }
+
+    /// Sends a datagram of the session where consent allows: STUN answers go back to
+    /// whoever asked (as small as the question), everything else only to a confirmed
+    /// address (see [`super::consent`]).
+    fn route(&mut self, now: Instant, mut t: Transmit, out: &mut Vec<PeerOutput>) {
+        // RFC 7983: a first byte of 0-3 is STUN.
+        if t.contents.first().is_some_and(|b| *b < 4) {
+            out.push(PeerOutput::Transmit(t));
+            return;
+        }
+        match self.consent.route(now, t.destination, self.connected, t.contents.len()) {
+            Route::To(destination) => {
+                t.destination = destination;
+                out.push(PeerOutput::Transmit(t));
+            }
+            Route::Drop => out.push(PeerOutput::Withheld),
+        }
+    }
+
+    /// A STUN response from `source`: true when it answered one of our consent checks
+    /// (and so was ours, not the session's).
+    pub fn handle_consent_response(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        data: &[u8],
+    ) -> bool {
+        self.consent.handle_response(now, source, data)
+    }
+
+    /// The address the peer's media goes to, once one answered a consent check.
+    pub fn media_address(&self) -> Option<SocketAddr> {
+        self.consent.confirmed()
     }
 
     fn handle_event(&mut self, event: Event, out: &mut Vec<PeerOutput>) {
@@ -323,7 +443,7 @@ impl Peer {
     /// Runs the session's timeout handling now, whenever it was due, and drains its output:
     /// str0m stamps written packets for sending only there.
     pub fn send_now(&mut self, now: Instant, out: &mut Vec<PeerOutput>) {
-        self.handle_input(Input::Timeout(now));
+        let _ = self.handle_input(Input::Timeout(now));
         self.poll(now, out);
     }
 

@@ -12,12 +12,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
 use str0m::Input;
+use str0m::ice::StunMessage;
 use str0m::net::{Protocol, Receive};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::egress::{self, Egress};
+use super::ingress::StunLimiter;
 use super::peer::{Incoming, Peer, PeerFlags, PeerOutput};
 use super::slots::{PeerKey, SpeakerSelector};
 use crate::metrics::Metrics;
@@ -38,6 +41,8 @@ pub enum Command {
         peer: PeerKey,
         room: i64,
         flags: PeerFlags,
+        /// The channel's Opus bitrate: the peer's ingress budget follows it.
+        bitrate_kbps: u32,
         offer: String,
         reply: oneshot::Sender<Result<String, String>>,
     },
@@ -48,10 +53,14 @@ pub enum Command {
     Move {
         peer: PeerKey,
         room: i64,
+        bitrate_kbps: u32,
     },
     Close {
         peer: PeerKey,
     },
+    /// Makes the relay task panic, to test that it is restarted.
+    #[cfg(test)]
+    Panic,
 }
 
 /// What the relay tells the voice service.
@@ -59,9 +68,24 @@ pub enum Command {
 pub enum RelayEvent {
     Connected(PeerKey),
     Disconnected(PeerKey),
-    Speaking { peer: PeerKey, speaking: bool },
-    Slot { listener: PeerKey, slot: usize, speaker: Option<PeerKey> },
-    Stats { peer: PeerKey, loss: Option<f32>, jitter_ms: Option<f32>, rtt_ms: Option<f32> },
+    /// The relay restarted after a failure and the peer's session is gone: the voice
+    /// service ends that voice session so the client can join again.
+    Lost(PeerKey),
+    Speaking {
+        peer: PeerKey,
+        speaking: bool,
+    },
+    Slot {
+        listener: PeerKey,
+        slot: usize,
+        speaker: Option<PeerKey>,
+    },
+    Stats {
+        peer: PeerKey,
+        loss: Option<f32>,
+        jitter_ms: Option<f32>,
+        rtt_ms: Option<f32>,
+    },
 }
 
 #[derive(Clone)]
@@ -84,10 +108,11 @@ impl RelayHandle {
         peer: PeerKey,
         room: i64,
         flags: PeerFlags,
+        bitrate_kbps: u32,
         offer: String,
     ) -> oneshot::Receiver<Result<String, String>> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Open { peer, room, flags, offer, reply });
+        self.send(Command::Open { peer, room, flags, bitrate_kbps, offer, reply });
         answer
     }
 }
@@ -100,6 +125,9 @@ struct Relay {
     peers: HashMap<PeerKey, Peer>,
     /// Known remote address → peer, learned from the first datagram a peer accepted.
     by_addr: HashMap<SocketAddr, PeerKey>,
+    /// The relay's ICE ufrag of each session → peer: a check from a new address names it,
+    /// so finding its peer is one lookup, not a try of every session (review L5.2).
+    by_ufrag: HashMap<String, PeerKey>,
     rooms: HashMap<i64, SpeakerSelector>,
     metrics: Arc<Metrics>,
     outputs: Vec<PeerOutput>,
@@ -109,15 +137,18 @@ struct Relay {
     forwards: VecDeque<Incoming>,
     due: Vec<PeerKey>,
     slot_changes: Vec<(usize, Option<PeerKey>)>,
-    /// Plain STUN answers to unknown addresses, per second.
-    stun_limiter: crate::rate_limit::KeyedLimiter<()>,
+    /// Plain STUN answers to unknown addresses, per source network.
+    stun_limiter: StunLimiter,
 }
 
-/// Plain STUN answers per second (and burst): plenty for address discovery, too few to
-/// make the relay a useful reflector.
-const STUN_PER_SECOND: u32 = 100;
+/// Pause before a failed relay starts again, so a failure that repeats at once does not
+/// spin a core.
+const RESTART_PAUSE: Duration = Duration::from_millis(200);
 
 /// Starts the relay on `socket`; announced addresses are what clients are told to send to.
+/// The relay runs supervised: if its task panics (a bug), the sessions it held are
+/// reported lost, the failure is logged and counted, and a fresh relay takes over the
+/// same socket and command channel (security review L5.4).
 pub fn spawn(
     socket: UdpSocket,
     announced: Vec<SocketAddr>,
@@ -129,33 +160,62 @@ pub fn spawn(
     let (tx, rx) = mpsc::unbounded_channel();
     let (events, events_rx) = mpsc::unbounded_channel();
     let socket = Arc::new(socket);
-    let out = Outbox {
-        events,
-        egress: Egress::default(),
-        socket: socket.clone(),
-        metrics: metrics.clone(),
-    };
-    let relay = Relay {
-        socket,
-        announced,
-        max_slots,
-        peers: HashMap::new(),
-        by_addr: HashMap::new(),
-        rooms: HashMap::new(),
-        metrics,
-        outputs: Vec::new(),
-        out,
-        forwards: VecDeque::new(),
-        due: Vec::new(),
-        slot_changes: Vec::new(),
-        stun_limiter: crate::rate_limit::KeyedLimiter::new(
-            STUN_PER_SECOND,
-            STUN_PER_SECOND,
-            Duration::from_secs(1),
-        ),
-    };
-    tokio::spawn(relay.run(rx, shutdown));
+    tokio::spawn(supervise(socket, announced, max_slots, metrics, events, rx, shutdown));
     Ok((RelayHandle { tx, local_addr }, events_rx))
+}
+
+async fn supervise(
+    socket: Arc<UdpSocket>,
+    announced: Vec<SocketAddr>,
+    max_slots: usize,
+    metrics: Arc<Metrics>,
+    events: mpsc::UnboundedSender<RelayEvent>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let out = Outbox {
+            events: events.clone(),
+            egress: Egress::default(),
+            socket: socket.clone(),
+            metrics: metrics.clone(),
+        };
+        let mut relay = Relay {
+            socket: socket.clone(),
+            announced: announced.clone(),
+            max_slots,
+            peers: HashMap::new(),
+            by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            rooms: HashMap::new(),
+            metrics: metrics.clone(),
+            outputs: Vec::new(),
+            out,
+            forwards: VecDeque::new(),
+            due: Vec::new(),
+            slot_changes: Vec::new(),
+            stun_limiter: StunLimiter::new(Instant::now()),
+        };
+        // The relay's state is only read again to learn which sessions it held.
+        let run = std::panic::AssertUnwindSafe(relay.run(&mut commands, &shutdown));
+        if run.catch_unwind().await.is_ok() {
+            return;
+        }
+        metrics.voice_relay_restarts.inc();
+        let lost: Vec<PeerKey> = relay.peers.keys().copied().collect();
+        tracing::error!(sessions = lost.len(), "voice relay failed; restarting it, its calls end");
+        for key in lost {
+            let _ = events.send(RelayEvent::Lost(key));
+        }
+        relay.peers.clear();
+        relay.rooms.clear();
+        relay.update_gauges();
+        drop(relay);
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(RESTART_PAUSE) => {}
+        }
+    }
 }
 
 /// Where the sessions' outputs go: datagrams to the send batch (a frame's copies leave in
@@ -180,6 +240,10 @@ impl Outbox {
                 return None;
             }
             PeerOutput::Media(frame) => return Some(frame),
+            PeerOutput::Withheld => {
+                self.metrics.voice_drop("unconsented");
+                return None;
+            }
             PeerOutput::Connected => RelayEvent::Connected(key),
             PeerOutput::Disconnected => RelayEvent::Disconnected(key),
             PeerOutput::Stats { loss, jitter_ms, rtt_ms } => {
@@ -203,9 +267,9 @@ impl Outbox {
 
 impl Relay {
     async fn run(
-        mut self,
-        mut commands: mpsc::UnboundedReceiver<Command>,
-        shutdown: tokio_util::sync::CancellationToken,
+        &mut self,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        shutdown: &tokio_util::sync::CancellationToken,
     ) {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut next_select = Instant::now();
@@ -263,14 +327,16 @@ impl Relay {
     fn handle_command(&mut self, command: Command) {
         let now = Instant::now();
         match command {
-            Command::Open { peer, room, flags, offer, reply } => {
+            Command::Open { peer, room, flags, bitrate_kbps, offer, reply } => {
                 if let Some(mut old) = self.peers.remove(&peer) {
                     old.disconnect();
                     self.forget(peer, old.room);
                 }
+                let (announced, slots) = (&self.announced, self.max_slots);
                 let result =
-                    Peer::accept(now, peer, room, flags, &offer, &self.announced, self.max_slots);
+                    Peer::accept(now, peer, room, flags, &offer, announced, slots, bitrate_kbps);
                 let answer = result.map(|(session, answer)| {
+                    self.by_ufrag.insert(session.local_ufrag().to_owned(), peer);
                     self.peers.insert(peer, session);
                     self.rooms
                         .entry(room)
@@ -292,7 +358,10 @@ impl Relay {
                     }
                 }
             }
-            Command::Move { peer, room } => {
+            Command::Move { peer, room, bitrate_kbps } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.ingress.set_bitrate(now, bitrate_kbps);
+                }
                 let Some(old_room) = self.peers.get(&peer).map(|p| p.room) else { return };
                 if old_room == room {
                     return;
@@ -310,12 +379,15 @@ impl Relay {
                     self.forget(peer, p.room);
                 }
             }
+            #[cfg(test)]
+            Command::Panic => panic!("relay failure requested by a test"),
         }
     }
 
     /// Removes a peer from a room's ranking and from every listener's slots.
     fn forget(&mut self, key: PeerKey, room: i64) {
         self.by_addr.retain(|_, k| *k != key);
+        self.by_ufrag.retain(|_, k| *k != key);
         if let Some(selector) = self.rooms.get_mut(&room) {
             selector.remove(key);
         }
@@ -344,13 +416,17 @@ impl Relay {
         let now = Instant::now();
         self.metrics.voice_packets_in.inc();
         self.metrics.voice_bytes_in.inc_by(data.len() as u64);
+        let known = self.by_addr.get(&source).copied();
         // Plain STUN (no credentials: not a peer's ICE check) for address discovery,
-        // bounded so the port cannot be used to reflect a flood at a forged address.
-        if !self.by_addr.contains_key(&source)
+        // bounded per source network so the port cannot be used to reflect a flood at a
+        // forged address, and one sender cannot use up everyone's answers.
+        if known.is_none()
             && let Some(response) = super::stun::binding_response(data, source)
         {
-            if self.stun_limiter.try_acquire(&(), now).is_ok() {
+            if self.stun_limiter.admit(now, source) {
                 let _ = self.socket.try_send_to(&response, source);
+            } else {
+                self.metrics.voice_drop("stun_limit");
             }
             return;
         }
@@ -361,20 +437,67 @@ impl Relay {
         let destination = self.destination_for(source);
         let input =
             Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
-        let key = match self.by_addr.get(&source) {
-            Some(key) => Some(*key),
-            // A new address: only a STUN request naming a peer's credentials is accepted
-            // (accepts() checks them), so a flood of junk costs one parse per datagram.
-            None => self.peers.values().find(|p| p.accepts(&input)).map(|p| p.key),
-        };
-        let Some(key) = key else {
-            self.metrics.voice_packets_dropped.inc();
-            return;
+        let key = match known {
+            Some(key) => key,
+            // A new address: only an ICE check naming a session's ufrag can introduce it
+            // (accepts() then checks its integrity), so junk costs one parse.
+            None => match self.peer_named_by(data) {
+                Some(key) => key,
+                None => {
+                    self.metrics.voice_packets_dropped.inc();
+                    self.metrics.voice_drop("unknown_source");
+                    return;
+                }
+            },
         };
         let Some(peer) = self.peers.get_mut(&key) else { return };
-        peer.handle_input(input);
-        self.by_addr.insert(source, key);
+        if known.is_none() {
+            if !peer.accepts(&input) {
+                self.metrics.voice_packets_dropped.inc();
+                self.metrics.voice_drop("unknown_source");
+                return;
+            }
+            match peer.admit_address(source) {
+                Ok(evicted) => {
+                    if let Some(old) = evicted {
+                        self.by_addr.remove(&old);
+                    }
+                    self.by_addr.insert(source, key);
+                }
+                Err(_) => {
+                    self.metrics.voice_drop("address_limit");
+                    return;
+                }
+            }
+        } else if !peer.ingress.admit(now, data.len()) {
+            // Over the peer's packet or byte budget: dropped before any decryption.
+            self.metrics.voice_drop("rate");
+            return;
+        }
+        // An answer to one of the relay's own consent checks is the relay's, not str0m's.
+        if super::stun::is_success_response(data) && peer.handle_consent_response(now, source, data)
+        {
+            self.drive(key, now);
+            return;
+        }
+        if peer.handle_input(input).is_err() {
+            self.metrics.voice_drop("bad_input");
+        }
         self.drive(key, now);
+    }
+
+    /// The peer whose session an ICE check names (USERNAME `relay-ufrag:client-ufrag`).
+    fn peer_named_by(&self, data: &[u8]) -> Option<PeerKey> {
+        // RFC 7983: STUN starts with 0-3; anything else from a new address is not a check.
+        if data.first().is_none_or(|b| *b > 3) {
+            return None;
+        }
+        let message = StunMessage::parse(data).ok()?;
+        if !message.is_binding_request() {
+            return None;
+        }
+        let (ours, _) = message.split_username()?;
+        self.by_ufrag.get(ours).copied()
     }
 
     /// The local address a datagram arrived at, as str0m wants it: the announced address
@@ -476,3 +599,7 @@ impl Relay {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "relay_tests.rs"]
+mod tests;

@@ -28,11 +28,37 @@ const SWITCH_MARGIN_DB: f32 = 6.0;
 const LEVEL_SMOOTHING: f32 = 0.2;
 /// RFC 6464 levels are in -dBov, 0 (loudest) to 127 (silence).
 const SILENCE_DB: f32 = -127.0;
+/// The loudest level believed: the sender claims its own level, and speech averaged
+/// over a packet stays below about -10 dBov (louder is clipping). A sender claiming
+/// 0 dBov on every packet ranks like a loud talker, not above everyone (review M5).
+const PLAUSIBLE_MAX_DB: f32 = -10.0;
+/// Speech pauses: a gap this long between voiced packets ends a talk spurt.
+const SPURT_GAP: Duration = Duration::from_millis(250);
+/// People breathe. A sender whose voiced packets have had no pause for this long is
+/// noise, music or a sender holding its slot on purpose; it then ranks as if this much
+/// quieter, so anyone really talking takes its slot (it keeps one nobody else wants).
+const MAX_UNBROKEN: Duration = Duration::from_secs(30);
+const UNBROKEN_PENALTY_DB: f32 = 40.0;
 
 #[derive(Debug, Clone, Copy)]
 struct Speaker {
     smoothed_db: f32,
     last_voice: Option<Instant>,
+    /// When the current run of voiced packets without a pause began.
+    spurt_start: Option<Instant>,
+}
+
+impl Speaker {
+    /// The level the ranking uses: the smoothed claim, lowered for a sender that has not
+    /// paused for [`MAX_UNBROKEN`].
+    fn ranking_db(&self) -> f32 {
+        match (self.spurt_start, self.last_voice) {
+            (Some(start), Some(last)) if last.saturating_duration_since(start) > MAX_UNBROKEN => {
+                self.smoothed_db - UNBROKEN_PENALTY_DB
+            }
+            _ => self.smoothed_db,
+        }
+    }
 }
 
 /// Ranks a room's speakers. `capacity` is one more than a listener's slot count, so a
@@ -52,11 +78,19 @@ impl SpeakerSelector {
     /// One packet's level from `peer`: `level` in dBov (0 loudest, -127 silence) and the
     /// sender's voice-activity flag.
     pub fn handle_level(&mut self, now: Instant, peer: PeerKey, level: f32, voice: bool) {
-        let level = level.clamp(SILENCE_DB, 0.0);
-        let speaker =
-            self.speakers.entry(peer).or_insert(Speaker { smoothed_db: level, last_voice: None });
+        let level = level.clamp(SILENCE_DB, PLAUSIBLE_MAX_DB);
+        let speaker = self.speakers.entry(peer).or_insert(Speaker {
+            smoothed_db: level,
+            last_voice: None,
+            spurt_start: None,
+        });
         speaker.smoothed_db += LEVEL_SMOOTHING * (level - speaker.smoothed_db);
         if voice {
+            let paused =
+                speaker.last_voice.is_none_or(|t| now.saturating_duration_since(t) >= SPURT_GAP);
+            if paused {
+                speaker.spurt_start = Some(now);
+            }
             speaker.last_voice = Some(now);
         }
     }
@@ -74,7 +108,7 @@ impl SpeakerSelector {
     }
 
     fn level(&self, peer: PeerKey) -> f32 {
-        self.speakers.get(&peer).map_or(SILENCE_DB, |s| s.smoothed_db)
+        self.speakers.get(&peer).map_or(SILENCE_DB, Speaker::ranking_db)
     }
 
     /// Re-ranks and returns the selected speakers, loudest first. Incumbents keep their
@@ -264,6 +298,37 @@ mod tests {
         assert_eq!(sel.poll_selection(later), &[3]);
         sel.remove(3);
         assert!(sel.poll_selection(later).is_empty());
+    }
+
+    #[test]
+    fn a_sender_claiming_full_scale_without_pause_loses_its_slot_to_real_talk() {
+        let t0 = Instant::now();
+        let mut sel = SpeakerSelector::new(1);
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // The liar: 0 dBov claimed on every 20 ms packet, never a pause.
+        // The talker: -25 dBov, a 400 ms breath every 3 s.
+        let mut selected_liar_after_40s = None;
+        for step in 0..2500u64 {
+            let now = ms(step * 20);
+            sel.handle_level(now, 1, 0.0, true);
+            if (step * 20) % 3000 >= 400 {
+                sel.handle_level(now, 2, -25.0, true);
+            }
+            if step % 2 == 0 {
+                let selected = sel.poll_selection(now).to_vec();
+                if step * 20 == 10_000 {
+                    assert_eq!(selected, vec![1], "a loud claim wins a fair contest at first");
+                }
+                if step * 20 >= 40_000 && selected_liar_after_40s.is_none() {
+                    selected_liar_after_40s = Some(selected.contains(&1));
+                }
+            }
+        }
+        assert_eq!(selected_liar_after_40s, Some(false), "no slot held for 40 s without a pause");
+        // Claims above the plausible maximum count as the maximum.
+        let mut sel = SpeakerSelector::new(1);
+        talk(&mut sel, t0, 3, 0.0);
+        assert_eq!(sel.level(3), PLAUSIBLE_MAX_DB);
     }
 
     #[test]

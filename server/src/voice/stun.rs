@@ -13,6 +13,12 @@ const ATTR_USERNAME: u16 = 0x0006;
 const ATTR_MESSAGE_INTEGRITY: u16 = 0x0008;
 const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
 const ATTR_SOFTWARE: u16 = 0x8022;
+const ATTR_PRIORITY: u16 = 0x0024;
+const ATTR_ICE_CONTROLLED: u16 = 0x8029;
+const ATTR_FINGERPRINT: u16 = 0x8028;
+const FINGERPRINT_XOR: u32 = 0x5354_554E;
+/// Peer-reflexive type preference (110) with the highest local preference.
+const CONSENT_PRIORITY: u32 = (110 << 24) | (0xFFFF << 8) | 255;
 const SOFTWARE: &[u8] = b"AuraSpeak";
 
 /// The answer to `request` from `source`, if it is a well-formed Binding request without
@@ -74,6 +80,69 @@ pub(super) fn binding_response(request: &[u8], source: SocketAddr) -> Option<Vec
     Some(out)
 }
 
+/// Whether a datagram is a STUN Binding success response (the answer to a check).
+pub(super) fn is_success_response(data: &[u8]) -> bool {
+    data.len() >= HEADER
+        && u16::from_be_bytes([data[0], data[1]]) == BINDING_SUCCESS
+        && u32::from_be_bytes([data[4], data[5], data[6], data[7]]) == MAGIC_COOKIE
+}
+
+/// The relay's own ICE connectivity check (a consent check, RFC 7675) with the given
+/// transaction ID: USERNAME `remote:local`, PRIORITY, ICE-CONTROLLED (the relay is the
+/// lite, controlled side), MESSAGE-INTEGRITY keyed with the client's password and a
+/// FINGERPRINT, as RFC 8445 §7.1.1 and RFC 8489 §14.5-14.7 lay them out.
+pub(super) fn consent_request(
+    transaction: &[u8; 12],
+    remote_ufrag: &str,
+    local_ufrag: &str,
+    remote_pwd: &[u8],
+    sha1_hmac: impl Fn(&[u8], &[&[u8]]) -> [u8; 20],
+) -> Option<Vec<u8>> {
+    let username = format!("{remote_ufrag}:{local_ufrag}");
+    let mut body = Vec::with_capacity(96);
+    push_attr(&mut body, ATTR_USERNAME, username.as_bytes());
+    // The priority a peer-reflexive candidate of ours would have; the client only uses it
+    // if it learns a new candidate from this check, which it will not (it is our host).
+    push_attr(&mut body, ATTR_PRIORITY, &CONSENT_PRIORITY.to_be_bytes());
+    let mut tie_breaker = [0u8; 8];
+    rand::fill(&mut tie_breaker);
+    push_attr(&mut body, ATTR_ICE_CONTROLLED, &tie_breaker);
+    let mut out = Vec::with_capacity(HEADER + body.len() + 32);
+    out.extend_from_slice(&BINDING_REQUEST.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
+    out.extend_from_slice(transaction);
+    out.extend_from_slice(&body);
+    // MESSAGE-INTEGRITY covers the message with its length counting the attribute itself.
+    set_length(&mut out, 24)?;
+    let mac = sha1_hmac(remote_pwd, &[&out]);
+    push_attr(&mut out, ATTR_MESSAGE_INTEGRITY, &mac);
+    // FINGERPRINT likewise, over everything before it.
+    set_length(&mut out, 8)?;
+    let crc = crc32(&out) ^ FINGERPRINT_XOR;
+    push_attr(&mut out, ATTR_FINGERPRINT, &crc.to_be_bytes());
+    Some(out)
+}
+
+/// Sets the header's length to the attributes present plus `extra` bytes still to come.
+fn set_length(message: &mut [u8], extra: usize) -> Option<()> {
+    let length = u16::try_from(message.len() - HEADER + extra).ok()?;
+    message[2..4].copy_from_slice(&length.to_be_bytes());
+    Some(())
+}
+
+/// CRC-32 (ISO-HDLC, the one STUN's FINGERPRINT uses), bit by bit: a few checks a second.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
 fn push_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
     out.extend_from_slice(&kind.to_be_bytes());
     out.extend_from_slice(&(value.len() as u16).to_be_bytes());
@@ -108,6 +177,28 @@ mod tests {
         assert_eq!(usize::from(u16::from_be_bytes([resp[2], resp[3]])), resp.len() - HEADER);
         let v6: SocketAddr = "[2001:db8::1]:9".parse().unwrap();
         assert!(binding_response(&request(&[]), v6).is_some());
+    }
+
+    #[test]
+    fn consent_checks_are_valid_ice_checks() {
+        let hmac = |key: &[u8], parts: &[&[u8]]| {
+            let provider = str0m::crypto::from_feature_flags();
+            provider.sha1_hmac_provider.sha1_hmac(key, parts)
+        };
+        let transaction = [9u8; 12];
+        let request =
+            consent_request(&transaction, "cli", "rly", b"clientpassword", hmac).expect("built");
+        // str0m's own STUN parser (which checks the FINGERPRINT) reads it as an ICE check.
+        let message = str0m::ice::StunMessage::parse(&request).expect("parses");
+        assert!(message.is_binding_request());
+        assert_eq!(message.username(), Some("cli:rly"));
+        assert_eq!(message.prio(), Some(CONSENT_PRIORITY));
+        assert!(message.ice_controlled().is_some());
+        assert!(!message.use_candidate());
+        assert!(message.verify(b"clientpassword", hmac));
+        assert!(!message.verify(b"wrong", hmac));
+        assert_eq!(&request[8..20], &transaction);
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926, "the CRC-32 check value");
     }
 
     #[test]
