@@ -47,6 +47,7 @@ async fn assert_revoked(gw: &mut Gw, since: Instant, what: &str) {
         Next::Closed(Some(close::SESSION_REVOKED)),
         "{what}: closed within {AT_ONCE:?}"
     );
+    eprintln!("{what}: closed {:?} after the change", since.elapsed());
 }
 
 /// A second login of the same account, on another device.
@@ -153,6 +154,7 @@ async fn sees_voice_left(watcher: &mut Gw, user: &str, since: Instant, within: D
             Some((_, Event::VoiceStateUpdate { state }))
                 if state.user_id.to_string() == user && state.channel_id.is_none() =>
             {
+                eprintln!("voice ended {:?} after the change", since.elapsed());
                 return true;
             }
             Some(_) => continue,
