@@ -315,9 +315,18 @@ impl Gateway {
         }
     }
 
-    /// Gateway sessions of `user_id` that are alive (connected or waiting for a resume).
-    pub fn sessions_of(&self, user_id: i64) -> usize {
-        self.sessions().values().filter(|s| s.user_id == user_id && !s.is_invalid()).count()
+    /// Whether [`Self::start_session`] would admit another session of `user_id` now: a
+    /// cheap check before building a READY snapshot that would be thrown away.
+    pub fn has_room_for(&self, user_id: i64) -> bool {
+        let sessions = self.sessions();
+        let mut count = 0;
+        for s in sessions.values().filter(|s| s.user_id == user_id && !s.is_invalid()) {
+            if s.lock().detached_since().is_some() {
+                return true;
+            }
+            count += 1;
+        }
+        count < self.config.max_sessions_per_user
     }
 
     /// Whether the login session behind a gateway session is still valid.

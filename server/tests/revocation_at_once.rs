@@ -24,6 +24,7 @@ backend_tests!(
     logout_revoke_and_password_change_close_silent_clients_at_once,
     revoked_session_in_resume_window_loses_voice_and_cannot_resume,
     kick_and_server_ban_end_voice_at_once,
+    losing_connect_or_view_ends_voice_at_once,
     admin_ban_from_another_process_closes_sessions_within_a_second,
 );
 
@@ -47,6 +48,7 @@ async fn assert_revoked(gw: &mut Gw, since: Instant, what: &str) {
         Next::Closed(Some(close::SESSION_REVOKED)),
         "{what}: closed within {AT_ONCE:?}"
     );
+    eprintln!("{what}: closed {:?} after the change", since.elapsed());
 }
 
 /// A second login of the same account, on another device.
@@ -153,6 +155,7 @@ async fn sees_voice_left(watcher: &mut Gw, user: &str, since: Instant, within: D
             Some((_, Event::VoiceStateUpdate { state }))
                 if state.user_id.to_string() == user && state.channel_id.is_none() =>
             {
+                eprintln!("voice ended {:?} after the change", since.elapsed());
                 return true;
             }
             Some(_) => continue,
@@ -263,6 +266,41 @@ async fn kick_and_server_ban_end_voice_at_once(backend: Backend) {
             sees_voice_left(&mut watcher, &carol, t, AT_ONCE).await,
             "{action} ends voice within {AT_ONCE:?}"
         );
+    }
+    s.stop().await;
+}
+
+async fn losing_connect_or_view_ends_voice_at_once(backend: Backend) {
+    const VIEW: u64 = 1 << 0;
+    const CONNECT: u64 = 1 << 12;
+    let s = TestServer::start(&backend).await;
+    let auth = s.register("erin").await;
+    let erin = auth["user"]["id"].as_str().expect("id").to_owned();
+    let v = voice_setup(&s, &access(&auth)).await;
+    let mut watcher = Gw::connect(&s.base).await;
+    watcher.identify(&v.owner).await;
+    let mut gw = Gw::connect(&s.base).await;
+    gw.identify(&access(&auth)).await;
+    let overwrite = format!("/api/v1/channels/{}/overwrites/member/{erin}", v.voice);
+    for (what, deny) in [("CONNECT", CONNECT), ("VIEW_CHANNEL", VIEW)] {
+        join_voice(&mut gw, &v.voice).await;
+        sees_voice_joined(&mut watcher, &erin).await;
+        let t = Instant::now();
+        let (status, body) = s
+            .send(
+                Method::PUT,
+                &overwrite,
+                Some(&v.owner),
+                Some(json!({"allow": "0", "deny": deny.to_string()})),
+            )
+            .await;
+        assert!(status.is_success(), "{what}: {status} {body}");
+        assert!(
+            sees_voice_left(&mut watcher, &erin, t, AT_ONCE).await,
+            "losing {what} ends voice within {AT_ONCE:?}"
+        );
+        let (status, _) = s.send(Method::DELETE, &overwrite, Some(&v.owner), None).await;
+        assert!(status.is_success());
     }
     s.stop().await;
 }

@@ -19,7 +19,9 @@ use crate::state::AppState;
 /// Create a channel (MANAGE_CHANNELS).
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/channels", tag = "channels", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = CreateChannelRequest,
-    responses((status = 201, body = Channel), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 201, body = Channel), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_channel(
     State(state): State<AppState>,
     auth: Auth,
@@ -34,7 +36,9 @@ pub async fn create_channel(
 /// Edit a channel (MANAGE_CHANNELS in it).
 #[utoipa::path(patch, path = "/api/v1/channels/{channel_id}", tag = "channels", security(("bearer" = [])),
     params(("channel_id" = String, Path)), request_body = UpdateChannelRequest,
-    responses((status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_channel(
     State(state): State<AppState>,
     auth: Auth,
@@ -48,7 +52,9 @@ pub async fn update_channel(
 /// Delete a channel and its messages (MANAGE_CHANNELS in it).
 #[utoipa::path(delete, path = "/api/v1/channels/{channel_id}", tag = "channels", security(("bearer" = [])),
     params(("channel_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_channel(
     State(state): State<AppState>,
     auth: Auth,
@@ -63,7 +69,9 @@ pub async fn delete_channel(
 #[utoipa::path(put, path = "/api/v1/channels/{channel_id}/overwrites/{kind}/{target_id}", tag = "channels", security(("bearer" = [])),
     params(("channel_id" = String, Path), ("kind" = OverwriteKind, Path), ("target_id" = String, Path)),
     request_body = SetOverwriteRequest,
-    responses((status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn set_overwrite(
     State(state): State<AppState>,
     auth: Auth,
@@ -79,7 +87,9 @@ pub async fn set_overwrite(
 /// Remove a permission overwrite.
 #[utoipa::path(delete, path = "/api/v1/channels/{channel_id}/overwrites/{kind}/{target_id}", tag = "channels", security(("bearer" = [])),
     params(("channel_id" = String, Path), ("kind" = OverwriteKind, Path), ("target_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_overwrite(
     State(state): State<AppState>,
     auth: Auth,
@@ -94,7 +104,9 @@ pub async fn delete_overwrite(
 /// channel, the earlier message comes back (200) instead of a duplicate (201).
 #[utoipa::path(post, path = "/api/v1/channels/{channel_id}/messages", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path)), request_body = SendMessageRequest,
-    responses((status = 201, body = Message), (status = 200, description = "Nonce replay", body = Message),
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 201, body = Message), (status = 200, description = "Nonce replay", body = Message),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn send_message(
     State(state): State<AppState>,
@@ -127,7 +139,9 @@ pub async fn history(
 /// Edit one's own message.
 #[utoipa::path(patch, path = "/api/v1/channels/{channel_id}/messages/{message_id}", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path), ("message_id" = String, Path)), request_body = EditMessageRequest,
-    responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn edit_message(
     State(state): State<AppState>,
     auth: Auth,
@@ -143,7 +157,9 @@ pub async fn edit_message(
 /// Delete one's own message, or anyone's with MANAGE_MESSAGES.
 #[utoipa::path(delete, path = "/api/v1/channels/{channel_id}/messages/{message_id}", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path), ("message_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_message(
     State(state): State<AppState>,
     auth: Auth,
@@ -157,7 +173,9 @@ pub async fn delete_message(
 /// React to a message (ADD_REACTIONS). Reacting twice with one emoji changes nothing.
 #[utoipa::path(put, path = "/api/v1/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path), ("message_id" = String, Path), ("emoji" = String, Path, description = "A Unicode emoji, URL-encoded")),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_reaction(
     State(state): State<AppState>,
     auth: Auth,
@@ -200,7 +218,9 @@ pub async fn reaction_users(
 /// Mark the channel read up to a message (moves forward only).
 #[utoipa::path(post, path = "/api/v1/channels/{channel_id}/ack", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path)), request_body = AckRequest,
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 404, body = ErrorBody)))]
 pub async fn ack(
     State(state): State<AppState>,
     auth: Auth,

@@ -24,7 +24,9 @@ pub async fn preview_invite(
 /// Join the server an invite leads to.
 #[utoipa::path(post, path = "/api/v1/invites/{code}", tag = "invites", security(("bearer" = [])),
     params(("code" = String, Path)),
-    responses((status = 200, body = Server), (status = 403, description = "banned", body = ErrorBody),
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 200, body = Server), (status = 403, description = "banned", body = ErrorBody),
         (status = 404, description = "Unknown, expired or used up", body = ErrorBody)))]
 pub async fn accept_invite(
     State(state): State<AppState>,
@@ -38,7 +40,9 @@ pub async fn accept_invite(
 /// Revoke an invite (its creator, or MANAGE_SERVER).
 #[utoipa::path(delete, path = "/api/v1/invites/{code}", tag = "invites", security(("bearer" = [])),
     params(("code" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_invite(
     State(state): State<AppState>,
     auth: Auth,

@@ -37,7 +37,9 @@ pub async fn list_members(
 /// Change a nickname: one's own (CHANGE_NICKNAME) or a lower member's (MANAGE_NICKNAMES).
 #[utoipa::path(patch, path = "/api/v1/servers/{server_id}/members/{user_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path)), request_body = UpdateMemberRequest,
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_member(
     State(state): State<AppState>,
     auth: Auth,
@@ -52,7 +54,9 @@ pub async fn update_member(
 /// Kick a member (KICK_MEMBERS, only members below one's highest role).
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/members/{user_id}/kick", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path)), request_body = ModerationRequest,
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn kick_member(
     State(state): State<AppState>,
     auth: Auth,
@@ -67,7 +71,9 @@ pub async fn kick_member(
 /// Give a member a role (MANAGE_ROLES, roles below one's highest).
 #[utoipa::path(put, path = "/api/v1/servers/{server_id}/members/{user_id}/roles/{role_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn add_member_role(
     State(state): State<AppState>,
     auth: Auth,
@@ -84,7 +90,9 @@ pub async fn add_member_role(
 /// Take a role from a member (MANAGE_ROLES, roles below one's highest).
 #[utoipa::path(delete, path = "/api/v1/servers/{server_id}/members/{user_id}/roles/{role_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_member_role(
     State(state): State<AppState>,
     auth: Auth,
@@ -113,7 +121,9 @@ pub async fn list_bans(
 /// Ban an account: removes it from the server and keeps it out (BAN_MEMBERS).
 #[utoipa::path(put, path = "/api/v1/servers/{server_id}/bans/{user_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path)), request_body = ModerationRequest,
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn ban_member(
     State(state): State<AppState>,
     auth: Auth,
@@ -128,7 +138,9 @@ pub async fn ban_member(
 /// Lift a ban (BAN_MEMBERS).
 #[utoipa::path(delete, path = "/api/v1/servers/{server_id}/bans/{user_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn unban_member(
     State(state): State<AppState>,
     auth: Auth,

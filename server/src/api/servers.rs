@@ -22,7 +22,9 @@ fn uid(auth: &Auth) -> i64 {
 /// Create a server; the caller becomes its owner.
 #[utoipa::path(post, path = "/api/v1/servers", tag = "servers", security(("bearer" = [])),
     request_body = CreateServerRequest,
-    responses((status = 201, body = ServerDetail), (status = 422, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 201, body = ServerDetail), (status = 422, body = ErrorBody)))]
 pub async fn create_server(
     State(state): State<AppState>,
     auth: Auth,
@@ -58,7 +60,9 @@ pub async fn get_server(
 /// Rename the server or change its description (MANAGE_SERVER).
 #[utoipa::path(patch, path = "/api/v1/servers/{server_id}", tag = "servers", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = UpdateServerRequest,
-    responses((status = 200, body = Server), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 200, body = Server), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_server(
     State(state): State<AppState>,
     auth: Auth,
@@ -72,7 +76,9 @@ pub async fn update_server(
 /// Delete the server and everything in it (owner only).
 #[utoipa::path(delete, path = "/api/v1/servers/{server_id}", tag = "servers", security(("bearer" = [])),
     params(("server_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_server(
     State(state): State<AppState>,
     auth: Auth,
@@ -86,7 +92,9 @@ pub async fn delete_server(
 /// Leave a server (not possible for its owner).
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/leave", tag = "servers", security(("bearer" = [])),
     params(("server_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn leave_server(
     State(state): State<AppState>,
     auth: Auth,
@@ -100,7 +108,9 @@ pub async fn leave_server(
 /// Hand the server to another member (owner only).
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/transfer", tag = "servers", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = TransferOwnershipRequest,
-    responses((status = 200, body = Server), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 200, body = Server), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn transfer_server(
     State(state): State<AppState>,
     auth: Auth,
@@ -136,7 +146,9 @@ pub async fn audit_log(
 /// Create an invite (CREATE_INVITE).
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/invites", tag = "invites", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = CreateInviteRequest,
-    responses((status = 201, body = Invite), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 201, body = Invite), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_invite(
     State(state): State<AppState>,
     auth: Auth,
@@ -163,7 +175,9 @@ pub async fn list_invites(
 /// Create a role (MANAGE_ROLES); it is placed above the existing roles.
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/roles", tag = "roles", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = CreateRoleRequest,
-    responses((status = 201, body = Role), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 201, body = Role), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_role(
     State(state): State<AppState>,
     auth: Auth,
@@ -178,7 +192,9 @@ pub async fn create_role(
 /// Move roles (MANAGE_ROLES, below one's own highest role).
 #[utoipa::path(patch, path = "/api/v1/servers/{server_id}/roles", tag = "roles", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = Vec<RolePosition>,
-    responses((status = 200, body = Vec<Role>), (status = 403, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 200, body = Vec<Role>), (status = 403, body = ErrorBody)))]
 pub async fn reorder_roles(
     State(state): State<AppState>,
     auth: Auth,
@@ -192,7 +208,9 @@ pub async fn reorder_roles(
 /// Edit a role (MANAGE_ROLES, below one's own highest role).
 #[utoipa::path(patch, path = "/api/v1/servers/{server_id}/roles/{role_id}", tag = "roles", security(("bearer" = [])),
     params(("server_id" = String, Path), ("role_id" = String, Path)), request_body = UpdateRoleRequest,
-    responses((status = 200, body = Role), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 200, body = Role), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_role(
     State(state): State<AppState>,
     auth: Auth,
@@ -206,7 +224,9 @@ pub async fn update_role(
 /// Delete a role (MANAGE_ROLES, below one's own highest role).
 #[utoipa::path(delete, path = "/api/v1/servers/{server_id}/roles/{role_id}", tag = "roles", security(("bearer" = [])),
     params(("server_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_role(
     State(state): State<AppState>,
     auth: Auth,

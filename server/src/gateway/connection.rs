@@ -208,6 +208,11 @@ impl Connection {
             limits.identify_as(user_id).map_err(|_| TOO_MANY_LOGINS)?;
         }
         let gateway = self.state.gateway.clone();
+        const TOO_MANY_SESSIONS: Exit =
+            Exit::Close(close::TOO_MANY_SESSIONS, "too many sessions for this account");
+        if !gateway.has_room_for(user_id) {
+            return Err(TOO_MANY_SESSIONS);
+        }
         let servers = self
             .state
             .store
@@ -232,7 +237,7 @@ impl Connection {
         }
         let session = gateway
             .start_session(user_id, auth.session_id.as_i64(), viewer, rx)
-            .ok_or(Exit::Close(close::TOO_MANY_SESSIONS, "too many sessions for this account"))?;
+            .ok_or(TOO_MANY_SESSIONS)?;
         let seq = session.lock().last_seq();
         let user = self.state.accounts.me(auth).await.map_err(|_| Exit::Close(1011, "database"))?;
         let read_states = gateway
