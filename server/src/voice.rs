@@ -30,6 +30,9 @@ pub mod peer;
 pub mod relay;
 pub mod slots;
 mod stun;
+#[cfg(test)]
+#[path = "voice/stun_props.rs"]
+mod stun_props;
 pub mod turn;
 
 use peer::PeerFlags;
