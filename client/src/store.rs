@@ -49,11 +49,16 @@ pub struct LocalStore {
 
 impl LocalStore {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    ///
+    /// It holds the user's messages, so on Unix the file is theirs alone (0600) in a
+    /// directory that is theirs alone (0700), whatever the umask; a file or directory an
+    /// older version created with looser modes is tightened. SQLite gives its `-wal` and
+    /// `-shm` files the mode of the database file.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| Error::File { path: dir.to_owned(), source })?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            private_dir(dir)?;
         }
+        private_file(path)?;
         Self::init(Connection::open(path)?)
     }
 
@@ -207,6 +212,61 @@ impl From<rusqlite::Error> for Error {
     fn from(error: rusqlite::Error) -> Self {
         Error::Store(error.to_string())
     }
+}
+
+/// Creates `dir` (and missing parents) as 0700 and tightens it if it exists with more.
+/// A shared directory with the sticky bit (`/tmp`) is left alone: it is not ours to
+/// close, and the file inside is private anyway.
+fn private_dir(dir: &Path) -> Result<()> {
+    let error = |source| Error::File { path: dir.to_owned(), source };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(error)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // `mode` above is filtered by the umask; this is not.
+        let mode = std::fs::metadata(dir).map_err(error)?.permissions().mode();
+        if mode & 0o1000 == 0 && mode & 0o777 != 0o700 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(error)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the database file as 0600 before SQLite does (SQLite would use 0644 less the
+/// umask), and tightens an existing one and its `-wal`/`-shm` files.
+fn private_file(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| Error::File { path, source }
+        };
+        // An empty file is a valid empty database to SQLite.
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(error(path))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(error(path))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            match std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(error(&side)(e)),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub mod peer;
 pub mod relay;
 pub mod slots;
 mod stun;
+#[cfg(test)]
+#[path = "voice/stun_props.rs"]
+mod stun_props;
 pub mod turn;
 
 use peer::PeerFlags;
