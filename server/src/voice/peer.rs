@@ -343,6 +343,7 @@ impl Peer {
             }
             Event::Connected => {
                 self.connected = true;
+                self.consent.handle_connected();
                 out.push(PeerOutput::Connected);
             }
             Event::RtpPacket(packet) => {
