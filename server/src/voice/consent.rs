@@ -236,12 +236,7 @@ impl Consent {
 
     /// A STUN message from `source`; true when it answered one of our checks (then it is
     /// ours and not the session's). An answer confirms the address: media goes there.
-    pub(super) fn handle_response(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        data: &[u8],
-    ) -> bool {
+    pub(super) fn handle_response(&mut self, source: SocketAddr, data: &[u8]) -> bool {
         let Some(transaction) = data.get(8..20) else { return false };
         let Some(i) =
             self.probes.iter().position(|p| p.to == source && p.transaction == transaction)
@@ -336,10 +331,10 @@ mod tests {
         assert_eq!(to, victim);
         // A forged answer from the wrong source, or tampered with, confirms nothing.
         let forged = answer(&check, "clientpasswordclientpass");
-        assert!(!c.handle_response(t0, real, &forged));
+        assert!(!c.handle_response(real, &forged));
         let mut tampered = forged.clone();
         tampered[8] ^= 1;
-        assert!(!c.handle_response(t0, victim, &tampered));
+        assert!(!c.handle_response(victim, &tampered));
         // The victim never answers: a few checks, then nothing for REFUSED_HOLD.
         let mut now = t0;
         let mut to_victim = 1;
@@ -380,7 +375,7 @@ mod tests {
         assert_eq!(c.route(t0, new, MEDIA, 100), Route::To(old));
         let (to, check) = c.poll_probe(t0).unwrap();
         assert_eq!(to, new);
-        assert!(c.handle_response(t0, new, &answer(&check, "clientpasswordclientpass")));
+        assert!(c.handle_response(new, &answer(&check, "clientpasswordclientpass")));
         assert_eq!(c.route(t0, new, MEDIA, 100), Route::To(new));
         assert!(c.poll_probe(t0 + Duration::from_secs(60)).is_none(), "no periodic checks");
     }
