@@ -14,9 +14,14 @@
 //! DTLS handshake may go to a not-yet-confirmed address within a small budget, since it
 //! cannot complete unless the peer reads it, and it runs in parallel with the check.
 //!
-//! The confirmed address is checked again every [`FRESH_EVERY`]; without an answer for
-//! [`CONSENT_LIFETIME`] media stops, as RFC 7675 asks (a peer that went away must not
-//! leave its stream pointed at whoever gets its address next).
+//! The first address needs no check of its own: a DTLS handshake whose every flight went
+//! to one address, and which the peer then completed, proves the peer reads that address
+//! (its Finished message depends on what we sent there). Only a later proposal is
+//! checked. Checks are not repeated while an address keeps working: str0m's ICE agent
+//! (our desktop client) counts a received check as a sign of life for 15 s, so periodic
+//! checks from the relay would keep a dead path looking alive on the client and delay its
+//! rejoin after a network change (e2e/tests/voice_rejoin.rs). A peer that goes away ends
+//! by ICE timing out, as before.
 //!
 //! Sans-IO like the sessions: the peer asks [`Consent::route`] where each datagram goes,
 //! sends what [`Consent::poll_probe`] yields, and hands STUN responses to
@@ -37,12 +42,8 @@ const PROBE_SENDS: u32 = 6;
 /// nomination repeated every few seconds costs the address it names a handful of small
 /// checks a minute, not a stream.
 const REFUSED_HOLD: Duration = Duration::from_secs(30);
-/// How often the confirmed address is checked again.
-pub(super) const FRESH_EVERY: Duration = Duration::from_secs(5);
-/// Media stops when the confirmed address has not answered for this long (RFC 7675).
-pub(super) const CONSENT_LIFETIME: Duration = Duration::from_secs(30);
-/// Bytes the session may send to an address nobody confirmed yet, before it is connected:
-/// a DTLS handshake with retransmissions is a few kilobytes.
+/// DTLS bytes the session may send to an address nobody confirmed yet: a handshake with
+/// retransmissions is a few kilobytes.
 const HANDSHAKE_BUDGET: usize = 32 * 1024;
 /// Addresses remembered as refusing, per peer.
 const MAX_REFUSED: usize = 4;
@@ -86,10 +87,11 @@ struct Probe {
 pub(super) struct Consent {
     creds: Credentials,
     confirmed: Option<SocketAddr>,
-    /// When the confirmed address last answered.
-    answered_at: Option<Instant>,
-    /// At most two checks at a time: the confirmed address's freshness and the newest
-    /// address str0m proposed.
+    /// Where the handshake's records went, while it is one address; `split` once they
+    /// went to more than one (then the first address is checked like any other).
+    handshake_to: Option<SocketAddr>,
+    split: bool,
+    /// The check of the newest address str0m proposed, if any.
     probes: Vec<Probe>,
     refused: Vec<(SocketAddr, Instant)>,
     handshake_bytes: usize,
@@ -109,7 +111,8 @@ impl Consent {
         Self {
             creds,
             confirmed: None,
-            answered_at: None,
+            handshake_to: None,
+            split: false,
             probes: Vec::new(),
             refused: Vec::new(),
             handshake_bytes: 0,
@@ -127,23 +130,36 @@ impl Consent {
     }
 
     /// Where a non-STUN datagram of `len` bytes that str0m addressed to `wanted` goes.
-    /// `connected`: the session's DTLS is up (media may flow).
+    /// `handshake`: it is a DTLS record, which may go to an address not yet confirmed
+    /// within a budget (media, SRTP and SRTCP, never does).
     pub(super) fn route(
         &mut self,
         now: Instant,
         wanted: SocketAddr,
-        connected: bool,
+        handshake: bool,
         len: usize,
     ) -> Route {
         self.expire(now);
         if self.confirmed == Some(wanted) {
             return Route::To(wanted);
         }
-        self.propose(now, wanted);
+        if self.confirmed.is_none() && handshake {
+            match self.handshake_to {
+                None => self.handshake_to = Some(wanted),
+                Some(to) if to != wanted => self.split = true,
+                Some(_) => {}
+            }
+        }
+        // The handshake's own address is confirmed by its completion, not by a check.
+        if self.confirmed.is_some() || self.split || self.handshake_to != Some(wanted) {
+            self.propose(now, wanted);
+        }
         if let Some(confirmed) = self.confirmed {
             return Route::To(confirmed);
         }
-        if !connected && self.handshake_bytes + len <= HANDSHAKE_BUDGET {
+        // The handshake's last flight leaves after str0m counts the session connected; it
+        // must not wait for the check (the client would retransmit a second later).
+        if handshake && self.handshake_bytes + len <= HANDSHAKE_BUDGET {
             self.handshake_bytes += len;
             return Route::To(wanted);
         }
@@ -164,26 +180,20 @@ impl Consent {
     }
 
     fn expire(&mut self, now: Instant) {
-        if let Some(at) = self.answered_at
-            && now.saturating_duration_since(at) > CONSENT_LIFETIME
-        {
-            tracing::debug!(addr = ?self.confirmed, "voice consent expired");
-            self.confirmed = None;
-            self.answered_at = None;
-        }
         self.refused.retain(|(_, until)| now < *until);
+    }
+
+    /// The session's DTLS handshake completed: if all of it went to one address, the
+    /// peer reads that address, and media may go there.
+    pub(super) fn handle_connected(&mut self) {
+        if self.confirmed.is_none() && !self.split {
+            self.confirmed = self.handshake_to;
+        }
     }
 
     /// The next check to send, `(destination, datagram)`; call until `None`.
     pub(super) fn poll_probe(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
         self.expire(now);
-        // Freshness: a new check of the confirmed address every FRESH_EVERY.
-        if let (Some(confirmed), Some(at)) = (self.confirmed, self.answered_at)
-            && now.saturating_duration_since(at) >= FRESH_EVERY
-            && !self.probes.iter().any(|p| p.to == confirmed)
-        {
-            self.probes.push(Probe::new(now, confirmed));
-        }
         let mut gave_up = None;
         let mut out = None;
         for (i, probe) in self.probes.iter_mut().enumerate() {
@@ -214,7 +224,6 @@ impl Consent {
                 }
                 self.refused.push((probe.to, now + REFUSED_HOLD));
             }
-            // The confirmed address just stays until its consent expires.
             return self.poll_probe(now);
         }
         out
@@ -222,26 +231,12 @@ impl Consent {
 
     /// When [`Self::poll_probe`] has something to send next.
     pub(super) fn next_timeout(&self) -> Option<Instant> {
-        let resend = self.probes.iter().map(|p| p.next_send).min();
-        // Not while the freshness check is out: its resends are in `resend`.
-        let fresh = match (self.confirmed, self.answered_at) {
-            (Some(c), Some(at)) if !self.probes.iter().any(|p| p.to == c) => Some(at + FRESH_EVERY),
-            _ => None,
-        };
-        match (resend, fresh) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.probes.iter().map(|p| p.next_send).min()
     }
 
     /// A STUN message from `source`; true when it answered one of our checks (then it is
     /// ours and not the session's). An answer confirms the address: media goes there.
-    pub(super) fn handle_response(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        data: &[u8],
-    ) -> bool {
+    pub(super) fn handle_response(&mut self, source: SocketAddr, data: &[u8]) -> bool {
         let Some(transaction) = data.get(8..20) else { return false };
         let Some(i) =
             self.probes.iter().position(|p| p.to == source && p.transaction == transaction)
@@ -259,7 +254,6 @@ impl Consent {
             tracing::debug!(from = ?self.confirmed, to = %source, "voice media follows the peer");
         }
         self.confirmed = Some(source);
-        self.answered_at = Some(now);
         self.refused.retain(|(a, _)| *a != source);
         // A proposal older than this answer is moot.
         self.probes.retain(|p| p.to == source);
@@ -291,6 +285,9 @@ fn hmac_provider() -> &'static dyn str0m::crypto::Sha1HmacProvider {
 mod tests {
     use super::*;
 
+    const HANDSHAKE: bool = true;
+    const MEDIA: bool = false;
+
     fn creds() -> Credentials {
         Credentials {
             remote_ufrag: "client".into(),
@@ -319,67 +316,68 @@ mod tests {
         let real: SocketAddr = "192.0.2.1:5000".parse().unwrap();
         let victim: SocketAddr = "198.51.100.7:80".parse().unwrap();
         let mut c = Consent::new(creds());
-        // Handshake to the first proposal, in parallel with its check.
-        assert_eq!(c.route(t0, real, false, 1200), Route::To(real));
-        let (to, check) = c.poll_probe(t0).expect("a check");
-        assert_eq!(to, real);
-        assert!(c.poll_probe(t0).is_none(), "one check at a time per address");
-        // Connected, not confirmed: no media anywhere.
-        assert_eq!(c.route(t0, real, true, 100), Route::Drop);
-        assert!(c.handle_response(t0, real, &answer(&check, "clientpasswordclientpass")));
-        assert_eq!(c.route(t0, real, true, 100), Route::To(real));
+        // The handshake goes to the first address, without a check of its own.
+        assert_eq!(c.route(t0, real, HANDSHAKE, 1200), Route::To(real));
+        assert!(c.poll_probe(t0).is_none(), "the handshake is the proof");
+        // Not yet complete: no media anywhere.
+        assert_eq!(c.route(t0, real, MEDIA, 100), Route::Drop);
+        c.handle_connected();
+        assert_eq!(c.route(t0, real, MEDIA, 100), Route::To(real));
+        assert_eq!(c.confirmed(), Some(real));
 
         // A forged nomination from the victim's address: media stays with the real client.
-        assert_eq!(c.route(t0, victim, true, 100), Route::To(real));
+        assert_eq!(c.route(t0, victim, MEDIA, 100), Route::To(real));
         let (to, check) = c.poll_probe(t0).expect("the proposal is checked");
         assert_eq!(to, victim);
-        // A forged answer from the wrong source, or signed wrongly, confirms nothing.
+        // A forged answer from the wrong source, or tampered with, confirms nothing.
         let forged = answer(&check, "clientpasswordclientpass");
-        assert!(!c.handle_response(t0, real, &forged));
+        assert!(!c.handle_response(real, &forged));
         let mut tampered = forged.clone();
         tampered[8] ^= 1;
-        assert!(!c.handle_response(t0, victim, &tampered));
+        assert!(!c.handle_response(victim, &tampered));
         // The victim never answers: a few checks, then nothing for REFUSED_HOLD.
         let mut now = t0;
         let mut to_victim = 1;
-        for _ in 0..40 {
+        while now.duration_since(t0) < Duration::from_secs(15) {
             now += PROBE_RESEND;
             while let Some((to, _)) = c.poll_probe(now) {
-                if to == victim {
-                    to_victim += 1;
-                }
+                assert_eq!(to, victim, "the working address is not checked again");
+                to_victim += 1;
             }
-            let _ = c.route(now, victim, true, 100);
-            if now.duration_since(t0) > Duration::from_secs(15) {
-                break;
-            }
+            assert_eq!(c.route(now, victim, MEDIA, 100), Route::To(real));
         }
         assert_eq!(to_victim, PROBE_SENDS, "checks of a silent address are bounded");
     }
 
     #[test]
-    fn consent_expires_without_answers_and_a_new_address_takes_over() {
+    fn a_handshake_split_between_addresses_proves_nothing() {
+        let t0 = Instant::now();
+        let real: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+        let victim: SocketAddr = "198.51.100.7:80".parse().unwrap();
+        let mut c = Consent::new(creds());
+        assert_eq!(c.route(t0, real, HANDSHAKE, 1200), Route::To(real));
+        // Nomination moved before the last flight: that flight may go, media may not.
+        assert_eq!(c.route(t0, victim, HANDSHAKE, 100), Route::To(victim));
+        c.handle_connected();
+        assert_eq!(c.route(t0, victim, MEDIA, 100), Route::Drop);
+        assert_eq!(c.poll_probe(t0).map(|(to, _)| to), Some(victim));
+    }
+
+    #[test]
+    fn a_new_address_that_answers_takes_over() {
         let t0 = Instant::now();
         let old: SocketAddr = "192.0.2.1:5000".parse().unwrap();
         let new: SocketAddr = "192.0.2.1:6000".parse().unwrap();
         let mut c = Consent::new(creds());
-        let _ = c.route(t0, old, false, 100);
-        let (_, check) = c.poll_probe(t0).unwrap();
-        assert!(c.handle_response(t0, old, &answer(&check, "clientpasswordclientpass")));
+        let _ = c.route(t0, old, HANDSHAKE, 100);
+        c.handle_connected();
         // NAT rebinding: the client's checks now come from a new port and it answers ours.
-        assert_eq!(c.route(t0, new, true, 100), Route::To(old));
+        assert_eq!(c.route(t0, new, MEDIA, 100), Route::To(old));
         let (to, check) = c.poll_probe(t0).unwrap();
         assert_eq!(to, new);
-        assert!(c.handle_response(t0, new, &answer(&check, "clientpasswordclientpass")));
-        assert_eq!(c.route(t0, new, true, 100), Route::To(new));
-        // Then silence: freshness checks go unanswered and consent ends.
-        let later = t0 + CONSENT_LIFETIME + Duration::from_secs(1);
-        let mut now = t0;
-        while now < later {
-            now += PROBE_RESEND;
-            while c.poll_probe(now).is_some() {}
-        }
-        assert_eq!(c.route(later, new, true, 100), Route::Drop);
+        assert!(c.handle_response(new, &answer(&check, "clientpasswordclientpass")));
+        assert_eq!(c.route(t0, new, MEDIA, 100), Route::To(new));
+        assert!(c.poll_probe(t0 + Duration::from_secs(60)).is_none(), "no periodic checks");
     }
 
     #[test]

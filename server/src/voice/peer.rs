@@ -311,7 +311,11 @@ impl Peer {
             out.push(PeerOutput::Transmit(t));
             return;
         }
-        match self.consent.route(now, t.destination, self.connected, t.contents.len()) {
+        // Before the session is connected nothing it sends can be media (it has no SRTP
+        // keys yet); after, DTLS (RFC 7983: 20-63) is still handshake (its last flight).
+        let handshake =
+            !self.connected || t.contents.first().is_some_and(|b| (20..=63).contains(b));
+        match self.consent.route(now, t.destination, handshake, t.contents.len()) {
             Route::To(destination) => {
                 t.destination = destination;
                 out.push(PeerOutput::Transmit(t));
@@ -322,13 +326,8 @@ impl Peer {
 
     /// A STUN response from `source`: true when it answered one of our consent checks
     /// (and so was ours, not the session's).
-    pub fn handle_consent_response(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        data: &[u8],
-    ) -> bool {
-        self.consent.handle_response(now, source, data)
+    pub fn handle_consent_response(&mut self, source: SocketAddr, data: &[u8]) -> bool {
+        self.consent.handle_response(source, data)
     }
 
     /// The address the peer's media goes to, once one answered a consent check.
@@ -343,6 +342,7 @@ impl Peer {
             }
             Event::Connected => {
                 self.connected = true;
+                self.consent.handle_connected();
                 out.push(PeerOutput::Connected);
             }
             Event::RtpPacket(packet) => {

@@ -475,8 +475,7 @@ impl Relay {
             return;
         }
         // An answer to one of the relay's own consent checks is the relay's, not str0m's.
-        if super::stun::is_success_response(data) && peer.handle_consent_response(now, source, data)
-        {
+        if super::stun::is_success_response(data) && peer.handle_consent_response(source, data) {
             self.drive(key, now);
             return;
         }
