@@ -24,6 +24,7 @@ backend_tests!(
     deleted_hidden_channels_stay_unknown,
     role_grants_need_the_permissions_they_carry,
     overwrites_follow_the_hierarchy,
+    every_grant_path_follows_rank_against_the_reference_model,
 );
 
 const VIEW: u64 = 1 << 0;
@@ -33,7 +34,9 @@ const MANAGE_ROLES: u64 = 1 << 7;
 const KICK: u64 = 1 << 10;
 const BAN: u64 = 1 << 11;
 const CONNECT: u64 = 1 << 12;
+const MUTE: u64 = 1 << 14;
 const ADMINISTRATOR: u64 = 1 << 19;
+const MANAGE_NICKNAMES: u64 = 1 << 21;
 const WAIT: Duration = Duration::from_secs(5);
 
 struct User {
@@ -547,4 +550,154 @@ async fn overwrites_follow_the_hierarchy(backend: Backend) {
         )
         .await;
     assert_eq!(removed.0, StatusCode::NO_CONTENT, "{}", removed.1);
+}
+
+/// Who acts, or is acted on, in the rank matrix.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rank {
+    Owner,
+    /// Holds a role with ADMINISTRATOR (the highest role).
+    Admin,
+    /// A moderator role above `Low`'s, with the same permissions.
+    High,
+    Low,
+    /// Only @everyone.
+    Plain,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum GrantPath {
+    AddRole,
+    RemoveRole,
+    Nickname,
+    MemberOverwrite,
+    Kick,
+    Ban,
+}
+
+/// The rules written per case, independently of the server: moderators need the path's
+/// permission and must outrank the target (the owner and administrators outrank every
+/// role, nobody outranks the owner, and an administrator is outranked only by the owner).
+/// On oneself: one's own nickname (CHANGE_NICKNAME, which @everyone has), roles one may
+/// manage and overwrites one may edit, never a kick or a ban.
+fn reference(actor: Rank, target: Rank, path: GrantPath) -> bool {
+    let moderator = actor != Rank::Plain;
+    let level = |r: Rank| match r {
+        Rank::Owner => 5,
+        Rank::Admin => 4,
+        Rank::High => 3,
+        Rank::Low => 2,
+        Rank::Plain => 1,
+    };
+    if actor == target {
+        return match path {
+            GrantPath::Nickname => true,
+            GrantPath::AddRole | GrantPath::RemoveRole | GrantPath::MemberOverwrite => moderator,
+            GrantPath::Kick | GrantPath::Ban => false,
+        };
+    }
+    if !moderator || target == Rank::Owner {
+        return false;
+    }
+    match actor {
+        Rank::Owner | Rank::Admin => true,
+        _ => level(target) < level(actor),
+    }
+}
+
+async fn every_grant_path_follows_rank_against_the_reference_model(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| c.rate_limit.enabled = false).await;
+    let owner = user(&s, "owner").await;
+    let (admin, high, low, plain) = (
+        user(&s, "admin").await,
+        user(&s, "high").await,
+        user(&s, "low").await,
+        user(&s, "plain").await,
+    );
+    let sid = community(&s, &owner, &[&admin, &high, &low, &plain]).await;
+    let mods = MANAGE_ROLES | MANAGE_CHANNELS | MANAGE_NICKNAMES | KICK | BAN | MUTE;
+    // Created bottom-up (each new role lands at position 1): Tag 1, Low 2, High 3, Admin 4.
+    let admins = new_role(&s, &owner, &sid, "Admins", ADMINISTRATOR).await;
+    let highs = new_role(&s, &owner, &sid, "High", mods).await;
+    let lows = new_role(&s, &owner, &sid, "Low", mods).await;
+    let tag = new_role(&s, &owner, &sid, "Tag", 0).await;
+    for (who, role) in [(&admin, &admins), (&high, &highs), (&low, &lows)] {
+        assert_eq!(set_role(&s, &owner, &sid, who, role, true).await, StatusCode::NO_CONTENT);
+    }
+    let room = channel(&s, &owner, &sid, "room", "text", None).await;
+    let cast = [
+        (Rank::Owner, &owner),
+        (Rank::Admin, &admin),
+        (Rank::High, &high),
+        (Rank::Low, &low),
+        (Rank::Plain, &plain),
+    ];
+    let paths = [
+        GrantPath::AddRole,
+        GrantPath::RemoveRole,
+        GrantPath::Nickname,
+        GrantPath::MemberOverwrite,
+        GrantPath::Kick,
+        GrantPath::Ban,
+    ];
+    let mut cases = 0;
+    for (actor_rank, actor) in cast {
+        for (target_rank, target) in cast {
+            for path in paths {
+                let want = reference(actor_rank, target_rank, path);
+                if want && matches!(path, GrantPath::Kick | GrantPath::Ban) {
+                    // A success would change the cast; refusals are what this proves,
+                    // and successful kicks and bans are covered elsewhere.
+                    continue;
+                }
+                if matches!(path, GrantPath::RemoveRole) {
+                    // Something to remove, put there by the owner.
+                    assert_eq!(
+                        set_role(&s, &owner, &sid, target, &tag, true).await.as_u16() / 100,
+                        2
+                    );
+                }
+                let status = match path {
+                    GrantPath::AddRole => set_role(&s, actor, &sid, target, &tag, true).await,
+                    GrantPath::RemoveRole => set_role(&s, actor, &sid, target, &tag, false).await,
+                    GrantPath::Nickname => {
+                        let path = format!("/api/v1/servers/{sid}/members/{}", target.id);
+                        s.send(
+                            Method::PATCH,
+                            &path,
+                            Some(&actor.token),
+                            Some(json!({"nickname": "renamed"})),
+                        )
+                        .await
+                        .0
+                    }
+                    GrantPath::MemberOverwrite => {
+                        put_ow(&s, &room, actor, "member", &target.id, 0, SEND).await.0
+                    }
+                    GrantPath::Kick => {
+                        let path = format!("/api/v1/servers/{sid}/members/{}/kick", target.id);
+                        s.post(&path, Some(&actor.token), json!({})).await.0
+                    }
+                    GrantPath::Ban => {
+                        let path = format!("/api/v1/servers/{sid}/bans/{}", target.id);
+                        s.send(Method::PUT, &path, Some(&actor.token), Some(json!({}))).await.0
+                    }
+                };
+                let allowed = status.is_success();
+                assert!(
+                    allowed == want && (allowed || status == StatusCode::FORBIDDEN),
+                    "{actor_rank:?} -> {target_rank:?} {path:?}: {status}, want allowed={want}"
+                );
+                // Put the cast back as it was.
+                if matches!(path, GrantPath::AddRole) && allowed {
+                    assert_eq!(
+                        set_role(&s, &owner, &sid, target, &tag, false).await.as_u16() / 100,
+                        2
+                    );
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 5 * 5 * 4, "{cases} cases");
 }

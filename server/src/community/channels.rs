@@ -55,19 +55,12 @@ impl Community {
                 }
             }
             OverwriteKind::Member => {
-                if access.outranks_everything() {
-                    if self.store.member(access.server.id, target_id).await?.is_none() {
-                        return Err(not_found("member"));
-                    }
-                    return Ok(());
-                }
-                access.require(Permissions::MANAGE_ROLES)?;
-                if target_id == access.user_id {
-                    return Ok(());
+                if !access.outranks_everything() {
+                    access.require(Permissions::MANAGE_ROLES)?;
                 }
                 let sid = Snowflake::from_i64(access.server.id).ok_or_else(ApiError::internal)?;
                 let target = self.access(sid, target_id).await.map_err(|_| not_found("member"))?;
-                if !access.outranks(&target) {
+                if target_id != access.user_id && !access.outranks(&target) {
                     return Err(forbidden());
                 }
             }
