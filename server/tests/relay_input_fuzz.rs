@@ -88,7 +88,7 @@ impl Pair {
         let (mut client, mid, sdp, pending) = offer(now, 2);
         let flags = PeerFlags { forward: true, receive: true };
         let (peer, answer) =
-            Peer::accept(now, 1, 7, flags, &sdp, &[relay_addr()], 4).expect("offer accepted");
+            Peer::accept(now, 1, 7, flags, &sdp, &[relay_addr()], 4, 64).expect("offer accepted");
         let answer = SdpAnswer::from_sdp_string(&answer).expect("answer parses");
         client.sdp_api().accept_answer(pending, answer).expect("answer accepted");
         let mut pair = Self {
@@ -130,7 +130,8 @@ impl Pair {
                 contents,
             },
         );
-        self.peer.handle_input(input);
+        // A refused datagram is dropped and the session goes on, as in the relay.
+        let _ = self.peer.handle_input(input);
     }
 
     /// Everything each side has to say goes to the other; then time moves to the next
@@ -172,7 +173,7 @@ impl Pair {
                 }
                 PeerOutput::Connected => self.peer_connected = true,
                 PeerOutput::Media(m) => self.media.push(m),
-                PeerOutput::Disconnected | PeerOutput::Stats { .. } => {}
+                PeerOutput::Disconnected | PeerOutput::Withheld | PeerOutput::Stats { .. } => {}
             }
         }
         let wake = client_wake.min(self.peer.next_timeout());
@@ -399,7 +400,9 @@ fn damaged_and_arbitrary_offers_are_answered_or_refused() {
                     Some(edits) => damage_offer(&valid, edits),
                     None => junk,
                 };
-                if let Ok((_, answer)) = Peer::accept(now, 1, 1, flags, &sdp, &[relay_addr()], 4) {
+                if let Ok((_, answer)) =
+                    Peer::accept(now, 1, 1, flags, &sdp, &[relay_addr()], 4, 64)
+                {
                     // Whatever the relay answers, a client can read.
                     prop_assert!(SdpAnswer::from_sdp_string(&answer).is_ok(), "{}", answer);
                 }
