@@ -93,7 +93,8 @@ impl AccountLimits {
     /// A gateway login from `ip`, before the token is checked (counted per address), and
     /// for `user` once it is known. Returns how long to wait when refused.
     pub fn identify_from(&self, ip: IpAddr) -> Result<(), Duration> {
-        self.identify_per_ip.try_acquire(&ip, Instant::now())
+        // By /64 for IPv6, like the account routes: one host owns a whole /64.
+        self.identify_per_ip.try_acquire(&crate::proxy::rate_limit_key(ip), Instant::now())
     }
 
     pub fn identify_as(&self, user: i64) -> Result<(), Duration> {
