@@ -75,6 +75,8 @@ impl ServerProcess {
             .env("AURASPEAK_VOICE__UDP_LISTEN", "127.0.0.1:0")
             .env("AURASPEAK_RATE_LIMIT__ENABLED", "false")
             .env("AURASPEAK_GATEWAY__HEARTBEAT_INTERVAL_MS", "600000")
+            // Every client is the same listener account: one per connection, not a cap.
+            .env("AURASPEAK_GATEWAY__MAX_SESSIONS_PER_USER", "100000")
             .env("AURASPEAK_DATABASE__MAX_CONNECTIONS", "32")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
