@@ -12,7 +12,7 @@
 //! choice merely proposes an address; until the proposal answers, media keeps going to the
 //! address that did (the real client keeps hearing), or, before any did, nowhere. The
 //! DTLS handshake may go to a not-yet-confirmed address within a small budget, since it
-//! cannot complete unless the peer reads it, and it runs in parallel with the check.
+//! cannot complete unless the peer reads it.
 //!
 //! The first address needs no check of its own: a DTLS handshake whose every flight went
 //! to one address, and which the peer then completed, proves the peer reads that address
