@@ -3,10 +3,13 @@
 
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/members.rs"]
+mod members;
 
 use std::time::Duration;
 
-use harness::{Backend, TestServer, access, assert_error};
+use harness::{Backend, TestServer, assert_error};
+use members::{User, join, put_ow, set_role, user};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -24,32 +27,11 @@ const SEND: u64 = 1 << 1;
 const MANAGE_MESSAGES: u64 = 1 << 3;
 const MANAGE_ROLES: u64 = 1 << 7;
 
-struct User {
-    token: String,
-    id: String,
-}
-
-async fn user(s: &TestServer, name: &str) -> User {
-    let auth = s.register(name).await;
-    User { token: access(&auth), id: auth["user"]["id"].as_str().expect("id").to_owned() }
-}
-
 async fn create_server(s: &TestServer, owner: &User, name: &str) -> Value {
     let (status, detail) =
         s.post("/api/v1/servers", Some(&owner.token), json!({"name": name})).await;
     assert_eq!(status, StatusCode::CREATED, "{detail}");
     detail
-}
-
-/// Creates an invite and joins `who` through it.
-async fn join(s: &TestServer, owner: &User, server_id: &str, who: &User) {
-    let (_, invite) = s
-        .post(&format!("/api/v1/servers/{server_id}/invites"), Some(&owner.token), json!({}))
-        .await;
-    let code = invite["code"].as_str().expect("code");
-    let (status, body) =
-        s.post(&format!("/api/v1/invites/{code}"), Some(&who.token), json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn create_role(
@@ -70,34 +52,9 @@ async fn create_role(
     role["id"].as_str().expect("id").to_owned()
 }
 
-async fn grant(s: &TestServer, by: &User, server_id: &str, to: &User, role: &str) -> StatusCode {
-    s.send(
-        Method::PUT,
-        &format!("/api/v1/servers/{server_id}/members/{}/roles/{role}", to.id),
-        Some(&by.token),
-        None,
-    )
-    .await
-    .0
-}
-
 async fn kick(s: &TestServer, sid: &str, by: &User, target: &User) -> (StatusCode, Value) {
     let path = format!("/api/v1/servers/{sid}/members/{}/kick", target.id);
     s.post(&path, Some(&by.token), json!({"reason": "rules"})).await
-}
-
-async fn put_ow(
-    s: &TestServer,
-    cid: &str,
-    by: &User,
-    kind: &str,
-    target: &str,
-    allow: u64,
-    deny: u64,
-) -> (StatusCode, Value) {
-    let path = format!("/api/v1/channels/{cid}/overwrites/{kind}/{target}");
-    let body = json!({"allow": allow.to_string(), "deny": deny.to_string()});
-    s.send(Method::PUT, &path, Some(&by.token), Some(body)).await
 }
 
 async fn post(s: &TestServer, cid: &str, who: &User, text: &str) -> (StatusCode, Value) {
@@ -335,12 +292,12 @@ async fn role_hierarchy_limits_moderators(backend: Backend) {
     let moderator =
         create_role(&s, &owner, &sid, "Moderator", KICK | MANAGE_ROLES | MANAGE_MESSAGES).await;
     let helper = create_role(&s, &owner, &sid, "Helper", 0).await;
-    assert_eq!(grant(&s, &owner, &sid, &modr, &moderator).await, StatusCode::NO_CONTENT);
-    assert_eq!(grant(&s, &owner, &sid, &peer, &moderator).await, StatusCode::NO_CONTENT);
+    assert_eq!(set_role(&s, &owner, &sid, &modr, &moderator, true).await, StatusCode::NO_CONTENT);
+    assert_eq!(set_role(&s, &owner, &sid, &peer, &moderator, true).await, StatusCode::NO_CONTENT);
 
     // Below: fine. Equal or above, or the owner: refused.
-    assert_eq!(grant(&s, &modr, &sid, &pleb, &helper).await, StatusCode::NO_CONTENT);
-    assert_eq!(grant(&s, &modr, &sid, &pleb, &moderator).await, StatusCode::FORBIDDEN);
+    assert_eq!(set_role(&s, &modr, &sid, &pleb, &helper, true).await, StatusCode::NO_CONTENT);
+    assert_eq!(set_role(&s, &modr, &sid, &pleb, &moderator, true).await, StatusCode::FORBIDDEN);
     assert_error(&kick(&s, &sid, &modr, &peer).await, StatusCode::FORBIDDEN, "forbidden");
     assert_error(&kick(&s, &sid, &modr, &owner).await, StatusCode::FORBIDDEN, "forbidden");
     assert_error(&kick(&s, &sid, &pleb, &modr).await, StatusCode::FORBIDDEN, "forbidden");
@@ -459,7 +416,7 @@ async fn overwrites_hide_and_silence_channels(backend: Backend) {
         "not_found",
     );
 
-    assert_eq!(grant(&s, &owner, &sid, &bob, &staff_role).await, StatusCode::NO_CONTENT);
+    assert_eq!(set_role(&s, &owner, &sid, &bob, &staff_role, true).await, StatusCode::NO_CONTENT);
     let (_, bob_view) = s.get(&format!("/api/v1/servers/{sid}"), Some(&bob.token)).await;
     assert!(visible(&bob_view).contains(&"staff".to_owned()));
     assert_eq!(post(&s, &cid, &bob, "hello staff").await.0, StatusCode::CREATED);

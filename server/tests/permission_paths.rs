@@ -7,13 +7,16 @@
 mod gateway_client;
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/members.rs"]
+mod members;
 
 use std::time::Duration;
 
 use auraspeak_shared::v1::gateway::{ClientFrame, Event, ServerFrame};
 use auraspeak_shared::{ChannelId, Permissions, Snowflake};
 use gateway_client::{Gw, Next};
-use harness::{Backend, TestServer, access, assert_error};
+use harness::{Backend, TestServer, assert_error};
+use members::{User, join, put_ow, set_role, user};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -39,16 +42,6 @@ const ADMINISTRATOR: u64 = 1 << 19;
 const MANAGE_NICKNAMES: u64 = 1 << 21;
 const WAIT: Duration = Duration::from_secs(5);
 
-struct User {
-    token: String,
-    id: String,
-}
-
-async fn user(s: &TestServer, name: &str) -> User {
-    let auth = s.register(name).await;
-    User { token: access(&auth), id: auth["user"]["id"].as_str().expect("id").to_owned() }
-}
-
 /// A server owned by `owner` with `members` joined through an invite.
 async fn community(s: &TestServer, owner: &User, members: &[&User]) -> String {
     let (status, detail) =
@@ -56,12 +49,7 @@ async fn community(s: &TestServer, owner: &User, members: &[&User]) -> String {
     assert_eq!(status, StatusCode::CREATED, "{detail}");
     let sid = detail["server"]["id"].as_str().expect("id").to_owned();
     for who in members {
-        let (_, invite) =
-            s.post(&format!("/api/v1/servers/{sid}/invites"), Some(&owner.token), json!({})).await;
-        let code = invite["code"].as_str().expect("code");
-        let (status, body) =
-            s.post(&format!("/api/v1/invites/{code}"), Some(&who.token), json!({})).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        join(s, owner, &sid, who).await;
     }
     sid
 }
@@ -97,33 +85,6 @@ async fn new_role(s: &TestServer, by: &User, sid: &str, name: &str, perms: u64) 
     let (status, body) = role(s, by, sid, name, perms).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_str().expect("id").to_owned()
-}
-
-async fn set_role(
-    s: &TestServer,
-    by: &User,
-    sid: &str,
-    to: &User,
-    role: &str,
-    add: bool,
-) -> StatusCode {
-    let method = if add { Method::PUT } else { Method::DELETE };
-    let path = format!("/api/v1/servers/{sid}/members/{}/roles/{role}", to.id);
-    s.send(method, &path, Some(&by.token), None).await.0
-}
-
-async fn put_ow(
-    s: &TestServer,
-    cid: &str,
-    by: &User,
-    kind: &str,
-    target: &str,
-    allow: u64,
-    deny: u64,
-) -> (StatusCode, Value) {
-    let path = format!("/api/v1/channels/{cid}/overwrites/{kind}/{target}");
-    let body = json!({"allow": allow.to_string(), "deny": deny.to_string()});
-    s.send(Method::PUT, &path, Some(&by.token), Some(body)).await
 }
 
 async fn visible(s: &TestServer, who: &User, sid: &str) -> Vec<String> {

@@ -7,6 +7,8 @@
 mod gateway_client;
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/members.rs"]
+mod members;
 
 use std::time::Duration;
 
@@ -14,7 +16,8 @@ use auraspeak_shared::v1::gateway::{ClientFrame, Event, ServerFrame};
 use auraspeak_shared::v1::voice::VoiceState;
 use auraspeak_shared::{ChannelId, Snowflake};
 use gateway_client::{Gw, Next};
-use harness::{Backend, TestServer, access};
+use harness::{Backend, TestServer};
+use members::{User, join, user};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -30,16 +33,6 @@ const MUTE_MEMBERS: u64 = 1 << 14;
 const MOVE_MEMBERS: u64 = 1 << 16;
 const WAIT: Duration = Duration::from_secs(5);
 
-struct User {
-    token: String,
-    id: String,
-}
-
-async fn user(s: &TestServer, name: &str) -> User {
-    let auth = s.register(name).await;
-    User { token: access(&auth), id: auth["user"]["id"].as_str().expect("id").to_owned() }
-}
-
 /// A server owned by `owner` with `members` joined by invite; its id and voice channel.
 async fn community(s: &TestServer, owner: &User, members: &[&User]) -> (String, ChannelId) {
     let (status, detail) =
@@ -54,12 +47,7 @@ async fn community(s: &TestServer, owner: &User, members: &[&User]) -> (String, 
         .and_then(|c| c["id"].as_str())
         .expect("a voice channel");
     for who in members {
-        let (_, invite) =
-            s.post(&format!("/api/v1/servers/{sid}/invites"), Some(&owner.token), json!({})).await;
-        let code = invite["code"].as_str().expect("code");
-        let (status, body) =
-            s.post(&format!("/api/v1/invites/{code}"), Some(&who.token), json!({})).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        join(s, owner, &sid, who).await;
     }
     (sid, channel(voice))
 }
