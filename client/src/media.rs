@@ -4,11 +4,14 @@
 //! one stack; [`MediaLink`] is sans-IO (time and datagrams in, datagrams and packets out),
 //! and the call driver (`crate::call`) moves it over a UDP socket.
 //!
-//! Loss protection over WebRTC is Opus in-band FEC, steered by the loss the far end
-//! reports; the engine's own redundancy blocks (`voice::redundancy`) are a datagram format
-//! of their own and are not sent on this path.
+//! Loss protection over WebRTC: Opus in-band FEC in every packet, and, from 6 % loss on our
+//! way up (the relay's receiver reports say how much), copies of the last one or two packets
+//! as RFC 2198 `audio/red` (offered as Chromium offers it). The relay unwraps or rebuilds
+//! the redundancy for each listener by that listener's own loss (see the server's
+//! `voice::protection`), so the copies we send protect only our own leg.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpPendingOffer};
@@ -19,7 +22,7 @@ use str0m::rtp::{Extension, ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::error::{Error, Result};
-use crate::voice::EncodedPacket;
+use crate::voice::{EncodedPacket, RtpPayloadTypes};
 
 /// Longest the link sleeps without looking at its timers.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
@@ -62,6 +65,16 @@ pub struct LinkStats {
     pub jitter_ms: Option<f32>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Our packets sent and, of them, lost on the way to the relay (its reports' running
+    /// count): the call's upstream loss as a whole.
+    pub packets_sent: u64,
+    pub upstream_lost: u64,
+}
+
+/// What the last report of one receive slot said.
+#[derive(Debug, Clone, Copy, Default)]
+struct SlotIngress {
+    packets: u64,
 }
 
 /// One peer connection. Call order: [`Self::create_offer`], send it over the gateway,
@@ -77,6 +90,7 @@ pub struct MediaLink {
     mids: Vec<Mid>,
     pending: Option<SdpPendingOffer>,
     connected: bool,
+    ingress: Vec<SlotIngress>,
     /// Last sent (wire value, extended value) of the sequence number and timestamp: str0m
     /// takes 64-bit sequence numbers, the engine counts in 16 bits.
     sent_seq: Option<(u16, u64)>,
@@ -87,7 +101,7 @@ impl MediaLink {
     pub fn new(now: Instant, local_port: u16) -> Self {
         let mut config = Rtc::builder()
             .clear_codecs()
-            .enable_opus(true, false)
+            .enable_opus(true, true)
             // RTP mode: every packet reaches the engine's jitter buffer as it arrives, late
             // and reordered ones included (frame mode would drop a packet that arrives
             // after its successor), and our packets go out with the encoder's own
@@ -110,6 +124,7 @@ impl MediaLink {
             mids: Vec::new(),
             pending: None,
             connected: false,
+            ingress: Vec::new(),
             sent_seq: None,
             stats: LinkStats::default(),
         }
@@ -126,6 +141,7 @@ impl MediaLink {
         }
         let (offer, pending) =
             api.apply().ok_or_else(|| Error::VoiceLink("nothing to offer".into()))?;
+        self.ingress = vec![SlotIngress::default(); mids.len()];
         self.mids = mids;
         self.pending = Some(pending);
         Ok(offer.to_sdp_string())
@@ -227,11 +243,9 @@ impl MediaLink {
             None => u64::from(packet.sequence),
         };
         self.sent_seq = Some((packet.sequence, seq));
-        let Some(pt) =
-            self.rtc.codec_config().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
-        else {
-            return;
-        };
+        let Some(types) = self.payload_types() else { return };
+        let mut payload = Vec::with_capacity(packet.payload.len() * 3 + 12);
+        let pt = packet.to_rtp_payload(types, &mut payload);
         let ext = ExtensionValues {
             audio_level: Some(-((-level_dbov).clamp(0.0, 127.0) as i8)),
             voice_activity: Some(voice),
@@ -239,10 +253,21 @@ impl MediaLink {
         };
         let mut api = self.rtc.direct_api();
         let Some(stream) = api.stream_tx_by_mid(mid, None) else { return };
-        let write =
-            RtpWrite::new(pt, SeqNo::from(seq), packet.timestamp, now, packet.payload.clone())
-                .ext_vals(ext);
+        let write = RtpWrite::new(
+            pt.into(),
+            SeqNo::from(seq),
+            packet.timestamp,
+            now,
+            Arc::<[u8]>::from(payload),
+        )
+        .ext_vals(ext);
         stream.write_rtp(write);
+    }
+
+    /// Opus's payload type in this session and RED's, if the relay accepted it.
+    fn payload_types(&self) -> Option<RtpPayloadTypes> {
+        let opus = self.rtc.codec_config().find(|p| p.spec().codec == Codec::Opus)?;
+        Some(RtpPayloadTypes { opus: *opus.pt(), red: opus.red().map(|pt| *pt) })
     }
 
     /// The next output; [`LinkOutput`] until the link sleeps, then `Err(wake_at)`.
@@ -293,25 +318,52 @@ impl MediaLink {
             Event::RtpPacket(packet) => {
                 let mid = self.rtc.direct_api().stream_rx(&packet.header.ssrc).map(|s| s.mid())?;
                 let slot = self.mids.iter().position(|m| *m == mid)?;
-                let packet = EncodedPacket {
-                    sequence: packet.header.sequence_number,
-                    // The relay keeps each slot's timeline continuous in 32-bit RTP time.
-                    timestamp: packet.header.timestamp,
-                    payload: packet.payload.to_vec(),
-                    redundant: Vec::new(),
-                };
+                let types = self.payload_types()?;
+                // The relay keeps each slot's timeline continuous in 32-bit RTP time.
+                let packet = EncodedPacket::from_rtp(
+                    types,
+                    *packet.header.payload_type,
+                    packet.header.sequence_number,
+                    packet.header.timestamp,
+                    &packet.payload,
+                )?;
                 Some(LinkOutput::Packet { slot, packet })
             }
+            // Transport-wide figures only: loss and round trip would need TWCC, which voice
+            // does not negotiate; they come from the RTCP reports below instead.
             Event::PeerStats(s) => {
-                self.stats.rtt_ms = s.rtt.map(|r| r.as_secs_f32() * 1000.0);
-                self.stats.upstream_loss = s.egress_loss_fraction;
-                self.stats.downstream_loss = s.ingress_loss_fraction;
                 self.stats.bytes_sent = s.peer_bytes_tx;
                 self.stats.bytes_received = s.peer_bytes_rx;
                 Some(LinkOutput::Stats(self.stats))
             }
+            // Our one send stream: the relay's receiver reports give our upstream loss and,
+            // with our sender reports, the round trip.
+            Event::MediaEgressStats(s) => {
+                if let Some(rtt) = s.rtt {
+                    self.stats.rtt_ms = Some(rtt.as_secs_f32() * 1000.0);
+                }
+                if let Some(loss) = s.loss {
+                    self.stats.upstream_loss = Some(loss);
+                }
+                if let Some(remote) = &s.remote {
+                    self.stats.upstream_lost = remote.packets_lost;
+                }
+                self.stats.packets_sent = s.packets;
+                None
+            }
+            // One event per receive slot: the slots that carried audio since the last
+            // report say what we lose on the way down.
             Event::MediaIngressStats(s) => {
-                self.stats.jitter_ms = Some(s.jitter as f32 / 48.0);
+                let slot = self.mids.iter().position(|m| *m == s.mid)?;
+                let entry = self.ingress.get_mut(slot)?;
+                let fresh = s.packets.saturating_sub(entry.packets);
+                entry.packets = s.packets;
+                if fresh > 0 {
+                    if let Some(loss) = s.loss {
+                        self.stats.downstream_loss = Some(loss);
+                    }
+                    self.stats.jitter_ms = Some(s.jitter as f32 / 48.0);
+                }
                 None
             }
             _ => None,

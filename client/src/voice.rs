@@ -46,6 +46,7 @@ mod meter;
 mod mixer;
 #[cfg(any(test, feature = "test-support"))]
 pub mod netsim;
+mod packet;
 mod postfilter;
 mod receive;
 mod redundancy;
@@ -56,8 +57,8 @@ mod wav;
 
 pub use capture::{CaptureConfig, CaptureOutput, CapturePipeline, DEFAULT_PRE_ROLL};
 pub use codec::{
-    BITRATE_RANGE_BPS, EncodedPacket, EncoderConfig, MAX_PACKET_SAMPLES, OpusFrameDuration,
-    VoiceDecoder, VoiceEncoder,
+    BITRATE_RANGE_BPS, EncoderConfig, MAX_PACKET_SAMPLES, OpusFrameDuration, VoiceDecoder,
+    VoiceEncoder,
 };
 pub use denoise::NoiseSuppressor;
 pub use echo::{EchoCanceller, FAR_END_HISTORY_FRAMES, FarEndReference};
@@ -67,11 +68,10 @@ pub use gate::{GateEvent, GateMode, TransmitGate, VadConfig};
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 pub use meter::{Level, LevelMeter};
 pub use mixer::{Limiter, Mixer};
+pub use packet::{EncodedPacket, RedundantFrame, RtpPayloadTypes};
 pub use postfilter::NoisePostFilter;
 pub use receive::{MAX_VOLUME_PERCENT, RemoteSpeaker, SpeakingDetector};
-pub use redundancy::{
-    LossEstimator, MAX_REDUNDANCY, RedundancyMode, RedundantFrame, depth_for_loss,
-};
+pub use redundancy::{LossEstimator, MAX_REDUNDANCY, RedundancyMode, depth_for_loss};
 pub use resample::{StreamResampler, downmix, upmix};
 pub use wav::{Pacing, WavSink, WavSource};
 

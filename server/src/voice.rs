@@ -29,6 +29,7 @@ mod egress;
 mod ingress;
 mod moderation;
 pub mod peer;
+pub mod protection;
 pub mod relay;
 pub mod slots;
 mod stun;

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod limits;
 pub mod mentions;
 pub mod permissions;
+pub mod red;
 pub mod v1;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

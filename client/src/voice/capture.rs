@@ -3,13 +3,14 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::codec::{EncodedPacket, EncoderConfig, OpusFrameDuration, VoiceEncoder};
+use super::codec::{EncoderConfig, OpusFrameDuration, VoiceEncoder};
 use super::denoise::NoiseSuppressor;
 use super::echo::EchoCanceller;
 use super::filter::{DEFAULT_CUTOFF_HZ, HighPass};
 use super::gain::{Agc, AgcConfig, InputGain};
 use super::gate::{GateEvent, GateMode, TransmitGate};
 use super::meter::{Level, LevelMeter};
+use super::packet::EncodedPacket;
 use super::{FRAME_DURATION, Frame};
 use crate::error::Result;
 

@@ -6,24 +6,10 @@
 
 use opus::{Application, Bitrate, Channels, Decoder, Encoder};
 
-use super::redundancy::{RedundancyHistory, RedundancyMode, RedundantFrame};
+use super::packet::EncodedPacket;
+use super::redundancy::{RedundancyHistory, RedundancyMode};
 use super::{FRAME_SAMPLES, Frame, SAMPLE_RATE};
 use crate::error::{Error, Result};
-
-/// An Opus packet with its position in the sender's stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedPacket {
-    /// Increments by one (wrapping) for every packet sent.
-    pub sequence: u16,
-    /// Capture time of the first sample, in 48 kHz samples (wrapping). Jumps forward over
-    /// periods in which nothing was sent (gate closed, DTX).
-    pub timestamp: u32,
-    /// The Opus packet.
-    pub payload: Vec<u8>,
-    /// Earlier packets carried again, oldest first, so the receiver can play them if they
-    /// were lost (see `redundancy`). Empty unless the encoder's redundancy is on.
-    pub redundant: Vec<RedundantFrame>,
-}
 
 /// Audio per Opus packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -293,20 +279,15 @@ fn check_complexity(complexity: u8) -> Result<()> {
     }
 }
 
-/// The loss Opus is told to expect. Opus pays for robustness with the quality of every
-/// packet (in-band FEC bits, less inter-frame prediction), sized to this figure; when
-/// redundancy carries whole copies, only losses the copies miss are left for it: all
-/// `depth + 1` transmissions of a packet lost, `p^(depth+1)` for independent losses.
-/// (Bursts beat that model: sizing for `p^depth` instead scored +0.2 PESQ at 10 % bursty
-/// loss but −0.08 at 10 % random loss in `scripts/voice-quality.sh`; we size for random.)
+/// The loss Opus is told to expect: the loss itself. Opus sizes its in-band FEC (a coarse
+/// copy of the previous packet inside each packet) and its prediction to this figure. It
+/// once got only the loss our redundant copies would leave (`p^(depth+1)`, 0.1 % at 10 %
+/// loss with two copies), which turned FEC off exactly when loss was high; but the copies
+/// protect only our own leg to the relay, while FEC travels in every packet to every
+/// listener, whose own losses the relay's copies may or may not cover. So FEC keeps its
+/// full share, and a burst that beats the copies still finds a FEC copy in the next packet.
 fn opus_loss_percent(config: &EncoderConfig) -> i32 {
-    let p = f64::from(config.expected_loss_percent.min(100)) / 100.0;
-    let depth = config.redundancy.depth(config.expected_loss_percent);
-    let residual = p.powi(i32::try_from(depth).unwrap_or(i32::MAX).saturating_add(1));
-    // In 0..=100 after the clamp, so the cast cannot truncate.
-    #[allow(clippy::cast_possible_truncation)]
-    let percent = (residual * 100.0).round().clamp(0.0, 100.0) as i32;
-    percent
+    i32::from(config.expected_loss_percent.min(100))
 }
 
 fn apply_config(encoder: &mut Encoder, config: &EncoderConfig) -> Result<()> {
@@ -496,7 +477,7 @@ mod tests {
     }
 
     #[test]
-    fn opus_is_told_only_the_loss_copies_leave() {
+    fn opus_fec_is_sized_to_the_loss_whatever_the_copies() {
         let config = |expected_loss_percent, redundancy| EncoderConfig {
             expected_loss_percent,
             redundancy,
@@ -504,9 +485,9 @@ mod tests {
         };
         assert_eq!(opus_loss_percent(&config(5, RedundancyMode::Auto)), 5);
         assert_eq!(opus_loss_percent(&config(20, RedundancyMode::Off)), 20);
-        // 20 % with two copies: all three transmissions lost 0.8 % of the time.
-        assert_eq!(opus_loss_percent(&config(20, RedundancyMode::Auto)), 1);
-        assert_eq!(opus_loss_percent(&config(40, RedundancyMode::Fixed(1))), 16);
+        // Copies protect one leg; FEC reaches every listener, so it keeps its full size.
+        assert_eq!(opus_loss_percent(&config(20, RedundancyMode::Auto)), 20);
+        assert_eq!(opus_loss_percent(&config(40, RedundancyMode::Fixed(1))), 40);
         assert_eq!(opus_loss_percent(&config(200, RedundancyMode::Off)), 100);
         let mut enc = VoiceEncoder::new(EncoderConfig::default()).unwrap();
         enc.set_redundancy(RedundancyMode::Off).unwrap();

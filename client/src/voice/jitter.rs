@@ -33,8 +33,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::codec::EncodedPacket;
-use super::redundancy::RedundantFrame;
+use super::packet::{EncodedPacket, RedundantFrame};
 use super::{FRAME_DURATION, SAMPLE_RATE, samples_to_duration};
 
 /// Jitter buffer settings.

@@ -4,9 +4,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::codec::{EncodedPacket, VoiceDecoder};
+use super::codec::VoiceDecoder;
 use super::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use super::meter::{Level, LevelMeter};
+use super::packet::EncodedPacket;
 use super::{FRAME_SAMPLES, Frame};
 use crate::error::Result;
 

@@ -7,6 +7,7 @@ use super::*;
 use crate::voice::codec::{EncoderConfig, VoiceEncoder};
 use crate::voice::jitter::{JitterBuffer, JitterConfig, Playout};
 use crate::voice::netsim::{NetworkConfig, NetworkEmulator, SplitMix64};
+use crate::voice::packet::{EncodedPacket, RedundantFrame};
 use crate::voice::{FRAME_SAMPLES, Frame};
 
 fn packet_with_copies() -> EncodedPacket {
@@ -83,8 +84,8 @@ fn garbage_datagrams_are_errors_not_panics() {
 #[test]
 fn depth_follows_reported_loss() {
     assert_eq!(
-        [0, 1, 5, 6, 9, 10, 20, 100].map(depth_for_loss),
-        [0, 0, 0, 1, 1, MAX_REDUNDANCY, MAX_REDUNDANCY, MAX_REDUNDANCY]
+        [0, 1, 5, 6, 10, 14, 15, 20, 100].map(depth_for_loss),
+        [0, 0, 0, 1, 1, 1, MAX_REDUNDANCY, MAX_REDUNDANCY, MAX_REDUNDANCY]
     );
     assert_eq!(RedundancyMode::Off.depth(50), 0);
     assert_eq!(RedundancyMode::Fixed(9).depth(0), MAX_REDUNDANCY);

@@ -12,8 +12,9 @@ pub(super) const PEER_PACKETS_PER_SECOND: f64 = 110.0;
 /// Burst allowance: a client whose network held its packets back for half a second
 /// delivers them at once.
 const PEER_BURST_SECONDS: f64 = 0.5;
-/// Headroom over the channel's Opus bitrate: Opus's VBR peaks and FEC.
-const BITRATE_HEADROOM: f64 = 1.5;
+/// Headroom over the channel's Opus bitrate: Opus's VBR peaks (1.5×), times the RFC 2198
+/// copies a sender on a lossy link adds (up to two earlier frames per packet: 3×).
+const BITRATE_HEADROOM: f64 = 4.5;
 /// Per-packet overhead on top of the Opus payload, in bytes: RTP header and extensions
 /// (about 24), SRTP tag (10-16), plus RTCP and STUN spread over the packets.
 const PACKET_OVERHEAD_BYTES: f64 = 60.0;

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
 use str0m::format::PayloadParams;
-use str0m::media::{Direction, MediaKind, Mid};
+use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Transmit};
 use str0m::rtp::{Extension, ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::consent::{Consent, Credentials, Route};
 use super::ingress::PeerIngress;
+use super::protection::{self, Copies, History, LossEstimate, Variants};
 use super::slots::{PeerKey, SlotMap, SlotTimeline};
 
 /// Longest an `Rtc` may ask to sleep; bounds how late a peer notices anything.
@@ -55,7 +56,14 @@ pub struct Incoming {
     pub network_time: Instant,
     pub level: f32,
     pub voice: bool,
+    /// The Opus frame (unwrapped, if it came as RED).
     pub data: Arc<[u8]>,
+    /// The speaker's frames just before this one, for listeners that need copies.
+    pub copies: Copies,
+    /// The speaker's recent loss on its way up to us (0–1).
+    pub upstream_loss: f32,
+    /// The RED payloads written for listeners so far.
+    pub variants: Variants,
 }
 
 /// Something a peer's session produced for the relay.
@@ -99,6 +107,17 @@ pub struct Peer {
     pub(super) ingress: PeerIngress,
     /// Source addresses the relay maps to this peer now, oldest first.
     addresses: Vec<SocketAddr>,
+    /// This peer's last frames as a speaker, for copies (see [`super::protection`]).
+    history: History,
+    /// Its loss on the way up to us, and on the way down from us.
+    upstream_loss: LossEstimate,
+    downstream_loss: LossEstimate,
+    /// Whether this sender's RFC 6464 V bit means anything: some senders (aiortc) send
+    /// V=0 on every packet, and a sender never ranked as voice is never heard.
+    voice_bit_varies: bool,
+    /// Frames its copies recovered on the way up, and copies sent to it.
+    pub recovered_up: u64,
+    pub copies_sent: u64,
     /// Distinct source addresses this session ever used.
     addresses_seen: usize,
 }
@@ -135,7 +154,8 @@ impl Peer {
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .clear_codecs()
-            .enable_opus(true, false)
+            // With RFC 2198 RED as Chromium offers it: see `super::protection`.
+            .enable_opus(true, true)
             // RTP mode: packets are forwarded one by one as they arrive (every receiver has
             // its own jitter buffer; reordering here would add delay for everyone), and we
             // choose the outgoing sequence numbers, so a packet lost on the way in leaves a
@@ -161,7 +181,7 @@ impl Peer {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| format!("bad SDP offer: {e}"))?;
         let answer =
             rtc.sdp_api().accept_offer(offer).map_err(|e| format!("offer not acceptable: {e}"))?;
-        let answer_text = answer.to_sdp_string();
+        let answer_text = repeat_candidates(&answer.to_sdp_string());
         let creds = Credentials::from_sdp(offer_text, &answer_text)
             .ok_or_else(|| "the offer has no ICE credentials".to_owned())?;
         let local_addr = *local.first().ok_or_else(|| "no local address".to_owned())?;
@@ -183,6 +203,12 @@ impl Peer {
             ingress: PeerIngress::new(now, bitrate_kbps),
             addresses: Vec::new(),
             addresses_seen: 0,
+            history: History::default(),
+            upstream_loss: LossEstimate::default(),
+            downstream_loss: LossEstimate::default(),
+            voice_bit_varies: false,
+            recovered_up: 0,
+            copies_sent: 0,
         };
         // Media lines in offer order, which is what makes a slot number meaningful.
         let mids: Vec<Mid> = answer.media_lines.iter().map(|line| line.mid()).collect();
@@ -350,12 +376,32 @@ impl Peer {
                     return;
                 }
                 let pt = packet.header.payload_type;
-                let Some(params) = self.rtc.codec_config().find(|p| p.pt() == pt).copied() else {
+                let Some(params) =
+                    self.rtc.codec_config().find(|p| p.pt() == pt || p.red() == Some(pt)).copied()
+                else {
                     return;
                 };
+                let opus_pt = *params.pt();
+                let (data, red) = if params.red() == Some(pt) {
+                    // A malformed RED payload is dropped like a corrupt packet.
+                    let Some(red) = auraspeak_shared::red::parse(&packet.payload) else { return };
+                    if red.primary_pt != opus_pt {
+                        return;
+                    }
+                    (Arc::from(red.primary), red.redundant)
+                } else {
+                    (packet.payload.clone(), Vec::new())
+                };
+                let seq = *packet.seq_no;
+                let time = packet.time.numer();
+                let (copies, recovered) = self.history.handle(seq, time, &data, &red, opus_pt);
+                self.recovered_up += recovered as u64;
                 let ext = &packet.header.ext_vals;
-                let (level, voice) =
-                    packet_level(ext.audio_level, ext.voice_activity, packet.payload.len());
+                if ext.voice_activity == Some(true) {
+                    self.voice_bit_varies = true;
+                }
+                let voice_bit = ext.voice_activity.filter(|_| self.voice_bit_varies);
+                let (level, voice) = packet_level(ext.audio_level, voice_bit, data.len());
                 if voice {
                     self.last_voice = Some(packet.timestamp);
                 }
@@ -363,12 +409,15 @@ impl Peer {
                     source: self.key,
                     room: self.room,
                     params,
-                    seq: *packet.seq_no,
-                    time: packet.time.numer(),
+                    seq,
+                    time,
                     network_time: packet.timestamp,
                     level,
                     voice,
-                    data: packet.payload,
+                    data,
+                    copies,
+                    upstream_loss: self.upstream_loss.get(),
+                    variants: Variants::default(),
                 }));
             }
             Event::PeerStats(stats) => out.push(PeerOutput::Stats {
@@ -376,12 +425,30 @@ impl Peer {
                 jitter_ms: None,
                 rtt_ms: stats.rtt.map(|r| r.as_secs_f32() * 1000.0),
             }),
-            Event::MediaIngressStats(stats) => out.push(PeerOutput::Stats {
-                loss: stats.loss,
-                // RTP timestamp units at Opus's 48 kHz clock.
-                jitter_ms: Some(stats.jitter as f32 / 48.0),
-                rtt_ms: stats.rtt.map(|r| r.as_secs_f32() * 1000.0),
-            }),
+            // Our slot streams to this listener: its receiver reports say what it loses.
+            Event::MediaEgressStats(stats) => {
+                if let Some(loss) = stats.loss {
+                    self.downstream_loss.handle_report(loss);
+                    out.push(PeerOutput::Stats {
+                        loss: Some(loss),
+                        jitter_ms: None,
+                        rtt_ms: stats.rtt.map(|r| r.as_secs_f32() * 1000.0),
+                    });
+                }
+            }
+            // Its stream to us: what it loses on the way up, which its copies (if it sends
+            // any) and ours to listeners make up for.
+            Event::MediaIngressStats(stats) => {
+                if let Some(loss) = stats.loss {
+                    self.upstream_loss.handle_report(loss);
+                }
+                out.push(PeerOutput::Stats {
+                    loss: stats.loss,
+                    // RTP timestamp units at Opus's 48 kHz clock.
+                    jitter_ms: Some(stats.jitter as f32 / 48.0),
+                    rtt_ms: stats.rtt.map(|r| r.as_secs_f32() * 1000.0),
+                });
+            }
             _ => {}
         }
     }
@@ -405,10 +472,11 @@ impl Peer {
         }
         let Some(slot) = self.slots.slot_of(frame.source) else { return false };
         let Some(mid) = self.slot_mids.get(slot).copied() else { return false };
-        let Some(pt) = self.rtc.codec_config().match_params(frame.params).map(|p| p.pt()) else {
+        let Some(params) = self.rtc.codec_config().match_params(frame.params).copied() else {
             return false;
         };
         let rewritten = self.timelines[slot].rewrite(now, frame.source, frame.seq, frame.time);
+        let (pt, payload) = self.payload_for(&params, frame, self.timelines[slot].since_seq());
         // The level is passed on so browsers' getStats and our clients can show it.
         let ext = ExtensionValues {
             audio_level: Some(-((-frame.level).clamp(0.0, 127.0) as i8)),
@@ -432,12 +500,40 @@ impl Peer {
             SeqNo::from(rewritten.seq),
             rewritten.time as u32,
             frame.network_time,
-            frame.data.clone(),
+            payload,
         )
         .marker(rewritten.switched)
         .ext_vals(ext);
         stream.write_rtp(write);
         true
+    }
+
+    /// The payload type and payload `frame` goes to this listener with: RED with as many
+    /// copies as its path needs (see [`super::protection`]) if it negotiated RED, else the
+    /// Opus frame alone. `since_seq` is where its slot switched to this speaker.
+    fn payload_for(
+        &mut self,
+        params: &PayloadParams,
+        frame: &Incoming,
+        since_seq: u64,
+    ) -> (Pt, Arc<[u8]>) {
+        let loss = protection::combined_loss(frame.upstream_loss, self.downstream_loss.get());
+        let depth = protection::depth_for_loss(loss);
+        if let Some(red_pt) = params.red()
+            && depth > 0
+            && let Some(red) = frame.variants.payload(
+                &frame.data,
+                frame.time,
+                &frame.copies,
+                depth,
+                since_seq,
+                *params.pt(),
+            )
+        {
+            self.copies_sent += 1;
+            return (red_pt, red);
+        }
+        (params.pt(), frame.data.clone())
     }
 
     /// Runs the session's timeout handling now, whenever it was due, and drains its output:
@@ -465,9 +561,76 @@ fn packet_level(audio_level: Option<i8>, voice_activity: Option<bool>, len: usiz
     (level, voice)
 }
 
+/// The answer with the relay's candidates (and `a=end-of-candidates`) in every m-section,
+/// not only the first. RFC 8843 §7.1.3 puts them in the BUNDLE-tagged section alone, but
+/// BUNDLE-naive offerers read another (aiortc 1.16 keeps the last section's, finds none,
+/// and never sends a check: ../shared/reviews/webrtc-interop.md), and an ICE-lite agent
+/// that knows all its candidates should say so (RFC 8838 §13). Bundle-aware stacks
+/// (Chromium, str0m) merge the duplicates.
+fn repeat_candidates(sdp: &str) -> String {
+    let sections: Vec<&str> = sdp.split_inclusive("\r\n").collect();
+    let candidates: Vec<&str> = sections
+        .iter()
+        .copied()
+        .skip_while(|l| !l.starts_with("m="))
+        .take_while({
+            let mut seen_m = false;
+            move |l| {
+                let first = !seen_m;
+                seen_m = true;
+                first || !l.starts_with("m=")
+            }
+        })
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    let mut out = String::with_capacity(sdp.len() * 2);
+    let mut in_media = false;
+    let mut media_has_candidates = false;
+    let finish = |out: &mut String, in_media: bool, has: bool| {
+        if in_media {
+            if !has {
+                candidates.iter().for_each(|c| out.push_str(c));
+            }
+            out.push_str("a=end-of-candidates\r\n");
+        }
+    };
+    for line in sections {
+        if line.starts_with("m=") {
+            finish(&mut out, in_media, media_has_candidates);
+            in_media = true;
+            media_has_candidates = false;
+        } else if line.starts_with("a=end-of-candidates") {
+            continue;
+        } else if line.starts_with("a=candidate:") {
+            media_has_candidates = true;
+        }
+        out.push_str(line);
+    }
+    finish(&mut out, in_media, media_has_candidates);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_media_section_names_the_candidates_and_says_they_are_all() {
+        let sdp = "v=0\r\na=ice-lite\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n\
+                   a=candidate:1 1 udp 2130706431 127.0.0.1 7881 typ host\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:2\r\n";
+        let out = repeat_candidates(sdp);
+        let sections: Vec<&str> = out.split("m=").skip(1).collect();
+        assert_eq!(sections.len(), 3);
+        for section in sections {
+            assert_eq!(section.matches("a=candidate:1 1 udp").count(), 1, "{section}");
+            assert!(section.ends_with("a=end-of-candidates\r\n"), "{section}");
+        }
+        assert!(out.starts_with("v=0\r\na=ice-lite\r\n"));
+        // Already complete: unchanged.
+        assert_eq!(repeat_candidates(&out), out);
+    }
 
     #[test]
     fn voice_needs_the_v_bit_and_a_level_above_silence() {

@@ -211,6 +211,8 @@ impl SlotMap {
 #[derive(Debug, Default, Clone)]
 pub struct SlotTimeline {
     source: Option<PeerKey>,
+    /// The current source's sequence number (its own timeline) when it took the slot.
+    since_seq: u64,
     seq_offset: u64,
     time_offset: u64,
     last: Option<Rewritten>,
@@ -232,6 +234,12 @@ const RTP_RATE: u64 = 48_000;
 const MIN_SWITCH_STEP: u64 = 960;
 
 impl SlotTimeline {
+    /// Where (in its own sequence numbers) the current source took the slot: nothing of
+    /// theirs from before belongs on it.
+    pub fn since_seq(&self) -> u64 {
+        self.since_seq
+    }
+
     /// Where `source`'s packet numbered `seq` and stamped `time` (in its own timeline)
     /// goes in the slot's timeline.
     pub fn rewrite(&mut self, now: Instant, source: PeerKey, seq: u64, time: u64) -> Rewritten {
@@ -253,6 +261,7 @@ impl SlotTimeline {
             self.seq_offset = next_seq.wrapping_sub(seq);
             self.time_offset = next_time.wrapping_sub(time);
             self.source = Some(source);
+            self.since_seq = seq;
         }
         let out = Rewritten {
             seq: seq.wrapping_add(self.seq_offset),
