@@ -204,7 +204,16 @@ async function main() {
     let rttMs = null;
     // By mid; the page's mids are "0", "1", … in m-line order, which is the slot order.
     const slotPackets = {};
-    (await pc.getStats()).forEach((s) => {
+    // Codecs by stats id, and which one our outbound stream uses: RFC 2198 RED over Opus
+    // ("audio/red") when the relay accepted it.
+    const codecs = {};
+    let sendCodecId = null;
+    const all = await pc.getStats();
+    all.forEach((s) => {
+      if (s.type === "codec") codecs[s.id] = s.mimeType;
+      if (s.type === "outbound-rtp" && s.kind === "audio") sendCodecId = s.codecId || null;
+    });
+    all.forEach((s) => {
       if (s.type === "inbound-rtp" && s.kind === "audio") {
         slotPackets[s.mid] = s.packetsReceived || 0;
         packetsReceived += s.packetsReceived || 0;
@@ -236,6 +245,8 @@ async function main() {
       microphone_level: microphoneLevel,
       header_level: headerLevel,
       rtt_ms: rttMs,
+      codecs: Object.values(codecs),
+      send_codec: sendCodecId ? codecs[sendCodecId] || null : null,
       slots,
       spoke,
     });

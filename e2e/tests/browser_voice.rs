@@ -528,6 +528,13 @@ async fn hear_each_other(chromium: &Path, restart: bool) {
     // RFC 6464 levels are linear amplitudes here (1.0 = 0 dBov).
     let header_level = stats.iter().map(|r| stat(r, "header_level")).fold(0.0, f64::max);
     let rtt_ms = stats.iter().rev().find_map(|r| r.body["rtt_ms"].as_f64());
+    // RFC 2198 RED over Opus, as Chromium offers it, is accepted by the relay.
+    let codecs: Vec<String> = stats
+        .last()
+        .and_then(|r| r.body["codecs"].as_array())
+        .map(|c| c.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let send_codec = stats.iter().rev().find_map(|r| r.body["send_codec"].as_str());
     let level_while = |range: std::ops::Range<Instant>| {
         let levels: Vec<f64> = stats
             .iter()
@@ -560,7 +567,7 @@ async fn hear_each_other(chromium: &Path, restart: bool) {
          {to_browser_unrelated:.3}), level {talking_db:.1} dB while talking vs {alone_db:.1} dB \
          alone, {packets} packets (getStats, {lost} lost), loudest RFC 6464 level in the relay's \
          headers {:.1} dBov; browser connect {:.0} ms, RTT to the relay \
-         {rtt_ms:?} ms",
+         {rtt_ms:?} ms; codecs {codecs:?}, sending {send_codec:?}",
         20.0 * header_level.max(1e-10).log10(),
         b.connect_ms
     );
@@ -576,6 +583,10 @@ async fn hear_each_other(chromium: &Path, restart: bool) {
         b.browser.log
     );
     assert!(native.packets_received > 100, "{native:?}");
+    assert!(
+        codecs.iter().any(|c| c.eq_ignore_ascii_case("audio/red")),
+        "RED was not negotiated: {codecs:?}"
+    );
     assert!(native.heard.contains(&b.c.member_auth.user.id), "slot never announced: {native:?}");
     assert!(to_native > 0.6, "the native client did not hear the browser: {to_native:.3}");
     assert!(to_native > to_native_unrelated + 0.3, "{to_native:.3} vs {to_native_unrelated:.3}");

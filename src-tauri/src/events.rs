@@ -51,6 +51,10 @@ pub struct VoiceStatus {
     pub loss_percent: Option<f32>,
     /// Why the last call ended when it was not our choice (kicked, network), else null.
     pub ended_reason: Option<String>,
+    /// Loss of what we send, on its way to the relay, in percent (the relay's reports).
+    pub loss_up_percent: Option<f32>,
+    /// Variation of the packets' arrival times, in milliseconds.
+    pub jitter_ms: Option<f32>,
 }
 
 /// The processed microphone level, about ten times a second in a call or a mic test.

@@ -329,6 +329,8 @@ impl Inner {
             ping_ms: None,
             loss_percent: None,
             ended_reason,
+            loss_up_percent: None,
+            jitter_ms: None,
         }
     }
 }
@@ -374,6 +376,8 @@ async fn watch_call(
             status.transmitting = current.transmitting;
             status.ping_ms = current.link.rtt_ms;
             status.loss_percent = current.link.downstream_loss.map(|l| l * 100.0);
+            status.loss_up_percent = current.link.upstream_loss.map(|l| l * 100.0);
+            status.jitter_ms = current.link.jitter_ms;
             let _ = status.emit(&app);
         }
     }

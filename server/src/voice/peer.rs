@@ -170,7 +170,10 @@ impl Peer {
             .clear_extension_map()
             .set_extension(1, Extension::AudioLevel)
             .set_extension(4, Extension::RtpMid)
-            .set_stats_interval(Some(Duration::from_secs(2)))
+            .set_stats_interval(Some(Duration::from_secs(1)))
+            // Our receiver reports tell a speaker its loss on the way up, which sizes its
+            // copies; str0m's 5 s default for audio leaves the start of a call unprotected.
+            .set_rtcp_report_interval_audio(Duration::from_secs(1))
             .build(now);
         for addr in local {
             let candidate =

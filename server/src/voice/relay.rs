@@ -528,6 +528,19 @@ impl Relay {
             handled += 1;
             if let Some(selector) = self.rooms.get_mut(&frame.room) {
                 selector.handle_level(now, frame.source, frame.level, frame.voice);
+                // Someone starting to talk is ranked now, not at the next round: their first
+                // words would otherwise be dropped for up to a round (onsets carry the
+                // consonants that make speech intelligible).
+                if frame.voice && !selector.is_selected(frame.source) {
+                    let selected = selector.poll_selection(now).to_vec();
+                    assign_slots(
+                        &mut self.peers,
+                        &mut self.slot_changes,
+                        &self.out.events,
+                        frame.room,
+                        &selected,
+                    );
+                }
             }
             let mut heard = false;
             for listener in self.peers.values_mut() {
@@ -568,17 +581,7 @@ impl Relay {
     fn select_speakers(&mut self, now: Instant) {
         for (room, selector) in &mut self.rooms {
             let selected = selector.poll_selection(now).to_vec();
-            for listener in self.peers.values_mut().filter(|p| p.room == *room) {
-                self.slot_changes.clear();
-                listener.slots.assign(listener.key, &selected, &mut self.slot_changes);
-                for (slot, speaker) in self.slot_changes.drain(..) {
-                    let _ = self.out.events.send(RelayEvent::Slot {
-                        listener: listener.key,
-                        slot,
-                        speaker,
-                    });
-                }
-            }
+            assign_slots(&mut self.peers, &mut self.slot_changes, &self.out.events, *room, &selected);
         }
         for peer in self.peers.values_mut() {
             if let Some(speaking) = peer.poll_speaking(now) {
@@ -595,6 +598,24 @@ impl Relay {
         for (key, room) in dead {
             self.peers.remove(&key);
             self.forget(key, room);
+        }
+    }
+}
+
+/// Puts a room's selected speakers on its listeners' slots and tells each listener what
+/// changed.
+fn assign_slots(
+    peers: &mut HashMap<PeerKey, Peer>,
+    changes: &mut Vec<(usize, Option<PeerKey>)>,
+    events: &mpsc::UnboundedSender<RelayEvent>,
+    room: i64,
+    selected: &[PeerKey],
+) {
+    for listener in peers.values_mut().filter(|p| p.room == room) {
+        changes.clear();
+        listener.slots.assign(listener.key, selected, changes);
+        for (slot, speaker) in changes.drain(..) {
+            let _ = events.send(RelayEvent::Slot { listener: listener.key, slot, speaker });
         }
     }
 }

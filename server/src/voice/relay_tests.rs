@@ -73,6 +73,8 @@ async fn offer() -> Offer {
 struct Seen {
     connected: AtomicBool,
     packets: AtomicU64,
+    /// Send the RFC 6464 V bit cleared on every packet, as aiortc does.
+    no_voice_bit: AtomicBool,
 }
 
 /// Opens `key` in room 1 and runs the client until `stop`; a speaker sends a loud voiced
@@ -142,7 +144,7 @@ async fn run_client(
                 if speak && now >= next_send {
                     next_send = now + Duration::from_millis(20);
                     if seen.connected.load(Ordering::SeqCst) {
-                        send_voice(&mut rtc, mid, seq, now);
+                        send_voice(&mut rtc, mid, seq, now, !seen.no_voice_bit.load(Ordering::SeqCst));
                         seq += 1;
                     }
                 }
@@ -152,14 +154,14 @@ async fn run_client(
     }
 }
 
-fn send_voice(rtc: &mut Rtc, mid: Mid, seq: u64, now: Instant) {
+fn send_voice(rtc: &mut Rtc, mid: Mid, seq: u64, now: Instant, voice_bit: bool) {
     let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
     else {
         return;
     };
     let ext = ExtensionValues {
         audio_level: Some(-20),
-        voice_activity: Some(true),
+        voice_activity: Some(voice_bit),
         ..ExtensionValues::default()
     };
     let mut api = rtc.direct_api();
@@ -311,4 +313,25 @@ async fn a_peer_maps_a_bounded_number_of_source_addresses() {
     assert_eq!(refused, 100 - 16, "a session takes at most 16 addresses in its life");
     // A known address is no new address.
     assert_eq!(peer.admit_address(*live.last().expect("one")), Ok(None));
+}
+
+/// Interop (../shared/reviews/webrtc-interop.md): aiortc sends its level with V=0 on every
+/// packet. A sender whose V bit never varies is judged by its packets' size and level, so
+/// it is heard; and the answer names the relay's candidate in every m-section, with
+/// `a=end-of-candidates`, for offerers that read another section than the first.
+#[tokio::test]
+async fn a_sender_that_never_sets_the_voice_bit_is_heard() {
+    let relay = start_relay().await;
+    let speaker = Arc::new(Seen::default());
+    speaker.no_voice_bit.store(true, Ordering::SeqCst);
+    let listener = Arc::new(Seen::default());
+    let (_, _, answer) = join(&relay, 1, true, speaker).await;
+    join(&relay, 2, false, listener.clone()).await;
+    wait_for("the listener to hear the speaker", || listener.packets.load(Ordering::SeqCst) >= 25)
+        .await;
+    let sections = answer.split("\r\nm=").count() - 1;
+    assert_eq!(sections, 3, "{answer}");
+    assert_eq!(answer.matches("a=end-of-candidates").count(), sections, "{answer}");
+    assert_eq!(answer.matches(" typ host").count(), sections, "{answer}");
+    relay.stop.cancel();
 }

@@ -95,6 +95,11 @@ impl SpeakerSelector {
         }
     }
 
+    /// Whether `peer` is among the speakers chosen at the last ranking.
+    pub fn is_selected(&self, peer: PeerKey) -> bool {
+        self.selected.contains(&peer)
+    }
+
     pub fn remove(&mut self, peer: PeerKey) {
         self.speakers.remove(&peer);
         self.selected.retain(|p| *p != peer);

@@ -13,7 +13,7 @@ const vs = (user: string, channel: string | null, extra: Partial<VoiceState> = {
 
 const inCall = {
   channel_id: "30", server_id: "10", state: "connected", self_mute: false, self_deaf: false,
-  transmitting: false, ping_ms: 42, loss_percent: 0.5,
+  transmitting: false, ping_ms: 42, loss_percent: 0.5, loss_up_percent: 1.5, jitter_ms: 4,
 };
 
 describe("keybind capture", () => {
@@ -121,6 +121,8 @@ describe("voice call UI", () => {
     const panel = screen.getByTestId("voice-panel");
     expect(panel).toHaveAttribute("data-state", "connected");
     expect(panel).toHaveTextContent("Ping: 42 ms");
+    // The link as both reports see it: what reaches us, what reaches the relay, jitter.
+    expect(panel).toHaveTextContent("Loss: 0.5 % · Sending loss: 1.5 % · Jitter: 4 ms");
     expect(panel).toHaveTextContent("Lounge");
     const tx = within(panel).getByTestId("transmit-indicator");
     expect(tx).toHaveAttribute("data-active", "false");

@@ -192,7 +192,7 @@ const loggedIn = new URLSearchParams(location.search).get("demo") !== "login";
 let nextId = 2000;
 
 function status(state: string) {
-  return { channel_id: voiceChannel, server_id: voiceChannel ? "10" : null, state, self_mute: false, self_deaf: false, transmitting: false, ping_ms: voiceChannel ? 38 : null, loss_percent: voiceChannel ? 0.4 : null };
+  return { channel_id: voiceChannel, server_id: voiceChannel ? "10" : null, state, self_mute: false, self_deaf: false, transmitting: false, ping_ms: voiceChannel ? 38 : null, loss_percent: voiceChannel ? 0.4 : null, loss_up_percent: voiceChannel ? 0.1 : null, jitter_ms: voiceChannel ? 3 : null };
 }
 
 mockIPC(

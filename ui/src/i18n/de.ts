@@ -173,6 +173,8 @@ export const de: Dictionary = {
   "voice.settings": "Benutzereinstellungen",
   "voice.ping": "Ping: {ms} ms",
   "voice.loss": "Verlust: {pct} %",
+  "voice.lossUp": "Verlust beim Senden: {pct} %",
+  "voice.jitter": "Jitter: {ms} ms",
   "voice.quality": "Verbindungsqualität",
   "voice.transmitting": "Sendet",
   "voice.notTransmitting": "Sendet nicht",

@@ -172,6 +172,8 @@ export const en = {
   "voice.settings": "User Settings",
   "voice.ping": "Ping: {ms} ms",
   "voice.loss": "Loss: {pct} %",
+  "voice.lossUp": "Sending loss: {pct} %",
+  "voice.jitter": "Jitter: {ms} ms",
   "voice.quality": "Connection quality",
   "voice.transmitting": "Transmitting",
   "voice.notTransmitting": "Not transmitting",

@@ -73,6 +73,8 @@ export function VoicePanel() {
   const details = [
     s.ping_ms !== null ? t("voice.ping", { ms: Math.round(s.ping_ms) }) : null,
     s.loss_percent !== null ? t("voice.loss", { pct: s.loss_percent.toFixed(1) }) : null,
+    s.loss_up_percent !== null ? t("voice.lossUp", { pct: s.loss_up_percent.toFixed(1) }) : null,
+    s.jitter_ms !== null ? t("voice.jitter", { ms: Math.round(s.jitter_ms) }) : null,
   ]
     .filter(Boolean)
     .join(" · ");

@@ -14,6 +14,8 @@ export const idleVoiceStatus: VoiceStatus = {
   transmitting: false,
   ping_ms: null,
   loss_percent: null,
+  loss_up_percent: null,
+  jitter_ms: null,
   ended_reason: null,
 };
 

@@ -88,10 +88,26 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Voice {
-            action: VoiceCommand::Join { channel, input, output, ptt, duration, mute, deaf },
+            action:
+                VoiceCommand::Join {
+                    channel,
+                    input,
+                    output,
+                    ptt,
+                    duration,
+                    mute,
+                    deaf,
+                    frame_ms,
+                    bitrate,
+                    suppression,
+                    gate,
+                    redundancy,
+                },
         } => {
             let api = restore(&profile)?;
-            let args = crate::voice::JoinArgs { channel, input, output, ptt, duration, mute, deaf };
+            let sound = crate::voice::SoundArgs { frame_ms, bitrate, suppression, gate, redundancy };
+            let args =
+                crate::voice::JoinArgs { channel, input, output, ptt, duration, mute, deaf, sound };
             crate::voice::join(&api, args, &out).await
         }
         Command::Voice { action: VoiceCommand::Devices } => crate::voice::devices(&out),

@@ -146,6 +146,23 @@ enum VoiceCommand {
         /// Join deafened
         #[arg(long)]
         deaf: bool,
+        /// Audio per packet in milliseconds: 20 (the default) or 10 (lower latency, ~10 %
+        /// more bitrate)
+        #[arg(long, value_name = "MS", default_value_t = 20)]
+        frame_ms: u8,
+        /// Opus bitrate in kb/s, 8 to 510 [default: 40]
+        #[arg(long, value_name = "KBPS", value_parser = clap::value_parser!(u32).range(8..=510))]
+        bitrate: Option<u32>,
+        /// Noise suppression: off, standard (RNNoise) or strong (RNNoise and a second stage
+        /// for other voices and residual noise; 20 ms packets only)
+        #[arg(long, value_name = "LEVEL", default_value = "strong", value_parser = ["off", "standard", "strong"])]
+        suppression: String,
+        /// When to transmit without push-to-talk: on voice activity, or continuously
+        #[arg(long, value_name = "MODE", default_value = "voice", value_parser = ["voice", "continuous"])]
+        gate: String,
+        /// Copies of earlier packets against loss: auto (from the loss reported), off, 1 or 2
+        #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "off", "1", "2"])]
+        redundancy: String,
     },
     /// List the audio devices
     Devices,

@@ -13,7 +13,9 @@ use auraspeak_client::call::{self, AudioInput, AudioOutput, CallControl, CallOpt
 use auraspeak_client::gateway::{self, GatewayEvent, SessionConfig};
 use auraspeak_client::resolve;
 use auraspeak_client::voice::device::{AudioHost, AudioIo, AudioIoConfig, DeviceChoice, Direction};
-use auraspeak_client::voice::{GateMode, Pacing, WavSink, WavSource};
+use auraspeak_client::voice::{
+    CaptureConfig, GateMode, OpusFrameDuration, Pacing, RedundancyMode, WavSink, WavSource,
+};
 use auraspeak_shared::v1::channels::ChannelKind;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -29,6 +31,44 @@ pub(crate) struct JoinArgs {
     pub(crate) duration: Option<u64>,
     pub(crate) mute: bool,
     pub(crate) deaf: bool,
+    pub(crate) sound: SoundArgs,
+}
+
+/// How the call sounds: what `voice join` lets a user (or a measurement) choose.
+pub(crate) struct SoundArgs {
+    pub(crate) frame_ms: u8,
+    pub(crate) bitrate: Option<u32>,
+    pub(crate) suppression: String,
+    pub(crate) gate: String,
+    pub(crate) redundancy: String,
+}
+
+impl SoundArgs {
+    fn apply(&self, capture: &mut CaptureConfig) -> Result<()> {
+        capture.encoder.frame_duration = match self.frame_ms {
+            10 => OpusFrameDuration::Ms10,
+            20 => OpusFrameDuration::Ms20,
+            other => bail!("--frame-ms must be 10 or 20, not {other}"),
+        };
+        if let Some(kbps) = self.bitrate {
+            capture.encoder.bitrate_bps = kbps * 1000;
+        }
+        (capture.noise_suppression, capture.strong_suppression) = match self.suppression.as_str() {
+            "off" => (false, false),
+            "standard" => (true, false),
+            _ => (true, true),
+        };
+        if self.gate == "continuous" {
+            capture.gate = GateMode::Continuous;
+        }
+        capture.encoder.redundancy = match self.redundancy.as_str() {
+            "off" => RedundancyMode::Off,
+            "1" => RedundancyMode::Fixed(1),
+            "2" => RedundancyMode::Fixed(2),
+            _ => RedundancyMode::Auto,
+        };
+        Ok(())
+    }
 }
 
 /// How long after releasing push-to-talk the gate stays open, so the last syllable is
@@ -151,6 +191,7 @@ pub(crate) async fn join(api: &ApiClient, args: JoinArgs, out: &Output) -> Resul
     options.self_mute = args.mute;
     options.self_deaf = args.deaf;
     options.duration = args.duration.map(Duration::from_secs);
+    args.sound.apply(&mut options.capture)?;
     if args.ptt {
         options.capture.gate = GateMode::PushToTalk { release_tail: PTT_RELEASE_TAIL };
     }
@@ -161,6 +202,7 @@ pub(crate) async fn join(api: &ApiClient, args: JoinArgs, out: &Output) -> Resul
     handle.close().await;
     drop(devices);
     let report = report?;
+    let figures = CallFigures::of(&report);
     let link = report.link;
     if out.json {
         out.json_line(&json!({
@@ -169,11 +211,21 @@ pub(crate) async fn join(api: &ApiClient, args: JoinArgs, out: &Output) -> Resul
             "packets_sent": report.packets_sent,
             "packets_received": report.packets_received,
             "rtt_ms": link.rtt_ms,
-            "upstream_loss": link.upstream_loss,
-            "downstream_loss": link.downstream_loss,
+            "upstream_loss": figures.upstream_loss,
+            "downstream_loss": figures.downstream_loss,
+            "upstream_loss_recent": link.upstream_loss,
+            "downstream_loss_recent": link.downstream_loss,
             "jitter_ms": link.jitter_ms,
             "bytes_sent": link.bytes_sent,
             "bytes_received": link.bytes_received,
+            "lost": figures.lost,
+            "recovered_fec": figures.recovered_fec,
+            "recovered_copies": figures.recovered_copies,
+            "concealed": figures.concealed,
+            "late": figures.late,
+            "skipped": figures.skipped,
+            "inserted": figures.inserted,
+            "resyncs": figures.resyncs,
             "heard": report.heard,
             "ended": report.ended,
         }))
@@ -183,18 +235,66 @@ pub(crate) async fn join(api: &ApiClient, args: JoinArgs, out: &Output) -> Resul
             |v: Option<f32>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1} %", v * 100.0));
         out.line(&format!(
             "Left voice ({}). Connected in {} ms; sent {} packets, received {}; \
-             round trip {}, loss up {} / down {}, jitter {}; {} kB sent, {} kB received.",
+             round trip {}, loss up {} / down {}, jitter {}; lost {} packets on the way here, \
+             {} recovered by FEC and {} from copies, {} concealed; {} kB sent, {} kB received.",
             report.ended,
             report.connect_time.as_millis(),
             report.packets_sent,
             report.packets_received,
             ms(link.rtt_ms),
-            pct(link.upstream_loss),
-            pct(link.downstream_loss),
+            pct(figures.upstream_loss),
+            pct(figures.downstream_loss),
             ms(link.jitter_ms),
+            figures.lost,
+            figures.recovered_fec,
+            figures.recovered_copies,
+            figures.concealed,
             link.bytes_sent / 1000,
             link.bytes_received / 1000,
         ))
+    }
+}
+
+/// The whole call's loss and repair, from the relay's reports of what reached it and our
+/// jitter buffers' counts of what reached us. "n/a" only where no packet flowed that way.
+struct CallFigures {
+    upstream_loss: Option<f32>,
+    downstream_loss: Option<f32>,
+    lost: u64,
+    recovered_fec: u64,
+    recovered_copies: u64,
+    concealed: u64,
+    /// What the jitter buffers did to the timing: packets too late to play, packets
+    /// skipped and concealments inserted to move the delay, restarts.
+    late: u64,
+    skipped: u64,
+    inserted: u64,
+    resyncs: u64,
+}
+
+impl CallFigures {
+    fn of(report: &call::CallReport) -> Self {
+        let link = &report.link;
+        let sum = |f: fn(&auraspeak_client::voice::JitterStats) -> u64| {
+            report.jitter.iter().map(f).sum::<u64>()
+        };
+        let (received, lost) = (sum(|j| j.received), sum(|j| j.lost));
+        #[allow(clippy::cast_precision_loss)]
+        let fraction = |part: u64, whole: u64| (whole > 0).then(|| part as f32 / whole as f32);
+        Self {
+            // The relay's reports count what it missed of what we sent; before the first
+            // report, the most recent figure (if any) stands in.
+            upstream_loss: fraction(link.upstream_lost, link.packets_sent).or(link.upstream_loss),
+            downstream_loss: fraction(lost, received + lost),
+            lost,
+            recovered_fec: sum(|j| j.recovered_fec),
+            recovered_copies: sum(|j| j.recovered_redundant),
+            concealed: sum(|j| j.concealed),
+            late: sum(|j| j.late),
+            skipped: sum(|j| j.skipped),
+            inserted: sum(|j| j.inserted),
+            resyncs: sum(|j| j.resyncs),
+        }
     }
 }
 
