@@ -11,7 +11,10 @@ cd "$(dirname "$0")/.."
 
 BIN=${CARGO_TARGET_DIR:-target}/debug
 for b in auraspeak-server auraspeak; do
-    [ -x "$BIN/$b" ] || { echo "$BIN/$b missing: run cargo build --workspace --bins first" >&2; exit 1; }
+    [ -x "$BIN/$b" ] || {
+        echo "$BIN/$b missing: run cargo build --workspace --bins first" >&2
+        exit 1
+    }
 done
 
 WORK=$(mktemp -d /tmp/auraspeak-aiortc.XXXXXX)
@@ -27,4 +30,5 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "== aiortc <-> CLI through the relay"
 # Each step inside has its own timeout; this bounds the whole.
-timeout 300 "$VENV/bin/python" e2e/aiortc/interop.py --server "$BIN/auraspeak-server" --cli "$BIN/auraspeak" "$@"
+timeout 300 "$VENV/bin/python" e2e/aiortc/interop.py \
+    --server "$BIN/auraspeak-server" --cli "$BIN/auraspeak" "$@"

@@ -56,7 +56,10 @@ class Recording:
     def add(self, anchor, frame):
         pcm = frame.to_ndarray().astype(np.float64) / 32768.0
         channels = len(frame.layout.channels)
-        mono = pcm.reshape(-1, channels).mean(axis=1) if not frame.format.is_planar else pcm.mean(axis=0)
+        if frame.format.is_planar:
+            mono = pcm.mean(axis=0)
+        else:
+            mono = pcm.reshape(-1, channels).mean(axis=1)
         at = anchor + int(frame.pts * frame.time_base * RATE)
         if at < 0 or at >= len(self.mix):
             return
@@ -107,7 +110,8 @@ def find_channel(ready, spec):
 
 
 async def connect_media(ready_frame, player, recording, counts, consumers):
-    servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+    servers = [RTCIceServer(urls=s["urls"], username=s.get("username"),
+                            credential=s.get("credential"))
                for s in ready_frame["ice_servers"]]
     # An explicit list, even empty: with none, aiortc would ask a public STUN server.
     pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
@@ -189,9 +193,11 @@ async def run(args):
                                 summary["connected"] = True
                                 summary["connect_s"] = round(time.monotonic() - start, 3)
 
-                        await ws.send_json({"op": "voice_offer", "d": {"sdp": pc.localDescription.sdp}})
+                        offer = pc.localDescription.sdp
+                        await ws.send_json({"op": "voice_offer", "d": {"sdp": offer}})
                     elif op == "voice_answer":
-                        await pc.setRemoteDescription(RTCSessionDescription(sdp=d["sdp"], type="answer"))
+                        answer = RTCSessionDescription(sdp=d["sdp"], type="answer")
+                        await pc.setRemoteDescription(answer)
                     elif op == "error":
                         print(f"gateway error: {d}", file=sys.stderr)
 
