@@ -44,10 +44,10 @@ CHANNEL = f"{SERVER_NAME}/General"
 RATE = 16000  # scoring rate: speech lives below 8 kHz, and it keeps the FFTs small
 WINDOW = RATE // 2
 SOUND_FLOOR_DB = -50.0
-# Thresholds, from 13 runs of each direction with debug binaries when this was written:
+# Thresholds, from 14 runs of each direction with debug binaries when this was written:
 # aiortc → CLI 0.964-0.973, CLI → aiortc 0.798-0.840 (the CLI's capture chain, noise
 # suppression and gain control reshape the waveform before Opus); the unrelated voice
-# 0.185-0.296 wherever it fits best. 0.6 and a 0.3 margin sit between, with room for a
+# 0.181-0.304 wherever it fits best. 0.6 and a 0.3 margin sit between, with room for a
 # slow machine; an answer that aiortc cannot connect with scores 0 over 0 windows.
 MIN_MATCH = 0.6
 MIN_MARGIN = 0.3

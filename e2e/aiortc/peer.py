@@ -181,8 +181,8 @@ async def run(args):
                         if event.get("type") == "voice_slot" and event.get("user_id"):
                             summary["heard_users"].append(event["user_id"])
                     elif op == "voice_ready":
-                        # The microphone starts with the offer, so the file plays into a
-                        # call that is being made rather than into nothing.
+                        # aiortc pulls the first frame from the player only once DTLS is
+                        # up, so the file starts with the media path, not into nothing.
                         player = MediaPlayer(args.play) if args.play else None
                         pc = await connect_media(d, player, recording, counts, consumers)
 
@@ -204,8 +204,11 @@ async def run(args):
             reader = asyncio.ensure_future(frames())
             remaining = args.duration - (time.monotonic() - start)
             done, _ = await asyncio.wait([reader], timeout=max(0.0, remaining))
-            if reader in done and reader.exception():
-                raise reader.exception()
+            if reader in done:
+                if reader.exception():
+                    raise reader.exception()
+                # The server ended the session before the call's time was up.
+                raise SystemExit(f"the gateway closed early: {ws.close_code}")
             await ws.send_json({"op": "voice_leave", "d": {}})
             reader.cancel()
             if heartbeat:
