@@ -11,15 +11,16 @@ BUILD=(pkg-config ca-certificates cmake curl libasound2-dev)
 # lacks them.
 DESKTOP=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
     libssl-dev libxdo-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libdbus-1-dev)
-# Tests: PostgreSQL; PulseAudio (virtual devices); coturn (TURN); chromium (WebRTC
-# interop); pebble (ACME); Xvfb, WebKitWebDriver, xdotool, x11-apps (xlogo, the "game"
-# window that has focus during the push-to-talk test) and imagemagick (screenshots) for
-# the desktop app test, which also runs a private session bus with a real keyring
+# Tests: PostgreSQL; python3-venv (the virtualenv of the aiortc interop check); PulseAudio
+# (virtual devices); coturn (TURN); chromium (WebRTC interop); pebble (ACME); Xvfb,
+# WebKitWebDriver, xdotool, x11-apps (xlogo, the "game" window that has focus during the
+# push-to-talk test) and imagemagick (screenshots) for the desktop app test, which also
+# runs a private session bus with a real keyring
 # (gnome-keyring, checked with secret-tool) and notification daemon (dunst). Push-to-talk
 # on Wayland runs the app under KWin (headless) with the XDG portal and its KDE backend,
 # whose Qt needs its Wayland platform plugin.
-TEST=(postgresql python3-yaml systemd openssl libasound2-plugins pulseaudio pulseaudio-utils
-    coturn chromium pebble xvfb xdotool webkit2gtk-driver x11-apps imagemagick
+TEST=(postgresql python3-yaml python3-venv systemd openssl libasound2-plugins pulseaudio
+    pulseaudio-utils coturn chromium pebble xvfb xdotool webkit2gtk-driver x11-apps imagemagick
     dbus-daemon dbus-bin gnome-keyring libsecret-tools dunst
     kwin-wayland xdg-desktop-portal xdg-desktop-portal-kde qtwayland5)
 

@@ -81,5 +81,10 @@ cargo build --workspace --bins --locked
 log "tests (SQLite and PostgreSQL)"
 cargo test --workspace --all-targets --locked --no-fail-fast -- "${FILTER[@]}"
 
+if [ ${#FILTER[@]} -eq 0 ]; then
+    log "interop with a second WebRTC stack (aiortc, from PyPI)"
+    scripts/aiortc-interop.sh
+fi
+
 log "packaging (.deb installed and started, container files)"
 scripts/test-packaging.sh
