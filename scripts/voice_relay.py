@@ -79,7 +79,7 @@ class Impairment:
 
 def case_config(name, seed):
     """(up, down) impairments for a case name such as `up10`, `down20`, `both10`,
-    `bursty10` (both legs' bursts, 10 % of packets in bursts of two on average) or
+    `bursty10` (10 % of packets lost on the way down in bursts of two on average) or
     `jitter40` (0-40 ms both ways)."""
     clean = lambda s: Impairment(s)  # noqa: E731
     if name == "clean":
@@ -91,9 +91,9 @@ def case_config(name, seed):
             down = Impairment(seed + 1, loss=p) if prefix in ("down", "both") else clean(seed + 1)
             return up, down
     if name == "bursty10":
-        # Stationary loss 10 %: start / (start + end) with mean burst 1 / end = 2 packets.
-        return (Impairment(seed, burst_start=0.0556, burst_end=0.5),
-                Impairment(seed + 1, burst_start=0.0556, burst_end=0.5))
+        # On the way down, 10 % of packets in bursts (Gilbert-Elliott: stationary loss
+        # start / (start + end), mean burst 1 / end = 2 packets).
+        return clean(seed), Impairment(seed + 1, burst_start=0.0556, burst_end=0.5)
     if name.startswith("jitter") and name[6:].isdigit():
         j = float(name[6:])
         return Impairment(seed, jitter_ms=j), Impairment(seed + 1, jitter_ms=j)
@@ -168,6 +168,15 @@ class Proxy:
                 self._later(delay, self.front, data, client)
 
 
+def favoured():
+    """Runs a child at a higher CPU priority where we may (root): the measurement is of
+    the call, not of a build running beside it on a 2-core machine."""
+    try:
+        os.nice(-10)
+    except OSError:
+        pass
+
+
 def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
@@ -199,7 +208,8 @@ class Server:
             '[log]\nlevel = "warn"\n')
         self.log = open(work / "server.log", "w")
         self.proc = subprocess.Popen([binary, "--config", str(config)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=favoured)
         self.base = f"http://127.0.0.1:{self.http}"
         for _ in range(200):
             try:
@@ -229,7 +239,7 @@ class Cli:
     def join(self, args, stderr):
         return subprocess.Popen(self.cmd(["--json", "voice", "join", CHANNEL] + args),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                text=True)
+                                text=True, preexec_fn=favoured)
 
 
 def setup_community(base):
@@ -439,6 +449,7 @@ def main():
                     help="WAV files to speak (default: the fixtures, joined into one ~12 s talk)")
     ap.add_argument("--join-arg", action="append", default=[])
     args = ap.parse_args()
+    favoured()  # the impairment proxy's timers run in this process
     work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="auraspeak-relay-"))
     if work.exists() and args.out:
         shutil.rmtree(work / "data", ignore_errors=True)

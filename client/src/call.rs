@@ -350,6 +350,7 @@ pub async fn run(
         preferences: HashMap::new(),
         status: CallStatus::default(),
         frames: 0,
+        upstream_loss: UpstreamLoss::default(),
     };
     for slot in 0..usize::from(slots) {
         call.mixer.insert_speaker(slot, RemoteSpeaker::new(options.jitter.clone())?);
@@ -489,6 +490,27 @@ struct Call {
     preferences: HashMap<UserId, Preference>,
     status: CallStatus,
     frames: u64,
+    /// Our loss on the way to the relay, from its reports, smoothed (see [`UpstreamLoss`]).
+    upstream_loss: UpstreamLoss,
+}
+
+/// The loss the relay reports for our stream, as our encoder should plan for it: up at once
+/// with a worse report, down slowly (by 5 % a report, two reports a second). One report
+/// covers 25 packets, so at 10 % loss some say 0 %; following each would switch our
+/// copies on and off and leave gaps unprotected.
+#[derive(Debug, Clone, Copy, Default)]
+struct UpstreamLoss(f32);
+
+impl UpstreamLoss {
+    /// Takes a report (a fraction) and returns the loss to plan for, in percent.
+    fn handle_report(&mut self, loss: f32) -> u8 {
+        let loss = if loss.is_finite() { loss.clamp(0.0, 1.0) } else { 0.0 };
+        self.0 = if loss >= self.0 { loss } else { 0.95 * self.0 + 0.05 * loss };
+        // Clamped to 0–100, so the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let percent = (self.0 * 100.0).round().clamp(0.0, 100.0) as u8;
+        percent
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -568,7 +590,7 @@ impl Call {
                 }
                 LinkOutput::Stats(stats) => {
                     if let Some(loss) = stats.upstream_loss {
-                        let percent = (loss * 100.0).round().clamp(0.0, 100.0) as u8;
+                        let percent = self.upstream_loss.handle_report(loss);
                         let _ = self.pipeline.encoder_mut().set_expected_loss(percent);
                     }
                 }

@@ -138,8 +138,20 @@ impl AudioHost {
         self.host.id().name()
     }
 
-    /// Lists every device with its id and name, and the current defaults.
+    /// Lists the devices a user would pick from, with their ids and names, and the current
+    /// defaults: on ALSA (no sound server reachable), without the plugin pseudo-devices
+    /// (rate converters, JACK, OSS emulation, up- and downmixers) that no one speaks into.
     pub fn list(&self) -> Result<DeviceList> {
+        let mut list = self.list_all()?;
+        if self.host.id() == cpal::HostId::Alsa {
+            list.inputs.retain(|d| !is_alsa_plugin(&d.id));
+            list.outputs.retain(|d| !is_alsa_plugin(&d.id));
+        }
+        Ok(list)
+    }
+
+    /// Every device the host knows, plugins included.
+    pub fn list_all(&self) -> Result<DeviceList> {
         guard("listing audio devices", || {
             let devices = self
                 .host
@@ -195,6 +207,28 @@ impl std::fmt::Debug for AudioHost {
     }
 }
 
+/// ALSA PCMs that are plugins layered on other devices or services rather than a sound
+/// card: what `aplay -L` lists beside the cards on a Debian desktop.
+fn is_alsa_plugin(id: &str) -> bool {
+    const PLUGINS: [&str; 13] = [
+        "null",
+        "lavrate",
+        "samplerate",
+        "speexrate",
+        "jack",
+        "oss",
+        "pulse",
+        "pipewire",
+        "speex",
+        "upmix",
+        "vdownmix",
+        "a52",
+        "usbstream",
+    ];
+    let base = id.split(':').next().unwrap_or(id);
+    PLUGINS.contains(&base)
+}
+
 fn describe(device: &cpal::Device, direction: Direction) -> Option<DeviceInfo> {
     let id = device.id().ok()?.id().to_owned();
     let name = device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| id.clone());
@@ -204,6 +238,18 @@ fn describe(device: &cpal::Device, direction: Direction) -> Option<DeviceInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alsa_plugins_are_told_from_sound_cards() {
+        for plugin in ["null", "lavrate", "speexrate", "jack", "oss", "upmix", "vdownmix", "pulse"]
+        {
+            assert!(is_alsa_plugin(plugin), "{plugin}");
+        }
+        for card in ["default", "sysdefault:CARD=PCH", "hw:CARD=PCH,DEV=0", "front:CARD=USB,DEV=0"]
+        {
+            assert!(!is_alsa_plugin(card), "{card}");
+        }
+    }
 
     #[test]
     fn a_panic_inside_the_host_becomes_an_error() {

@@ -581,7 +581,13 @@ impl Relay {
     fn select_speakers(&mut self, now: Instant) {
         for (room, selector) in &mut self.rooms {
             let selected = selector.poll_selection(now).to_vec();
-            assign_slots(&mut self.peers, &mut self.slot_changes, &self.out.events, *room, &selected);
+            assign_slots(
+                &mut self.peers,
+                &mut self.slot_changes,
+                &self.out.events,
+                *room,
+                &selected,
+            );
         }
         for peer in self.peers.values_mut() {
             if let Some(speaking) = peer.poll_speaking(now) {

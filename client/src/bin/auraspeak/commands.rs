@@ -105,12 +105,15 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let api = restore(&profile)?;
-            let sound = crate::voice::SoundArgs { frame_ms, bitrate, suppression, gate, redundancy };
+            let sound =
+                crate::voice::SoundArgs { frame_ms, bitrate, suppression, gate, redundancy };
             let args =
                 crate::voice::JoinArgs { channel, input, output, ptt, duration, mute, deaf, sound };
             crate::voice::join(&api, args, &out).await
         }
-        Command::Voice { action: VoiceCommand::Devices } => crate::voice::devices(&out),
+        Command::Voice { action: VoiceCommand::Devices { all } } => {
+            crate::voice::devices(&out, all)
+        }
         Command::Tail { channel, history, count, duration } => {
             let api = restore(&profile)?;
             let limits = TailLimits { count, duration: duration.map(Duration::from_secs) };

@@ -165,7 +165,11 @@ enum VoiceCommand {
         redundancy: String,
     },
     /// List the audio devices
-    Devices,
+    Devices {
+        /// Also ALSA's plugin pseudo-devices (rate converters, JACK, OSS…), hidden by default
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn main() -> ExitCode {

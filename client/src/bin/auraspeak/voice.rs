@@ -298,9 +298,9 @@ impl CallFigures {
     }
 }
 
-pub(crate) fn devices(out: &Output) -> Result<()> {
+pub(crate) fn devices(out: &Output, all: bool) -> Result<()> {
     let host = AudioHost::new().context("opening the audio system")?;
-    let list = host.list()?;
+    let list = if all { host.list_all()? } else { host.list()? };
     let mut rows = Vec::new();
     for direction in [Direction::Input, Direction::Output] {
         let default = list.default_id(direction).map(str::to_owned);
