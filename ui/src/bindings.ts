@@ -571,6 +571,10 @@ export type VoiceStatus = {
 	loss_percent: number | null,
 	/**  Why the last call ended when it was not our choice (kicked, network), else null. */
 	ended_reason: string | null,
+	/**  Loss of what we send, on its way to the relay, in percent (the relay's reports). */
+	loss_up_percent: number | null,
+	/**  Variation of the packets' arrival times, in milliseconds. */
+	jitter_ms: number | null,
 };
 
 /* Tauri Specta runtime */
