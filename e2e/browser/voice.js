@@ -181,6 +181,12 @@ async function main() {
         break;
       case "voice_answer":
         await pc.setRemoteDescription({ type: "answer", sdp: d.sdp });
+        // Whether the relay accepted RED (it lists it after Opus: plain Opus is what a
+        // clean link should carry; it adds copies for lossy listeners itself).
+        report("answer", {
+          red: /a=rtpmap:\d+ red\/48000/i.test(d.sdp),
+          offered_red: /a=rtpmap:\d+ red\/48000/i.test(pc.localDescription.sdp),
+        });
         if (restartedAt) {
           report("restarted", { answer_ms: performance.now() - restartedAt });
         }
@@ -285,7 +291,19 @@ async function connect(ready, mic, listener, joinedAt, onConnected) {
     }
   };
   const [track] = mic.getAudioTracks();
-  pc.addTransceiver(track, { direction: "sendrecv", streams: [mic] });
+  const first = pc.addTransceiver(track, { direction: "sendrecv", streams: [mic] });
+  // RFC 2198 RED over Opus first, as web clients that want loss protection ask for it
+  // (Chromium lists it in its capabilities but offers it only when asked, or by field trial).
+  const capabilities = RTCRtpSender.getCapabilities ? RTCRtpSender.getCapabilities("audio") : null;
+  const isRed = (c) => c.mimeType.toLowerCase() === "audio/red";
+  const redCapable = !!capabilities && capabilities.codecs.some(isRed);
+  if (redCapable && first.setCodecPreferences) {
+    first.setCodecPreferences([
+      ...capabilities.codecs.filter(isRed),
+      ...capabilities.codecs.filter((c) => !isRed(c)),
+    ]);
+  }
+  report("capabilities", { red: redCapable });
   for (let slot = 1; slot < Math.max(1, ready.receive_slots); slot++) {
     pc.addTransceiver("audio", { direction: "recvonly" });
   }

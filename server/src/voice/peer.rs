@@ -33,6 +33,9 @@ const DTX_FRAME_MAX_BYTES: usize = 3;
 /// for silence. Speech sits around -20 to -45 dBov; a quiet room without noise
 /// suppression can reach -60, so that is where the floor goes.
 const VOICE_FLOOR_DB: f32 = -60.0;
+/// The level a packet must reach to count as voice when its sender's V bit cannot be read
+/// (it never set it): speech sits around -20 to -45 dBov, a silent microphone's hiss below.
+const UNTRUSTED_VOICE_FLOOR_DB: f32 = -45.0;
 
 /// What the relay does with a peer's media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,8 +406,15 @@ impl Peer {
                 if ext.voice_activity == Some(true) {
                     self.voice_bit_varies = true;
                 }
-                let voice_bit = ext.voice_activity.filter(|_| self.voice_bit_varies);
-                let (level, voice) = packet_level(ext.audio_level, voice_bit, data.len());
+                let (level, voice) = if self.voice_bit_varies {
+                    packet_level(ext.audio_level, ext.voice_activity, data.len())
+                } else {
+                    // No V bit worth reading yet: the packet's size and a level that only
+                    // speech reaches (a browser's silent microphone with V=0 stays below).
+                    let (level, voice) = packet_level(ext.audio_level, None, data.len());
+                    let quiet = ext.audio_level.is_some() && level <= UNTRUSTED_VOICE_FLOOR_DB;
+                    (level, voice && !quiet)
+                };
                 if voice {
                     self.last_voice = Some(packet.timestamp);
                 }
