@@ -25,12 +25,15 @@ use crate::gateway::Session;
 use crate::metrics::Metrics;
 
 mod consent;
+mod dtls_tap;
 mod egress;
 mod ingress;
 mod moderation;
 pub mod peer;
 pub mod relay;
+mod slot_sender;
 pub mod slots;
+mod srtp;
 mod stun;
 #[cfg(test)]
 #[path = "voice/stun_props.rs"]
@@ -132,6 +135,7 @@ impl Voice {
             socket,
             announced.clone(),
             usize::from(config.receive_slots),
+            config.egress,
             metrics.clone(),
             shutdown.clone(),
         )?;

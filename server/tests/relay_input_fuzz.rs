@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use auraspeak_server::config::VoiceEgress;
 use auraspeak_server::voice::peer::{Incoming, Peer, PeerFlags, PeerOutput};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
@@ -88,7 +89,8 @@ impl Pair {
         let (mut client, mid, sdp, pending) = offer(now, 2);
         let flags = PeerFlags { forward: true, receive: true };
         let (peer, answer) =
-            Peer::accept(now, 1, 7, flags, &sdp, &[relay_addr()], 4, 64).expect("offer accepted");
+            Peer::accept(now, 1, 7, flags, &sdp, &[relay_addr()], 4, 64, VoiceEgress::Str0m)
+                .expect("offer accepted");
         let answer = SdpAnswer::from_sdp_string(&answer).expect("answer parses");
         client.sdp_api().accept_answer(pending, answer).expect("answer accepted");
         let mut pair = Self {
@@ -401,7 +403,7 @@ fn damaged_and_arbitrary_offers_are_answered_or_refused() {
                     None => junk,
                 };
                 if let Ok((_, answer)) =
-                    Peer::accept(now, 1, 1, flags, &sdp, &[relay_addr()], 4, 64)
+                    Peer::accept(now, 1, 1, flags, &sdp, &[relay_addr()], 4, 64, VoiceEgress::Str0m)
                 {
                     // Whatever the relay answers, a client can read.
                     prop_assert!(SdpAnswer::from_sdp_string(&answer).is_ok(), "{}", answer);

@@ -21,8 +21,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::egress::{self, Egress};
 use super::ingress::StunLimiter;
-use super::peer::{Incoming, Peer, PeerFlags, PeerOutput};
+use super::peer::{Forwarded, Incoming, Peer, PeerFlags, PeerOutput};
 use super::slots::{PeerKey, SpeakerSelector};
+use crate::config::VoiceEgress;
 use crate::metrics::Metrics;
 
 /// Re-rank speakers this often: fast enough that a new speaker's first syllable is heard
@@ -122,6 +123,8 @@ struct Relay {
     /// The addresses announced as ICE candidates.
     announced: Vec<SocketAddr>,
     max_slots: usize,
+    /// Who protects and sends forwarded audio (`voice.egress`).
+    egress: VoiceEgress,
     peers: HashMap<PeerKey, Peer>,
     /// Known remote address → peer, learned from the first datagram a peer accepted.
     by_addr: HashMap<SocketAddr, PeerKey>,
@@ -153,6 +156,7 @@ pub fn spawn(
     socket: UdpSocket,
     announced: Vec<SocketAddr>,
     max_slots: usize,
+    egress: VoiceEgress,
     metrics: Arc<Metrics>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<(RelayHandle, mpsc::UnboundedReceiver<RelayEvent>)> {
@@ -160,14 +164,16 @@ pub fn spawn(
     let (tx, rx) = mpsc::unbounded_channel();
     let (events, events_rx) = mpsc::unbounded_channel();
     let socket = Arc::new(socket);
-    tokio::spawn(supervise(socket, announced, max_slots, metrics, events, rx, shutdown));
+    tokio::spawn(supervise(socket, announced, max_slots, egress, metrics, events, rx, shutdown));
     Ok((RelayHandle { tx, local_addr }, events_rx))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn supervise(
     socket: Arc<UdpSocket>,
     announced: Vec<SocketAddr>,
     max_slots: usize,
+    egress: VoiceEgress,
     metrics: Arc<Metrics>,
     events: mpsc::UnboundedSender<RelayEvent>,
     mut commands: mpsc::UnboundedReceiver<Command>,
@@ -184,6 +190,7 @@ async fn supervise(
             socket: socket.clone(),
             announced: announced.clone(),
             max_slots,
+            egress,
             peers: HashMap::new(),
             by_addr: HashMap::new(),
             by_ufrag: HashMap::new(),
@@ -242,6 +249,10 @@ impl Outbox {
             PeerOutput::Media(frame) => return Some(frame),
             PeerOutput::Withheld => {
                 self.metrics.voice_drop("unconsented");
+                return None;
+            }
+            PeerOutput::Dropped(reason) => {
+                self.metrics.voice_drop(reason);
                 return None;
             }
             PeerOutput::Connected => RelayEvent::Connected(key),
@@ -333,8 +344,17 @@ impl Relay {
                     self.forget(peer, old.room);
                 }
                 let (announced, slots) = (&self.announced, self.max_slots);
-                let result =
-                    Peer::accept(now, peer, room, flags, &offer, announced, slots, bitrate_kbps);
+                let result = Peer::accept(
+                    now,
+                    peer,
+                    room,
+                    flags,
+                    &offer,
+                    announced,
+                    slots,
+                    bitrate_kbps,
+                    self.egress,
+                );
                 let answer = result.map(|(session, answer)| {
                     self.by_ufrag.insert(session.local_ufrag().to_owned(), peer);
                     self.peers.insert(peer, session);
@@ -532,6 +552,19 @@ impl Relay {
             let mut heard = false;
             for listener in self.peers.values_mut() {
                 if listener.room != frame.room || listener.key == frame.source {
+                    continue;
+                }
+                if self.egress == VoiceEgress::Own {
+                    match listener.forward_own(now, &frame, &mut self.out.egress) {
+                        Forwarded::Sent => {
+                            heard = true;
+                            if self.out.egress.len() >= egress::BATCH {
+                                self.out.flush();
+                            }
+                        }
+                        Forwarded::No => {}
+                        Forwarded::Dropped(reason) => self.metrics.voice_drop(reason),
+                    }
                     continue;
                 }
                 // Sent right away, listener by listener: str0m releases a written packet
