@@ -175,7 +175,10 @@ impl Pair {
                 }
                 PeerOutput::Connected => self.peer_connected = true,
                 PeerOutput::Media(m) => self.media.push(m),
-                PeerOutput::Disconnected | PeerOutput::Withheld | PeerOutput::Stats { .. } => {}
+                PeerOutput::Disconnected
+                | PeerOutput::Withheld
+                | PeerOutput::Dropped(_)
+                | PeerOutput::Stats { .. } => {}
             }
         }
         let wake = client_wake.min(self.peer.next_timeout());
