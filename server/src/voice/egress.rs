@@ -189,4 +189,38 @@ mod tests {
             (0..150u8).map(|i| vec![i, 1, 2, 3]).chain(std::iter::once(vec![200])).collect();
         assert_eq!(received, expected);
     }
+
+    #[tokio::test]
+    async fn packets_written_in_place_leave_after_the_sessions_own_with_their_lengths() {
+        let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (from, to) = (relay.local_addr().unwrap(), a.local_addr().unwrap());
+        let mut egress = Egress::default();
+        egress.push(transmit(from, to, &[1]));
+        for len in [3usize, OWN_PACKET_MAX] {
+            let space = egress.own_space().expect("room for a packet");
+            space[..len].fill(len as u8);
+            egress.commit_own(to, len);
+        }
+        assert_eq!(egress.len(), 3);
+        let flushed = egress.flush(&relay);
+        assert_eq!(flushed, Flushed { sent: 3, bytes: 1 + 3 + OWN_PACKET_MAX as u64, failed: 0 });
+        assert!(egress.is_empty());
+        let mut buf = vec![0u8; 2 * OWN_PACKET_MAX];
+        let mut received = Vec::new();
+        for _ in 0..3 {
+            let (n, _) = tokio::time::timeout(Duration::from_secs(5), a.recv_from(&mut buf))
+                .await
+                .expect("every datagram sent arrives on loopback")
+                .unwrap();
+            received.push(buf[..n].to_vec());
+        }
+        assert_eq!(received, vec![vec![1], vec![3; 3], vec![OWN_PACKET_MAX as u8; OWN_PACKET_MAX]]);
+        // A full buffer offers no more room until it is flushed.
+        for _ in 0..BATCH {
+            assert!(egress.own_space().is_some());
+            egress.commit_own(to, 1);
+        }
+        assert!(egress.own_space().is_none());
+    }
 }
