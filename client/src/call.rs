@@ -165,9 +165,17 @@ pub struct Connection {
     pub connect_time: Duration,
     /// When the link's timers next need running.
     wake_at: Instant,
+    /// SRTP media datagrams that arrived (RTP, not RTCP), whether or not they decrypted.
+    srtp_received: u64,
 }
 
 impl Connection {
+    /// SRTP media datagrams received so far: compared with the packets the link delivered,
+    /// what the receiver could not authenticate (the load generator's interop check).
+    pub fn srtp_received(&self) -> u64 {
+        self.srtp_received
+    }
+
     /// Whether ICE and DTLS are (still) up.
     pub fn is_connected(&self) -> bool {
         self.link.is_connected()
@@ -205,6 +213,10 @@ impl Connection {
     pub async fn step(&mut self, buf: &mut [u8], until: Instant) -> Vec<LinkOutput> {
         let wait = until.saturating_duration_since(Instant::now());
         if let Ok(Ok((n, source))) = tokio::time::timeout(wait, self.socket.recv_from(buf)).await {
+            // RFC 7983: 128-191 is RTP or RTCP; RFC 5761: payload types 64-95 are RTCP.
+            if n >= 12 && (128..=191).contains(&buf[0]) && !(64..=95).contains(&(buf[1] & 0x7F)) {
+                self.srtp_received += 1;
+            }
             self.link.handle_receive(Instant::now(), source, &buf[..n]);
         }
         let mut produced = Vec::new();
@@ -309,6 +321,7 @@ pub async fn connect(
         slots,
         connect_time: Duration::ZERO,
         wake_at: Instant::now(),
+        srtp_received: 0,
     };
     // Media flows once ICE and DTLS are up; wait for that within the connect timeout.
     let mut buf = vec![0u8; 2048];

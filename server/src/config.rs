@@ -67,6 +67,26 @@ pub struct VoiceConfig {
     pub turn_urls: Vec<String>,
     pub turn_secret: String,
     pub turn_ttl_secs: u64,
+    pub egress: VoiceEgress,
+}
+
+/// Who encrypts and sends the relay's forwarded audio (see `voice/srtp.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VoiceEgress {
+    /// The relay writes and protects each copy itself with the session's SRTP keys.
+    Own,
+    /// Each copy goes through str0m's send queue (the earlier path, kept as a fallback).
+    Str0m,
+}
+
+impl VoiceEgress {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Own => "own",
+            Self::Str0m => "str0m",
+        }
+    }
 }
 
 // Hand-written so the TURN secret never reaches a log line through `{:?}`.
@@ -77,6 +97,7 @@ impl std::fmt::Debug for VoiceConfig {
             .field("udp_listen", &self.udp_listen)
             .field("public_addresses", &self.public_addresses)
             .field("receive_slots", &self.receive_slots)
+            .field("egress", &self.egress)
             .field("turn_urls", &self.turn_urls)
             .field("turn_secret", &if self.turn_secret.is_empty() { "" } else { "<redacted>" })
             .finish_non_exhaustive()
@@ -424,7 +445,7 @@ impl Config {
              frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\nmax_sessions_per_user = {}\n\
              revocation_poll_ms = {}\n\n\
              [voice]\nenabled = {}\nudp_listen = \"{}\"\npublic_addresses = {:?}\nreceive_slots = {}\n\
-             default_bitrate_kbps = {}\nturn_urls = {:?}\nturn_secret = {:?}\nturn_ttl_secs = {}\n\n[metrics]\nenabled = {}\nlisten = {:?}\n\n[rate_limit]\nenabled = {}\n\
+             default_bitrate_kbps = {}\nturn_urls = {:?}\nturn_secret = {:?}\nturn_ttl_secs = {}\negress = \"{}\"\n\n[metrics]\nenabled = {}\nlisten = {:?}\n\n[rate_limit]\nenabled = {}\n\
              auth_per_minute = {}\nauth_burst = {}\nlogin_failures_per_hour = {}\n\
              password_changes_per_hour = {}\nmessages_per_channel_5s = {}\nreaction_burst = {}\n\
              reactions_per_minute = {}\nwrite_burst = {}\nwrites_per_minute = {}\nmoderation_burst = {}\n\
@@ -475,6 +496,7 @@ impl Config {
             self.voice.turn_urls,
             if self.voice.turn_secret.is_empty() { "" } else { "<redacted>" },
             self.voice.turn_ttl_secs,
+            self.voice.egress.as_str(),
             self.metrics.enabled,
             self.metrics.listen,
             self.rate_limit.enabled,

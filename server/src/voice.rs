@@ -25,13 +25,16 @@ use crate::gateway::Session;
 use crate::metrics::Metrics;
 
 mod consent;
+mod dtls_tap;
 mod egress;
 mod ingress;
 mod moderation;
 pub mod peer;
 pub mod protection;
 pub mod relay;
+mod slot_sender;
 pub mod slots;
+mod srtp;
 mod stun;
 #[cfg(test)]
 #[path = "voice/stun_props.rs"]
@@ -133,6 +136,7 @@ impl Voice {
             socket,
             announced.clone(),
             usize::from(config.receive_slots),
+            config.egress,
             metrics.clone(),
             shutdown.clone(),
         )?;

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use auraspeak_server::config::VoiceEgress;
 use auraspeak_server::voice::peer::{Incoming, Peer, PeerFlags, PeerOutput};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
@@ -88,7 +89,8 @@ impl Pair {
         let (mut client, mid, sdp, pending) = offer(now, 2);
         let flags = PeerFlags { forward: true, receive: true };
         let (peer, answer) =
-            Peer::accept(now, 1, 7, flags, &sdp, &[relay_addr()], 4, 64).expect("offer accepted");
+            Peer::accept(now, 1, 7, flags, &sdp, &[relay_addr()], 4, 64, VoiceEgress::Str0m)
+                .expect("offer accepted");
         let answer = SdpAnswer::from_sdp_string(&answer).expect("answer parses");
         client.sdp_api().accept_answer(pending, answer).expect("answer accepted");
         let mut pair = Self {
@@ -173,7 +175,10 @@ impl Pair {
                 }
                 PeerOutput::Connected => self.peer_connected = true,
                 PeerOutput::Media(m) => self.media.push(m),
-                PeerOutput::Disconnected | PeerOutput::Withheld | PeerOutput::Stats { .. } => {}
+                PeerOutput::Disconnected
+                | PeerOutput::Withheld
+                | PeerOutput::Dropped(_)
+                | PeerOutput::Stats { .. } => {}
             }
         }
         let wake = client_wake.min(self.peer.next_timeout());
@@ -401,7 +406,7 @@ fn damaged_and_arbitrary_offers_are_answered_or_refused() {
                     None => junk,
                 };
                 if let Ok((_, answer)) =
-                    Peer::accept(now, 1, 1, flags, &sdp, &[relay_addr()], 4, 64)
+                    Peer::accept(now, 1, 1, flags, &sdp, &[relay_addr()], 4, 64, VoiceEgress::Str0m)
                 {
                     // Whatever the relay answers, a client can read.
                     prop_assert!(SdpAnswer::from_sdp_string(&answer).is_ok(), "{}", answer);

@@ -153,7 +153,7 @@ pub fn copies_for_loss(percent: u8) -> usize {
 /// not, e.g. a copy from before a pause in transmission.
 pub fn sequence_back(block: &Block<'_>) -> Option<u16> {
     let samples = opus_samples(block.data)?;
-    if block.timestamp_offset == 0 || block.timestamp_offset % samples != 0 {
+    if block.timestamp_offset == 0 || !block.timestamp_offset.is_multiple_of(samples) {
         return None;
     }
     let back = block.timestamp_offset / samples;

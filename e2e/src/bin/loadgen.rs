@@ -121,8 +121,10 @@ async fn drive(
     packets: Arc<Vec<EncodedPacket>>,
     phase: Duration,
     mut run: tokio::sync::watch::Receiver<Option<Instant>>,
-) -> u64 {
+) -> Received {
     let mut buf = vec![0u8; 2048];
+    let mut delivered = 0u64;
+    let is_packet = |o: &LinkOutput| matches!(o, LinkOutput::Packet { .. });
     let until = loop {
         if let Some(until) = *run.borrow_and_update() {
             break until;
@@ -130,7 +132,9 @@ async fn drive(
         let wait = Instant::now() + Duration::from_millis(50);
         tokio::select! {
             _ = run.changed() => {}
-            _ = p.connection.step(&mut buf, wait) => {}
+            produced = p.connection.step(&mut buf, wait) => {
+                delivered += produced.iter().filter(|o| is_packet(o)).count() as u64;
+            }
         }
     };
     let mut received = 0u64;
@@ -154,12 +158,24 @@ async fn drive(
         }
         let wake = if p.speaking { next_send } else { Instant::now() + Duration::from_millis(50) };
         for output in p.connection.step(&mut buf, wake.min(until)).await {
-            if matches!(output, LinkOutput::Packet { .. }) {
+            if is_packet(&output) {
                 received += 1;
+                delivered += 1;
             }
         }
     }
-    received
+    Received { in_window: received, delivered, srtp: p.connection.srtp_received() }
+}
+
+/// What one participant received.
+#[derive(Debug, Default, Clone, Copy)]
+struct Received {
+    /// Packets delivered from the start of the warm-up.
+    in_window: u64,
+    /// Packets delivered in all, and SRTP media datagrams that arrived in all: the
+    /// difference is what the client could not authenticate and decrypt.
+    delivered: u64,
+    srtp: u64,
 }
 
 /// Where in the 20 ms packet cycle participant `n` sends: spread evenly (golden-ratio
@@ -284,9 +300,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let cpu_start = args.server_pid.map(process_cpu_ticks);
     let sent_start = counter(&metrics(&http, &base).await?, "auraspeak_voice_packets_sent_total");
     let measured_from = Instant::now();
-    let mut received = 0;
+    let (mut received, mut delivered, mut srtp) = (0, 0, 0);
     while let Some(r) = tasks.join_next().await {
-        received += r.unwrap_or(0);
+        let r = r.unwrap_or_default();
+        received += r.in_window;
+        delivered += r.delivered;
+        srtp += r.srtp;
     }
     let cpu_end = args.server_pid.map(process_cpu_ticks);
     let text = metrics(&http, &base).await?;
@@ -344,8 +363,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         sent_end,
         counter(&text, "auraspeak_voice_packets_dropped_total")
     );
+    // Arrived but not delivered: SRTP authentication failures (or packets on a stream the
+    // client does not know, which the relay never sends).
+    let undecrypted = srtp.saturating_sub(delivered);
+    println!("  SRTP packets not decrypted by clients: {undecrypted} of {srtp}");
     if received == 0 || delivery < args.min_delivery {
         bail!("too little audio was forwarded ({:.0} % delivered)", delivery * 100.0);
+    }
+    if undecrypted > 0 {
+        bail!("{undecrypted} SRTP packets did not decrypt");
     }
     Ok(())
 }

@@ -14,9 +14,13 @@ use str0m::rtp::{Extension, ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::consent::{Consent, Credentials, Route};
+use super::dtls_tap::{self, KeyTap};
+use super::egress::Egress;
 use super::ingress::PeerIngress;
 use super::protection::{self, Copies, History, LossEstimate, Variants};
+use super::slot_sender::{NotSent, SlotPacket, SlotSender};
 use super::slots::{PeerKey, SlotMap, SlotTimeline};
+use crate::config::VoiceEgress;
 
 /// Longest an `Rtc` may ask to sleep; bounds how late a peer notices anything.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
@@ -76,6 +80,8 @@ pub enum PeerOutput {
     /// A datagram held back: its address has not answered a consent check (see
     /// [`super::consent`]).
     Withheld,
+    /// A datagram dropped for the reason given (a drop counter label).
+    Dropped(&'static str),
     Media(Incoming),
     Connected,
     Disconnected,
@@ -123,6 +129,21 @@ pub struct Peer {
     pub copies_sent: u64,
     /// Distinct source addresses this session ever used.
     addresses_seen: usize,
+    /// The relay's own sending on the slot streams (`voice.egress = "own"`), else str0m's.
+    own: Option<SlotSender>,
+    /// Where str0m last addressed the session's datagrams: its nominated pair, which the
+    /// relay's own packets follow (through consent) as ICE moves it.
+    proposed: Option<SocketAddr>,
+}
+
+/// What [`Peer::forward_own`] did with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// The listener does not hear this speaker now.
+    No,
+    Sent,
+    /// Dropped for the reason given (a drop counter label).
+    Dropped(&'static str),
 }
 
 /// Source addresses mapped to one peer at a time: a host, a server-reflexive and a relay
@@ -153,8 +174,9 @@ impl Peer {
         local: &[SocketAddr],
         max_slots: usize,
         bitrate_kbps: u32,
+        egress: VoiceEgress,
     ) -> Result<(Self, String), String> {
-        let mut rtc = Rtc::builder()
+        let config = Rtc::builder()
             .set_ice_lite(true)
             .clear_codecs()
             // With RFC 2198 RED as Chromium offers it: see `super::protection`.
@@ -176,8 +198,14 @@ impl Peer {
             .set_stats_interval(Some(Duration::from_secs(1)))
             // Our receiver reports tell a speaker its loss on the way up, which sizes its
             // copies; str0m's 5 s default for audio leaves the start of a call unprotected.
-            .set_rtcp_report_interval_audio(Duration::from_secs(1))
-            .build(now);
+            .set_rtcp_report_interval_audio(Duration::from_secs(1));
+        // With the relay's own egress, the session's SRTP keys are tapped on their way
+        // from DTLS to str0m (see `dtls_tap`).
+        let tap = (egress == VoiceEgress::Own).then(|| Arc::new(KeyTap::default()));
+        let mut rtc = match &tap {
+            Some(tap) => dtls_tap::build_tapped(config, now, tap),
+            None => config.build(now),
+        };
         for addr in local {
             let candidate =
                 Candidate::host(*addr, "udp").map_err(|e| format!("bad local address: {e}"))?;
@@ -215,10 +243,21 @@ impl Peer {
             voice_bit_varies: false,
             recovered_up: 0,
             copies_sent: 0,
+            own: None,
+            proposed: None,
         };
         // Media lines in offer order, which is what makes a slot number meaningful.
         let mids: Vec<Mid> = answer.media_lines.iter().map(|line| line.mid()).collect();
         peer.collect_slots(&mids, max_slots);
+        if let Some(tap) = tap {
+            let mut own = SlotSender::new(tap, peer.slot_mids.len());
+            // The ids the listener's offer chose, which is how it reads our packets.
+            if let Some(media) = peer.slot_mids.first().and_then(|mid| peer.rtc.media(*mid)) {
+                let map = media.remote_extmap();
+                own.set_extensions(map.id_of(Extension::AudioLevel), map.id_of(Extension::RtpMid));
+            }
+            peer.own = Some(own);
+        }
         Ok((peer, answer_text))
     }
 
@@ -347,6 +386,18 @@ impl Peer {
         // keys yet); after, DTLS (RFC 7983: 20-63) is still handshake (its last flight).
         let handshake =
             !self.connected || t.contents.first().is_some_and(|b| (20..=63).contains(b));
+        if let Some(own) = &self.own
+            && own.is_slot_packet(&t.contents)
+        {
+            // The relay numbers the slot streams' packets itself: one from str0m would
+            // reuse an SRTP nonce (the same key, SSRC and index), which breaks the
+            // cipher. Never sent; a bug if it happens.
+            debug_assert!(false, "str0m sent RTP on a slot stream");
+            tracing::error!(peer = self.key, "str0m sent RTP on a relay slot stream; dropped");
+            out.push(PeerOutput::Dropped("slot_stream_collision"));
+            return;
+        }
+        self.proposed = Some(t.destination);
         match self.consent.route(now, t.destination, handshake, t.contents.len()) {
             Route::To(destination) => {
                 t.destination = destination;
@@ -375,6 +426,7 @@ impl Peer {
             Event::Connected => {
                 self.connected = true;
                 self.consent.handle_connected();
+                self.register_slot_streams();
                 out.push(PeerOutput::Connected);
             }
             Event::RtpPacket(packet) => {
@@ -433,11 +485,18 @@ impl Peer {
                     variants: Variants::default(),
                 }));
             }
-            Event::PeerStats(stats) => out.push(PeerOutput::Stats {
-                loss: stats.egress_loss_fraction,
-                jitter_ms: None,
-                rtt_ms: stats.rtt.map(|r| r.as_secs_f32() * 1000.0),
-            }),
+            Event::PeerStats(stats) => {
+                // Between the session's own datagrams this is how a move of the nominated
+                // pair reaches the relay's own packets.
+                if let Some(pair) = &stats.selected_candidate_pair {
+                    self.proposed = Some(pair.remote.addr);
+                }
+                out.push(PeerOutput::Stats {
+                    loss: stats.egress_loss_fraction,
+                    jitter_ms: None,
+                    rtt_ms: stats.rtt.map(|r| r.as_secs_f32() * 1000.0),
+                });
+            }
             // Our slot streams to this listener: its receiver reports say what it loses.
             Event::MediaEgressStats(stats) => {
                 if let Some(loss) = stats.loss {
@@ -547,6 +606,72 @@ impl Peer {
             return (red_pt, red);
         }
         (params.pt(), frame.data.clone())
+    }
+
+    /// Tells the own egress the SSRC and MID of each slot's send stream.
+    fn register_slot_streams(&mut self) {
+        let Some(own) = self.own.as_mut() else { return };
+        let mut api = self.rtc.direct_api();
+        for (slot, mid) in self.slot_mids.iter().enumerate() {
+            if let Some(stream) = api.stream_tx_by_mid(*mid, None) {
+                own.set_slot(slot, *stream.ssrc(), &mid.to_string());
+            }
+        }
+    }
+
+    /// Writes a packet from another peer on the slot that carries that peer, in the slot's
+    /// continuous timeline (as [`Peer::handle_forward`] does), protected with the
+    /// session's SRTP keys, into `egress` for the listener's confirmed address. str0m is
+    /// not involved: see [`super::slot_sender`].
+    pub(super) fn forward_own(
+        &mut self,
+        now: Instant,
+        frame: &Incoming,
+        egress: &mut Egress,
+    ) -> Forwarded {
+        if !self.connected || !self.flags.receive {
+            return Forwarded::No;
+        }
+        let Some(slot) = self.slots.slot_of(frame.source) else { return Forwarded::No };
+        if self.own.as_ref().is_some_and(|own| !own.has_slot(slot)) {
+            self.register_slot_streams();
+        }
+        if self.own.is_none() {
+            return Forwarded::No;
+        }
+        let Some(params) = self.rtc.codec_config().match_params(frame.params).copied() else {
+            return Forwarded::No;
+        };
+        let rewritten = self.timelines[slot].rewrite(now, frame.source, frame.seq, frame.time);
+        let since_seq = self.timelines[slot].since_seq();
+        let (pt, payload) = self.payload_for(&params, frame, since_seq);
+        let Some(wanted) = self.proposed.or(self.consent.confirmed()) else {
+            return Forwarded::Dropped("unconsented");
+        };
+        let Route::To(destination) = self.consent.route(now, wanted, false, 0) else {
+            return Forwarded::Dropped("unconsented");
+        };
+        let Some(space) = egress.own_space() else { return Forwarded::Dropped("send_buffer") };
+        let Some(own) = self.own.as_mut() else { return Forwarded::No };
+        let packet = SlotPacket {
+            slot,
+            pt: *pt,
+            marker: rewritten.switched,
+            seq: rewritten.seq,
+            // Only the low 32 bits of the timestamp go on the wire.
+            time: rewritten.time as u32,
+            level: (-frame.level).clamp(0.0, 127.0) as u8,
+            voice: frame.voice,
+            payload: &payload,
+        };
+        match own.write(&packet, space) {
+            Ok(len) => {
+                egress.commit_own(destination, len);
+                Forwarded::Sent
+            }
+            Err(NotSent::NoKeys) => Forwarded::Dropped("srtp_keys"),
+            Err(NotSent::Unwritable) => Forwarded::Dropped("srtp_write"),
+        }
     }
 
     /// Runs the session's timeout handling now, whenever it was due, and drains its output:

@@ -7,7 +7,8 @@
 //! frame reaches all its listeners in one pass. Past one core's worth of rooms the relay
 //! would be sharded by room across several such tasks.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,8 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::egress::{self, Egress};
 use super::ingress::StunLimiter;
-use super::peer::{Incoming, Peer, PeerFlags, PeerOutput};
+use super::peer::{Forwarded, Incoming, Peer, PeerFlags, PeerOutput};
 use super::slots::{PeerKey, SpeakerSelector};
+use crate::config::VoiceEgress;
 use crate::metrics::Metrics;
 
 /// Re-rank speakers this often: fast enough that a new speaker's first syllable is heard
@@ -122,6 +124,8 @@ struct Relay {
     /// The addresses announced as ICE candidates.
     announced: Vec<SocketAddr>,
     max_slots: usize,
+    /// Who protects and sends forwarded audio (`voice.egress`).
+    egress: VoiceEgress,
     peers: HashMap<PeerKey, Peer>,
     /// Known remote address → peer, learned from the first datagram a peer accepted.
     by_addr: HashMap<SocketAddr, PeerKey>,
@@ -129,6 +133,15 @@ struct Relay {
     /// so finding its peer is one lookup, not a try of every session (review L5.2).
     by_ufrag: HashMap<String, PeerKey>,
     rooms: HashMap<i64, SpeakerSelector>,
+    /// Each room's peers, so a frame and a re-ranking visit one room, not every peer.
+    members: HashMap<i64, Vec<PeerKey>>,
+    /// The sessions' deadlines, soonest first, so a loop iteration does not scan every
+    /// peer for the next wake-up. An entry is stale once `scheduled` holds another time
+    /// for its peer (the deadline moved); stale entries are dropped when they surface.
+    timers: BinaryHeap<Reverse<(Instant, PeerKey)>>,
+    scheduled: HashMap<PeerKey, Instant>,
+    /// Sessions seen ending, to be removed.
+    dead: Vec<PeerKey>,
     metrics: Arc<Metrics>,
     outputs: Vec<PeerOutput>,
     /// Where the sessions' outputs go; a field of its own so it can take them while the
@@ -153,6 +166,7 @@ pub fn spawn(
     socket: UdpSocket,
     announced: Vec<SocketAddr>,
     max_slots: usize,
+    egress: VoiceEgress,
     metrics: Arc<Metrics>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<(RelayHandle, mpsc::UnboundedReceiver<RelayEvent>)> {
@@ -160,14 +174,16 @@ pub fn spawn(
     let (tx, rx) = mpsc::unbounded_channel();
     let (events, events_rx) = mpsc::unbounded_channel();
     let socket = Arc::new(socket);
-    tokio::spawn(supervise(socket, announced, max_slots, metrics, events, rx, shutdown));
+    tokio::spawn(supervise(socket, announced, max_slots, egress, metrics, events, rx, shutdown));
     Ok((RelayHandle { tx, local_addr }, events_rx))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn supervise(
     socket: Arc<UdpSocket>,
     announced: Vec<SocketAddr>,
     max_slots: usize,
+    egress: VoiceEgress,
     metrics: Arc<Metrics>,
     events: mpsc::UnboundedSender<RelayEvent>,
     mut commands: mpsc::UnboundedReceiver<Command>,
@@ -184,10 +200,15 @@ async fn supervise(
             socket: socket.clone(),
             announced: announced.clone(),
             max_slots,
+            egress,
             peers: HashMap::new(),
             by_addr: HashMap::new(),
             by_ufrag: HashMap::new(),
             rooms: HashMap::new(),
+            members: HashMap::new(),
+            timers: BinaryHeap::new(),
+            scheduled: HashMap::new(),
+            dead: Vec::new(),
             metrics: metrics.clone(),
             outputs: Vec::new(),
             out,
@@ -209,6 +230,7 @@ async fn supervise(
         }
         relay.peers.clear();
         relay.rooms.clear();
+        relay.members.clear();
         relay.update_gauges();
         drop(relay);
         tokio::select! {
@@ -244,6 +266,10 @@ impl Outbox {
                 self.metrics.voice_drop("unconsented");
                 return None;
             }
+            PeerOutput::Dropped(reason) => {
+                self.metrics.voice_drop(reason);
+                return None;
+            }
             PeerOutput::Connected => RelayEvent::Connected(key),
             PeerOutput::Disconnected => RelayEvent::Disconnected(key),
             PeerOutput::Stats { loss, jitter_ms, rtt_ms } => {
@@ -276,11 +302,9 @@ impl Relay {
         loop {
             let now = Instant::now();
             let wake = self
-                .peers
-                .values()
-                .map(Peer::next_timeout)
-                .min()
-                .unwrap_or(now + Duration::from_millis(100))
+                .timers
+                .peek()
+                .map_or(now + Duration::from_millis(100), |Reverse((t, _))| *t)
                 .min(next_select);
             let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(now)));
             tokio::select! {
@@ -306,10 +330,21 @@ impl Relay {
             let now = Instant::now();
             if now >= next_select {
                 self.select_speakers(now);
+                // Sessions end inside their own polling, where `schedule` sees it; a full
+                // look this often (not every iteration) is only a safety net.
+                self.reap_all();
                 next_select = now + SELECT_EVERY;
             }
             let mut due = std::mem::take(&mut self.due);
-            due.extend(self.peers.iter().filter(|(_, p)| p.next_timeout() <= now).map(|(k, _)| *k));
+            while let Some(Reverse((t, key))) = self.timers.peek().copied()
+                && t <= now
+            {
+                self.timers.pop();
+                if self.scheduled.get(&key) == Some(&t) {
+                    self.scheduled.remove(&key);
+                    due.push(key);
+                }
+            }
             for key in due.drain(..) {
                 if let Some(peer) = self.peers.get_mut(&key) {
                     peer.handle_timeout(now);
@@ -333,11 +368,21 @@ impl Relay {
                     self.forget(peer, old.room);
                 }
                 let (announced, slots) = (&self.announced, self.max_slots);
-                let result =
-                    Peer::accept(now, peer, room, flags, &offer, announced, slots, bitrate_kbps);
+                let result = Peer::accept(
+                    now,
+                    peer,
+                    room,
+                    flags,
+                    &offer,
+                    announced,
+                    slots,
+                    bitrate_kbps,
+                    self.egress,
+                );
                 let answer = result.map(|(session, answer)| {
                     self.by_ufrag.insert(session.local_ufrag().to_owned(), peer);
                     self.peers.insert(peer, session);
+                    self.members.entry(room).or_default().push(peer);
                     self.rooms
                         .entry(room)
                         .or_insert_with(|| SpeakerSelector::new(self.max_slots + 1));
@@ -369,6 +414,7 @@ impl Relay {
                 self.forget(peer, old_room);
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.room = room;
+                    self.members.entry(room).or_default().push(peer);
                 }
                 self.rooms.entry(room).or_insert_with(|| SpeakerSelector::new(self.max_slots + 1));
                 self.select_speakers(now);
@@ -391,7 +437,13 @@ impl Relay {
         if let Some(selector) = self.rooms.get_mut(&room) {
             selector.remove(key);
         }
-        for listener in self.peers.values_mut() {
+        let members = self.members.entry(room).or_default();
+        members.retain(|k| *k != key);
+        let empty = members.is_empty();
+        // Only the room's listeners can have had them on a slot: slots follow the room's
+        // own ranking.
+        for k in members {
+            let Some(listener) = self.peers.get_mut(k) else { continue };
             if let Some(slot) = listener.slots.remove(key) {
                 let _ = self.out.events.send(RelayEvent::Slot {
                     listener: listener.key,
@@ -401,7 +453,8 @@ impl Relay {
             }
             // Their own slots die with them; nothing to tell.
         }
-        if !self.peers.values().any(|p| p.room == room) {
+        if empty {
+            self.members.remove(&room);
             self.rooms.remove(&room);
         }
         self.update_gauges();
@@ -517,6 +570,7 @@ impl Relay {
         let mut frames = std::mem::take(&mut self.forwards);
         if let Some(peer) = self.peers.get_mut(&key) {
             peer.poll(now, &mut outputs);
+            schedule(&mut self.timers, &mut self.scheduled, &mut self.dead, peer);
         }
         for output in outputs.drain(..) {
             frames.extend(self.out.handle(key, output));
@@ -533,18 +587,34 @@ impl Relay {
                 // consonants that make speech intelligible).
                 if frame.voice && !selector.is_selected(frame.source) {
                     let selected = selector.poll_selection(now).to_vec();
+                    let members = self.members.get(&frame.room).map_or(&[][..], Vec::as_slice);
                     assign_slots(
                         &mut self.peers,
                         &mut self.slot_changes,
                         &self.out.events,
-                        frame.room,
+                        members,
                         &selected,
                     );
                 }
             }
             let mut heard = false;
-            for listener in self.peers.values_mut() {
-                if listener.room != frame.room || listener.key == frame.source {
+            let members = self.members.get(&frame.room).map_or(&[][..], Vec::as_slice);
+            for k in members {
+                let Some(listener) = self.peers.get_mut(k) else { continue };
+                if listener.key == frame.source {
+                    continue;
+                }
+                if self.egress == VoiceEgress::Own {
+                    match listener.forward_own(now, &frame, &mut self.out.egress) {
+                        Forwarded::Sent => {
+                            heard = true;
+                            if self.out.egress.len() >= egress::BATCH {
+                                self.out.flush();
+                            }
+                        }
+                        Forwarded::No => {}
+                        Forwarded::Dropped(reason) => self.metrics.voice_drop(reason),
+                    }
                     continue;
                 }
                 // Sent right away, listener by listener: str0m releases a written packet
@@ -554,6 +624,7 @@ impl Relay {
                 }
                 heard = true;
                 listener.send_now(now, &mut outputs);
+                schedule(&mut self.timers, &mut self.scheduled, &mut self.dead, listener);
                 for output in outputs.drain(..) {
                     let Some(media) = self.out.handle(listener.key, output) else { continue };
                     if handled + frames.len() < MAX_CASCADE {
@@ -581,11 +652,12 @@ impl Relay {
     fn select_speakers(&mut self, now: Instant) {
         for (room, selector) in &mut self.rooms {
             let selected = selector.poll_selection(now).to_vec();
+            let members = self.members.get(room).map_or(&[][..], Vec::as_slice);
             assign_slots(
                 &mut self.peers,
                 &mut self.slot_changes,
                 &self.out.events,
-                *room,
+                members,
                 &selected,
             );
         }
@@ -598,26 +670,53 @@ impl Relay {
 
     /// Drops peers whose sessions ended (ICE timeout, DTLS failure, bad input).
     fn reap(&mut self) {
-        let dead: Vec<(PeerKey, i64)> =
-            self.peers.values().filter(|p| !p.is_alive()).map(|p| (p.key, p.room)).collect();
+        let mut dead = std::mem::take(&mut self.dead);
         // The peer's own poll already reported the disconnect when its session died.
-        for (key, room) in dead {
-            self.peers.remove(&key);
-            self.forget(key, room);
+        for key in dead.drain(..) {
+            if let Some(room) = self.peers.get(&key).filter(|p| !p.is_alive()).map(|p| p.room) {
+                self.peers.remove(&key);
+                self.forget(key, room);
+            }
         }
+        self.dead = dead;
+    }
+
+    /// Reaps every ended session, not only those seen ending: a safety net, run rarely.
+    fn reap_all(&mut self) {
+        self.dead.extend(self.peers.values().filter(|p| !p.is_alive()).map(|p| p.key));
+        self.reap();
     }
 }
 
-/// Puts a room's selected speakers on its listeners' slots and tells each listener what
-/// changed.
+/// Queues `peer`'s deadline if it moved since it was last queued; an ended session is
+/// queued for reaping instead (its deadline no longer moves).
+fn schedule(
+    timers: &mut BinaryHeap<Reverse<(Instant, PeerKey)>>,
+    scheduled: &mut HashMap<PeerKey, Instant>,
+    dead: &mut Vec<PeerKey>,
+    peer: &Peer,
+) {
+    if !peer.is_alive() {
+        dead.push(peer.key);
+        return;
+    }
+    let t = peer.next_timeout();
+    if scheduled.insert(peer.key, t) != Some(t) {
+        timers.push(Reverse((t, peer.key)));
+    }
+}
+
+/// Puts a room's selected speakers on its listeners' (`members`) slots and tells each
+/// listener what changed.
 fn assign_slots(
     peers: &mut HashMap<PeerKey, Peer>,
     changes: &mut Vec<(usize, Option<PeerKey>)>,
     events: &mpsc::UnboundedSender<RelayEvent>,
-    room: i64,
+    members: &[PeerKey],
     selected: &[PeerKey],
 ) {
-    for listener in peers.values_mut().filter(|p| p.room == room) {
+    for key in members {
+        let Some(listener) = peers.get_mut(key) else { continue };
         changes.clear();
         listener.slots.assign(listener.key, selected, changes);
         for (slot, speaker) in changes.drain(..) {

@@ -28,14 +28,18 @@ struct TestRelay {
     stop: CancellationToken,
 }
 
-async fn start_relay() -> TestRelay {
+async fn start_relay_with(egress: VoiceEgress) -> TestRelay {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let addr = socket.local_addr().expect("addr");
     let metrics = metrics().await;
     let stop = CancellationToken::new();
     let (handle, events) =
-        spawn(socket, vec![addr], 3, metrics.clone(), stop.clone()).expect("relay starts");
+        spawn(socket, vec![addr], 3, egress, metrics.clone(), stop.clone()).expect("relay starts");
     TestRelay { handle, events, metrics, stop }
+}
+
+async fn start_relay() -> TestRelay {
+    start_relay_with(VoiceEgress::Own).await
 }
 
 /// A client's session before the relay answered.
@@ -75,7 +79,23 @@ struct Seen {
     packets: AtomicU64,
     /// Send the RFC 6464 V bit cleared on every packet, as aiortc does.
     no_voice_bit: AtomicBool,
+    /// SRTP datagrams that arrived (RTP, not RTCP): each one str0m cannot authenticate
+    /// and decrypt is one more here than in `packets`.
+    srtp_in: AtomicU64,
+    /// A speaker stops sending while this is set.
+    quiet: AtomicBool,
 }
+
+impl Seen {
+    /// SRTP packets that arrived but were not delivered: authentication failures.
+    fn undecrypted(&self) -> u64 {
+        self.srtp_in.load(Ordering::SeqCst).saturating_sub(self.packets.load(Ordering::SeqCst))
+    }
+}
+
+/// The speakers' first sequence number: close to the 16-bit wrap, so forwarded streams
+/// cross it (and the SRTP rollover counter moves) within a test.
+const FIRST_SEQ: u64 = 65_470;
 
 /// Opens `key` in room 1 and runs the client until `stop`; a speaker sends a loud voiced
 /// packet every 20 ms. Returns the client's socket, its offer and the relay's answer.
@@ -110,7 +130,7 @@ async fn run_client(
     let local = socket.local_addr().expect("addr");
     let mut buf = vec![0u8; 2048];
     let mut next_send = Instant::now();
-    let mut seq = 1u64;
+    let mut seq = FIRST_SEQ;
     loop {
         let wake = loop {
             match rtc.poll_output() {
@@ -132,6 +152,9 @@ async fn run_client(
             () = stop.cancelled() => return,
             received = socket.recv_from(&mut buf) => {
                 let Ok((n, source)) = received else { return };
+                if n >= 12 && (128..=191).contains(&buf[0]) && !(64..=95).contains(&(buf[1] & 0x7F)) {
+                    seen.srtp_in.fetch_add(1, Ordering::SeqCst);
+                }
                 let Ok(contents) = buf[..n].try_into() else { continue };
                 let input = Input::Receive(
                     Instant::now(),
@@ -143,7 +166,7 @@ async fn run_client(
                 let now = Instant::now();
                 if speak && now >= next_send {
                     next_send = now + Duration::from_millis(20);
-                    if seen.connected.load(Ordering::SeqCst) {
+                    if seen.connected.load(Ordering::SeqCst) && !seen.quiet.load(Ordering::SeqCst) {
                         send_voice(&mut rtc, mid, seq, now, !seen.no_voice_bit.load(Ordering::SeqCst));
                         seq += 1;
                     }
@@ -192,7 +215,54 @@ fn sha1_hmac(key: &[u8], payloads: &[&[u8]]) -> [u8; 20] {
 /// must not go there, and the participant's real address keeps hearing.
 #[tokio::test]
 async fn a_forged_check_from_another_address_does_not_redirect_media() {
-    let relay = start_relay().await;
+    forged_check_does_not_redirect_media(VoiceEgress::Own).await;
+}
+
+#[tokio::test]
+async fn a_forged_check_does_not_redirect_media_sent_through_str0m() {
+    forged_check_does_not_redirect_media(VoiceEgress::Str0m).await;
+}
+
+/// Every forwarded packet reaches str0m listeners decryptable (zero SRTP authentication
+/// failures), across the 16-bit sequence wrap (the rollover counter), in both egress
+/// modes.
+async fn every_forwarded_packet_decrypts(egress: VoiceEgress) {
+    let relay = start_relay_with(egress).await;
+    let speaker = Arc::new(Seen::default());
+    let listeners: Vec<Arc<Seen>> = (0..2).map(|_| Arc::new(Seen::default())).collect();
+    join(&relay, 1, true, speaker.clone()).await;
+    for (i, seen) in listeners.iter().enumerate() {
+        join(&relay, 10 + i as u64, false, seen.clone()).await;
+    }
+    // 120 packets: past the wrap, which comes after 66.
+    for seen in &listeners {
+        wait_for("the listeners to hear 120 packets", || {
+            seen.packets.load(Ordering::SeqCst) >= 120
+        })
+        .await;
+    }
+    speaker.quiet.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for seen in &listeners {
+        let (arrived, delivered) =
+            (seen.srtp_in.load(Ordering::SeqCst), seen.packets.load(Ordering::SeqCst));
+        assert_eq!(seen.undecrypted(), 0, "{egress:?}: {arrived} arrived, {delivered} delivered");
+    }
+    relay.stop.cancel();
+}
+
+#[tokio::test]
+async fn every_packet_the_relay_protects_itself_decrypts_at_str0m_listeners() {
+    every_forwarded_packet_decrypts(VoiceEgress::Own).await;
+}
+
+#[tokio::test]
+async fn every_packet_str0m_protects_decrypts_at_str0m_listeners() {
+    every_forwarded_packet_decrypts(VoiceEgress::Str0m).await;
+}
+
+async fn forged_check_does_not_redirect_media(egress: VoiceEgress) {
+    let relay = start_relay_with(egress).await;
     let relay_addr = relay.handle.local_addr;
     let (speaker, listener) = (Arc::new(Seen::default()), Arc::new(Seen::default()));
     join(&relay, 1, true, speaker.clone()).await;
@@ -296,7 +366,8 @@ async fn a_peer_maps_a_bounded_number_of_source_addresses() {
     let local: SocketAddr = "127.0.0.1:9".parse().expect("addr");
     let flags = PeerFlags { forward: true, receive: true };
     let (mut peer, _) =
-        Peer::accept(Instant::now(), 1, 1, flags, &sdp, &[local], 3, 64).expect("accepted");
+        Peer::accept(Instant::now(), 1, 1, flags, &sdp, &[local], 3, 64, VoiceEgress::Str0m)
+            .expect("accepted");
     let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
     let mut live = Vec::new();
     let mut refused = 0;
