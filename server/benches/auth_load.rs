@@ -123,7 +123,9 @@ impl Limits {
                 &mut r.auth_per_minute,
                 &mut r.auth_burst,
                 &mut r.login_failures_per_hour,
+                &mut r.login_failures_per_hour_per_account,
                 &mut r.password_changes_per_hour,
+                &mut r.password_changes_per_hour_per_ip,
                 &mut r.messages_per_channel_5s,
                 &mut r.reaction_burst,
                 &mut r.reactions_per_minute,
@@ -135,6 +137,17 @@ impl Limits {
                 &mut r.identifies_per_minute,
                 &mut r.identify_ip_burst,
                 &mut r.identifies_per_minute_per_ip,
+                &mut r.sessions_per_ip,
+                &mut r.message_ip_burst,
+                &mut r.messages_per_minute_per_ip,
+                &mut r.reaction_ip_burst,
+                &mut r.reactions_per_minute_per_ip,
+                &mut r.write_ip_burst,
+                &mut r.writes_per_minute_per_ip,
+                &mut r.moderation_ip_burst,
+                &mut r.moderations_per_minute_per_ip,
+                &mut r.typing_ip_burst,
+                &mut r.typings_per_minute_per_ip,
             ] {
                 *n = 1_000_000_000;
             }

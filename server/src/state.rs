@@ -68,6 +68,7 @@ impl AppState {
             store.clone(),
             shutdown.clone(),
             metrics.clone(),
+            config.rate_limit.enabled.then_some(config.rate_limit.sessions_per_ip as usize),
         ));
         Ok(Self {
             config: Arc::new(config),
