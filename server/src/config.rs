@@ -35,11 +35,22 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     pub enabled: bool,
     pub listen: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("token", &if self.token.is_empty() { "" } else { "<redacted>" })
+            .finish()
+    }
 }
 
 impl MetricsConfig {
@@ -451,7 +462,7 @@ impl Config {
              frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\nmax_sessions_per_user = {}\n\
              revocation_poll_ms = {}\n\n\
              [voice]\nenabled = {}\nudp_listen = \"{}\"\npublic_addresses = {:?}\nreceive_slots = {}\n\
-             default_bitrate_kbps = {}\nturn_urls = {:?}\nturn_secret = {:?}\nturn_ttl_secs = {}\n\n[metrics]\nenabled = {}\nlisten = {:?}\n\n[rate_limit]\n{}\n\
+             default_bitrate_kbps = {}\nturn_urls = {:?}\nturn_secret = {:?}\nturn_ttl_secs = {}\n\n[metrics]\nenabled = {}\nlisten = {:?}\ntoken = {:?}\n\n[rate_limit]\n{}\n\
              [sentry]\ndsn = {:?}\nenvironment = {:?}\n\n[log]\nlevel = {:?}\nformat = \"{}\"\nto_file = {}\n",
             self.data_dir.display().to_string(),
             self.node_id,
@@ -499,6 +510,7 @@ impl Config {
             self.voice.turn_ttl_secs,
             self.metrics.enabled,
             self.metrics.listen,
+            if self.metrics.token.is_empty() { "" } else { "<redacted>" },
             // Plain numbers and a flag: serializing them cannot fail.
             toml::to_string(&self.rate_limit).unwrap_or_default(),
             if self.sentry.dsn.is_empty() { "" } else { "<redacted>" },
