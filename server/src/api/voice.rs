@@ -29,6 +29,11 @@ pub async fn moderate_voice(
         state.gateway.voice.get().ok_or_else(|| {
             ApiError::new(ErrorCode::Unavailable, "voice is disabled on this server")
         })?;
+    let audited = req.clone();
     voice.moderate(server_id, auth.user_id.as_i64(), user_id, req).await?;
+    state
+        .community
+        .audit_voice_moderation(server_id, auth.user_id.as_i64(), user_id.as_i64(), &audited)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
