@@ -103,7 +103,6 @@ impl Gateway {
         store: Arc<dyn Store>,
         shutdown: CancellationToken,
         metrics: Arc<crate::metrics::Metrics>,
-        max_sessions_per_ip: Option<usize>,
     ) -> Self {
         Self {
             config,
@@ -116,8 +115,14 @@ impl Gateway {
             presence: presence::Presence::default(),
             metrics,
             voice: std::sync::OnceLock::new(),
-            max_sessions_per_ip,
+            max_sessions_per_ip: None,
         }
+    }
+
+    /// Caps the sessions one client address may hold (rate limits on); uncapped otherwise.
+    pub fn with_max_sessions_per_ip(mut self, cap: Option<usize>) -> Self {
+        self.max_sessions_per_ip = cap;
+        self
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
