@@ -21,6 +21,7 @@ use crate::auth::tokens::{self, TokenKeys, TokenRejection};
 use crate::config::Config;
 use crate::events::{EventBus, Revocation};
 use crate::ids::{IdGenerator, unix_ms_now};
+use crate::login_guard::{LoginGuard, LoginKey, Refusal, is_known_address};
 use crate::rate_limit::KeyedLimiter;
 use crate::store::{
     NewRefreshToken, NewSession, NewUser, RevokeReason, RotateOutcome, SessionRecord, Store,
@@ -36,20 +37,14 @@ pub struct Accounts {
     keys: TokenKeys,
     ids: Arc<IdGenerator>,
     refresh_ttl_ms: i64,
-    /// Failed logins per account, from any address.
-    login_failures: Option<KeyedLimiter<LoginKey>>,
+    /// Failed logins per (account, address) and per account.
+    login_failures: Option<LoginGuard>,
     /// Password changes per account: each one costs an argon2 verification.
     password_changes: Option<KeyedLimiter<i64>>,
+    /// Password changes per client address, over all its accounts.
+    password_changes_per_ip: Option<KeyedLimiter<IpAddr>>,
     /// Where ended sessions are announced, so the gateway ends them at once.
     events: Arc<dyn EventBus>,
-}
-
-/// What failed logins are counted against: the account itself, so its username and its
-/// email share one allowance; an identifier that names no account counts on its own.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum LoginKey {
-    Account(UserId),
-    Unknown(String),
 }
 
 impl Accounts {
@@ -61,12 +56,13 @@ impl Accounts {
         secret: &[u8],
     ) -> Result<Self, crate::error::Error> {
         let days = i64::try_from(config.auth.refresh_token_ttl_days).unwrap_or(3650);
-        let login_failures = config.rate_limit.enabled.then(|| {
-            let n = config.rate_limit.login_failures_per_hour;
-            KeyedLimiter::new(n, n, Duration::from_secs(3600))
-        });
+        let login_failures = LoginGuard::new(&config.rate_limit);
         let password_changes = config.rate_limit.enabled.then(|| {
             let n = config.rate_limit.password_changes_per_hour;
+            KeyedLimiter::new(n, n, Duration::from_secs(3600))
+        });
+        let password_changes_per_ip = config.rate_limit.enabled.then(|| {
+            let n = config.rate_limit.password_changes_per_hour_per_ip;
             KeyedLimiter::new(n, n, Duration::from_secs(3600))
         });
         Ok(Self {
@@ -77,6 +73,7 @@ impl Accounts {
             refresh_ttl_ms: days * MS_PER_DAY,
             login_failures,
             password_changes,
+            password_changes_per_ip,
             events,
         })
     }
@@ -143,9 +140,7 @@ impl Accounts {
         let identifier = limits::email_key(login);
         let user = self.store.user_by_login(&identifier).await?;
         let key = user.as_ref().map_or(LoginKey::Unknown(identifier), |u| LoginKey::Account(u.id));
-        if let Some(limiter) = &self.login_failures {
-            limiter.check(&key, Instant::now()).map_err(ApiError::rate_limited)?;
-        }
+        self.may_try_password(&key, ip).await?;
         // Always run one argon2 verification, so an unknown account is not faster to
         // reject than a wrong password.
         let ok = self
@@ -161,10 +156,31 @@ impl Accounts {
             )),
             Some(user) if ok => self.start_session(user, device, ip).await,
             _ => {
-                if let Some(limiter) = &self.login_failures {
-                    limiter.consume(&key, Instant::now());
+                if let Some(guard) = &self.login_failures {
+                    guard.failed(&key, ip, Instant::now());
                 }
                 Err(ApiError::new(ErrorCode::InvalidCredentials, "invalid login or password"))
+            }
+        }
+    }
+
+    /// Whether a password for `key` may be verified for a client at `ip` now (see
+    /// [`crate::login_guard`]): refused with 429 when this address has failed too often
+    /// for this account, or when the account's allowance over all addresses is spent and
+    /// the account holds no active session from this address.
+    async fn may_try_password(&self, key: &LoginKey, ip: IpAddr) -> Result<(), ApiError> {
+        let Some(guard) = &self.login_failures else { return Ok(()) };
+        match guard.check(key, ip, Instant::now()) {
+            Ok(()) => Ok(()),
+            Err(Refusal::Pair(wait)) => Err(ApiError::rate_limited(wait)),
+            Err(Refusal::Account(wait)) => {
+                let LoginKey::Account(user) = key else { return Err(ApiError::rate_limited(wait)) };
+                let sessions = self.store.active_sessions(*user, unix_ms_now()).await?;
+                if is_known_address(ip, sessions.iter().filter_map(|s| s.ip.as_deref())) {
+                    Ok(())
+                } else {
+                    Err(ApiError::rate_limited(wait))
+                }
             }
         }
     }
@@ -244,7 +260,7 @@ impl Accounts {
 
     /// Resolves a bearer token to an active session. Checked on every request, so a
     /// logout or revoke takes effect immediately rather than when the JWT expires.
-    pub async fn authenticate(&self, token: &str) -> Result<Auth, ApiError> {
+    pub async fn authenticate(&self, token: &str, ip: IpAddr) -> Result<Auth, ApiError> {
         let claims = self.keys.verify(token).map_err(|r| match r {
             TokenRejection::Expired => {
                 ApiError::new(ErrorCode::TokenExpired, "access token expired")
@@ -256,7 +272,7 @@ impl Accounts {
         let session = self.store.session(claims.sid).await?;
         match session {
             Some(s) if s.user_id == claims.sub && s.is_active(unix_ms_now()) => {
-                Ok(Auth { user_id: s.user_id, session_id: s.id })
+                Ok(Auth { user_id: s.user_id, session_id: s.id, ip })
             }
             _ => Err(ApiError::new(
                 ErrorCode::SessionRevoked,
@@ -317,19 +333,25 @@ impl Accounts {
             return Err(ApiError::validation(fields));
         }
         let now = Instant::now();
-        if let Some(limiter) = &self.password_changes {
-            limiter.try_acquire(&auth.user_id.as_i64(), now).map_err(ApiError::rate_limited)?;
+        // Per account and per address: one machine with many accounts must not keep the
+        // hasher busy either. Counted only when both allow it.
+        let ip = crate::proxy::rate_limit_key(auth.ip);
+        if let (Some(account), Some(address)) =
+            (&self.password_changes, &self.password_changes_per_ip)
+        {
+            account.check(&auth.user_id.as_i64(), now).map_err(ApiError::rate_limited)?;
+            address.check(&ip, now).map_err(ApiError::rate_limited_address)?;
+            account.consume(&auth.user_id.as_i64(), now);
+            address.consume(&ip, now);
         }
         let user = self.user(auth.user_id).await?;
         // Wrong current passwords count as failed logins of the account: someone holding
         // a stolen access token must not guess the password faster than a login could.
         let key = LoginKey::Account(user.id);
-        if let Some(limiter) = &self.login_failures {
-            limiter.check(&key, now).map_err(ApiError::rate_limited)?;
-        }
+        self.may_try_password(&key, auth.ip).await?;
         if !self.hasher.verify(&req.current_password, Some(&user.password_hash)).await? {
-            if let Some(limiter) = &self.login_failures {
-                limiter.consume(&key, Instant::now());
+            if let Some(guard) = &self.login_failures {
+                guard.failed(&key, auth.ip, Instant::now());
             }
             return Err(ApiError::new(
                 ErrorCode::InvalidCredentials,

@@ -153,15 +153,23 @@ pub fn app(state: AppState) -> Router {
                     req
                 })
                 .layer(SetRequestIdLayer::new(middleware::REQUEST_ID, request_ids))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                    let id = req
-                        .headers()
-                        .get(middleware::REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!("request", id, method = %req.method(), uri = %req.uri().path())
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &axum::http::Request<_>| {
+                            let id = req
+                                .headers()
+                                .get(middleware::REQUEST_ID)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("-");
+                            let uri = middleware::loggable_path(req.uri().path());
+                            tracing::info_span!("request", id, method = %req.method(), %uri)
+                        })
+                        .on_response(
+                            DefaultOnResponse::new()
+                                .level(Level::INFO)
+                                .latency_unit(LatencyUnit::Micros),
+                        ),
+                )
                 .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID))
                 .layer(middleware::cors(&config))
                 .layer(axum::middleware::from_fn(middleware::finish_errors))

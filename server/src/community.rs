@@ -15,6 +15,7 @@ use auraspeak_shared::permissions::{
 };
 use auraspeak_shared::v1::channels::ChannelPermissions;
 use auraspeak_shared::v1::servers::AuditAction;
+use auraspeak_shared::v1::voice::ModerateVoiceRequest;
 use auraspeak_shared::{ErrorCode, Permissions, Snowflake};
 
 use auraspeak_shared::v1::gateway::Event;
@@ -214,6 +215,47 @@ impl Community {
             reason,
             now: unix_ms_now(),
         }
+    }
+
+    /// Records what a moderator did to `target`'s voice in `server_id`, after the voice
+    /// service applied it: one audit entry per change (mute, deafen, move).
+    pub async fn audit_voice_moderation(
+        &self,
+        server_id: Snowflake,
+        actor: i64,
+        target: i64,
+        req: &ModerateVoiceRequest,
+    ) -> Result<(), ApiError> {
+        let mut changes = Vec::new();
+        if let Some(mute) = req.mute {
+            let action =
+                if mute { AuditAction::MemberVoiceMute } else { AuditAction::MemberVoiceUnmute };
+            changes.push((action, None));
+        }
+        if let Some(deaf) = req.deaf {
+            let action = if deaf {
+                AuditAction::MemberVoiceDeafen
+            } else {
+                AuditAction::MemberVoiceUndeafen
+            };
+            changes.push((action, None));
+        }
+        if let Some(channel) = req.channel_id {
+            changes.push((AuditAction::MemberVoiceMove, Some(channel.as_i64().to_string())));
+        }
+        for (action, reason) in changes {
+            let entry = NewAudit {
+                id: self.next_id(),
+                server_id: server_id.as_i64(),
+                actor_id: actor,
+                action,
+                target_id: Some(target),
+                reason,
+                now: unix_ms_now(),
+            };
+            self.store.add_audit(&entry).await?;
+        }
+        Ok(())
     }
 
     /// Loads the caller's membership; `not_found` if the server does not exist or the

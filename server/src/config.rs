@@ -35,11 +35,22 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     pub enabled: bool,
     pub listen: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("token", &if self.token.is_empty() { "" } else { "<redacted>" })
+            .finish()
+    }
 }
 
 impl MetricsConfig {
@@ -199,14 +210,16 @@ impl std::fmt::Debug for AuthConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     pub enabled: bool,
     pub auth_per_minute: u32,
     pub auth_burst: u32,
     pub login_failures_per_hour: u32,
+    pub login_failures_per_hour_per_account: u32,
     pub password_changes_per_hour: u32,
+    pub password_changes_per_hour_per_ip: u32,
     pub messages_per_channel_5s: u32,
     pub reaction_burst: u32,
     pub reactions_per_minute: u32,
@@ -218,6 +231,17 @@ pub struct RateLimitConfig {
     pub identifies_per_minute: u32,
     pub identify_ip_burst: u32,
     pub identifies_per_minute_per_ip: u32,
+    pub sessions_per_ip: u32,
+    pub message_ip_burst: u32,
+    pub messages_per_minute_per_ip: u32,
+    pub reaction_ip_burst: u32,
+    pub reactions_per_minute_per_ip: u32,
+    pub write_ip_burst: u32,
+    pub writes_per_minute_per_ip: u32,
+    pub moderation_ip_burst: u32,
+    pub moderations_per_minute_per_ip: u32,
+    pub typing_ip_burst: u32,
+    pub typings_per_minute_per_ip: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -328,7 +352,10 @@ impl Config {
         }
         let r = &self.rate_limit;
         if [
+            r.login_failures_per_hour,
+            r.login_failures_per_hour_per_account,
             r.password_changes_per_hour,
+            r.password_changes_per_hour_per_ip,
             r.messages_per_channel_5s,
             r.reaction_burst,
             r.reactions_per_minute,
@@ -340,6 +367,17 @@ impl Config {
             r.identifies_per_minute,
             r.identify_ip_burst,
             r.identifies_per_minute_per_ip,
+            r.sessions_per_ip,
+            r.message_ip_burst,
+            r.messages_per_minute_per_ip,
+            r.reaction_ip_burst,
+            r.reactions_per_minute_per_ip,
+            r.write_ip_burst,
+            r.writes_per_minute_per_ip,
+            r.moderation_ip_burst,
+            r.moderations_per_minute_per_ip,
+            r.typing_ip_burst,
+            r.typings_per_minute_per_ip,
         ]
         .contains(&0)
         {
@@ -445,12 +483,7 @@ impl Config {
              frames_per_minute = {}\nframe_burst = {}\nbus_capacity = {}\nmax_sessions_per_user = {}\n\
              revocation_poll_ms = {}\n\n\
              [voice]\nenabled = {}\nudp_listen = \"{}\"\npublic_addresses = {:?}\nreceive_slots = {}\n\
-             default_bitrate_kbps = {}\nturn_urls = {:?}\nturn_secret = {:?}\nturn_ttl_secs = {}\negress = \"{}\"\n\n[metrics]\nenabled = {}\nlisten = {:?}\n\n[rate_limit]\nenabled = {}\n\
-             auth_per_minute = {}\nauth_burst = {}\nlogin_failures_per_hour = {}\n\
-             password_changes_per_hour = {}\nmessages_per_channel_5s = {}\nreaction_burst = {}\n\
-             reactions_per_minute = {}\nwrite_burst = {}\nwrites_per_minute = {}\nmoderation_burst = {}\n\
-             moderations_per_minute = {}\nidentify_burst = {}\nidentifies_per_minute = {}\n\
-             identify_ip_burst = {}\nidentifies_per_minute_per_ip = {}\n\n\
+             default_bitrate_kbps = {}\nturn_urls = {:?}\nturn_secret = {:?}\nturn_ttl_secs = {}\negress = \"{}\"\n\n[metrics]\nenabled = {}\nlisten = {:?}\ntoken = {:?}\n\n[rate_limit]\n{}\n\
              [sentry]\ndsn = {:?}\nenvironment = {:?}\n\n[log]\nlevel = {:?}\nformat = \"{}\"\nto_file = {}\n",
             self.data_dir.display().to_string(),
             self.node_id,
@@ -499,22 +532,9 @@ impl Config {
             self.voice.egress.as_str(),
             self.metrics.enabled,
             self.metrics.listen,
-            self.rate_limit.enabled,
-            self.rate_limit.auth_per_minute,
-            self.rate_limit.auth_burst,
-            self.rate_limit.login_failures_per_hour,
-            self.rate_limit.password_changes_per_hour,
-            self.rate_limit.messages_per_channel_5s,
-            self.rate_limit.reaction_burst,
-            self.rate_limit.reactions_per_minute,
-            self.rate_limit.write_burst,
-            self.rate_limit.writes_per_minute,
-            self.rate_limit.moderation_burst,
-            self.rate_limit.moderations_per_minute,
-            self.rate_limit.identify_burst,
-            self.rate_limit.identifies_per_minute,
-            self.rate_limit.identify_ip_burst,
-            self.rate_limit.identifies_per_minute_per_ip,
+            if self.metrics.token.is_empty() { "" } else { "<redacted>" },
+            // Plain numbers and a flag: serializing them cannot fail.
+            toml::to_string(&self.rate_limit).unwrap_or_default(),
             if self.sentry.dsn.is_empty() { "" } else { "<redacted>" },
             self.sentry.environment,
             self.log.level,

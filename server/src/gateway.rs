@@ -7,6 +7,7 @@
 //! window, so a client that resumes gets exactly what it missed, in order, once.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,6 +43,9 @@ pub struct Session {
     pub id: String,
     pub user_id: i64,
     pub auth_session_id: i64,
+    /// The client's address as rate limits key it (IPv4 address or IPv6 /64), when it
+    /// identified.
+    ip: IpAddr,
     /// Events as encoded JSON, ready to be framed.
     buffer: Mutex<ResumeBuffer<Arc<str>>>,
     /// Woken when the buffer grows or the session becomes invalid.
@@ -86,6 +90,8 @@ pub struct Gateway {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The voice service, once started (absent when voice is disabled).
     pub voice: std::sync::OnceLock<Arc<crate::voice::Voice>>,
+    /// Sessions one client address may hold; `None` when rate limits are off.
+    max_sessions_per_ip: Option<usize>,
 }
 
 impl Gateway {
@@ -109,7 +115,14 @@ impl Gateway {
             presence: presence::Presence::default(),
             metrics,
             voice: std::sync::OnceLock::new(),
+            max_sessions_per_ip: None,
         }
+    }
+
+    /// Caps the sessions one client address may hold (rate limits on); uncapped otherwise.
+    pub fn with_max_sessions_per_ip(mut self, cap: Option<usize>) -> Self {
+        self.max_sessions_per_ip = cap;
+        self
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
@@ -126,17 +139,20 @@ impl Gateway {
         self.bus.subscribe()
     }
 
-    /// Starts a session for `user_id` whose pump follows `rx` through `viewer`, or `None`
-    /// when the account holds `max_sessions_per_user` sessions that are all connected.
-    /// A session waiting for a resume makes room: the oldest such is ended (the client
-    /// that left it has evidently identified afresh instead).
+    /// Starts a session for `user_id` at `ip` whose pump follows `rx` through `viewer`, or
+    /// `None` when the account holds `max_sessions_per_user` sessions, or the address
+    /// `max_sessions_per_ip`, that are all connected. A session waiting for a resume makes
+    /// room: the oldest such is ended (the client that left it has evidently identified
+    /// afresh instead).
     pub fn start_session(
         self: &Arc<Self>,
         user_id: i64,
         auth_session_id: i64,
+        ip: IpAddr,
         viewer: Viewer,
         rx: broadcast::Receiver<Arc<crate::events::Envelope>>,
     ) -> Option<Arc<Session>> {
+        let ip = crate::proxy::rate_limit_key(ip);
         let mut raw = [0u8; 16];
         rand::fill(&mut raw);
         let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
@@ -144,6 +160,7 @@ impl Gateway {
             id: id.clone(),
             user_id,
             auth_session_id,
+            ip,
             buffer: Mutex::new(ResumeBuffer::new(self.config.resume_buffer_events, Instant::now())),
             changed: Notify::new(),
             invalid: AtomicBool::new(false),
@@ -153,21 +170,24 @@ impl Gateway {
             // Counted and inserted under one lock, so concurrent identifies cannot both
             // take the last place.
             let mut sessions = self.sessions();
-            let mine: Vec<&Arc<Session>> =
-                sessions.values().filter(|s| s.user_id == user_id && !s.is_invalid()).collect();
-            let mut evicted = None;
-            if mine.len() >= self.config.max_sessions_per_user {
-                let oldest_detached = mine
-                    .iter()
-                    .filter_map(|s| s.lock().detached_since().map(|since| (since, s.id.clone())))
-                    .min();
-                let (_, oldest) = oldest_detached?;
-                evicted = sessions.remove(&oldest);
-            }
+            let cap = self.config.max_sessions_per_user;
+            let for_user = make_room(&sessions, |s| s.user_id == user_id, cap)?;
+            let for_ip = match self.max_sessions_per_ip {
+                // A session ended to make room for the account frees one here too.
+                Some(cap) => {
+                    make_room(&sessions, |s| s.ip == ip && Some(&s.id) != for_user.as_ref(), cap)?
+                }
+                None => None,
+            };
+            let evicted: Vec<Arc<Session>> = [for_user, for_ip]
+                .into_iter()
+                .flatten()
+                .filter_map(|id| sessions.remove(&id))
+                .collect();
             sessions.insert(id, session.clone());
             evicted
         };
-        if let Some(old) = evicted {
+        for old in evicted {
             old.invalidate();
             if let Some(voice) = self.voice.get() {
                 voice.leave(&old.id);
@@ -315,18 +335,15 @@ impl Gateway {
         }
     }
 
-    /// Whether [`Self::start_session`] would admit another session of `user_id` now: a
-    /// cheap check before building a READY snapshot that would be thrown away.
-    pub fn has_room_for(&self, user_id: i64) -> bool {
+    /// Whether [`Self::start_session`] would admit another session of `user_id` at `ip`
+    /// now: a cheap check before building a READY snapshot that would be thrown away.
+    pub fn has_room_for(&self, user_id: i64, ip: IpAddr) -> bool {
+        let ip = crate::proxy::rate_limit_key(ip);
         let sessions = self.sessions();
-        let mut count = 0;
-        for s in sessions.values().filter(|s| s.user_id == user_id && !s.is_invalid()) {
-            if s.lock().detached_since().is_some() {
-                return true;
-            }
-            count += 1;
-        }
-        count < self.config.max_sessions_per_user
+        make_room(&sessions, |s| s.user_id == user_id, self.config.max_sessions_per_user).is_some()
+            && self
+                .max_sessions_per_ip
+                .is_none_or(|cap| make_room(&sessions, |s| s.ip == ip, cap).is_some())
     }
 
     /// Whether the login session behind a gateway session is still valid.
@@ -373,4 +390,24 @@ impl Gateway {
     pub fn community(&self) -> &Community {
         &self.community
     }
+}
+
+/// How a group of sessions (`in_group`) makes room for one more under `cap`: `Some(None)`
+/// when there is room, `Some(Some(id))` when the oldest session waiting for a resume must
+/// end first, `None` when all `cap` are connected.
+fn make_room(
+    sessions: &HashMap<String, Arc<Session>>,
+    in_group: impl Fn(&Session) -> bool,
+    cap: usize,
+) -> Option<Option<String>> {
+    let group: Vec<&Arc<Session>> =
+        sessions.values().filter(|s| !s.is_invalid() && in_group(s)).collect();
+    if group.len() < cap {
+        return Some(None);
+    }
+    let oldest_detached = group
+        .iter()
+        .filter_map(|s| s.lock().detached_since().map(|since| (since, s.id.clone())))
+        .min();
+    oldest_detached.map(|(_, id)| Some(id))
 }

@@ -20,6 +20,7 @@ pub mod events;
 pub mod gateway;
 pub mod ids;
 pub mod logging;
+pub mod login_guard;
 pub mod metrics;
 pub mod private_files;
 pub mod proxy;

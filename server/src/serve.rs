@@ -2,6 +2,7 @@
 //! let in-flight requests finish within the configured grace period.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -131,11 +132,20 @@ async fn serve_metrics(state: &AppState, listen: SocketAddr) -> Result<SocketAdd
         .map_err(|e| Error::io(format!("metrics address {listen}"), e))?;
     let addr = listener.local_addr().map_err(|e| Error::io("metrics listener", e))?;
     let metrics = state.metrics.clone();
+    let token: Arc<str> = state.config.metrics.token.as_str().into();
     let router = axum::Router::new().route(
         "/metrics",
-        axum::routing::get(move || {
-            let metrics = metrics.clone();
-            async move { api::health::render_metrics(&metrics) }
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let (metrics, token) = (metrics.clone(), token.clone());
+            async move {
+                // The operator chose who reaches this address; a token, when set, too.
+                if !token.is_empty()
+                    && let Err(refused) = api::health::check_scrape_token(&headers, &token)
+                {
+                    return axum::response::IntoResponse::into_response(refused);
+                }
+                api::health::render_metrics(&metrics)
+            }
         }),
     );
     let stop = state.shutdown.clone();

@@ -60,15 +60,20 @@ impl AppState {
         let config_rate_limit = config.rate_limit.clone();
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::new(store.clone(), db_latency));
-        let gateway = Arc::new(Gateway::new(
-            config.gateway.clone(),
-            config.http.cors_origins.clone(),
-            events.clone(),
-            community.clone(),
-            store.clone(),
-            shutdown.clone(),
-            metrics.clone(),
-        ));
+        let gateway = Arc::new(
+            Gateway::new(
+                config.gateway.clone(),
+                config.http.cors_origins.clone(),
+                events.clone(),
+                community.clone(),
+                store.clone(),
+                shutdown.clone(),
+                metrics.clone(),
+            )
+            .with_max_sessions_per_ip(
+                config.rate_limit.enabled.then_some(config.rate_limit.sessions_per_ip as usize),
+            ),
+        );
         Ok(Self {
             config: Arc::new(config),
             store,

@@ -13,6 +13,7 @@ backend_tests!(
     nonce_makes_sends_idempotent,
     edit_and_delete_rules,
     reactions_are_single_emoji_and_at_most_twenty_kinds,
+    message_ids_cannot_be_probed_without_read_history,
 );
 
 struct Room {
@@ -296,5 +297,51 @@ async fn reactions_are_single_emoji_and_at_most_twenty_kinds(backend: Backend) {
     assert_eq!(vote[2], (emoji[3].clone(), 2, true));
     assert_eq!(vote[19], (emoji[20].clone(), 1, true));
     assert_eq!(reactions("other"), vec![("👍".to_owned(), 1, false)]);
+    s.stop().await;
+}
+
+/// Without READ_HISTORY, someone else's message and a message that does not exist get the
+/// same answer from every path that takes a message ID (review L13: an existence oracle).
+async fn message_ids_cannot_be_probed_without_read_history(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let r = room(&s).await;
+    let (_, real) = send(&s, &r, &r.owner, json!({"content": "staff only"})).await;
+    let real = real["id"].as_str().expect("id").to_owned();
+    let (_, own) = send(&s, &r, &r.member, json!({"content": "mine"})).await;
+    let own = own["id"].as_str().expect("id").to_owned();
+    // Deny READ_HISTORY to @everyone (whose role id is the server's) in this channel.
+    let path = format!("/api/v1/channels/{}/overwrites/role/{}", r.channel, r.server);
+    let (status, body) =
+        s.send(Method::PUT, &path, Some(&r.owner), Some(json!({"allow": "0", "deny": "4"}))).await;
+    assert!(status.is_success(), "{body}");
+    let missing = "1234567890123";
+    let msg = |id: &str| format!("/api/v1/channels/{}/messages/{id}", r.channel);
+    let probes = |id: String| {
+        let s = &s;
+        let r = &r;
+        async move {
+            let edit = s
+                .send(Method::PATCH, &msg(&id), Some(&r.member), Some(json!({"content": "x"})))
+                .await;
+            let delete = s.send(Method::DELETE, &msg(&id), Some(&r.member), None).await;
+            let ack = s
+                .post(
+                    &format!("/api/v1/channels/{}/ack", r.channel),
+                    Some(&r.member),
+                    json!({"message_id": id}),
+                )
+                .await;
+            let reply = send(s, r, &r.member, json!({"content": "re", "reply_to": id})).await;
+            [edit, delete, ack, reply].map(|(status, body)| (status, body["error"]["code"].clone()))
+        }
+    };
+    assert_eq!(probes(real).await, probes(missing.to_owned()).await);
+    // One's own messages stay reachable.
+    let (status, _) = send(&s, &r, &r.member, json!({"content": "re", "reply_to": own})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = s
+        .send(Method::PATCH, &msg(&own), Some(&r.member), Some(json!({"content": "edited"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     s.stop().await;
 }

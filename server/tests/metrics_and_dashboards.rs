@@ -152,6 +152,58 @@ async fn metrics_can_live_on_their_own_address() {
     s.stop().await;
 }
 
+/// `/metrics` is not public by default (review L13): on the main listener only loopback
+/// clients get it, not through a reverse proxy and not as forwarded clients; with
+/// `metrics.token` set, only scrapes that carry it, from anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_not_public_by_default() {
+    let scrape = |s: &TestServer, forwarded: Option<&str>, token: Option<&str>| {
+        let mut req = s.http.get(s.url("/metrics"));
+        if let Some(from) = forwarded {
+            req = req.header("x-forwarded-for", from);
+        }
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        async move {
+            let resp = req.send().await.expect("scrape");
+            let status = resp.status();
+            let body = resp.text().await.expect("body");
+            (status, body)
+        }
+    };
+    let s = TestServer::start(&Backend::Sqlite).await;
+    let (status, body) = scrape(&s, None, None).await;
+    assert_eq!(status, StatusCode::OK, "loopback scrapes work");
+    assert!(body.contains("auraspeak_db_up"));
+    // A local reverse proxy (not listed as trusted) relays someone from the internet.
+    assert_eq!(scrape(&s, Some("203.0.113.9"), None).await.0, StatusCode::NOT_FOUND);
+    s.stop().await;
+
+    // Behind a trusted proxy, the forwarded client is who asks.
+    let s = TestServer::start_with(&Backend::Sqlite, |c| {
+        c.http.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    assert_eq!(scrape(&s, Some("203.0.113.9"), None).await.0, StatusCode::NOT_FOUND);
+    s.stop().await;
+
+    let s = TestServer::start_with(&Backend::Sqlite, |c| {
+        c.metrics.token = "scrape-secret-1234".into();
+    })
+    .await;
+    let (status, body) = scrape(&s, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("missing_token"), "{body}");
+    let (status, body) = scrape(&s, None, Some("scrape-secret-1235")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("invalid_token"), "{body}");
+    let (status, body) = scrape(&s, Some("203.0.113.9"), Some("scrape-secret-1234")).await;
+    assert_eq!(status, StatusCode::OK, "with the token, from anywhere");
+    assert!(body.contains("auraspeak_db_up"));
+    s.stop().await;
+}
+
 /// The HTTP latency series, without their values.
 async fn http_series(s: &TestServer) -> HashSet<String> {
     let text = reqwest::get(s.url("/metrics")).await.expect("scrape").text().await.expect("body");

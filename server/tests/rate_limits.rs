@@ -1,5 +1,6 @@
 //! Rate limits on the account routes trigger with 429 + Retry-After and recover; failed
-//! logins are limited per account regardless of address.
+//! logins are limited per account and address, so a guesser elsewhere cannot lock the
+//! owner out, and per account over all addresses, which still admits the owner's own.
 
 #[path = "support/harness.rs"]
 mod harness;
@@ -17,6 +18,8 @@ backend_tests!(
     every_forwarded_line_is_read_and_the_proxy_line_wins,
     ipv6_clients_share_a_bucket_per_64,
     username_and_email_share_one_failure_allowance,
+    failed_logins_elsewhere_do_not_lock_the_owner_out,
+    a_spent_account_allowance_still_admits_known_addresses,
 );
 
 async fn per_ip_limit_triggers_and_recovers(backend: Backend) {
@@ -75,8 +78,8 @@ async fn failed_logins_are_limited_per_account(backend: Backend) {
             "invalid_credentials",
         );
     }
-    // Now even the right password is refused for this account, for about 20 minutes
-    // (one failure's worth of the hourly allowance)...
+    // Now even the right password is refused for this account from this address, for
+    // about 20 minutes (one failure's worth of the hourly allowance)...
     let (status, body) = s.login("TARGET", PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     // ...while other accounts are unaffected.
@@ -197,5 +200,71 @@ async fn username_and_email_share_one_failure_allowance(backend: Backend) {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     let (status, body) = s.login("shared@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    s.stop().await;
+}
+
+/// A login through the trusted proxy on loopback, for a client at `from`.
+async fn login_from(s: &TestServer, login: &str, password: &str, from: &str) -> StatusCode {
+    s.http
+        .post(s.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", from)
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .expect("send")
+        .status()
+}
+
+async fn failed_logins_elsewhere_do_not_lock_the_owner_out(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_burst = 1000;
+        c.rate_limit.auth_per_minute = 60_000;
+        c.rate_limit.login_failures_per_hour = 3;
+        c.http.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    s.register_from("victim", "198.51.100.7").await;
+    for _ in 0..3 {
+        let status = login_from(&s, "victim", "guess-guess-1", "203.0.113.9").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The guesser's address is held back, even with the right password...
+    assert_eq!(
+        login_from(&s, "victim", PASSWORD, "203.0.113.9").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...while the owner logs in from home and from a new place alike.
+    assert_eq!(login_from(&s, "victim", PASSWORD, "198.51.100.7").await, StatusCode::OK);
+    assert_eq!(login_from(&s, "victim", PASSWORD, "192.0.2.44").await, StatusCode::OK);
+    s.stop().await;
+}
+
+async fn a_spent_account_allowance_still_admits_known_addresses(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_burst = 1000;
+        c.rate_limit.auth_per_minute = 60_000;
+        c.rate_limit.login_failures_per_hour = 3;
+        c.rate_limit.login_failures_per_hour_per_account = 6;
+        c.http.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    // The owner holds a session from home (registering signs in).
+    s.register_from("victim", "198.51.100.7").await;
+    // Guessers at three addresses, two tries each, spend the account's six.
+    for n in 1..=3 {
+        for _ in 0..2 {
+            let status = login_from(&s, "victim", "guess-guess-1", &format!("203.0.113.{n}")).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+    }
+    // Now a new address is refused, right password or not...
+    assert_eq!(
+        login_from(&s, "victim", PASSWORD, "192.0.2.44").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...but the owner's home address, where it has a session, still gets in.
+    assert_eq!(login_from(&s, "victim", PASSWORD, "198.51.100.7").await, StatusCode::OK);
     s.stop().await;
 }

@@ -134,6 +134,29 @@ async fn readyz_reports_lost_postgres() {
     db.drop_now().await;
 }
 
+/// `sslmode=require` is honoured (review L13, PostgreSQL TLS): the server either speaks TLS
+/// to the database or refuses to start because the database offers none. Built without a
+/// TLS driver it refused every such URL, so remote databases could only be reached in
+/// plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_urls_can_require_tls() {
+    let Some(backend) = Backend::postgres() else { return };
+    let db = TestDb::create(&backend).await;
+    let mut config = db.config();
+    config.database.url = format!("{}?sslmode=require", db.url);
+    match auraspeak_server::start(config).await {
+        Ok(server) => {
+            server.shutdown().await.expect("stops");
+        }
+        Err(e) => {
+            let text = format!("{e:?} {e}");
+            assert!(!text.contains("without TLS support"), "no TLS driver: {text}");
+            assert!(text.contains("TLS"), "refused for another reason: {text}");
+        }
+    }
+    db.drop_now().await;
+}
+
 fn binary() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_auraspeak-server"));
     // Keep the developer's or CI's own AURASPEAK_* settings out of these runs.

@@ -26,6 +26,7 @@ backend_tests!(
     moderators_can_mute_members_before_they_join,
     voice_moderation_follows_the_role_hierarchy,
     a_move_into_a_hidden_channel_does_not_reveal_it,
+    server_mute_and_deafen_are_in_the_audit_log,
 );
 
 const VIEW: u64 = 1 << 0;
@@ -269,5 +270,43 @@ async fn a_move_into_a_hidden_channel_does_not_reveal_it(backend: Backend) {
     // they left (the client would take that for being removed from voice).
     let own = state_of(&mut moved_gw, &moved.id).await;
     assert_eq!(own.channel_id.map(|c| c.to_string()), Some(hidden_id));
+    s.stop().await;
+}
+
+async fn server_mute_and_deafen_are_in_the_audit_log(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let (owner, loud) = (user(&s, "owner").await, user(&s, "loud").await);
+    let (sid, _voice) = community(&s, &owner, &[&loud]).await;
+    assert_eq!(
+        moderate(&s, &owner, &sid, &loud, json!({"mute": true})).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        moderate(&s, &owner, &sid, &loud, json!({"mute": false, "deaf": true})).await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, log) =
+        s.get(&format!("/api/v1/servers/{sid}/audit-log"), Some(&owner.token)).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let entries: Vec<(&str, &str, &str)> = log["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("member_voice_")))
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap_or_default();
+            (field("action"), field("actor_id"), field("target_id"))
+        })
+        .collect();
+    let (o, l) = (owner.id.as_str(), loud.id.as_str());
+    assert_eq!(
+        entries,
+        vec![
+            ("member_voice_deafen", o, l),
+            ("member_voice_unmute", o, l),
+            ("member_voice_mute", o, l),
+        ],
+        "newest first"
+    );
     s.stop().await;
 }

@@ -140,7 +140,12 @@ export type AudioDevices = {
 };
 
 /**  Append only. */
-export type AuditAction = "server_update" | "member_kick" | "member_ban" | "member_unban" | "member_role_add" | "member_role_remove" | "role_create" | "role_update" | "role_delete" | "channel_create" | "channel_update" | "channel_delete" | "overwrite_update" | "overwrite_delete" | "message_delete" | "ownership_transfer" | "invite_delete";
+export type AuditAction = "server_update" | "member_kick" | "member_ban" | "member_unban" | "member_role_add" | "member_role_remove" | "role_create" | "role_update" | "role_delete" | "channel_create" | "channel_update" | "channel_delete" | "overwrite_update" | "overwrite_delete" | "message_delete" | "ownership_transfer" | "invite_delete" | 
+/**
+ *  Server mute and deafen (stored per member) and moves between voice channels; the
+ *  target is the member, and for a move the reason names the channel moved to.
+ */
+"member_voice_mute" | "member_voice_unmute" | "member_voice_deafen" | "member_voice_undeafen" | "member_voice_move";
 
 /**  One moderation or configuration action. */
 export type AuditEntry = {

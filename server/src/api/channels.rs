@@ -20,7 +20,7 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/channels", tag = "channels", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = CreateChannelRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 201, body = Channel), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_channel(
     State(state): State<AppState>,
@@ -37,7 +37,7 @@ pub async fn create_channel(
 #[utoipa::path(patch, path = "/api/v1/channels/{channel_id}", tag = "channels", security(("bearer" = [])),
     params(("channel_id" = String, Path)), request_body = UpdateChannelRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_channel(
     State(state): State<AppState>,
@@ -53,7 +53,7 @@ pub async fn update_channel(
 #[utoipa::path(delete, path = "/api/v1/channels/{channel_id}", tag = "channels", security(("bearer" = [])),
     params(("channel_id" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_channel(
     State(state): State<AppState>,
@@ -70,7 +70,7 @@ pub async fn delete_channel(
     params(("channel_id" = String, Path), ("kind" = OverwriteKind, Path), ("target_id" = String, Path)),
     request_body = SetOverwriteRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn set_overwrite(
     State(state): State<AppState>,
@@ -88,7 +88,7 @@ pub async fn set_overwrite(
 #[utoipa::path(delete, path = "/api/v1/channels/{channel_id}/overwrites/{kind}/{target_id}", tag = "channels", security(("bearer" = [])),
     params(("channel_id" = String, Path), ("kind" = OverwriteKind, Path), ("target_id" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_overwrite(
     State(state): State<AppState>,
@@ -105,7 +105,7 @@ pub async fn delete_overwrite(
 #[utoipa::path(post, path = "/api/v1/channels/{channel_id}/messages", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path)), request_body = SendMessageRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 201, body = Message), (status = 200, description = "Nonce replay", body = Message),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn send_message(
@@ -115,7 +115,7 @@ pub async fn send_message(
     ApiJson(req): ApiJson<SendMessageRequest>,
 ) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
     if let Some(limits) = &state.limits {
-        limits.message(auth.user_id, channel_id.as_i64())?;
+        limits.message(&auth, channel_id.as_i64())?;
     }
     let (message, created) =
         state.community.send_message(channel_id, auth.user_id.as_i64(), req).await?;
@@ -140,7 +140,7 @@ pub async fn history(
 #[utoipa::path(patch, path = "/api/v1/channels/{channel_id}/messages/{message_id}", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path), ("message_id" = String, Path)), request_body = EditMessageRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn edit_message(
     State(state): State<AppState>,
@@ -158,7 +158,7 @@ pub async fn edit_message(
 #[utoipa::path(delete, path = "/api/v1/channels/{channel_id}/messages/{message_id}", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path), ("message_id" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_message(
     State(state): State<AppState>,
@@ -174,7 +174,7 @@ pub async fn delete_message(
 #[utoipa::path(put, path = "/api/v1/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path), ("message_id" = String, Path), ("emoji" = String, Path, description = "A Unicode emoji, URL-encoded")),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_reaction(
     State(state): State<AppState>,
@@ -219,7 +219,7 @@ pub async fn reaction_users(
 #[utoipa::path(post, path = "/api/v1/channels/{channel_id}/ack", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path)), request_body = AckRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 404, body = ErrorBody)))]
 pub async fn ack(
     State(state): State<AppState>,
@@ -235,12 +235,14 @@ pub async fn ack(
 /// Show "… is typing" to the channel (SEND_MESSAGES; rate limited).
 #[utoipa::path(post, path = "/api/v1/channels/{channel_id}/typing", tag = "messages", security(("bearer" = [])),
     params(("channel_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody),
+        (status = 429, description = "rate_limited: too many from this account in this channel, or from this address", body = ErrorBody)))]
 pub async fn typing(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(channel_id): ApiPath<Snowflake>,
 ) -> Result<StatusCode, ApiError> {
+    limited(&state, Action::Typing, &auth)?;
     state.community.typing(channel_id, auth.user_id.as_i64()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -44,6 +44,15 @@ impl ApiError {
         }
     }
 
+    /// Like [`Self::rate_limited`], for a limit on the client's address rather than its
+    /// account: same code, so clients handle both alike; the message tells people apart.
+    pub fn rate_limited_address(wait: Duration) -> Self {
+        Self {
+            retry_after: Some(wait),
+            ..Self::new(ErrorCode::RateLimited, "too many requests from this address, slow down")
+        }
+    }
+
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal server error")
     }

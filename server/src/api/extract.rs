@@ -122,6 +122,8 @@ pub fn client_ip(parts: &Parts, trusted: &[crate::proxy::Cidr]) -> IpAddr {
 pub struct Auth {
     pub user_id: UserId,
     pub session_id: SessionId,
+    /// Where the request comes from (see [`client_ip`]): per-address limits count it.
+    pub ip: IpAddr,
 }
 
 impl FromRequestParts<AppState> for Auth {
@@ -144,6 +146,6 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| {
                 ApiError::new(ErrorCode::InvalidToken, "authorization must be 'Bearer <token>'")
             })?;
-        state.accounts.authenticate(token).await
+        state.accounts.authenticate(token, client_ip(parts, &state.trusted_proxies)).await
     }
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use auraspeak_shared::ErrorCode;
 use axum::Extension;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 
 use super::error::ApiError;
+use super::extract::ClientIp;
 use crate::state::AppState;
 
 #[derive(Clone)]
@@ -58,16 +60,53 @@ pub async fn openapi_json(Extension(OpenApiDoc(doc)): Extension<OpenApiDoc>) -> 
 }
 
 /// Prometheus metrics (text exposition format). Served here unless `metrics.listen`
-/// names an address of its own, or metrics are disabled.
+/// names an address of its own, or metrics are disabled. Metrics name routes and show
+/// load, so they are not public: with `metrics.token` set, a scrape must carry it as a
+/// bearer token; without one, only loopback clients get them.
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, description = "Metrics", content_type = "application/openmetrics-text"),
-        (status = 404, description = "Metrics are disabled or served on their own address", body = auraspeak_shared::ErrorBody)))]
-pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+        (status = 401, description = "missing_token or invalid_token: metrics.token is set and the scrape lacks it", body = auraspeak_shared::ErrorBody),
+        (status = 404, description = "Metrics are disabled, served on their own address, or asked for from beyond loopback without a token", body = auraspeak_shared::ErrorBody)))]
+pub async fn metrics(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+) -> axum::response::Response {
     let m = &state.config.metrics;
     if !m.enabled || !m.listen.trim().is_empty() {
-        return ApiError::new(ErrorCode::NotFound, "metrics are not served here").into_response();
+        return not_served_here();
+    }
+    if m.token.is_empty() {
+        // A reverse proxy on this host that is not in http.trusted_proxies makes every
+        // client look like loopback; the forwarding headers it adds give it away.
+        let forwarded =
+            ["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|h| headers.contains_key(*h));
+        if !client.is_loopback() || forwarded {
+            return not_served_here();
+        }
+    } else if let Err(refused) = check_scrape_token(&headers, &m.token) {
+        return refused.into_response();
     }
     render_metrics(&state.metrics)
+}
+
+fn not_served_here() -> axum::response::Response {
+    ApiError::new(ErrorCode::NotFound, "metrics are not served here").into_response()
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>`, compared in constant time.
+pub fn check_scrape_token(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::new(ErrorCode::MissingToken, "metrics need a bearer token"))?
+        .as_bytes();
+    let given = given.strip_prefix(b"Bearer ").unwrap_or_default();
+    let expected = token.as_bytes();
+    // Length is not secret (the token's own length is chosen by the operator); the bytes
+    // are compared without an early exit.
+    let same = given.len() == expected.len()
+        && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same { Ok(()) } else { Err(ApiError::new(ErrorCode::InvalidToken, "wrong metrics token")) }
 }
 
 pub fn render_metrics(metrics: &crate::metrics::Metrics) -> axum::response::Response {

@@ -25,7 +25,7 @@ pub async fn preview_invite(
 #[utoipa::path(post, path = "/api/v1/invites/{code}", tag = "invites", security(("bearer" = [])),
     params(("code" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 200, body = Server), (status = 403, description = "banned", body = ErrorBody),
         (status = 404, description = "Unknown, expired or used up", body = ErrorBody)))]
 pub async fn accept_invite(
@@ -41,7 +41,7 @@ pub async fn accept_invite(
 #[utoipa::path(delete, path = "/api/v1/invites/{code}", tag = "invites", security(("bearer" = [])),
     params(("code" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_invite(
     State(state): State<AppState>,

@@ -38,7 +38,7 @@ pub async fn list_members(
 #[utoipa::path(patch, path = "/api/v1/servers/{server_id}/members/{user_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path)), request_body = UpdateMemberRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_member(
     State(state): State<AppState>,
@@ -55,7 +55,7 @@ pub async fn update_member(
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/members/{user_id}/kick", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path)), request_body = ModerationRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn kick_member(
     State(state): State<AppState>,
@@ -72,7 +72,7 @@ pub async fn kick_member(
 #[utoipa::path(put, path = "/api/v1/servers/{server_id}/members/{user_id}/roles/{role_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn add_member_role(
     State(state): State<AppState>,
@@ -91,7 +91,7 @@ pub async fn add_member_role(
 #[utoipa::path(delete, path = "/api/v1/servers/{server_id}/members/{user_id}/roles/{role_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_member_role(
     State(state): State<AppState>,
@@ -122,7 +122,7 @@ pub async fn list_bans(
 #[utoipa::path(put, path = "/api/v1/servers/{server_id}/bans/{user_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path)), request_body = ModerationRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn ban_member(
     State(state): State<AppState>,
@@ -139,7 +139,7 @@ pub async fn ban_member(
 #[utoipa::path(delete, path = "/api/v1/servers/{server_id}/bans/{user_id}", tag = "members", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn unban_member(
     State(state): State<AppState>,

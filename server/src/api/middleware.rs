@@ -126,3 +126,31 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     ApiError::internal().into_response()
 }
+
+/// A request path as it may be logged: an invite code is a bearer secret (whoever has it
+/// joins the server), so its path segment is replaced by the route's placeholder. Request
+/// logs are kept and may be sent to Sentry as breadcrumbs.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const INVITES: &str = "/api/v1/invites/";
+    match path.strip_prefix(INVITES) {
+        Some(rest) if !rest.is_empty() => {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            format!("{INVITES}{{code}}{tail}").into()
+        }
+        _ => path.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn invite_codes_never_reach_the_log() {
+        assert_eq!(loggable_path("/api/v1/invites/Zx81Qa9p"), "/api/v1/invites/{code}");
+        assert_eq!(loggable_path("/api/v1/invites/Zx81Qa9p/extra"), "/api/v1/invites/{code}/extra");
+        assert_eq!(loggable_path("/api/v1/invites/"), "/api/v1/invites/");
+        assert_eq!(loggable_path("/api/v1/servers/12/invites"), "/api/v1/servers/12/invites");
+        assert_eq!(loggable_path("/api/v1/users/@me"), "/api/v1/users/@me");
+    }
+}

@@ -23,7 +23,7 @@ fn uid(auth: &Auth) -> i64 {
 #[utoipa::path(post, path = "/api/v1/servers", tag = "servers", security(("bearer" = [])),
     request_body = CreateServerRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 201, body = ServerDetail), (status = 422, body = ErrorBody)))]
 pub async fn create_server(
     State(state): State<AppState>,
@@ -61,7 +61,7 @@ pub async fn get_server(
 #[utoipa::path(patch, path = "/api/v1/servers/{server_id}", tag = "servers", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = UpdateServerRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 200, body = Server), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_server(
     State(state): State<AppState>,
@@ -77,7 +77,7 @@ pub async fn update_server(
 #[utoipa::path(delete, path = "/api/v1/servers/{server_id}", tag = "servers", security(("bearer" = [])),
     params(("server_id" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_server(
     State(state): State<AppState>,
@@ -93,7 +93,7 @@ pub async fn delete_server(
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/leave", tag = "servers", security(("bearer" = [])),
     params(("server_id" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn leave_server(
     State(state): State<AppState>,
@@ -109,7 +109,7 @@ pub async fn leave_server(
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/transfer", tag = "servers", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = TransferOwnershipRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 200, body = Server), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn transfer_server(
     State(state): State<AppState>,
@@ -147,7 +147,7 @@ pub async fn audit_log(
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/invites", tag = "invites", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = CreateInviteRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 201, body = Invite), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_invite(
     State(state): State<AppState>,
@@ -176,7 +176,7 @@ pub async fn list_invites(
 #[utoipa::path(post, path = "/api/v1/servers/{server_id}/roles", tag = "roles", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = CreateRoleRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 201, body = Role), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_role(
     State(state): State<AppState>,
@@ -193,7 +193,7 @@ pub async fn create_role(
 #[utoipa::path(patch, path = "/api/v1/servers/{server_id}/roles", tag = "roles", security(("bearer" = [])),
     params(("server_id" = String, Path)), request_body = Vec<RolePosition>,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 200, body = Vec<Role>), (status = 403, body = ErrorBody)))]
 pub async fn reorder_roles(
     State(state): State<AppState>,
@@ -209,7 +209,7 @@ pub async fn reorder_roles(
 #[utoipa::path(patch, path = "/api/v1/servers/{server_id}/roles/{role_id}", tag = "roles", security(("bearer" = [])),
     params(("server_id" = String, Path), ("role_id" = String, Path)), request_body = UpdateRoleRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 200, body = Role), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_role(
     State(state): State<AppState>,
@@ -225,7 +225,7 @@ pub async fn update_role(
 #[utoipa::path(delete, path = "/api/v1/servers/{server_id}/roles/{role_id}", tag = "roles", security(("bearer" = [])),
     params(("server_id" = String, Path), ("role_id" = String, Path)),
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_role(
     State(state): State<AppState>,

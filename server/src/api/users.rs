@@ -28,7 +28,7 @@ pub async fn get_me(
 #[utoipa::path(patch, path = "/api/v1/users/@me", tag = "users", security(("bearer" = [])),
     request_body = UpdateProfileRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 200, body = CurrentUser),
         (status = 422, description = "validation_failed", body = ErrorBody),
     ))]
@@ -45,7 +45,7 @@ pub async fn update_me(
 #[utoipa::path(post, path = "/api/v1/users/@me/password", tag = "users", security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204, description = "Changed; other sessions revoked"),
         (status = 401, description = "invalid_credentials: the current password is wrong", body = ErrorBody),
         (status = 422, description = "validation_failed or weak_password", body = ErrorBody),

@@ -15,7 +15,7 @@ use crate::state::AppState;
 #[utoipa::path(patch, path = "/api/v1/servers/{server_id}/voice/{user_id}", tag = "voice", security(("bearer" = [])),
     params(("server_id" = String, Path), ("user_id" = String, Path)), request_body = ModerateVoiceRequest,
     responses(
-        (status = 429, description = "rate_limited: too many of these from this account", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many of these from this account or this address", body = ErrorBody),
         (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The member is not in voice", body = ErrorBody)))]
 pub async fn moderate_voice(
@@ -29,6 +29,11 @@ pub async fn moderate_voice(
         state.gateway.voice.get().ok_or_else(|| {
             ApiError::new(ErrorCode::Unavailable, "voice is disabled on this server")
         })?;
+    let audited = req.clone();
     voice.moderate(server_id, auth.user_id.as_i64(), user_id, req).await?;
+    state
+        .community
+        .audit_voice_moderation(server_id, auth.user_id.as_i64(), user_id.as_i64(), &audited)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

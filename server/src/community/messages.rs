@@ -48,7 +48,7 @@ impl Community {
             fields.fail("nonce", "must be 1 to 64 characters without control characters");
         }
         if let Some(reply) = req.reply_to
-            && self.store.message(channel.id, reply.as_i64()).await?.is_none()
+            && !self.message_known_to(&channel, reply.as_i64(), user_id, perms).await?
         {
             fields.fail("reply_to", "must be a message in this channel");
         }
@@ -123,6 +123,7 @@ impl Community {
             .store
             .message(channel.id, message_id.as_i64())
             .await?
+            .filter(|m| visible_to(m, user_id, perms))
             .ok_or_else(|| not_found("message"))?;
         // Only the author edits, and only while still allowed to post here.
         if existing.author_id != user_id || !perms.contains(Permissions::SEND_MESSAGES) {
@@ -155,6 +156,7 @@ impl Community {
             .store
             .message(channel.id, message_id.as_i64())
             .await?
+            .filter(|m| visible_to(m, user_id, perms))
             .ok_or_else(|| not_found("message"))?;
         let audit = if existing.author_id == user_id {
             None
@@ -170,6 +172,18 @@ impl Community {
             Event::MessageDelete { channel_id: channel_id.into(), message_id: message_id.into() };
         self.to_viewers(&channel, event);
         Ok(())
+    }
+
+    /// Whether `message_id` names a message in `channel` that the caller may know of.
+    async fn message_known_to(
+        &self,
+        channel: &ChannelRow,
+        message_id: i64,
+        user_id: i64,
+        perms: Permissions,
+    ) -> Result<bool, ApiError> {
+        let found = self.store.message(channel.id, message_id).await?;
+        Ok(found.is_some_and(|m| visible_to(&m, user_id, perms)))
     }
 
     /// One message with its stored mentions and reactions.
@@ -279,8 +293,8 @@ impl Community {
         user_id: i64,
         req: AckRequest,
     ) -> Result<(), ApiError> {
-        let (channel, _, _) = self.channel_access(channel_id, user_id).await?;
-        if self.store.message(channel.id, req.message_id.as_i64()).await?.is_none() {
+        let (channel, _, perms) = self.channel_access(channel_id, user_id).await?;
+        if !self.message_known_to(&channel, req.message_id.as_i64(), user_id, perms).await? {
             return Err(not_found("message"));
         }
         let marker = self.store.ack(user_id, channel.id, req.message_id.as_i64()).await?;
@@ -354,4 +368,11 @@ fn check_emoji(emoji: &str) -> Result<(), ApiError> {
         fields.fail("emoji", message);
     }
     fields.finish()
+}
+
+/// Without READ_HISTORY the channel's messages are not the caller's to know of, apart from
+/// their own: any other ID is answered as if it did not exist, so edits, deletes, replies
+/// and read markers cannot be used to find out which message IDs exist.
+fn visible_to(message: &MessageRow, user_id: i64, perms: Permissions) -> bool {
+    message.author_id == user_id || perms.contains(Permissions::READ_HISTORY)
 }

@@ -186,10 +186,14 @@ impl Connection {
 
     /// A free function of the state, not `&self`: the socket is not `Sync`, so no `&self`
     /// may be held across an await.
-    async fn authenticate(state: &AppState, token: &str) -> Result<Auth, Exit> {
+    async fn authenticate(
+        state: &AppState,
+        token: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<Auth, Exit> {
         state
             .accounts
-            .authenticate(token)
+            .authenticate(token, ip)
             .await
             .map_err(|_| Exit::Close(close::AUTHENTICATION_FAILED, "invalid token"))
     }
@@ -202,15 +206,15 @@ impl Connection {
         if let Some(limits) = &self.state.limits {
             limits.identify_from(self.ip).map_err(|_| TOO_MANY_LOGINS)?;
         }
-        let auth = Self::authenticate(&self.state, token).await?;
+        let auth = Self::authenticate(&self.state, token, self.ip).await?;
         let user_id = auth.user_id.as_i64();
         if let Some(limits) = &self.state.limits {
             limits.identify_as(user_id).map_err(|_| TOO_MANY_LOGINS)?;
         }
         let gateway = self.state.gateway.clone();
         const TOO_MANY_SESSIONS: Exit =
-            Exit::Close(close::TOO_MANY_SESSIONS, "too many sessions for this account");
-        if !gateway.has_room_for(user_id) {
+            Exit::Close(close::TOO_MANY_SESSIONS, "too many sessions for this account or address");
+        if !gateway.has_room_for(user_id, self.ip) {
             return Err(TOO_MANY_SESSIONS);
         }
         let servers = self
@@ -236,7 +240,7 @@ impl Connection {
             viewer.prefill(detail);
         }
         let session = gateway
-            .start_session(user_id, auth.session_id.as_i64(), viewer, rx)
+            .start_session(user_id, auth.session_id.as_i64(), self.ip, viewer, rx)
             .ok_or(TOO_MANY_SESSIONS)?;
         let seq = session.lock().last_seq();
         let user = self.state.accounts.me(auth).await.map_err(|_| Exit::Close(1011, "database"))?;
@@ -271,7 +275,7 @@ impl Connection {
         session_id: &str,
         seq: u64,
     ) -> Result<(Arc<Session>, u64), Exit> {
-        let auth = Self::authenticate(&self.state, token).await?;
+        let auth = Self::authenticate(&self.state, token, self.ip).await?;
         let found = self.state.gateway.find(session_id).filter(|s| {
             !s.is_invalid()
                 && s.user_id == auth.user_id.as_i64()

@@ -360,6 +360,9 @@ pub trait CommunityStore: Send + Sync {
     ) -> Result<(), Error>;
     async fn unban(&self, server_id: i64, user_id: i64, audit: &NewAudit) -> Result<bool, Error>;
     async fn bans(&self, server_id: i64) -> Result<Vec<BanRow>, Error>;
+    /// Records an audit entry on its own, for actions whose change is stored elsewhere
+    /// (voice moderation lives in the voice service).
+    async fn add_audit(&self, audit: &NewAudit) -> Result<(), Error>;
     /// Server mute and deafen of a user in a server, (mute, deaf); both false when unset.
     async fn voice_moderation(&self, server_id: i64, user_id: i64) -> Result<(bool, bool), Error>;
     /// Sets server mute and/or deafen (`None` leaves that one as it is).
@@ -830,6 +833,11 @@ macro_rules! impl_community_store {
                 let done = sqlx::query("DELETE FROM bans WHERE server_id = $1 AND user_id = $2")
                     .bind(server_id).bind(user_id).execute(&mut *tx).await?.rows_affected();
                 commit_audited(tx, done == 1, Some(audit)).await
+            }
+
+            async fn add_audit(&self, audit: &NewAudit) -> Result<(), Error> {
+                let mut conn = self.writer().acquire().await?;
+                insert_audit(&mut *conn, audit).await
             }
 
             async fn voice_moderation(&self, server_id: i64, user_id: i64) -> Result<(bool, bool), Error> {

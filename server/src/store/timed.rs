@@ -209,6 +209,9 @@ impl CommunityStore for TimedStore {
         self.time("set_role_positions", self.inner.set_role_positions(server_id, positions, audit))
             .await
     }
+    async fn add_audit(&self, audit: &NewAudit) -> Result<(), Error> {
+        self.time("add_audit", self.inner.add_audit(audit)).await
+    }
     async fn voice_moderation(&self, server_id: i64, user_id: i64) -> Result<(bool, bool), Error> {
         self.time("voice_moderation", self.inner.voice_moderation(server_id, user_id)).await
     }

@@ -27,8 +27,18 @@ pub enum Next {
 
 impl Gw {
     pub async fn connect(base: &str) -> Self {
+        Self::connect_from(base, None).await
+    }
+
+    /// Connects through a proxy that reports `forwarded_for` as the client, if given.
+    pub async fn connect_from(base: &str, forwarded_for: Option<&str>) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
         let url = format!("{}/api/v1/gateway", base.replacen("http://", "ws://", 1));
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("gateway connects");
+        let mut request = url.into_client_request().expect("gateway URL");
+        if let Some(from) = forwarded_for {
+            request.headers_mut().insert("x-forwarded-for", from.parse().expect("header value"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("gateway connects");
         let mut gw = Self { ws, heartbeat_interval_ms: 0, last_seq: None };
         match gw.next(Duration::from_secs(5)).await {
             Next::Frame(ServerFrame::Hello { heartbeat_interval_ms }) => {

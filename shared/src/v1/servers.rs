@@ -251,6 +251,13 @@ pub enum AuditAction {
     MessageDelete,
     OwnershipTransfer,
     InviteDelete,
+    /// Server mute and deafen (stored per member) and moves between voice channels; the
+    /// target is the member, and for a move the reason names the channel moved to.
+    MemberVoiceMute,
+    MemberVoiceUnmute,
+    MemberVoiceDeafen,
+    MemberVoiceUndeafen,
+    MemberVoiceMove,
 }
 
 impl AuditAction {
@@ -273,6 +280,11 @@ impl AuditAction {
             Self::MessageDelete => "message_delete",
             Self::OwnershipTransfer => "ownership_transfer",
             Self::InviteDelete => "invite_delete",
+            Self::MemberVoiceMute => "member_voice_mute",
+            Self::MemberVoiceUnmute => "member_voice_unmute",
+            Self::MemberVoiceDeafen => "member_voice_deafen",
+            Self::MemberVoiceUndeafen => "member_voice_undeafen",
+            Self::MemberVoiceMove => "member_voice_move",
         }
     }
 

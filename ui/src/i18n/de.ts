@@ -459,4 +459,9 @@ export const de: Dictionary = {
   "audit.message_delete": "hat eine Nachricht gelöscht",
   "audit.ownership_transfer": "hat die Eigentümerschaft übertragen",
   "audit.invite_delete": "hat eine Einladung gelöscht",
+  "audit.member_voice_mute": "hat ein Mitglied serverweit stummgeschaltet",
+  "audit.member_voice_unmute": "hat die Stummschaltung eines Mitglieds aufgehoben",
+  "audit.member_voice_deafen": "hat ein Mitglied serverweit taub geschaltet",
+  "audit.member_voice_undeafen": "hat die Taubschaltung eines Mitglieds aufgehoben",
+  "audit.member_voice_move": "hat ein Mitglied in einen anderen Sprachkanal verschoben",
 };

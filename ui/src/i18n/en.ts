@@ -458,6 +458,11 @@ export const en = {
   "audit.message_delete": "deleted a message",
   "audit.ownership_transfer": "transferred ownership",
   "audit.invite_delete": "deleted an invite",
+  "audit.member_voice_mute": "server-muted a member",
+  "audit.member_voice_unmute": "lifted a member's server mute",
+  "audit.member_voice_deafen": "server-deafened a member",
+  "audit.member_voice_undeafen": "lifted a member's server deafen",
+  "audit.member_voice_move": "moved a member to another voice channel",
 } as const;
 
 export type TranslationKey = keyof typeof en;
