@@ -3,7 +3,7 @@
 # whole engine under packet loss (with and without redundancy), and noise suppression on
 # noisy mixes (nnnoiseless alone vs the capture chain). Prints the tables.
 #
-# Usage: scripts/voice-quality.sh [loss|noise|relay|latency]...     (default: loss and noise)
+# Usage: scripts/voice-quality.sh [loss|noise|relay|relay-noise|latency]...     (default: loss and noise)
 #   loss, noise: the engine in memory (the example voice_quality).
 #   relay:   the path users take: two release `auraspeak voice join` processes through a
 #            release `auraspeak-server` on loopback, the relay's media through a seeded
@@ -11,6 +11,9 @@
 #            both ways, 10 % bursty loss, 0-40 ms jitter; PESQ-WB from the first packet on.
 #            RELAY_CASES=clean,down10 and RELAY_RUNS=N narrow it; RELAY_ARGS="--frame-ms 10"
 #            passes settings to both clients.
+#   relay-noise: the engine's noise mixes (4 noises at 5, 15, 25 dB SNR) spoken through a
+#            clean call at defaults, scored against plain RNNoise on the same microphone
+#            signal; RELAY_RUNS times each (default 3).
 #   latency: mouth-to-ear through PulseAudio virtual devices (starts a headless PulseAudio
 #            if none answers), RELAY_RUNS times.
 # Environment: VOICE_QUALITY_OUT=DIR keeps the WAV files there (default: a temporary
@@ -32,10 +35,12 @@ fi
 
 engine=()
 relay=0
+relay_noise=0
 latency=0
 for arg in "$@"; do
     case "$arg" in
         relay) relay=1 ;;
+        relay-noise) relay_noise=1 ;;
         latency) latency=1 ;;
         *) engine+=("$arg") ;;
     esac
@@ -54,11 +59,17 @@ real_path() {
     for a in ${RELAY_ARGS:-}; do join_args+=("--join-arg=$a"); done
     "$VENV/bin/python" scripts/voice_relay.py --server "$target/release/auraspeak-server" \
         --cli "$target/release/auraspeak" --out "$OUT/$1" --mode "$1" \
-        --runs "${RELAY_RUNS:-3}" ${RELAY_CASES:+--cases "$RELAY_CASES"} "${join_args[@]}"
+        --runs "${RELAY_RUNS:-3}" ${RELAY_CASES:+--cases "$RELAY_CASES"} "${join_args[@]}" \
+        "${@:2}"
 }
 if [ "$relay" = 1 ]; then
     echo "== Calls through the relay over a bad network"
     real_path quality
+fi
+if [ "$relay_noise" = 1 ]; then
+    echo "== Noise mixes through a clean call, against plain RNNoise"
+    cargo run --locked --release -p auraspeak-client --example voice_quality -- "$OUT/mixes" noise
+    real_path noise --noise-dir "$OUT/mixes"
 fi
 if [ "$latency" = 1 ]; then
     echo "== Mouth-to-ear latency through PulseAudio virtual devices"

@@ -14,13 +14,19 @@ relay -> client (so the listener's).
 Modes:
   quality   every case in CASES with each speech file, RUNS times; prints PESQ-WB medians,
             the link figures the CLI reports, and bitrates.
+  noise     the engine's noise mixes (pink, babble, keyboard, fan at 5, 15, 25 dB SNR, written
+            by `voice_quality OUT noise` into --noise-dir) spoken through the call at
+            defaults; each is scored against the clean speech and against plain RNNoise
+            (nnnoiseless alone) on the same microphone signal, which is what most voice
+            apps send.
   latency   one stereo PulseAudio null sink: the speaker's microphone is its left channel,
             the listener plays into its right, and one recording of its monitor holds both;
             the lag between them by cross-correlation is mouth-to-ear. Needs PulseAudio
             (scripts/pulse-headless.sh starts one).
 
-Usage: voice_relay.py --server BIN --cli BIN --out DIR [--mode quality|latency]
+Usage: voice_relay.py --server BIN --cli BIN --out DIR [--mode quality|noise|latency]
                       [--runs N] [--cases clean,up10,...] [--join-arg=--frame-ms=10]...
+                      [--noise-dir DIR]
 """
 
 import argparse
@@ -353,6 +359,45 @@ def quality(args, work, speaker, listener, proxy):
         print(f"| {case} | {fmt(med)} | {len(scores)}/{len(rs)} | {kbps:.1f} |")
 
 
+def noise(args, work, speaker, listener, proxy):
+    """The engine's noise mixes through a clean call, against plain RNNoise on the same
+    microphone signal (scored the same way, so the comparison is like for like)."""
+    src = Path(args.noise_dir)
+    mixes = sorted(src.glob("noise-*-noisy.wav"))
+    if not mixes:
+        sys.exit(f"no noise-*-noisy.wav in {src}: run the voice_quality example's noise mode")
+    rows = []
+    for mix in mixes:
+        stem = mix.name[len("noise-"):-len("-noisy.wav")]
+        # "{fixture}-{kind}-{snr}dB": the fixture's name has dashes of its own.
+        fixture, kind, snr = stem.rsplit("-", 2)
+        reference = src / f"noise-{fixture}-ref.wav"
+        rnnoise_pesq, _ = score(reference, src / f"noise-{stem}-rnnoise.wav")
+        noisy_pesq, _ = score(reference, mix)
+        for run in range(args.runs):
+            proxy.configure(Impairment(run), Impairment(run + 1))
+            label = f"noise-{stem}-{run}"
+            recording = work / f"{label}.wav"
+            call(speaker, listener, mix, recording, args.join_arg, work, label)
+            pesq_wb, _ = score(reference, recording)
+            rows.append({"fixture": fixture, "kind": kind, "snr": snr, "run": run,
+                         "call": pesq_wb, "rnnoise": rnnoise_pesq, "noisy": noisy_pesq})
+            print(f"{label}: call {fmt(pesq_wb)}  plain RNNoise {fmt(rnnoise_pesq)}  "
+                  f"unprocessed {fmt(noisy_pesq)}", flush=True)
+    (work / "noise-results.json").write_text(json.dumps(rows, indent=1))
+    print("\n| noise | SNR | unprocessed | plain RNNoise | through the call | call - RNNoise |")
+    print("|---|---|---|---|---|---|")
+    gains = []
+    for key in sorted({(r["kind"], r["snr"]) for r in rows}, key=lambda k: (k[0], int(k[1][:-2]))):
+        rs = [r for r in rows if (r["kind"], r["snr"]) == key]
+        med = {f: statistics.median([r[f] for r in rs]) for f in ("noisy", "rnnoise", "call")}
+        gains.append(med["call"] - med["rnnoise"])
+        print(f"| {key[0]} | {key[1]} | {fmt(med['noisy'])} | {fmt(med['rnnoise'])} | "
+              f"{fmt(med['call'])} | {med['call'] - med['rnnoise']:+.2f} |")
+    print(f"\nmean gain of the call over plain RNNoise: {statistics.mean(gains):+.2f} "
+          f"(medians of {args.runs} run(s) per mix, both fixtures)")
+
+
 def vq_duration(path):
     import soundfile
     info = soundfile.info(str(path))
@@ -441,7 +486,8 @@ def main():
     ap.add_argument("--server", required=True)
     ap.add_argument("--cli", required=True)
     ap.add_argument("--out")
-    ap.add_argument("--mode", default="quality", choices=["quality", "latency"])
+    ap.add_argument("--mode", default="quality", choices=["quality", "noise", "latency"])
+    ap.add_argument("--noise-dir", help="where `voice_quality OUT noise` wrote its mixes")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cases",
                     default="clean,up10,down10,both10,up20,down20,bursty10,jitter40")
@@ -469,6 +515,8 @@ def main():
         listener = Cli(args.cli, work, server.base, "listener")
         if args.mode == "quality":
             quality(args, work, speaker, listener, proxy_holder["p"])
+        elif args.mode == "noise":
+            noise(args, work, speaker, listener, proxy_holder["p"])
         else:
             latency(args, work, speaker, listener, proxy_holder["p"])
     finally:

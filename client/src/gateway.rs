@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auraspeak_shared::ErrorCode;
-use auraspeak_shared::v1::gateway::{ClientFrame, Event, Ready, ServerFrame, close};
+use auraspeak_shared::v1::gateway::{
+    ClientFrame, Event, PresenceStatus, Ready, ServerFrame, close,
+};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -170,6 +172,7 @@ pub fn connect_with_trust(
         }
     };
     let driver = Driver {
+        presence: config.presence,
         url,
         connector,
         connect_timeout: config.handshake_timeout,
@@ -186,6 +189,8 @@ pub fn connect_with_trust(
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Driver<T> {
+    /// The last status the caller chose, for the next identify.
+    presence: PresenceStatus,
     url: String,
     /// `None`: the system's trusted roots.
     connector: Option<Connector>,
@@ -238,6 +243,10 @@ impl<T: TokenSource> Driver<T> {
                     self.session.handle_closed(None, now);
                 }
                 Wake::Command(Some(Command::Send(frame, reply))) => {
+                    // Kept even when the send fails: the next identify says it.
+                    if let ClientFrame::SetPresence { status } = frame {
+                        self.presence = status;
+                    }
                     let result = if self.session.is_live() {
                         self.write(&frame).await
                     } else {
@@ -279,7 +288,12 @@ impl<T: TokenSource> Driver<T> {
                 Output::Authenticate(auth) => match self.tokens.access_token().await {
                     Ok(token) => {
                         let frame = match auth {
-                            Authenticate::Identify => ClientFrame::Identify { token },
+                            Authenticate::Identify => ClientFrame::Identify {
+                                token,
+                                presence: (self.session.identify_presence()
+                                    && self.presence != PresenceStatus::Online)
+                                    .then_some(self.presence),
+                            },
                             Authenticate::Resume { session_id, seq } => {
                                 ClientFrame::Resume { token, session_id, seq }
                             }

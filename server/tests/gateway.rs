@@ -26,6 +26,7 @@ backend_tests!(
     reactions_mentions_typing_and_read_state,
     presence_follows_connections_and_choices,
     invisible_user_never_shows_online_on_reconnect_or_resume,
+    a_status_said_at_identify_holds_on_a_server_that_never_heard_it,
     slow_reader_is_disconnected_not_buffered,
 );
 
@@ -331,7 +332,7 @@ async fn misbehaving_clients_get_codes_not_crashes(backend: Backend) {
     early.send(&ClientFrame::Heartbeat { seq: 0 }).await;
     assert_eq!(early.next_control(SOON).await, Next::Closed(Some(close::NOT_AUTHENTICATED)));
     let mut forged = Gw::connect(&s.base).await;
-    forged.send(&ClientFrame::Identify { token: "a.b.c".into() }).await;
+    forged.send(&ClientFrame::Identify { token: "a.b.c".into(), presence: None }).await;
     assert_eq!(forged.next_control(SOON).await, Next::Closed(Some(close::AUTHENTICATION_FAILED)));
     let mut silent = Gw::connect(&s.base).await;
     silent.identify(&t.member).await;
@@ -574,6 +575,31 @@ async fn invisible_user_never_shows_online_on_reconnect_or_resume(backend: Backe
     // arrive in order, so an Online announced before it would come first).
     resumed.send(&ClientFrame::SetPresence { status: PresenceStatus::DoNotDisturb }).await;
     assert_eq!(next_presence(&mut watcher).await, Some(PresenceStatus::DoNotDisturb));
+    s.stop().await;
+}
+
+/// After a server restart (or on a server the user never chose a status on) the identify
+/// itself carries the choice, so an invisible user does not flash online until the client
+/// repeats it.
+async fn a_status_said_at_identify_holds_on_a_server_that_never_heard_it(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let t = setup(&s).await;
+    let mut watcher = Gw::connect(&s.base).await;
+    watcher.identify(&t.member).await;
+    assert_eq!(next_presence(&mut watcher).await, Some(PresenceStatus::Online), "own presence");
+
+    let mut owner = Gw::connect(&s.base).await;
+    owner.identify_as(&t.owner, Some(PresenceStatus::Invisible)).await;
+    let mut late = Gw::connect(&s.base).await;
+    let ready = late.identify(&t.member).await;
+    assert!(
+        ready.presences.iter().all(|p| p.user_id.to_string() == t.member_id),
+        "{:?}",
+        ready.presences
+    );
+    // Events arrive in order: an Online announced at the identify would come first.
+    owner.send(&ClientFrame::SetPresence { status: PresenceStatus::Idle }).await;
+    assert_eq!(next_presence(&mut watcher).await, Some(PresenceStatus::Idle));
     s.stop().await;
 }
 

@@ -208,7 +208,7 @@ async fn password_change_guesses_count_as_failed_logins(backend: Backend) {
 /// Identifies and returns how the gateway answered: READY, or the close code.
 async fn try_identify(s: &TestServer, token: &str) -> Result<Gw, Option<u16>> {
     let mut gw = Gw::connect(&s.base).await;
-    gw.send(&ClientFrame::Identify { token: token.to_owned() }).await;
+    gw.send(&ClientFrame::Identify { token: token.to_owned(), presence: None }).await;
     match gw.next_control(SOON).await {
         Next::Frame(ServerFrame::Ready(_)) => Ok(gw),
         Next::Closed(code) => Err(code),

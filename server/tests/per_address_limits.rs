@@ -240,7 +240,7 @@ async fn password_changes_are_limited_per_address(backend: Backend) {
 /// Identifies from `from`: READY, or the close code.
 async fn identify_from(s: &TestServer, token: &str, from: &str) -> Result<Gw, Option<u16>> {
     let mut gw = Gw::connect_from(&s.base, Some(from)).await;
-    gw.send(&ClientFrame::Identify { token: token.to_owned() }).await;
+    gw.send(&ClientFrame::Identify { token: token.to_owned(), presence: None }).await;
     match gw.next_control(Duration::from_secs(5)).await {
         Next::Frame(ServerFrame::Ready(_)) => Ok(gw),
         Next::Closed(code) => Err(code),

@@ -46,7 +46,7 @@ fn status() -> impl Strategy<Value = PresenceStatus> {
 
 fn client_frame() -> impl Strategy<Value = ClientFrame> {
     prop_oneof![
-        any::<String>().prop_map(|token| ClientFrame::Identify { token }),
+        any::<String>().prop_map(|token| ClientFrame::Identify { token, presence: None }),
         (any::<String>(), any::<String>(), any::<u64>())
             .prop_map(|(token, session_id, seq)| ClientFrame::Resume { token, session_id, seq }),
         any::<u64>().prop_map(|seq| ClientFrame::Heartbeat { seq }),
@@ -286,7 +286,9 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
     )
         .prop_map(|(urls, username, credential)| IceServer { urls, username, credential });
     prop_oneof![
-        any::<u64>().prop_map(|heartbeat_interval_ms| ServerFrame::Hello { heartbeat_interval_ms }),
+        (any::<u64>(), any::<bool>()).prop_map(|(heartbeat_interval_ms, identify_presence)| {
+            ServerFrame::Hello { heartbeat_interval_ms, identify_presence }
+        }),
         (any::<String>(), any::<u64>())
             .prop_map(|(session_id, replayed)| ServerFrame::Resumed { session_id, replayed }),
         any::<u64>().prop_map(|seq| ServerFrame::HeartbeatAck { seq }),

@@ -91,7 +91,13 @@ impl AppState {
             Some(&user.username),
             auraspeak_client::api::unix_ms_now() as i64,
         )?;
-        let (gateway, events) = gateway::connect_api(&api, SessionConfig::default());
+        // The identify says the chosen status, so a restarted server never shows an
+        // invisible user online.
+        let config = SessionConfig {
+            presence: crate::settings::load_app(&self.store()).presence,
+            ..SessionConfig::default()
+        };
+        let (gateway, events) = gateway::connect_api(&api, config);
         let _ = ConnectionChanged { state: ConnectionState::Connecting, ready: None }.emit(app);
         let pump = tauri::async_runtime::spawn(pump(app.clone(), gateway.clone(), events));
         let session = AppSession { server_url: api.base_url().to_owned(), user: user.clone() };
@@ -144,8 +150,8 @@ async fn pump(app: AppHandle, gateway: GatewayHandle, mut events: GatewayEvents)
         state.voice.forward(&app, &event);
         match event {
             GatewayEvent::Ready { ready, .. } => {
-                // The server keeps the chosen status while it runs; after its restart a
-                // new session starts online, so the choice is said again.
+                // The identify said the chosen status where the server reads it; a server
+                // from before that starts the session online, so it is said again.
                 repeat_presence(&state, &gateway).await;
                 let _ = ConnectionChanged { state: ConnectionState::Live, ready: Some(ready) }
                     .emit(&app);

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use auraspeak_shared::v1::gateway::{ClientFrame, ServerFrame, close};
+use auraspeak_shared::v1::gateway::{ClientFrame, PresenceStatus, ServerFrame, close};
 
 use super::GatewayEvent;
 use super::backoff::Backoff;
@@ -27,6 +27,10 @@ pub struct SessionConfig {
     pub handshake_timeout: Duration,
     /// Seeds the backoff jitter, so a test can reproduce a schedule exactly.
     pub jitter_seed: u64,
+    /// The status the user chose, said in every identify so a new session starts in it
+    /// (an invisible user never flashes online). The driver follows later choices sent as
+    /// `set_presence`.
+    pub presence: PresenceStatus,
 }
 
 impl Default for SessionConfig {
@@ -36,6 +40,7 @@ impl Default for SessionConfig {
             backoff_max: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(15),
             jitter_seed: 0x5eed,
+            presence: PresenceStatus::Online,
         }
     }
 }
@@ -97,6 +102,8 @@ pub struct GatewaySession {
     resync: bool,
     /// The server said `invalid_session`, so the close that follows is expected.
     invalidated: bool,
+    /// This connection's server reads `presence` in `identify` (said in its hello).
+    identify_presence: bool,
 }
 
 impl GatewaySession {
@@ -113,6 +120,7 @@ impl GatewaySession {
             backoff,
             attempt: 0,
             resync: false,
+            identify_presence: false,
             invalidated: false,
         }
     }
@@ -185,10 +193,17 @@ impl GatewaySession {
         }
     }
 
+    /// Whether the identify may carry the chosen presence: the server's hello said it
+    /// reads it (older servers refuse the field).
+    pub fn identify_presence(&self) -> bool {
+        self.identify_presence
+    }
+
     pub fn handle_frame(&mut self, frame: ServerFrame, now: Instant) {
         match frame {
-            ServerFrame::Hello { heartbeat_interval_ms } => {
+            ServerFrame::Hello { heartbeat_interval_ms, identify_presence } => {
                 let State::Handshake { deadline, hello: false } = self.state else { return };
+                self.identify_presence = identify_presence;
                 self.heartbeat_interval = Duration::from_millis(heartbeat_interval_ms.max(1));
                 self.state = State::Handshake { deadline, hello: true };
                 let auth = match &self.session_id {

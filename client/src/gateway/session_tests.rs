@@ -20,6 +20,7 @@ fn config() -> SessionConfig {
         backoff_max: Duration::from_secs(8),
         handshake_timeout: Duration::from_secs(5),
         jitter_seed: 3,
+        presence: PresenceStatus::Online,
     }
 }
 
@@ -60,7 +61,10 @@ fn drain(s: &mut GatewaySession) -> Vec<Output> {
 }
 
 fn hello() -> ServerFrame {
-    ServerFrame::Hello { heartbeat_interval_ms: INTERVAL.as_millis() as u64 }
+    ServerFrame::Hello {
+        heartbeat_interval_ms: INTERVAL.as_millis() as u64,
+        identify_presence: true,
+    }
 }
 
 /// Runs a new session through connect, hello and ready; returns it live.
@@ -295,4 +299,24 @@ fn frames_out_of_place_are_ignored_and_server_errors_reported() {
         })]
     );
     assert!(s.is_live());
+}
+
+#[test]
+fn the_chosen_presence_goes_into_identify_only_where_the_server_reads_it() {
+    let t0 = Instant::now();
+    let mut s = GatewaySession::new(config(), t0);
+    s.handle_timeout(t0);
+    drain(&mut s);
+    s.handle_connected(t0);
+    s.handle_frame(
+        ServerFrame::Hello { heartbeat_interval_ms: 1000, identify_presence: false },
+        t0,
+    );
+    assert_eq!(drain(&mut s), vec![Output::Authenticate(Authenticate::Identify)]);
+    assert!(!s.identify_presence(), "a server from before the field would refuse it");
+    assert!(live_session(t0).identify_presence());
+    // What an older server sends: no such key at all.
+    let old: ServerFrame =
+        serde_json::from_str(r#"{"op":"hello","d":{"heartbeat_interval_ms":1000}}"#).unwrap();
+    assert_eq!(old, ServerFrame::Hello { heartbeat_interval_ms: 1000, identify_presence: false });
 }

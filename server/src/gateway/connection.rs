@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use auraspeak_shared::v1::gateway::{ClientFrame, Ready, ServerFrame, close};
+use auraspeak_shared::v1::gateway::{ClientFrame, PresenceStatus, Ready, ServerFrame, close};
 use auraspeak_shared::{ErrorCode, Snowflake};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -169,19 +169,24 @@ impl Connection {
 
     async fn serve(&mut self) -> Result<(), Exit> {
         let interval = self.state.gateway.config.heartbeat_interval_ms;
-        self.send(&ServerFrame::Hello { heartbeat_interval_ms: interval }).await?;
+        self.send(&ServerFrame::Hello { heartbeat_interval_ms: interval, identify_presence: true })
+            .await?;
         let first = match tokio::time::timeout(IDENTIFY_TIMEOUT, self.next_frame()).await {
             Ok(frame) => frame?,
             Err(_) => return Err(Exit::Close(close::SESSION_TIMEOUT, "identify in time")),
         };
-        let (session, sent) = match first {
-            ClientFrame::Identify { token } => self.identify(&token).await?,
+        let (session, sent, presence) = match first {
+            ClientFrame::Identify { token, presence } => {
+                let (session, sent) = self.identify(&token).await?;
+                (session, sent, presence)
+            }
             ClientFrame::Resume { token, session_id, seq } => {
-                self.resume(&token, &session_id, seq).await?
+                let (session, sent) = self.resume(&token, &session_id, seq).await?;
+                (session, sent, None)
             }
             _ => return Err(Exit::Close(close::NOT_AUTHENTICATED, "identify first")),
         };
-        self.stream(session, sent).await
+        self.stream(session, sent, presence).await
     }
 
     /// A free function of the state, not `&self`: the socket is not `Sync`, so no `&self`
@@ -311,9 +316,14 @@ impl Connection {
 
     /// The main loop: sends what the session's buffer holds beyond `sent`, answers
     /// heartbeats, and enforces the heartbeat deadline.
-    async fn stream(&mut self, session: Arc<Session>, sent: u64) -> Result<(), Exit> {
+    async fn stream(
+        &mut self,
+        session: Arc<Session>,
+        sent: u64,
+        presence: Option<PresenceStatus>,
+    ) -> Result<(), Exit> {
         let gateway = self.state.gateway.clone();
-        if let Some(status) = gateway.presence.handle_connect(session.user_id) {
+        if let Some(status) = gateway.presence.handle_connect(session.user_id, presence) {
             gateway.announce_presence(session.user_id, status).await;
         }
         let result = self.stream_events(&session, sent).await;

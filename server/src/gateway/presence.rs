@@ -32,6 +32,18 @@ impl Users {
     fn chosen(&self, user: i64) -> PresenceStatus {
         self.chosen.get(&user).copied().unwrap_or(PresenceStatus::Online)
     }
+
+    /// Records a choice; asking to look offline means invisible. Returns what was kept.
+    fn choose(&mut self, user: i64, status: PresenceStatus) -> PresenceStatus {
+        let chosen =
+            if status == PresenceStatus::Offline { PresenceStatus::Invisible } else { status };
+        if chosen == PresenceStatus::Online {
+            self.chosen.remove(&user);
+        } else {
+            self.chosen.insert(user, chosen);
+        }
+        chosen
+    }
 }
 
 /// What others see for a chosen status.
@@ -47,9 +59,19 @@ impl Presence {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection attached. Returns the status to announce if others' view changed.
-    pub fn handle_connect(&self, user: i64) -> Option<PresenceStatus> {
+    /// A connection attached, identifying with the status the user chose (`None`: online
+    /// or a resume). The choice counts only for the user's first connection: with others
+    /// attached, the status they show holds. Returns the status to announce if others'
+    /// view changed.
+    pub fn handle_connect(
+        &self,
+        user: i64,
+        chosen: Option<PresenceStatus>,
+    ) -> Option<PresenceStatus> {
         let mut users = self.users();
+        if let Some(status) = chosen.filter(|_| !users.connections.contains_key(&user)) {
+            users.choose(user, status);
+        }
         let shown_now = shown(users.chosen(user));
         let count = users.connections.entry(user).or_insert(0);
         *count += 1;
@@ -76,14 +98,7 @@ impl Presence {
             return None;
         }
         let before = shown(users.chosen(user));
-        let chosen =
-            if status == PresenceStatus::Offline { PresenceStatus::Invisible } else { status };
-        if chosen == PresenceStatus::Online {
-            users.chosen.remove(&user);
-        } else {
-            users.chosen.insert(user, chosen);
-        }
-        let after = shown(chosen);
+        let after = shown(users.choose(user, status));
         (before != after).then_some(after)
     }
 
@@ -105,8 +120,8 @@ mod tests {
     #[test]
     fn online_while_any_connection_and_invisible_looks_offline() {
         let p = Presence::default();
-        assert_eq!(p.handle_connect(1), Some(PresenceStatus::Online));
-        assert_eq!(p.handle_connect(1), None, "second device changes nothing");
+        assert_eq!(p.handle_connect(1, None), Some(PresenceStatus::Online));
+        assert_eq!(p.handle_connect(1, None), None, "second device changes nothing");
         assert_eq!(p.handle_set(1, PresenceStatus::Idle), Some(PresenceStatus::Idle));
         assert_eq!(p.handle_disconnect(1), None);
         assert_eq!(p.status_of(1), PresenceStatus::Idle);
@@ -124,13 +139,28 @@ mod tests {
     #[test]
     fn invisible_outlives_connections() {
         let p = Presence::default();
-        assert_eq!(p.handle_connect(1), Some(PresenceStatus::Online));
+        assert_eq!(p.handle_connect(1, None), Some(PresenceStatus::Online));
         assert_eq!(p.handle_set(1, PresenceStatus::Invisible), Some(PresenceStatus::Offline));
         assert_eq!(p.handle_disconnect(1), None, "looked offline already");
-        assert_eq!(p.handle_connect(1), None, "a new connection does not announce Online");
+        assert_eq!(p.handle_connect(1, None), None, "a new connection does not announce Online");
         assert_eq!(p.status_of(1), PresenceStatus::Offline);
         assert_eq!(p.handle_set(1, PresenceStatus::Online), Some(PresenceStatus::Online));
         assert_eq!(p.handle_disconnect(1), Some(PresenceStatus::Offline));
-        assert_eq!(p.handle_connect(1), Some(PresenceStatus::Online), "back to the default");
+        assert_eq!(p.handle_connect(1, None), Some(PresenceStatus::Online), "back to the default");
+    }
+
+    #[test]
+    fn the_status_said_in_identify_holds_from_the_first_moment() {
+        // A server that restarted knows no choice: the identify carries it.
+        let p = Presence::default();
+        assert_eq!(p.handle_connect(1, Some(PresenceStatus::Invisible)), None);
+        assert_eq!(p.status_of(1), PresenceStatus::Offline);
+        assert_eq!(p.handle_connect(2, Some(PresenceStatus::Idle)), Some(PresenceStatus::Idle));
+        // With a connection attached, a second device's identify does not override it.
+        assert_eq!(p.handle_connect(2, Some(PresenceStatus::Invisible)), None);
+        assert_eq!(p.status_of(2), PresenceStatus::Idle);
+        // Asking to look offline is being invisible.
+        assert_eq!(p.handle_connect(3, Some(PresenceStatus::Offline)), None);
+        assert_eq!(p.status_of(3), PresenceStatus::Offline);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use auraspeak_shared::v1::gateway::{ClientFrame, Event, Ready, ServerFrame};
+use auraspeak_shared::v1::gateway::{ClientFrame, Event, PresenceStatus, Ready, ServerFrame};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -41,7 +41,7 @@ impl Gw {
         let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("gateway connects");
         let mut gw = Self { ws, heartbeat_interval_ms: 0, last_seq: None };
         match gw.next(Duration::from_secs(5)).await {
-            Next::Frame(ServerFrame::Hello { heartbeat_interval_ms }) => {
+            Next::Frame(ServerFrame::Hello { heartbeat_interval_ms, .. }) => {
                 gw.heartbeat_interval_ms = heartbeat_interval_ms;
             }
             other => panic!("expected hello, got {other:?}"),
@@ -77,7 +77,12 @@ impl Gw {
     }
 
     pub async fn identify(&mut self, token: &str) -> Ready {
-        self.send(&ClientFrame::Identify { token: token.to_owned() }).await;
+        self.identify_as(token, None).await
+    }
+
+    /// Identifies saying the status the user chose, as the desktop app does.
+    pub async fn identify_as(&mut self, token: &str, presence: Option<PresenceStatus>) -> Ready {
+        self.send(&ClientFrame::Identify { token: token.to_owned(), presence }).await;
         match self.next(Duration::from_secs(10)).await {
             Next::Frame(ServerFrame::Ready(ready)) => {
                 self.last_seq = Some(ready.seq);

@@ -50,6 +50,12 @@ pub mod close {
 pub enum ClientFrame {
     Identify {
         token: String,
+        /// The status the user chose, so a new session (after a restart of the server, or
+        /// on another device) starts in it rather than online: an invisible user never
+        /// flashes online. Absent means online. Applies when the user has no other
+        /// connection; otherwise the status already shown holds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        presence: Option<PresenceStatus>,
     },
     Resume {
         token: String,
@@ -91,6 +97,10 @@ pub enum ClientFrame {
 pub enum ServerFrame {
     Hello {
         heartbeat_interval_ms: u64,
+        /// The server reads `presence` in `identify`. Servers from before it refuse the
+        /// field, so clients send it only when this says so.
+        #[serde(default)]
+        identify_presence: bool,
     },
     Ready(Box<Ready>),
     Resumed {
@@ -326,7 +336,7 @@ mod tests {
     #[test]
     fn round_trips() {
         let frames = vec![
-            ServerFrame::Hello { heartbeat_interval_ms: 30_000 },
+            ServerFrame::Hello { heartbeat_interval_ms: 30_000, identify_presence: true },
             ServerFrame::HeartbeatAck { seq: 1 },
             ServerFrame::VoiceReady {
                 channel_id: ChannelId(id(3)),
@@ -356,7 +366,7 @@ mod tests {
             assert_eq!(serde_json::from_str::<ServerFrame>(&json).expect("parse"), frame);
         }
         for frame in [
-            ClientFrame::Identify { token: "a".into() },
+            ClientFrame::Identify { token: "a".into(), presence: None },
             ClientFrame::Resume { token: "a".into(), session_id: "b".into(), seq: 3 },
             ClientFrame::SetPresence { status: PresenceStatus::Idle },
             ClientFrame::VoiceJoin {
