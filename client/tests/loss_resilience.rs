@@ -82,16 +82,27 @@ fn redundancy_recovers_losses_that_fec_leaves_to_concealment() {
 
         assert_eq!(without.jitter.recovered_redundant, 0);
         assert_eq!(without.max_redundancy_depth, 0);
-        // The reports raised the depth to the maximum and kept copies coming.
-        assert_eq!(with.max_redundancy_depth, 2, "{name}");
+        // The reports switched copies on and kept them coming: one at 6-14 % (so 10 % loss
+        // stays under twice the clean bitrate), two where losses of two in a row are common.
         assert!(with.last_reported_loss >= 6, "{name}: {}", with.last_reported_loss);
+        let depth = auraspeak_shared::red::copies_for_loss(with.last_reported_loss);
+        assert!(with.max_redundancy_depth >= depth, "{name}: {}", with.max_redundancy_depth);
+        if name == "random 20 %" {
+            assert_eq!(with.max_redundancy_depth, 2, "{name}");
+        }
         // Most losses came back bit-exactly, and fewer were left to concealment.
         let unrecovered = |j: &JitterStats| j.lost - j.recovered_fec - j.recovered_redundant;
         let j = &with.jitter;
         // (Losses in the first second, before the first report, only have FEC.)
         assert!(j.recovered_redundant * 10 >= j.lost * 6, "{name}: {j:?}");
         assert!((j.recovered_redundant + j.recovered_fec) * 10 >= j.lost * 8, "{name}: {j:?}");
-        assert!(unrecovered(j) < unrecovered(&without.jitter), "{name}: {j:?}");
+        // One copy recovers what FEC recovers (both ride in the next packet), at full
+        // quality instead of FEC's lower bitrate; two copies also bridge pairs of losses.
+        if with.max_redundancy_depth >= 2 {
+            assert!(unrecovered(j) < unrecovered(&without.jitter), "{name}: {j:?}");
+        } else {
+            assert!(unrecovered(j) <= unrecovered(&without.jitter), "{name}: {j:?}");
+        }
         // And it sounds closer to the input.
         assert!(sr > sw, "{name}: {sr:.3} vs {sw:.3}");
     }
