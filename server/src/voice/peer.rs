@@ -10,7 +10,8 @@ use str0m::change::SdpOffer;
 use str0m::format::PayloadParams;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Transmit};
-use str0m::rtp::{Extension, ExtensionValues, RtpWrite, SeqNo};
+use str0m::rtp::rtcp::Rtcp;
+use str0m::rtp::{Extension, ExtensionValues, RawPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::consent::{Consent, Credentials, Route};
@@ -202,6 +203,11 @@ impl Peer {
         // With the relay's own egress, the session's SRTP keys are tapped on their way
         // from DTLS to str0m (see `dtls_tap`).
         let tap = (egress == VoiceEgress::Own).then(|| Arc::new(KeyTap::default()));
+        // str0m reports a send stream's loss (MediaEgressStats) only for streams it sent
+        // on, and with our own egress it sends on none: the listener's receiver reports are
+        // read from str0m's decrypted RTCP instead. That also copies each received RTP
+        // packet once (a speaker's 50 a second), small beside the copies we forward.
+        let config = config.enable_raw_packets(tap.is_some());
         let mut rtc = match &tap {
             Some(tap) => dtls_tap::build_tapped(config, now, tap),
             None => config.build(now),
@@ -496,6 +502,26 @@ impl Peer {
                     jitter_ms: None,
                     rtt_ms: stats.rtt.map(|r| r.as_secs_f32() * 1000.0),
                 });
+            }
+            // The listener's receiver reports on our own slot streams (see `new`): the worst
+            // slot in a report is what protection must cover.
+            Event::RawPacket(raw) => {
+                let Some(own) = &self.own else { return };
+                let RawPacket::RtcpRx(rtcp) = *raw else { return };
+                let reports = match &rtcp {
+                    Rtcp::ReceiverReport(rr) => &rr.reports,
+                    Rtcp::SenderReport(sr) => &sr.reports,
+                    _ => return,
+                };
+                let worst = reports
+                    .iter()
+                    .filter(|r| own.carries(*r.ssrc))
+                    .map(|r| f32::from(r.fraction_lost) / 255.0)
+                    .reduce(f32::max);
+                if let Some(loss) = worst {
+                    self.downstream_loss.handle_report(loss);
+                    out.push(PeerOutput::Stats { loss: Some(loss), jitter_ms: None, rtt_ms: None });
+                }
             }
             // Our slot streams to this listener: its receiver reports say what it loses.
             Event::MediaEgressStats(stats) => {

@@ -95,6 +95,11 @@ impl SlotSender {
         self.slots.get(slot).is_some_and(Option::is_some)
     }
 
+    /// Whether `ssrc` is one of our slot streams.
+    pub(super) fn carries(&self, ssrc: u32) -> bool {
+        self.slots.iter().flatten().any(|s| s.ssrc == ssrc)
+    }
+
     /// Whether `datagram` is an RTP packet (not RTCP, RFC 5761 4) on one of our slot
     /// streams.
     pub(super) fn is_slot_packet(&self, datagram: &[u8]) -> bool {
@@ -104,8 +109,7 @@ impl SlotSender {
         if (64..=95).contains(&(datagram[1] & 0x7F)) {
             return false;
         }
-        let ssrc = u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]);
-        self.slots.iter().flatten().any(|s| s.ssrc == ssrc)
+        self.carries(u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]))
     }
 
     /// Derives the session keys again when the handshake handed over new ones.
