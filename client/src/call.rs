@@ -146,6 +146,15 @@ pub struct CallReport {
     pub rejoins: Vec<Duration>,
 }
 
+/// Resolves when a capture device may have delivered a frame; never for other inputs,
+/// which the call's own 10 ms clock paces.
+async fn frame_ready(input: &AudioInput) {
+    match input {
+        AudioInput::Device(port) => port.frame_ready().await,
+        AudioInput::Wav(_) | AudioInput::Silence => std::future::pending().await,
+    }
+}
+
 /// Frames between checks of the route to the relay (one second).
 const ROUTE_CHECK_FRAMES: u64 = 100;
 /// Tail after a WAV input ends, so what is still in flight and in jitter buffers plays.
@@ -412,6 +421,11 @@ pub async fn run(
                     }
                 }
             }
+            () = frame_ready(&input) => {
+                let now = Instant::now();
+                call.capture_arrived(now, &input)?;
+                call.flush(now);
+            }
             received = call.connection.socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = received {
                     call.handle_datagram(Instant::now(), source, &buf[..n]);
@@ -613,6 +627,17 @@ impl Call {
         self.scratch = produced;
     }
 
+    /// Encodes and sends what the capture device has delivered: the device's clock, not
+    /// ours, decides how many frames there are (usually one, two after a late wake-up).
+    fn capture_arrived(&mut self, now: Instant, input: &AudioInput) -> Result<()> {
+        if let AudioInput::Device(port) = input {
+            while let Some(mut frame) = port.recv(Duration::ZERO) {
+                self.capture(now, &mut frame)?;
+            }
+        }
+        Ok(())
+    }
+
     /// One 10 ms step: capture and send, then mix and play. Returns false once the input
     /// has ended (it then sends silence).
     fn step_audio(
@@ -632,12 +657,10 @@ impl Call {
                     false
                 }
             },
-            AudioInput::Device(port) => {
-                // The device's clock, not ours, decides how many frames there are: take
-                // what has arrived (usually one, two after a late tick, none before).
-                while let Some(mut frame) = port.recv(Duration::ZERO) {
-                    self.capture(now, &mut frame)?;
-                }
+            AudioInput::Device(_) => {
+                // Frames are taken as they arrive (`capture_arrived`); this catches any a
+                // wake-up missed.
+                self.capture_arrived(now, input)?;
                 true
             }
             AudioInput::Silence => {

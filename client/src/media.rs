@@ -268,6 +268,9 @@ impl MediaLink {
         )
         .ext_vals(ext);
         stream.write_rtp(write);
+        // str0m stamps a written packet for sending only in its timeout handling; left to
+        // the next timer, every packet would wait up to a tick (10 ms) before leaving.
+        self.handle_timeout(now);
     }
 
     /// Opus's payload type in this session and RED's, if the relay accepted it.

@@ -24,6 +24,7 @@
 mod driver;
 mod policy;
 mod select;
+mod standing;
 mod stream;
 
 pub use driver::{AudioIo, AudioIoConfig, DeviceEvent, DeviceStats, FramePort, StreamInfo};

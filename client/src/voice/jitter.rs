@@ -519,10 +519,13 @@ impl JitterBuffer {
         };
         #[allow(clippy::cast_precision_loss)]
         let allowance = one_packet * copies_lag.max(fec_lag) as f64;
-        // The allowance goes on top of the one-packet floor: below it, it would vanish
-        // whenever the jitter is small, and the packet carrying the copy would still arrive
-        // after the lost one was due.
-        self.target = ((self.spread + self.config.margin.as_secs_f64()).max(one_packet)
+        // Half a packet at least: playout runs on 10 ms ticks that wobble against the
+        // packets' arrival, and a packet may start playing up to half its length early, so
+        // less would conceal on a clean network; a whole packet (as before) cost 10 ms of
+        // mouth-to-ear at 20 ms packets for nothing. The allowance goes on top of that
+        // floor: below it, it would vanish whenever the jitter is small, and the packet
+        // carrying the copy would still arrive after the lost one was due.
+        self.target = ((self.spread + self.config.margin.as_secs_f64()).max(one_packet / 2.0)
             + allowance)
             .min(self.config.max_delay.as_secs_f64().max(one_packet));
         self.stats.target_delay = seconds(self.target);

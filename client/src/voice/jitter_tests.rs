@@ -126,10 +126,10 @@ fn clean_network_plays_everything_once_at_minimum_delay() {
     // Only the leading and trailing silence: no gaps inside the stream, and the few
     // concealments are the end of the stream being taken for a loss.
     assert!(run.concealed_frames <= 5, "{}", run.concealed_frames);
-    // 30 ms network + one 20 ms packet of buffer + up to one 10 ms tick.
+    // 30 ms network + half a 20 ms packet of buffer + up to one 10 ms tick.
     let worst = max_latency_after(&run, 0.0);
-    assert!(worst <= 0.061, "latency {worst}");
-    assert_eq!(run.stats.target_delay, Duration::from_millis(20));
+    assert!(worst <= 0.051, "latency {worst}");
+    assert_eq!(run.stats.target_delay, Duration::from_millis(10));
 }
 
 #[test]
@@ -235,7 +235,9 @@ fn fast_sender_clock_does_not_grow_delay() {
 fn slow_sender_clock_does_not_starve() {
     let run = drift_run(-0.001);
     assert_no_repeats(&run);
-    assert!(run.stats.inserted >= 2, "{:?}", run.stats);
+    // The missing 60 ms is made up by concealment, either inserted before a packet that
+    // is early or played where the next one is not there yet; none is lost.
+    assert!(run.stats.inserted + run.stats.concealed >= 2, "{:?}", run.stats);
     assert_eq!(run.stats.lost, 0);
     let late = max_latency_after(&run, 55.0);
     assert!(late < 0.1, "late {late}");

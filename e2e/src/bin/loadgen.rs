@@ -300,6 +300,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let cpu_start = args.server_pid.map(process_cpu_ticks);
     let sent_start = counter(&metrics(&http, &base).await?, "auraspeak_voice_packets_sent_total");
     let measured_from = Instant::now();
+    // On stderr, for tools that profile the server during the window (perf).
+    eprintln!("measuring for {} s", window.as_secs());
     let (mut received, mut delivered, mut srtp) = (0, 0, 0);
     while let Some(r) = tasks.join_next().await {
         let r = r.unwrap_or_default();

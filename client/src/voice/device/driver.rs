@@ -27,8 +27,10 @@ pub struct AudioIoConfig {
     pub input: Option<DeviceChoice>,
     /// The playback device, or `None` for no playback stream.
     pub output: Option<DeviceChoice>,
-    /// Buffer sizes to try, and when to move to a larger one.
+    /// Capture buffer sizes to try, and when to move to a larger one.
     pub buffer: BufferPolicyConfig,
+    /// The same for playback, which starts smaller (see [`BufferPolicyConfig::playback`]).
+    pub playback_buffer: BufferPolicyConfig,
     /// How often the device list and the defaults are checked for changes.
     pub poll_interval: Duration,
     /// Captured frames held for the engine before new ones are dropped (overruns).
@@ -44,6 +46,7 @@ impl Default for AudioIoConfig {
             input: Some(DeviceChoice::SystemDefault),
             output: Some(DeviceChoice::SystemDefault),
             buffer: BufferPolicyConfig::default(),
+            playback_buffer: BufferPolicyConfig::playback(),
             // Fast enough that a replugged headset is back before anyone has repeated a
             // word; cheap enough (a few PulseAudio round trips) to run throughout a call.
             poll_interval: Duration::from_millis(250),
@@ -133,6 +136,12 @@ impl FramePort {
         captured.recv_timeout(timeout).ok()
     }
 
+    /// Resolves when a captured frame may be waiting (at once if one arrived since the
+    /// last call); [`FramePort::recv`] with a zero timeout then takes it.
+    pub async fn frame_ready(&self) {
+        self.counters.frame_ready.notified().await;
+    }
+
     /// Queues a frame for playback. Returns false if an older frame had to be dropped
     /// because the device is behind.
     pub fn play(&self, frame: Frame) -> bool {
@@ -182,7 +191,9 @@ impl AudioIo {
             host: None,
             config: config.clone(),
             inputs: config.input.map(|c| Side::new(Direction::Input, c, &config.buffer)),
-            outputs: config.output.map(|c| Side::new(Direction::Output, c, &config.buffer)),
+            outputs: config
+                .output
+                .map(|c| Side::new(Direction::Output, c, &config.playback_buffer)),
             frames_tx,
             playback: playback.clone(),
             events: events_tx,
