@@ -68,6 +68,9 @@ pub struct Incoming {
     pub data: Arc<[u8]>,
     /// The speaker's frames just before this one, for listeners that need copies.
     pub copies: Copies,
+    /// Copies every RED listener gets with this frame: the frames its copies recovered,
+    /// which no listener has had (see [`protection::Recovered`]).
+    pub repair_depth: usize,
     /// The speaker's recent loss on its way up to us (0–1).
     pub upstream_loss: f32,
     /// The RED payloads written for listeners so far.
@@ -245,7 +248,7 @@ impl Peer {
             addresses_seen: 0,
             history: History::default(),
             upstream_loss: LossEstimate::default(),
-            downstream_loss: LossEstimate::default(),
+            downstream_loss: LossEstimate::assuming(LossEstimate::ASSUMED_BEFORE_REPORTS),
             voice_bit_varies: false,
             recovered_up: 0,
             copies_sent: 0,
@@ -459,7 +462,7 @@ impl Peer {
                 let seq = *packet.seq_no;
                 let time = packet.time.numer();
                 let (copies, recovered) = self.history.handle(seq, time, &data, &red, opus_pt);
-                self.recovered_up += recovered as u64;
+                self.recovered_up += recovered.frames as u64;
                 let ext = &packet.header.ext_vals;
                 if ext.voice_activity == Some(true) {
                     self.voice_bit_varies = true;
@@ -487,6 +490,7 @@ impl Peer {
                     voice,
                     data,
                     copies,
+                    repair_depth: recovered.deepest,
                     upstream_loss: self.upstream_loss.get(),
                     variants: Variants::default(),
                 }));
@@ -616,7 +620,7 @@ impl Peer {
         since_seq: u64,
     ) -> (Pt, Arc<[u8]>) {
         let loss = protection::combined_loss(frame.upstream_loss, self.downstream_loss.get());
-        let depth = protection::depth_for_loss(loss);
+        let depth = protection::depth_for_loss(loss).max(frame.repair_depth);
         if let Some(red_pt) = params.red()
             && depth > 0
             && let Some(red) = frame.variants.payload(

@@ -48,18 +48,39 @@ pub fn combined_loss(up: f32, down: f32) -> f32 {
     1.0 - (1.0 - up.clamp(0.0, 1.0)) * (1.0 - down.clamp(0.0, 1.0))
 }
 
-/// A smoothed loss fraction: rises at once, decays slowly.
+/// A smoothed loss fraction: rises at once, decays slowly. Until the first report it holds
+/// an assumption, which that report replaces outright (decayed like a report, a guess
+/// would keep a clean link paying for copies for many seconds).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LossEstimate(f32);
+pub struct LossEstimate {
+    value: f32,
+    reported: bool,
+}
 
 impl LossEstimate {
+    /// What a listener's way down is assumed to lose until its first receiver report (half
+    /// a second in): enough for one copy, so the first words of a lossy link arrive whole.
+    /// On a clean link that costs one copy per packet for that half second, to this
+    /// listener only.
+    pub const ASSUMED_BEFORE_REPORTS: f32 = 0.10;
+
+    /// An estimate that assumes `loss` until the first report.
+    pub fn assuming(loss: f32) -> Self {
+        Self { value: loss, reported: false }
+    }
+
     pub fn handle_report(&mut self, loss: f32) {
         let loss = if loss.is_finite() { loss.clamp(0.0, 1.0) } else { 0.0 };
-        self.0 = if loss >= self.0 { loss } else { DECAY * self.0 + (1.0 - DECAY) * loss };
+        self.value = if !self.reported || loss >= self.value {
+            loss
+        } else {
+            DECAY * self.value + (1.0 - DECAY) * loss
+        };
+        self.reported = true;
     }
 
     pub fn get(self) -> f32 {
-        self.0
+        self.value
     }
 }
 
@@ -75,6 +96,20 @@ pub struct Held {
 /// from a copy) and they directly precede it (not across a pause).
 pub type Copies = [Option<Held>; MAX_COPIES];
 
+/// What a packet's copies recovered of frames lost on the way up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Frames the relay did not have.
+    pub frames: usize,
+    /// How many packets back the oldest of them was (0: none). No listener has had these
+    /// frames, so a listener that negotiated RED gets copies at least this deep with this
+    /// packet, whatever its loss estimate says: the repair costs bytes only where a loss
+    /// happened, and it covers the start of a call, before any report has sized the
+    /// protection (measured on the real path: most of what 10 % loss on the way up cost
+    /// was there).
+    pub deepest: usize,
+}
+
 /// One speaker's last frames.
 #[derive(Debug, Default)]
 pub struct History {
@@ -85,8 +120,8 @@ pub struct History {
 impl History {
     /// Takes a packet from the speaker (its Opus frame and the RED copies it carried, if
     /// any, of payload type `opus_pt`): copies of frames missing here are kept as
-    /// recovered. Returns the copies to offer listeners with this packet and how many
-    /// frames the packet's copies recovered.
+    /// recovered. Returns the copies to offer listeners with this packet and what the
+    /// packet's copies recovered.
     pub fn handle(
         &mut self,
         seq: u64,
@@ -94,8 +129,8 @@ impl History {
         primary: &Arc<[u8]>,
         blocks: &[red::Block<'_>],
         opus_pt: u8,
-    ) -> (Copies, usize) {
-        let mut recovered = 0;
+    ) -> (Copies, Recovered) {
+        let mut recovered = Recovered::default();
         for block in blocks.iter().filter(|b| b.pt == opus_pt) {
             let Some(back) = red::sequence_back(block) else { continue };
             let (Some(s), Some(t)) = (
@@ -105,7 +140,8 @@ impl History {
                 continue;
             };
             if self.insert(Held { seq: s, time: t, data: Arc::from(block.data) }) {
-                recovered += 1;
+                recovered.frames += 1;
+                recovered.deepest = recovered.deepest.max(usize::from(back));
             }
         }
         let mut copies: Copies = Default::default();
@@ -237,6 +273,18 @@ mod tests {
     }
 
     #[test]
+    fn an_assumed_loss_protects_until_the_first_report_replaces_it() {
+        let mut e = LossEstimate::assuming(LossEstimate::ASSUMED_BEFORE_REPORTS);
+        assert_eq!(depth_for_loss(e.get()), 1);
+        // A clean link stops paying at its first report, not after a decay.
+        e.handle_report(0.0);
+        assert_eq!(e.get(), 0.0);
+        e.handle_report(0.3);
+        e.handle_report(0.0);
+        assert!(e.get() > 0.28);
+    }
+
+    #[test]
     fn copies_are_the_directly_preceding_frames() {
         let mut h = History::default();
         let (c, _) = h.handle(10, 9600, &frame(10), &[], 111);
@@ -258,7 +306,7 @@ mod tests {
         let eleven = frame(11);
         let blocks = [red::Block { pt: 111, timestamp_offset: 960, data: &eleven }];
         let (c, recovered) = h.handle(12, 11_520, &frame(12), &blocks, 111);
-        assert_eq!(recovered, 1);
+        assert_eq!(recovered, Recovered { frames: 1, deepest: 1 });
         assert_eq!(c[0].as_ref().map(|h| (h.seq, h.data[1])), Some((11, 11)));
         assert_eq!(c[1].as_ref().map(|h| h.seq), Some(10));
         // A copy of something held already recovers nothing; another codec's is ignored.
@@ -267,7 +315,7 @@ mod tests {
             red::Block { pt: 0, timestamp_offset: 1920, data: &eleven },
         ];
         let (_, recovered) = h.handle(13, 12_480, &frame(13), &blocks, 111);
-        assert_eq!(recovered, 0);
+        assert_eq!(recovered, Recovered::default());
     }
 
     #[test]
