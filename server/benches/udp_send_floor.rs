@@ -24,13 +24,10 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::io::IoSlice;
     use std::net::{SocketAddr, UdpSocket};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::time::{Duration, Instant};
-
-    use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny};
 
     const BATCH: usize = 64;
     const DATAGRAM: usize = 120;
@@ -139,16 +136,7 @@ mod linux {
     }
 
     fn send_batch(socket: &UdpSocket, to: &[SocketAddr], payload: &[u8]) -> usize {
-        let addrs: Vec<SocketAddrAny> = to.iter().map(|a| (*a).into()).collect();
-        let iovs: Vec<[IoSlice<'_>; 1]> = to.iter().map(|_| [IoSlice::new(payload)]).collect();
-        let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> =
-            to.iter().map(|_| SendAncillaryBuffer::default()).collect();
-        let mut messages: Vec<MMsgHdr<'_>> = addrs
-            .iter()
-            .zip(&iovs)
-            .zip(controls.iter_mut())
-            .map(|((addr, iov), control)| MMsgHdr::new_with_addr(addr, iov, control))
-            .collect();
-        rustix::net::sendmmsg(socket, &mut messages, SendFlags::empty()).unwrap_or(0)
+        let batch: Vec<(SocketAddr, &[u8])> = to.iter().map(|a| (*a, payload)).collect();
+        auraspeak_server::voice::send_batch(socket, &batch).unwrap_or(0)
     }
 }

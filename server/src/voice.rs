@@ -27,6 +27,8 @@ use crate::metrics::Metrics;
 mod consent;
 mod dtls_tap;
 mod egress;
+#[cfg(target_os = "linux")]
+pub use egress::send_batch;
 mod ingress;
 mod moderation;
 pub mod peer;

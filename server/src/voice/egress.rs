@@ -117,9 +117,13 @@ fn bytes(t: &Transmit) -> &[u8] {
 }
 
 /// Sends the batch's datagrams in order; returns how many the kernel took. An error means
-/// the first one was refused.
+/// the first one was refused. Public for the kernel send floor bench (`udp_send_floor`),
+/// which measures this very call.
 #[cfg(target_os = "linux")]
-fn send_batch(socket: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
+pub fn send_batch(
+    socket: &impl std::os::fd::AsFd,
+    batch: &[(SocketAddr, &[u8])],
+) -> io::Result<usize> {
     use std::io::IoSlice;
 
     use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny};
