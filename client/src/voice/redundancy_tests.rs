@@ -274,3 +274,39 @@ fn copies_of_played_packets_and_garbage_copies_are_ignored() {
     assert!(s.received == 200 && s.recovered_redundant <= 5, "{s:?}");
     assert!(jb.buffered_packets() <= 5, "{}", jb.buffered_packets());
 }
+
+/// Two copies per packet on a steady network: the target allows one packet for them, and a
+/// second only once two packets in a row were lost.
+#[test]
+fn second_copies_are_waited_for_only_after_losses_in_a_row() {
+    let t0 = Instant::now();
+    let mut jb = JitterBuffer::new(JitterConfig::default());
+    let mut history = RedundancyHistory::default();
+    let packet = Duration::from_millis(20);
+    let mut targets = Vec::new();
+    for i in 0u32..300 {
+        let now = t0 + packet * i;
+        let mut p = EncodedPacket::new(i as u16, i * 960, vec![1]);
+        history.attach(&mut p, 2);
+        // Packet 100 alone is lost, then 200 and 201 together.
+        if ![100, 200, 201].contains(&i) {
+            let (copies, carrier) = (std::mem::take(&mut p.redundant), p.sequence);
+            jb.handle_packet(now, p, 960);
+            for c in copies {
+                jb.handle_redundant(now, carrier, c, 960);
+            }
+        }
+        jb.poll_playout(now + Duration::from_millis(5));
+        jb.poll_playout(now + Duration::from_millis(15));
+        targets.push(jb.stats().target_delay);
+    }
+    // The floor (half a packet) plus one packet and the half packet of playout wobble.
+    let one_copy = |t: Duration| t >= packet * 3 / 2 && t < packet * 5 / 2;
+    // Copies seen (and a single loss recovered): one packet waited for.
+    assert!(one_copy(targets[50]), "{:?}", targets[50]);
+    assert!(one_copy(targets[150]), "{:?}", targets[150]);
+    // Two in a row: the deepest copies are waited for too.
+    assert!(targets[250] >= packet * 5 / 2, "{:?}", targets[250]);
+    let s = jb.stats();
+    assert_eq!(s.lost, 3, "{s:?}");
+}
