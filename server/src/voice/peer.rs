@@ -248,7 +248,7 @@ impl Peer {
             addresses_seen: 0,
             history: History::default(),
             upstream_loss: LossEstimate::default(),
-            downstream_loss: LossEstimate::assuming(LossEstimate::ASSUMED_BEFORE_REPORTS),
+            downstream_loss: LossEstimate::default(),
             voice_bit_varies: false,
             recovered_up: 0,
             copies_sent: 0,
