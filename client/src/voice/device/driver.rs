@@ -29,7 +29,10 @@ pub struct AudioIoConfig {
     pub output: Option<DeviceChoice>,
     /// Capture buffer sizes to try, and when to move to a larger one.
     pub buffer: BufferPolicyConfig,
-    /// The same for playback, which starts smaller (see [`BufferPolicyConfig::playback`]).
+    /// The same for playback. Starting it at 5 ms periods (10 ms queued in PulseAudio
+    /// instead of 20) was tried: it saved 10 ms of mouth-to-ear, but on a loaded machine
+    /// the stream underran, and each step up the ladder rebuilds the stream, an audible
+    /// gap at the start of a call; the device test caught it under CI load.
     pub playback_buffer: BufferPolicyConfig,
     /// How often the device list and the defaults are checked for changes.
     pub poll_interval: Duration,
@@ -46,7 +49,7 @@ impl Default for AudioIoConfig {
             input: Some(DeviceChoice::SystemDefault),
             output: Some(DeviceChoice::SystemDefault),
             buffer: BufferPolicyConfig::default(),
-            playback_buffer: BufferPolicyConfig::playback(),
+            playback_buffer: BufferPolicyConfig::default(),
             // Fast enough that a replugged headset is back before anyone has repeated a
             // word; cheap enough (a few PulseAudio round trips) to run throughout a call.
             poll_interval: Duration::from_millis(250),

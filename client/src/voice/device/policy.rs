@@ -62,18 +62,6 @@ impl Default for BufferPolicyConfig {
     }
 }
 
-impl BufferPolicyConfig {
-    /// For playback: a 5 ms period first. PulseAudio (cpal's native client) keeps two
-    /// periods queued for a playback stream, so 5 ms periods hold 10 ms, what a 10 ms
-    /// capture fragment holds; a 10 ms start put 20 ms between the mixer and the ear. The
-    /// ladder climbs as for capture when this machine cannot keep up.
-    pub fn playback() -> Self {
-        let mut config = Self::default();
-        config.ladder.insert(0, Duration::from_millis(5));
-        config
-    }
-}
-
 /// The buffer fallback policy for one stream. Call [`handle_refused`](Self::handle_refused)
 /// when building a stream with [`current`](Self::current) fails, and
 /// [`handle_xrun`](Self::handle_xrun) for each underrun or overrun of a running stream;
