@@ -510,9 +510,9 @@ impl JitterBuffer {
         let one_packet = samples_to_duration(self.last_samples as u64).as_secs_f64();
         let hold = self.config.fec_hold.as_secs_f64();
         // A sender carrying copies expects loss: wait for them from the start of a talk
-        // spurt, rather than stretching one mid-word after the first loss.
-        // Copies from two packets back are waited for only once losses in a row have been
-        // seen: at 10 % random loss a sender's (or the relay's) noisy loss reports often
+        // spurt, rather than stretching one mid-word after the first loss. Copies from two
+        // packets back are waited for only once losses in a row have been seen: at 10 %
+        // random loss a sender's (or the relay's) noisy loss reports often
         // ask for two copies, and waiting for the second cost 20 ms of delay, stretched in
         // mid-word, to bridge one loss in a hundred packets (measured on the real path).
         let burst = self.last_burst.is_some_and(|at| now_s - at < hold);

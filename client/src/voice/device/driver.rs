@@ -27,13 +27,10 @@ pub struct AudioIoConfig {
     pub input: Option<DeviceChoice>,
     /// The playback device, or `None` for no playback stream.
     pub output: Option<DeviceChoice>,
-    /// Capture buffer sizes to try, and when to move to a larger one.
+    /// Buffer sizes to try, and when to move to a larger one. Playback starts at 10 ms
+    /// too: 5 ms periods saved 10 ms of mouth-to-ear but underran on a loaded machine,
+    /// and each step up the ladder rebuilds the stream, an audible gap.
     pub buffer: BufferPolicyConfig,
-    /// The same for playback. Starting it at 5 ms periods (10 ms queued in PulseAudio
-    /// instead of 20) was tried: it saved 10 ms of mouth-to-ear, but on a loaded machine
-    /// the stream underran, and each step up the ladder rebuilds the stream, an audible
-    /// gap at the start of a call; the device test caught it under CI load.
-    pub playback_buffer: BufferPolicyConfig,
     /// How often the device list and the defaults are checked for changes.
     pub poll_interval: Duration,
     /// Captured frames held for the engine before new ones are dropped (overruns).
@@ -49,7 +46,6 @@ impl Default for AudioIoConfig {
             input: Some(DeviceChoice::SystemDefault),
             output: Some(DeviceChoice::SystemDefault),
             buffer: BufferPolicyConfig::default(),
-            playback_buffer: BufferPolicyConfig::default(),
             // Fast enough that a replugged headset is back before anyone has repeated a
             // word; cheap enough (a few PulseAudio round trips) to run throughout a call.
             poll_interval: Duration::from_millis(250),
@@ -194,9 +190,7 @@ impl AudioIo {
             host: None,
             config: config.clone(),
             inputs: config.input.map(|c| Side::new(Direction::Input, c, &config.buffer)),
-            outputs: config
-                .output
-                .map(|c| Side::new(Direction::Output, c, &config.playback_buffer)),
+            outputs: config.output.map(|c| Side::new(Direction::Output, c, &config.buffer)),
             frames_tx,
             playback: playback.clone(),
             events: events_tx,
