@@ -82,6 +82,19 @@ impl Viewer {
         self.complete.remove(&server_id);
     }
 
+    /// Drops a deleted channel from the view without a reload. A reload here would read
+    /// the database as it is by the time this session handles the event, which may be
+    /// after later deletions: those channels would vanish from the view before their own
+    /// events, and their deletion would never reach a member who saw them. Nothing else
+    /// changes with a deletion (a deleted category's channels keep the overwrites that
+    /// applied to them).
+    fn forget_channel(&mut self, server_id: i64, channel_id: i64) {
+        self.channels.remove(&channel_id);
+        if let Some((_, list)) = self.current.get_mut(&server_id) {
+            list.retain(|p| p.channel_id.as_i64() != channel_id);
+        }
+    }
+
     /// The user is no longer in the server.
     fn leave_server(&mut self, server_id: i64) -> bool {
         self.forget_server(server_id);
@@ -99,6 +112,7 @@ impl Viewer {
         {
             let saw = self.servers.contains(server_id)
                 && self.channels.get(&channel_id.as_i64()).is_some_and(|(_, view)| *view);
+            self.forget_channel(*server_id, channel_id.as_i64());
             let permissions = self.refresh_after(envelope, community).await;
             return Admission { event: saw.then_some(Admitted::AsPublished), permissions };
         }
@@ -147,9 +161,7 @@ impl Viewer {
         if !self.servers.contains(&server_id) {
             return None;
         }
-        if !self.complete.contains(&server_id)
-            || matches!(envelope.event, Event::ChannelDelete { .. })
-        {
+        if !self.complete.contains(&server_id) {
             self.load(server_id, community).await;
         }
         let current = self.current.get(&server_id)?;
@@ -177,5 +189,84 @@ impl Viewer {
             self.load(server_id, community).await;
         }
         self.channels.get(&channel_id).is_some_and(|(_, view)| *view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use auraspeak_shared::UserId;
+    use auraspeak_shared::v1::channels::{ChannelKind, CreateChannelRequest};
+    use auraspeak_shared::v1::servers::CreateServerRequest;
+
+    use super::*;
+    use crate::events::{EventBus, LocalBus};
+    use crate::ids::IdGenerator;
+    use crate::store::NewUser;
+    use crate::store::sqlite::SqliteStore;
+
+    fn text_channel(name: &str) -> CreateChannelRequest {
+        CreateChannelRequest {
+            name: name.into(),
+            kind: ChannelKind::Text,
+            topic: None,
+            parent_id: None,
+            position: None,
+            bitrate_kbps: None,
+            user_limit: None,
+        }
+    }
+
+    /// The session handles the first deletion only after the second is committed (a busy
+    /// gateway, or PostgreSQL answering before the session task runs): the member must
+    /// still hear of both.
+    #[tokio::test]
+    async fn deletions_handled_late_still_reach_who_saw_the_channels() {
+        let path = std::env::temp_dir()
+            .join(format!("auraspeak-viewer-test-{}.sqlite", rand::random::<u64>()));
+        let store = Arc::new(SqliteStore::open(&path, 1).await.expect("store opens"));
+        let ids = Arc::new(IdGenerator::new(1));
+        let bus = Arc::new(LocalBus::new(64));
+        let community = Community::new(store.clone(), ids.clone(), bus.clone());
+        let owner = ids.next();
+        crate::store::Store::create_user(
+            store.as_ref(),
+            &NewUser {
+                id: UserId::from(owner),
+                username: "owner".into(),
+                email: "owner@example.test".into(),
+                display_name: None,
+                password_hash: "not used".into(),
+                now: 0,
+            },
+        )
+        .await
+        .expect("user");
+        let owner = owner.as_i64();
+        let request = CreateServerRequest { name: "guild".into(), description: None };
+        let server = community.create_server(owner, request).await.expect("server").server.id;
+        let mut deleted = Vec::new();
+        for name in ["first", "second"] {
+            let channel = community.create_channel(server.0, owner, text_channel(name));
+            deleted.push(channel.await.expect("channel").id);
+        }
+        let detail = community.server_detail(server.0, owner).await.expect("detail");
+        let mut viewer = Viewer::new(owner, [server.as_i64()]);
+        viewer.prefill(&detail);
+
+        let mut events = bus.subscribe();
+        for &channel in &deleted {
+            community.delete_channel(channel.0, owner).await.expect("deleted");
+        }
+        for channel in deleted {
+            let envelope = events.recv().await.expect("an event");
+            assert!(
+                matches!(envelope.event, Event::ChannelDelete { channel_id, .. } if channel_id == channel)
+            );
+            let admission = viewer.admit(&envelope, &community).await;
+            assert_eq!(admission.event, Some(Admitted::AsPublished), "{channel:?}");
+        }
+        let _ = std::fs::remove_file(&path);
     }
 }
