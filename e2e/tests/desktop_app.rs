@@ -1,8 +1,8 @@
 //! Issue #7: the real desktop app (the `auraspeak-desktop` binary: Tauri, WebKitGTK, the
 //! React UI) in a real X server (Xvfb), driven through WebKitWebDriver, against the real
 //! server: register, create a server, chat both ways with the `auraspeak` CLI, join
-//! voice, push-to-talk with the global key while another window has focus, switch the
-//! language. On a private session bus with a real keyring and notification daemon: the
+//! voice, push-to-talk on V heard while another window has focus (and every v still
+//! typed: the key is listened to, not grabbed), switch the language. On a private session bus with a real keyring and notification daemon: the
 //! saved login's tokens go to the keyring, and a mention while another window has focus
 //! raises a notification whose click opens the channel. Screenshots go to
 //! `$AURASPEAK_SCREENSHOTS` (default: the system temp dir).
@@ -166,6 +166,19 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     app.click_on("[data-testid=open-settings]", SHORT).await;
     app.click_on("[data-testid=settings-tab-voice]", SHORT).await;
     app.click_on("input[name=input-mode][value=push_to_talk]", SHORT).await;
+    // Bound to V, a key gamers also type with, recorded from a real X key press.
+    let app_window = display
+        .xdotool(&["search", "--sync", "--onlyvisible", "--limit", "1", "--name", "^AuraSpeak$"])
+        .await;
+    app.click_on("[data-testid=ptt-keybind]", SHORT).await;
+    display.xdotool(&["windowfocus", "--sync", &app_window]).await;
+    display.xdotool(&["key", "v"]).await;
+    app.wait_script(
+        "the recorder took V",
+        "return document.querySelector('#ptt-shortcut-value')?.textContent === 'V';",
+        SHORT,
+    )
+    .await;
     save_screenshot(app, "03-voice-settings").await;
     app.click_on("[data-testid=close-settings]", SHORT).await;
     app.click_on(&format!("[data-testid=channel-{voice}]"), SHORT).await;
@@ -176,6 +189,21 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
         json!("false"),
         "silent before the key"
     );
+
+    // In the call, with push-to-talk listening on V, every v still types: the key is
+    // listened to, not taken (a grab would leave "ery iid oice").
+    app.click_on(&format!("[data-testid=channel-{general}]"), SHORT).await;
+    app.click_on("textarea[data-testid=composer]", SHORT).await;
+    display.xdotool(&["windowfocus", "--sync", &app_window]).await;
+    display.xdotool(&["type", "--delay", "40", "very vivid voice"]).await;
+    app.wait_script(
+        "the composer received every v",
+        "return document.querySelector('textarea[data-testid=composer]')?.value === 'very vivid voice';",
+        SHORT,
+    )
+    .await;
+    save_screenshot(app, "04-push-to-talk-key-still-types").await;
+    display.xdotool(&["key", "ctrl+a", "BackSpace"]).await;
 
     // Another window takes the focus; the global key still reaches the app.
     let mut other = Command::new("xlogo")
@@ -207,7 +235,7 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
         other_window,
         "the other window has focus"
     );
-    display.xdotool(&["keydown", "ctrl+shift+m"]).await;
+    display.xdotool(&["keydown", "v"]).await;
     app.wait_script(
         "transmission starts on the key",
         &format!("return ({transmitting}) === 'true';"),
@@ -215,7 +243,7 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     )
     .await;
     display.screenshot(&screenshot_dir().join("04-push-to-talk-held.png")).await;
-    display.xdotool(&["keyup", "ctrl+shift+m"]).await;
+    display.xdotool(&["keyup", "v"]).await;
     app.wait_script(
         "transmission stops after the key (and the release tail)",
         &format!("return ({transmitting}) === 'false';"),

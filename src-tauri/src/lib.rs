@@ -146,7 +146,7 @@ pub fn run() {
                 // No tray host (a bare X server, some Wayland desktops): the window still works.
                 tracing::warn!("no tray icon: {e}");
             }
-            ptt::register(handle, &voice_settings.ptt_shortcut);
+            ptt::set_binding(handle, &voice_settings.ptt_shortcut);
             if app_settings.start_minimized
                 && let Some(window) = app.get_webview_window("main")
             {

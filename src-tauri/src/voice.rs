@@ -166,6 +166,7 @@ impl VoiceController {
                 inner.status(VoiceConnectionState::Idle, ended)
             };
             let _ = status.emit(&app);
+            state.voice.sync_push_to_talk(&app);
         });
         let status = {
             let mut inner = self.inner();
@@ -181,7 +182,19 @@ impl VoiceController {
             inner.status(VoiceConnectionState::Connecting, None)
         };
         let _ = status.emit(app);
+        self.sync_push_to_talk(app);
         Ok(())
+    }
+
+    /// Tells the push-to-talk key whether it is in use: only in a call in push-to-talk
+    /// mode is it listened to (or, where the platform can only grab, taken). Never called
+    /// with the lock held: letting go of a held key reports a release here.
+    pub fn sync_push_to_talk(&self, app: &AppHandle) {
+        let in_use = {
+            let inner = self.inner();
+            inner.call.is_some() && inner.input_mode == Some(InputMode::PushToTalk)
+        };
+        crate::ptt::set_active(app, in_use);
     }
 
     /// Leaves the call, if any, and waits (briefly) until it has told the server.
@@ -195,6 +208,7 @@ impl VoiceController {
         }
         let status = self.inner().status(VoiceConnectionState::Idle, None);
         let _ = status.emit(app);
+        self.sync_push_to_talk(app);
     }
 
     pub fn set_self_mute(&self, app: &AppHandle, muted: bool) {

@@ -70,7 +70,8 @@ pub fn set_voice_settings(
     settings::save_voice(&state.store(), &settings)?;
     state.voice.apply_settings(&previous, &settings);
     if previous.ptt_shortcut != settings.ptt_shortcut {
-        ptt::register(&app, &settings.ptt_shortcut);
+        ptt::set_binding(&app, &settings.ptt_shortcut);
     }
+    state.voice.sync_push_to_talk(&app);
     Ok(())
 }

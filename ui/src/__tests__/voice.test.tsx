@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { keybindFromEvent } from "../settings/keybind";
+import { keybindFromEvent, keybindFromMouse } from "../settings/keybind";
 import { suppressionLevel } from "../settings/VoiceTab";
 import { ready, renderLoggedIn, server, serverWith, voiceSettings } from "../test/fixtures";
 import { emit, invokedWith, lastInvoke, mockCommand, mockCommandError } from "../test/tauriMock";
@@ -26,6 +26,19 @@ describe("keybind capture", () => {
     expect(key("Digit4", { altKey: true })).toBe("Alt+4");
     expect(key("F13")).toBe("F13");
     expect(key("Backquote")).toBe("Backquote");
+    expect(key("KeyV")).toBe("V");
+    expect(key("CapsLock")).toBe("CapsLock");
+  });
+
+  it("binds the middle and side mouse buttons but never left or right", () => {
+    const mouse = (button: number, mods: Partial<{ ctrlKey: boolean; shiftKey: boolean; altKey: boolean; metaKey: boolean }> = {}) =>
+      keybindFromMouse({ button, ctrlKey: false, shiftKey: false, altKey: false, metaKey: false, ...mods });
+    expect(mouse(3)).toBe("Mouse4");
+    expect(mouse(4)).toBe("Mouse5");
+    expect(mouse(1)).toBe("Mouse3");
+    expect(mouse(4, { shiftKey: true })).toBe("Shift+Mouse5");
+    expect(mouse(0)).toBeNull();
+    expect(mouse(2)).toBeNull();
   });
 });
 
@@ -68,6 +81,11 @@ describe("voice & audio settings", () => {
     expect(capture).toHaveTextContent("Ctrl+Alt+V");
     expect(screen.getByTestId("close-settings")).toBeInTheDocument();
     expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { ptt_shortcut: "Ctrl+Alt+V", input_mode: "push_to_talk" } });
+    // A mouse side button, as gamers bind it.
+    await user.click(capture);
+    fireEvent.mouseDown(capture, { button: 3 });
+    expect(capture).toHaveTextContent("Mouse4");
+    expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { ptt_shortcut: "Mouse4" } });
   });
 
   it("noise suppression offers Off, Standard and Strong and stores them as the engine's two switches", async () => {

@@ -260,6 +260,7 @@ export const de: Dictionary = {
   "voiceSettings.sensitivity": "Eingabeempfindlichkeit",
   "voiceSettings.sensitivityValue": "{db} dB",
   "voiceSettings.shortcut": "Tastenkürzel",
+  "voiceSettings.shortcutHint": "Eine Taste, eine Kombination oder eine Maustaste (Mitte, Seite). Nur in einem Sprachkanal mit Push-to-Talk abgehört; die Taste schreibt überall weiter.",
   "voiceSettings.recordShortcut": "Tastenkürzel aufnehmen",
   "voiceSettings.recording": "Tasten drücken…",
   "voiceSettings.releaseDelay": "Loslass-Verzögerung",

@@ -259,6 +259,7 @@ export const en = {
   "voiceSettings.sensitivity": "Input sensitivity",
   "voiceSettings.sensitivityValue": "{db} dB",
   "voiceSettings.shortcut": "Shortcut",
+  "voiceSettings.shortcutHint": "A key, a combination or a mouse button (middle, side). Heard only in a call with push to talk on; the key still types everywhere.",
   "voiceSettings.recordShortcut": "Record keybind",
   "voiceSettings.recording": "Press keys…",
   "voiceSettings.releaseDelay": "Release delay",

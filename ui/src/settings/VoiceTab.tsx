@@ -1,11 +1,11 @@
-import { useCallback, useEffect, useState, type KeyboardEvent } from "react";
+import { useCallback, useEffect, useState, type KeyboardEvent, type MouseEvent } from "react";
 import { useT } from "../i18n";
 import { useVoice } from "../state/VoiceProvider";
 import { commands, events, unwrap, type AudioDevices, type InputMode, type VoiceSettings } from "../lib/backend";
 import { useBackendEvent } from "../lib/useBackendEvent";
 import { errorText } from "../lib/errors";
 import { Button, ErrorText, SectionTitle, Select } from "../components/ui";
-import { keybindFromEvent } from "./keybind";
+import { keybindFromEvent, keybindFromMouse } from "./keybind";
 
 /** Maps dBFS (-70…0) to a 0…100 % bar. */
 export function levelPercent(dbfs: number): number {
@@ -54,6 +54,16 @@ function KeybindCapture({ value, onChange }: { value: string; onChange: (v: stri
       setRecording(false);
     }
   };
+  // Side buttons go "back" in a webview unless stopped; they bind while recording.
+  const onMouseDown = (e: MouseEvent<HTMLButtonElement>) => {
+    if (!recording) return;
+    const combo = keybindFromMouse(e);
+    if (!combo) return;
+    e.preventDefault();
+    e.stopPropagation();
+    onChange(combo);
+    setRecording(false);
+  };
   return (
     <div className="mb-4">
       <div id="ptt-shortcut-label" className="mb-2 text-xs font-bold uppercase tracking-wide text-muted">
@@ -67,6 +77,8 @@ function KeybindCapture({ value, onChange }: { value: string; onChange: (v: stri
         aria-describedby="ptt-shortcut-value"
         onClick={() => setRecording((r) => !r)}
         onKeyDown={onKeyDown}
+        onMouseDown={onMouseDown}
+        onAuxClick={(e) => recording && e.preventDefault()}
         onBlur={() => setRecording(false)}
         className={`flex w-full items-center justify-between rounded border px-3 py-2.5 text-left ${
           recording ? "border-danger bg-danger/10" : "border-transparent bg-s0"
@@ -77,6 +89,7 @@ function KeybindCapture({ value, onChange }: { value: string; onChange: (v: stri
         </span>
         <span className="shrink-0 rounded bg-s3 px-2 py-1 text-sm text-fg">{t("voiceSettings.recordShortcut")}</span>
       </button>
+      <p className="mt-1 text-xs text-muted">{t("voiceSettings.shortcutHint")}</p>
     </div>
   );
 }
