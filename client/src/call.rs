@@ -387,6 +387,9 @@ pub async fn run(
     call.report.audio_started = Some(call_start);
     let mut input_ended: Option<Instant> = None;
     let mut watchdog = rejoin::Watchdog::new();
+    // Once every sender is gone (a script's standard input closed) the channel answers
+    // `None` at once on every poll: polled on, it would spin a core for the whole call.
+    let mut controls_open = true;
     let ended = loop {
         let now = Instant::now();
         if options.duration.is_some_and(|d| now.duration_since(call_start) >= d) {
@@ -449,7 +452,7 @@ pub async fn run(
                 None => break "gateway ended".to_owned(),
                 Some(_) => {}
             },
-            control = controls.recv() => match control {
+            control = controls.recv(), if controls_open => match control {
                 Some(CallControl::PushToTalk(pressed)) => call.pipeline.handle_push_to_talk(Instant::now(), pressed),
                 Some(CallControl::Mute(muted)) => {
                     call.self_mute = muted;
@@ -475,7 +478,7 @@ pub async fn run(
                 Some(CallControl::InputGainDb(db)) => call.pipeline.set_input_gain_db(db),
                 Some(CallControl::StrongSuppression(on)) => call.pipeline.set_strong_suppression(on),
                 // No one can send controls any more: only the duration or input ends the call.
-                None => controls = mpsc::channel(1).1,
+                None => controls_open = false,
             },
         }
     };

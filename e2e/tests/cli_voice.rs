@@ -1,7 +1,8 @@
 //! Two `auraspeak voice join` processes on loopback: one plays a speech file, the other
 //! records what it hears. Plain talking is heard (by correlation with the file); joining
 //! muted, the listener joining deafened, and push-to-talk never pressed each leave the
-//! recording silent; push-to-talk held is heard.
+//! recording silent; push-to-talk held is heard. A scripted call whose standard input is
+//! closed stays idle on the CPU and leaves when its file ends.
 //!
 //! Media, not storage, is under test: SQLite only.
 
@@ -169,5 +170,81 @@ async fn two_cli_clients_talk_and_controls_change_what_is_heard() {
     let level = energy_db(&heard);
     eprintln!("cli voice, push-to-talk held: listener level {level:.1} dB");
     assert!(level > -45.0, "push-to-talk held: heard only {level:.1} dB");
+    s.stop().await;
+}
+
+/// CPU time (user + system) a running process has used so far, from `/proc`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process runs");
+    // Fields after the command name (which may hold spaces) start at the last ')'.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat") + 2..].split(' ').collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // Linux reports in USER_HZ, 100 on every architecture we build for.
+    Duration::from_millis(ticks * 10)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_with_closed_input_idles_and_leaves_when_its_file_ends() {
+    let s = TestServer::start(&Backend::Sqlite).await;
+    let _c = community::setup(&s.base).await;
+    let cli = Cli::login(&s.base, "member").await;
+
+    // Silence in, nothing out, standard input closed: what a bot or script runs.
+    let idle = cli
+        .command(&[
+            "--json",
+            "voice",
+            "join",
+            "Raid Night/General",
+            "--input",
+            "none",
+            "--output",
+            "none",
+            "--duration",
+            "9",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn auraspeak");
+    let pid = idle.id().expect("pid");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = cpu_time(pid);
+    let window = Duration::from_secs(5);
+    tokio::time::sleep(window).await;
+    let used = cpu_time(pid) - before;
+    let share = used.as_secs_f64() / window.as_secs_f64();
+    eprintln!("idle scripted call: {:.1} % of a core", share * 100.0);
+    let report = finish(idle, "idle call").await;
+    assert_eq!(report["ended"], "duration reached");
+    // Spinning on the closed control channel took a whole core (more than half of one even
+    // beside the call's own work); the call itself (silence through the capture chain, in
+    // an unoptimised test build) needs far less.
+    assert!(share < 0.35, "{:.1} % of a core", share * 100.0);
+
+    // The file ends: the call leaves by itself, with no duration and no `leave` line.
+    let speech = fixture().to_string_lossy().into_owned();
+    let started = std::time::Instant::now();
+    let playing = cli
+        .command(&[
+            "--json",
+            "voice",
+            "join",
+            "Raid Night/General",
+            "--input",
+            &speech,
+            "--output",
+            "none",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn auraspeak");
+    let report = finish(playing, "file call").await;
+    assert_eq!(report["ended"], "input ended", "{report}");
+    eprintln!("file call ended after {:?}", started.elapsed());
     s.stop().await;
 }
