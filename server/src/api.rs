@@ -32,6 +32,7 @@ pub mod health;
 pub mod invites;
 pub mod members;
 pub mod middleware;
+pub mod pages;
 pub mod servers;
 pub mod users;
 pub mod voice;
@@ -136,6 +137,8 @@ pub fn app(state: AppState) -> Router {
     let request_ids = middleware::MakeSnowflakeId(state.ids.clone());
     router
         .layer(axum::Extension(health::OpenApiDoc(doc)))
+        .route("/", axum::routing::get(pages::landing))
+        .route("/invite/{code}", axum::routing::get(pages::invite))
         .fallback(|| async { StatusCode::NOT_FOUND.into_response() })
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),

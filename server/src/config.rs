@@ -137,6 +137,7 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     pub cors_origins: Vec<String>,
     pub trusted_proxies: Vec<String>,
+    pub public_url: String,
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
     pub header_read_timeout_ms: u64,

@@ -18,6 +18,7 @@ backend_tests!(
     invites_expire_run_out_and_respect_bans,
     role_hierarchy_limits_moderators,
     overwrites_hide_and_silence_channels,
+    browsers_get_pages_for_the_address_and_invite_links,
 );
 
 const KICK: u64 = 1 << 10;
@@ -481,5 +482,75 @@ async fn overwrites_hide_and_silence_channels(backend: Backend) {
         s.send(Method::DELETE, &format!("/api/v1/channels/{cid}"), Some(&owner.token), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_error(&post(&s, &cid, &owner, "anyone?").await, StatusCode::NOT_FOUND, "not_found");
+    s.stop().await;
+}
+
+/// GET with a browser's headers; the body as text.
+async fn browse(
+    s: &TestServer,
+    path: &str,
+    language: &str,
+) -> (StatusCode, String, String, String) {
+    let response = reqwest::Client::new()
+        .get(s.url(path))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("accept-language", language)
+        .send()
+        .await
+        .expect("request");
+    let header = |name: &str| {
+        response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    let (content_type, csp) = (header("content-type"), header("content-security-policy"));
+    let status = response.status();
+    (status, content_type, csp, response.text().await.expect("body"))
+}
+
+async fn browsers_get_pages_for_the_address_and_invite_links(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let owner = user(&s, "owner").await;
+
+    // The bare address says what it is and how to connect, instead of a JSON 404.
+    let (status, content_type, csp, body) = browse(&s, "/", "en-US,en;q=0.9").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(body.contains("This is an AuraSpeak server"), "{body}");
+    assert!(body.contains(&s.base), "the address to enter: {body}");
+
+    // A community whose name tries to be markup.
+    let name = "<b>Raid & Co</b>";
+    let sid =
+        create_server(&s, &owner, name).await["server"]["id"].as_str().expect("id").to_owned();
+    let (_, invite) =
+        s.post(&format!("/api/v1/servers/{sid}/invites"), Some(&owner.token), json!({})).await;
+    let code = invite["code"].as_str().expect("code").to_owned();
+    let (status, _, _, body) = browse(&s, &format!("/invite/{code}"), "en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("&lt;b&gt;Raid &amp; Co&lt;/b&gt;"), "escaped name: {body}");
+    assert!(!body.contains(name), "the name never as markup");
+    assert!(body.contains("1 member"), "{body}");
+    let link = format!("{}/invite/{code}", s.base);
+    assert!(body.contains(&link), "the link to paste: {body}");
+    assert!(body.contains("auraspeak://invite?server="), "the app link: {body}");
+
+    // German for a German browser.
+    let (_, _, _, body) = browse(&s, &format!("/invite/{code}"), "de-DE,de;q=0.9").await;
+    assert!(body.contains("Du wurdest eingeladen zu") && body.contains("lang=\"de\""), "{body}");
+
+    // A revoked or made-up code: a page that says so, with a 404 for crawlers.
+    for bad in ["doesnotexist", "%3Cscript%3E"] {
+        let (status, content_type, _, body) = browse(&s, &format!("/invite/{bad}"), "en").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+        assert!(content_type.starts_with("text/html"), "{bad}: {content_type}");
+        assert!(body.contains("This invite is not valid"), "{bad}: {body}");
+        assert!(!body.contains("<script>"), "{bad}: {body}");
+    }
+    // The API itself still answers in coded JSON.
+    assert_error(
+        &s.get("/api/v1/invites/doesnotexist", None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
     s.stop().await;
 }
