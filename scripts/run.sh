@@ -24,8 +24,21 @@ scripts/install-deps.sh desktop
 # profile (README, Bundles) would build them all again.
 cargo build --release --locked -p auraspeak-server -p auraspeak-desktop
 bin=${CARGO_TARGET_DIR:-target}/release
+# The address the app's login page offers: the server's listen address (from --listen,
+# else the default), reached from this machine.
+listen=127.0.0.1:8080
+args=("$@")
+for i in "${!args[@]}"; do
+    case "${args[$i]}" in
+        --listen=*) listen=${args[$i]#--listen=} ;;
+        --listen) listen=${args[$((i + 1))]:-$listen} ;;
+    esac
+done
+listen=${listen/0.0.0.0/127.0.0.1}
+listen=${listen/\[::\]/[::1]}
+export AURASPEAK_SERVER_URL="http://$listen"
 "$bin/auraspeak-server" "$@" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-echo "AuraSpeak server running (pid $SERVER); log in from the app with the address it printed above."
+echo "AuraSpeak server running (pid $SERVER) at $AURASPEAK_SERVER_URL; the app's login page offers it."
 "$bin/auraspeak-desktop"

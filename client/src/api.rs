@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 
 pub use credentials::{Credentials, unix_ms_now};
 
-use crate::error::{Error, Result};
+use crate::error::{ConnectFailure, Error, Result};
 use crate::tls::ServerTrust;
 
 type Listener = Box<dyn Fn(Option<&Credentials>) + Send + Sync>;
@@ -255,10 +255,48 @@ impl ApiClient {
         if let Body::Json(body) = body {
             request = request.json(body);
         }
-        request
-            .send()
-            .await
-            .map_err(|e| Error::Unreachable { url: self.inner.base.clone(), source: Box::new(e) })
+        request.send().await.map_err(|e| Error::Unreachable {
+            url: self.inner.base.clone(),
+            failure: connect_failure(&e),
+            source: Box::new(e),
+        })
+    }
+}
+
+/// Which of the usual reasons kept a request from reaching the server, from the error's
+/// chain of causes (reqwest wraps hyper, which wraps the IO and TLS errors).
+fn connect_failure(error: &reqwest::Error) -> ConnectFailure {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut text = String::new();
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return ConnectFailure::Refused;
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return match tls {
+                // A plain-HTTP reply where a TLS record was expected.
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+                    ConnectFailure::NotHttps
+                }
+                _ => ConnectFailure::Certificate,
+            };
+        }
+        text.push_str(&e.to_string().to_ascii_lowercase());
+        text.push('\n');
+        cause = e.source();
+    }
+    if error.is_timeout() || text.contains("timed out") {
+        ConnectFailure::Timeout
+    } else if text.contains("dns error") || text.contains("lookup address") {
+        ConnectFailure::UnknownHost
+    } else if text.contains("corrupt message") || text.contains("invalidcontenttype") {
+        ConnectFailure::NotHttps
+    } else if text.contains("certificate") || text.contains("tls") {
+        ConnectFailure::Certificate
+    } else {
+        ConnectFailure::Other
     }
 }
 
@@ -297,10 +335,22 @@ async fn error_from(response: reqwest::Response) -> Error {
     }
 }
 
+/// `scheme://host[:port]` from what a user typed. Without a scheme, as people type
+/// addresses (`chat.example.org`, `127.0.0.1:8080`): plain HTTP for this machine and
+/// private networks, where self-hosters start without certificates, HTTPS elsewhere.
 fn normalize_base_url(url: &str) -> Result<String> {
     let invalid = |reason| Error::InvalidUrl { url: url.to_owned(), reason };
     let trimmed = url.trim();
-    let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| invalid("missing http://"))?;
+    let (scheme, rest) = match trimmed.split_once("://") {
+        Some(parts) => parts,
+        None => {
+            let authority = trimmed.split(['/', '?', '#']).next().unwrap_or_default();
+            if authority.is_empty() || authority.contains(char::is_whitespace) {
+                return Err(invalid("missing host"));
+            }
+            (if is_local(authority) { "http" } else { "https" }, trimmed)
+        }
+    };
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
         return Err(invalid("the scheme must be http or https"));
@@ -310,6 +360,26 @@ fn normalize_base_url(url: &str) -> Result<String> {
         return Err(invalid("missing host"));
     }
     Ok(format!("{scheme}://{authority}"))
+}
+
+/// A host on this machine or a private network (RFC 1918, link-local, `.local`,
+/// `localhost`), from `host[:port]` or `[v6]:port`.
+fn is_local(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local") {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local()
+        }
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -323,7 +393,21 @@ mod tests {
         assert_eq!(c.gateway_url(), "wss://chat.example.org:8443/api/v1/gateway");
         let c = ApiClient::new("http://127.0.0.1:9000").expect("valid");
         assert_eq!(c.gateway_url(), "ws://127.0.0.1:9000/api/v1/gateway");
-        for bad in ["chat.example.org", "ftp://x", "http://", "http:///path"] {
+        // Typed without a scheme: HTTPS on the internet, plain HTTP on this machine and
+        // private networks.
+        for (typed, base) in [
+            ("chat.example.org", "https://chat.example.org"),
+            ("chat.example.org:8443/invite/abc", "https://chat.example.org:8443"),
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("localhost:8080", "http://localhost:8080"),
+            ("192.168.1.20:8080", "http://192.168.1.20:8080"),
+            ("[::1]:8080", "http://[::1]:8080"),
+            ("  gaming-pc.local ", "http://gaming-pc.local"),
+            ("8.8.8.8:443", "https://8.8.8.8:443"),
+        ] {
+            assert_eq!(ApiClient::new(typed).expect(typed).base_url(), base, "{typed}");
+        }
+        for bad in ["", "ftp://x", "http://", "http:///path", "two words"] {
             assert!(matches!(ApiClient::new(bad), Err(Error::InvalidUrl { .. })), "{bad}");
         }
     }
@@ -337,7 +421,46 @@ mod tests {
             .port();
         let client = ApiClient::new(&format!("http://127.0.0.1:{port}")).expect("valid");
         let err = client.login("ann", "pw", None).await.expect_err("nothing listens");
-        assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::Unreachable { failure: ConnectFailure::Refused, .. }),
+            "{err:?}"
+        );
         assert!(client.credentials().is_none());
+    }
+
+    #[tokio::test]
+    async fn failures_say_what_went_wrong() {
+        // https:// to a port that answers in plain HTTP.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let plain = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 5\r\n\r\nhello")
+                    .await;
+            }
+        });
+        let client = ApiClient::new(&format!("https://127.0.0.1:{port}")).expect("valid");
+        let err = client.login("ann", "pw", None).await.expect_err("not TLS");
+        assert!(
+            matches!(err, Error::Unreachable { failure: ConnectFailure::NotHttps, .. }),
+            "{err:?}"
+        );
+        // The same port over plain HTTP: something answers, but not an AuraSpeak server.
+        let client = ApiClient::new(&format!("http://127.0.0.1:{port}")).expect("valid");
+        let err = client.login("ann", "pw", None).await.expect_err("not ours");
+        assert!(matches!(err, Error::Protocol(_)), "{err:?}");
+        plain.abort();
+
+        // A name that cannot resolve (`.invalid` never does, RFC 2606).
+        let client = ApiClient::new("http://no-such-host.invalid:8080").expect("valid");
+        let err = client.login("ann", "pw", None).await.expect_err("no such host");
+        assert!(
+            matches!(err, Error::Unreachable { failure: ConnectFailure::UnknownHost, .. }),
+            "{err:?}"
+        );
     }
 }

@@ -43,9 +43,11 @@ pub enum Error {
     Api { status: u16, code: ErrorCode, message: String, request_id: Option<String> },
 
     /// No connection to the server at all: refused, DNS failure, TLS failure or timeout.
-    #[error("cannot reach the server at {url}: {source}")]
+    /// `failure` says which, so a user can be told what to fix.
+    #[error("cannot reach the server at {url} ({failure}): {source}")]
     Unreachable {
         url: String,
+        failure: ConnectFailure,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -143,3 +145,34 @@ impl Error {
 
 /// Result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why no connection to the server came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// The host name does not resolve (a typo, or no network).
+    UnknownHost,
+    /// The host answered that nothing listens on that port.
+    Refused,
+    /// No answer in time (a firewall dropping packets, or the host is down).
+    Timeout,
+    /// `https://` to a server that speaks plain HTTP on that port.
+    NotHttps,
+    /// The TLS handshake failed: an untrusted or mismatched certificate, most often.
+    Certificate,
+    /// Anything else on the way (reset connections, proxies).
+    Other,
+}
+
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::UnknownHost => "unknown host",
+            Self::Refused => "connection refused",
+            Self::Timeout => "timed out",
+            Self::NotHttps => "the server does not speak HTTPS on that port",
+            Self::Certificate => "TLS handshake failed",
+            Self::Other => "connection failed",
+        })
+    }
+}

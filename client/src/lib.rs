@@ -27,4 +27,4 @@ pub mod store;
 pub mod tls;
 pub mod voice;
 
-pub use error::{Error, Result};
+pub use error::{ConnectFailure, Error, Result};

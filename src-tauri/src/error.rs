@@ -1,13 +1,15 @@
 //! The one error every command returns: a stable code the UI translates, and a message
 //! for logs and for codes the UI does not know yet.
 
-use auraspeak_client::Error;
+use auraspeak_client::{ConnectFailure, Error};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct CommandError {
     /// The server's `ErrorCode` (snake_case) when the server refused; otherwise one of
-    /// `unreachable`, `not_logged_in`, `invalid_input`, `audio`, `store`, `internal`.
+    /// `unreachable` (with `unknown_host`, `connection_refused`, `connect_timeout`,
+    /// `not_https`, `tls` where the reason is known), `not_auraspeak`, `not_logged_in`,
+    /// `invalid_input`, `audio`, `store`, `internal`.
     pub code: String,
     pub message: String,
 }
@@ -30,7 +32,16 @@ impl From<Error> for CommandError {
     fn from(error: Error) -> Self {
         let code = match &error {
             Error::Api { code, .. } => code.as_str(),
-            Error::Unreachable { .. } => "unreachable",
+            Error::Unreachable { failure, .. } => match failure {
+                ConnectFailure::UnknownHost => "unknown_host",
+                ConnectFailure::Refused => "connection_refused",
+                ConnectFailure::Timeout => "connect_timeout",
+                ConnectFailure::NotHttps => "not_https",
+                ConnectFailure::Certificate => "tls",
+                _ => "unreachable",
+            },
+            // Something answered, but not as an AuraSpeak server does.
+            Error::Protocol(_) => "not_auraspeak",
             Error::NotLoggedIn => "not_logged_in",
             Error::InvalidUrl { .. } | Error::InvalidInput(_) => "invalid_input",
             Error::NotFound { .. } => "not_found",

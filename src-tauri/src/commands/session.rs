@@ -25,10 +25,28 @@ impl From<KnownServer> for KnownServerInfo {
     }
 }
 
+/// The remembered servers, most recent first. A server named in `AURASPEAK_SERVER_URL`
+/// (`scripts/run.sh` sets it to the server it just started) comes first, so the login
+/// page offers it.
 #[tauri::command]
 #[specta::specta]
 pub fn known_servers(state: State<'_, AppState>) -> CommandResult<Vec<KnownServerInfo>> {
-    Ok(state.store().known_servers()?.into_iter().map(Into::into).collect())
+    let mut list: Vec<KnownServerInfo> =
+        state.store().known_servers()?.into_iter().map(Into::into).collect();
+    if let Some(url) = std::env::var("AURASPEAK_SERVER_URL").ok().filter(|u| !u.trim().is_empty()) {
+        suggest_first(&mut list, url.trim());
+    }
+    Ok(list)
+}
+
+fn suggest_first(list: &mut Vec<KnownServerInfo>, url: &str) {
+    let same =
+        |known: &KnownServerInfo| known.url.trim_end_matches('/') == url.trim_end_matches('/');
+    let entry = match list.iter().position(same) {
+        Some(i) => list.remove(i),
+        None => KnownServerInfo { url: url.to_owned(), username: None, last_used_ms: 0.0 },
+    };
+    list.insert(0, entry);
 }
 
 /// Logs back in with the saved refresh token; `null` when there is none or the server no
@@ -145,4 +163,28 @@ fn device_name() -> String {
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .unwrap_or_else(|| std::env::consts::OS.to_owned());
     format!("AuraSpeak desktop on {host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(url: &str, username: Option<&str>) -> KnownServerInfo {
+        KnownServerInfo { url: url.into(), username: username.map(Into::into), last_used_ms: 1.0 }
+    }
+
+    #[test]
+    fn the_started_server_is_offered_first() {
+        let mut list = vec![
+            known("https://a.example", Some("ann")),
+            known("http://127.0.0.1:8080", Some("me")),
+        ];
+        suggest_first(&mut list, "http://127.0.0.1:8080/");
+        assert_eq!(list[0].url, "http://127.0.0.1:8080");
+        assert_eq!(list[0].username.as_deref(), Some("me"), "the remembered login name stays");
+        assert_eq!(list.len(), 2);
+        let mut list = vec![known("https://a.example", Some("ann"))];
+        suggest_first(&mut list, "http://127.0.0.1:9000");
+        assert_eq!((list[0].url.as_str(), list.len()), ("http://127.0.0.1:9000", 2));
+    }
 }

@@ -39,6 +39,19 @@ describe("login", () => {
     expect(await screen.findByTestId("auth-error")).toHaveTextContent(/Could not reach the server/);
   });
 
+  it.each([
+    ["unknown_host", /No server has that name/],
+    ["connection_refused", /nothing answers on that port/],
+    ["connect_timeout", /did not answer in time/],
+    ["not_https", /Try the address with http:\/\//],
+    ["not_auraspeak", /not an AuraSpeak server/],
+  ])("says which failure happened: %s", async (code, text) => {
+    renderOut();
+    mockCommandError("login", code, "details for the log");
+    await fillLogin();
+    expect(await screen.findByTestId("auth-error")).toHaveTextContent(text);
+  });
+
   it("falls back to the server's message for an unknown code", async () => {
     renderOut();
     mockCommandError("login", "code_from_the_future", "the moon is in the wrong phase");

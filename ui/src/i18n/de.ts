@@ -44,6 +44,11 @@ export const de: Dictionary = {
 
   "error.invalid_credentials": "Benutzername oder Passwort ist falsch.",
   "error.unreachable": "Der Server ist nicht erreichbar. Prüfe die Adresse und deine Verbindung.",
+  "error.unknown_host": "Kein Server hat diesen Namen. Prüfe die Adresse auf Tippfehler.",
+  "error.connection_refused": "Der Rechner ist erreichbar, aber auf diesem Port antwortet nichts. Läuft AuraSpeak, und stimmt der Port?",
+  "error.connect_timeout": "Der Server hat nicht rechtzeitig geantwortet. Er ist vielleicht aus, oder eine Firewall blockiert.",
+  "error.not_https": "Der Server spricht auf diesem Port kein HTTPS. Versuch die Adresse mit http://.",
+  "error.not_auraspeak": "An dieser Adresse antwortet etwas, aber kein AuraSpeak-Server.",
   "error.tls": "Das Zertifikat des Servers konnte nicht überprüft werden.",
   "error.not_logged_in": "Du bist nicht angemeldet.",
   "error.audio": "Das Audiogerät konnte nicht verwendet werden.",

@@ -43,6 +43,11 @@ export const en = {
 
   "error.invalid_credentials": "Wrong username or password.",
   "error.unreachable": "Could not reach the server. Check the address and your connection.",
+  "error.unknown_host": "No server has that name. Check the address for typos.",
+  "error.connection_refused": "The server is there but nothing answers on that port. Is AuraSpeak running, and is the port right?",
+  "error.connect_timeout": "The server did not answer in time. It may be down, or a firewall is in the way.",
+  "error.not_https": "The server does not speak HTTPS on that port. Try the address with http:// instead.",
+  "error.not_auraspeak": "Something answered at that address, but it is not an AuraSpeak server.",
   "error.tls": "The server's certificate could not be verified.",
   "error.not_logged_in": "You are not logged in.",
   "error.audio": "The audio device could not be used.",
