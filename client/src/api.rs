@@ -335,6 +335,68 @@ async fn error_from(response: reqwest::Response) -> Error {
     }
 }
 
+/// The code of an invite as people paste it: the bare code, the link the server's invite
+/// page shows (`https://host/invite/CODE`, with or without the scheme), or the app link
+/// (`auraspeak://invite?server=…&code=…`). A link to another server is refused: this
+/// session could not join it, and saying so beats a confusing "unknown invite".
+pub fn invite_code(invite: &str, base_url: &str) -> Result<String> {
+    let invite = invite.trim();
+    let refuse = || Error::InvalidInput(format!("{invite:?} is not an invite code or link"));
+    let (server, code) = if let Some(query) = invite.strip_prefix("auraspeak://invite?") {
+        let param = |name: &str| {
+            query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        };
+        let server = param("server").map(percent_decode).ok_or_else(refuse)?;
+        (Some(server), param("code").map(percent_decode).ok_or_else(refuse)?)
+    } else if let Some((server, code)) = invite.split_once("/invite/") {
+        (Some(server.to_owned()), code.trim_end_matches('/').to_owned())
+    } else {
+        (None, invite.to_owned())
+    };
+    // The code becomes a path segment; anything that would change the path is refused
+    // here rather than sent somewhere unintended.
+    if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(refuse());
+    }
+    if let Some(server) = server {
+        let linked = normalize_base_url(&server).map_err(|_| refuse())?;
+        let authority =
+            |url: &str| url.split_once("://").map_or(url, |(_, a)| a).to_ascii_lowercase();
+        if authority(&linked) != authority(base_url) {
+            return Err(Error::InvalidInput(format!(
+                "this invite is for the server at {linked}; you are logged in to {base_url}. \
+                 Log in there to use it."
+            )));
+        }
+    }
+    Ok(code)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `scheme://host[:port]` from what a user typed. Without a scheme, as people type
 /// addresses (`chat.example.org`, `127.0.0.1:8080`): plain HTTP for this machine and
 /// private networks, where self-hosters start without certificates, HTTPS elsewhere.
@@ -410,6 +472,37 @@ mod tests {
         for bad in ["", "ftp://x", "http://", "http:///path", "two words"] {
             assert!(matches!(ApiClient::new(bad), Err(Error::InvalidUrl { .. })), "{bad}");
         }
+    }
+
+    #[test]
+    fn invites_are_taken_as_people_paste_them() {
+        let base = "https://chat.example.org";
+        for pasted in [
+            "hTKzmak",
+            " hTKzmak ",
+            "https://chat.example.org/invite/hTKzmak",
+            "https://CHAT.example.org/invite/hTKzmak/",
+            "chat.example.org/invite/hTKzmak",
+            "auraspeak://invite?server=https%3A%2F%2Fchat.example.org&code=hTKzmak",
+        ] {
+            assert_eq!(invite_code(pasted, base).expect(pasted), "hTKzmak", "{pasted}");
+        }
+        for bad in [
+            "",
+            "a/b",
+            "../admin",
+            "https://chat.example.org/invite/",
+            "hTK zmak",
+            "auraspeak://invite?code=x",
+        ] {
+            assert!(matches!(invite_code(bad, base), Err(Error::InvalidInput(_))), "{bad}");
+        }
+        let other =
+            invite_code("https://other.example.net/invite/hTKzmak", base).expect_err("other");
+        assert!(other.to_string().contains("https://other.example.net"), "{other}");
+        let port =
+            invite_code("https://chat.example.org:8443/invite/hTKzmak", base).expect_err("port");
+        assert!(port.to_string().contains("8443"), "{port}");
     }
 
     #[tokio::test]

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use auraspeak_client::api::ApiClient;
 use auraspeak_shared::Permissions;
 use auraspeak_shared::v1::channels::SetOverwriteRequest;
 use auraspeak_shared::v1::messages::{HistoryQuery, Message, SendMessageRequest};
@@ -141,7 +140,12 @@ async fn login_send_and_tail(backend: Backend) {
         false
     });
     assert!(following.await.expect("tail starts following in time"), "tail said it follows");
-    let request = SendMessageRequest { content: "live one".into(), reply_to: None, nonce: None };
+    let member_id = c.member.me().await.expect("me").id;
+    let request = SendMessageRequest {
+        content: format!("live one for <@{member_id}>"),
+        reply_to: None,
+        nonce: None,
+    };
     c.owner.send_message(c.general, &request).await.expect("owner posts");
     let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
         .await
@@ -152,7 +156,7 @@ async fn login_send_and_tail(backend: Backend) {
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines[0].ends_with("] member: hello from the cli"), "{lines:?}");
     assert!(lines[1].ends_with("] member: second"), "{lines:?}");
-    assert!(lines[2].ends_with("] owner: live one"), "{lines:?}");
+    assert!(lines[2].ends_with("] owner: live one for @member"), "mentions by name: {lines:?}");
 
     // A refresh rotates the refresh token, and the saved session keeps up with it.
     let saved: serde_json::Value =
@@ -239,13 +243,14 @@ async fn register_and_json_output(backend: Backend) {
         serde_json::json!([])
     );
     let invite = c.owner.create_invite(c.server, &Default::default()).await.expect("invite");
-    let joined = ApiClient::new(&s.base).expect("url");
-    let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cli.session_file()).expect("read")).expect("json");
-    joined.set_credentials(Some(
-        serde_json::from_value(saved["credentials"].clone()).expect("credentials"),
-    ));
-    joined.join_invite(&format!("{}/invite/{}", s.base, invite.code)).await.expect("join by link");
+    // An invite link for another server is refused with the reason, and nothing joined.
+    let out =
+        cli.run(&["join", &format!("https://elsewhere.example/invite/{}", invite.code)]).await;
+    assert_exit(&out, 1, "elsewhere.example");
+    // The link as the invite page shows it.
+    let out = cli.run(&["join", &format!("{}/invite/{}", s.base, invite.code)]).await;
+    assert_exit(&out, 0, "");
+    assert_eq!(text(&out.stdout).trim(), "Joined Raid Night (3 members).");
     let out = cli.run(&["--json", "channels", &c.server.to_string()]).await;
     assert_exit(&out, 0, "");
     let channels: Vec<auraspeak_shared::v1::channels::Channel> =

@@ -10,7 +10,7 @@ use auraspeak_shared::{ChannelId, ErrorCode, ServerId, UserId};
 use reqwest::Method;
 
 use super::{ApiClient, Body, Credentials, unix_ms_now};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 impl ApiClient {
     /// Creates an account and logs in; the new session's credentials are stored.
@@ -124,15 +124,14 @@ impl ApiClient {
 
     /// Joins the server an invite leads to: its code, or a link ending in the code.
     pub async fn join_invite(&self, invite: &str) -> Result<Server> {
-        let code = invite.trim().trim_end_matches('/').rsplit('/').next().unwrap_or_default();
-        // The code becomes a path segment; anything that would change the path is refused
-        // here rather than sent somewhere unintended.
-        if code.is_empty()
-            || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(Error::InvalidInput(format!("{invite:?} is not an invite code")));
-        }
+        let code = super::invite_code(invite, self.base_url())?;
         self.authed(Method::POST, &format!("/api/v1/invites/{code}"), Body::<()>::None).await
+    }
+
+    /// Revokes an invite (its creator, or someone with Manage Server).
+    pub async fn delete_invite(&self, code: &str) -> Result<()> {
+        let code = super::invite_code(code, self.base_url())?;
+        self.authed(Method::DELETE, &format!("/api/v1/invites/{code}"), Body::<()>::None).await
     }
 
     /// A page of history, newest first, as the server pages it (`before`, `after`,

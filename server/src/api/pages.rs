@@ -7,6 +7,8 @@
 //! Invite links are built from `http.public_url` when set (a server behind a proxy), else
 //! from the address the browser used.
 
+use std::time::Duration;
+
 use auraspeak_shared::ErrorCode;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -23,7 +25,7 @@ struct Texts {
     steps: [&'static str; 3],
     invited: &'static str,
     members: fn(i64) -> String,
-    expires: &'static str,
+    expires: fn(Duration) -> String,
     open_app: &'static str,
     not_installed: &'static str,
     join_steps: [&'static str; 3],
@@ -45,7 +47,11 @@ const EN: Texts = Texts {
     ],
     invited: "You have been invited to join",
     members: |n| if n == 1 { "1 member".into() } else { format!("{n} members") },
-    expires: "This invite expires",
+    expires: |left| match in_units(left) {
+        (n, Unit::Minutes) => format!("This invite expires in {n} minute{}.", plural(n)),
+        (n, Unit::Hours) => format!("This invite expires in {n} hour{}.", plural(n)),
+        (n, Unit::Days) => format!("This invite expires in {n} day{}.", plural(n)),
+    },
     open_app: "Open in AuraSpeak",
     not_installed: "No AuraSpeak app yet?",
     join_steps: [
@@ -71,7 +77,14 @@ const DE: Texts = Texts {
     ],
     invited: "Du wurdest eingeladen zu",
     members: |n| if n == 1 { "1 Mitglied".into() } else { format!("{n} Mitglieder") },
-    expires: "Diese Einladung läuft ab am",
+    expires: |left| match in_units(left) {
+        (1, Unit::Minutes) => "Diese Einladung läuft in 1 Minute ab.".into(),
+        (n, Unit::Minutes) => format!("Diese Einladung läuft in {n} Minuten ab."),
+        (1, Unit::Hours) => "Diese Einladung läuft in 1 Stunde ab.".into(),
+        (n, Unit::Hours) => format!("Diese Einladung läuft in {n} Stunden ab."),
+        (1, Unit::Days) => "Diese Einladung läuft in 1 Tag ab.".into(),
+        (n, Unit::Days) => format!("Diese Einladung läuft in {n} Tagen ab."),
+    },
     open_app: "In AuraSpeak öffnen",
     not_installed: "Noch keine AuraSpeak-App?",
     join_steps: [
@@ -164,8 +177,9 @@ pub async fn invite(
         percent_encode(&base),
         percent_encode(&preview.code)
     );
-    let expires = preview.expires_at.map_or_else(String::new, |ms| {
-        format!("<p class=\"muted\">{} {} (UTC)</p>", escape(t.expires), utc_minute(ms))
+    let expires = preview.expires_at.map_or_else(String::new, |at| {
+        let left = u64::try_from(at - crate::ids::unix_ms_now()).unwrap_or(0);
+        format!("<p class=\"muted\">{}</p>", escape(&(t.expires)(Duration::from_millis(left))))
     });
     let body = format!(
         "<p class=\"muted\">{invited}</p><h1 data-testid=\"invite-server\">{name}</h1>\
@@ -251,20 +265,24 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
-/// "2026-12-14 18:32" from Unix milliseconds (civil-from-days, proleptic Gregorian).
-fn utc_minute(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rest / 3600, rest % 3600 / 60)
+enum Unit {
+    Minutes,
+    Hours,
+    Days,
+}
+
+/// Time left, rounded up to the largest unit that fits (what a reader wants to know).
+fn in_units(left: Duration) -> (u64, Unit) {
+    let minutes = left.as_secs().div_ceil(60).max(1);
+    match minutes {
+        0..120 => (minutes, Unit::Minutes),
+        120..2880 => (minutes.div_ceil(60), Unit::Hours),
+        _ => (minutes.div_ceil(1440), Unit::Days),
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 #[cfg(test)]
@@ -280,10 +298,16 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_utc_minutes() {
-        assert_eq!(utc_minute(0), "1970-01-01 00:00");
-        assert_eq!(utc_minute(951_782_400_000), "2000-02-29 00:00");
-        assert_eq!(utc_minute(1_796_668_320_000), "2026-12-07 18:32");
+    fn expiry_reads_as_time_left() {
+        let at = |secs| (EN.expires)(Duration::from_secs(secs));
+        assert_eq!(at(30), "This invite expires in 1 minute.");
+        assert_eq!(at(45 * 60), "This invite expires in 45 minutes.");
+        assert_eq!(at(3 * 3600), "This invite expires in 3 hours.");
+        assert_eq!(at(7 * 86_400), "This invite expires in 7 days.");
+        assert_eq!(
+            (DE.expires)(Duration::from_secs(86_400 * 3)),
+            "Diese Einladung läuft in 3 Tagen ab."
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use auraspeak_shared::v1::messages::SendMessageRequest;
 use auraspeak_shared::{ServerId, UserId};
 use serde_json::json;
 
-use crate::output::Output;
+use crate::output::{Names, Output};
 use crate::{Cli, Command, VoiceCommand};
 
 const PASSWORD_ENV: &str = "AURASPEAK_PASSWORD";
@@ -71,6 +71,14 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Servers => out.servers(&restore(&profile)?.servers().await?),
+        Command::Join { invite } => {
+            let server = restore(&profile)?.join_invite(&invite).await?;
+            if out.json {
+                out.json_line(&server)
+            } else {
+                out.line(&format!("Joined {} ({} members).", server.name, server.member_count))
+            }
+        }
         Command::Channels { server } => {
             let api = restore(&profile)?;
             let server = resolve::find_server(&api, &server).await?;
@@ -174,7 +182,8 @@ async fn tail(
     out: &Output,
 ) -> Result<()> {
     let (detail, channel) = resolve::find_channel(api, spec, ChannelKind::Text).await?;
-    let mut names = member_names(api, detail.server.id).await?;
+    let roles = detail.roles.iter().map(|r| (r.id.0.get(), r.name.clone())).collect();
+    let mut names = Names { users: member_names(api, detail.server.id).await?, roles };
     let mut follower = ChannelFollower::new(api.clone(), channel.id);
     let (handle, mut events) = gateway::connect_api(api, SessionConfig::default());
     // History after the gateway is ready: a message posted in between then arrives both
@@ -221,11 +230,14 @@ async fn tail(
             _ => {}
         }
         for message in follower.handle_event(&event).await? {
-            if !names.contains_key(&message.author_id) {
+            if !names.users.contains_key(&message.author_id) {
                 // Most likely someone who just joined. Asked once per author: one who has
                 // left again is shown by ID from then on.
-                names = member_names(api, detail.server.id).await?;
-                names.entry(message.author_id).or_insert_with(|| message.author_id.to_string());
+                names.users = member_names(api, detail.server.id).await?;
+                names
+                    .users
+                    .entry(message.author_id)
+                    .or_insert_with(|| message.author_id.to_string());
             }
             out.message(&message, &names)?;
             live += 1;

@@ -96,6 +96,8 @@ enum Command {
     Logout,
     /// List your servers
     Servers,
+    /// Join a server with an invite: the link (https://host/invite/CODE) or its code
+    Join { invite: String },
     /// List the channels of a server (ID or name)
     Channels { server: String },
     /// Post a message to a channel (ID, name, #name or server/name)

@@ -68,13 +68,56 @@ impl Output {
         Ok(())
     }
 
-    pub(crate) fn message(&self, m: &Message, names: &HashMap<UserId, String>) -> Result<()> {
+    pub(crate) fn message(&self, m: &Message, names: &Names) -> Result<()> {
         if self.json {
             return self.json_line(m);
         }
-        let author = names.get(&m.author_id).cloned().unwrap_or_else(|| m.author_id.to_string());
-        self.line(&format!("[{}] {author}: {}", utc_time(m.created_at), m.content))
+        let author =
+            names.users.get(&m.author_id).cloned().unwrap_or_else(|| m.author_id.to_string());
+        let content = readable(&m.content, names);
+        self.line(&format!("[{}] {author}: {content}", utc_time(m.created_at)))
     }
+}
+
+/// Who the IDs in messages are: members' shown names and role names.
+#[derive(Default)]
+pub(crate) struct Names {
+    pub(crate) users: HashMap<UserId, String>,
+    pub(crate) roles: HashMap<u64, String>,
+}
+
+/// Message text as people read it: `<@id>` as `@name`, `<@&id>` as `@role`. An ID no
+/// longer known (someone who left) shows as `@unknown-user` / `@deleted-role`, as the app
+/// shows it; anything that is not well-formed mention syntax stays as typed.
+fn readable(content: &str, names: &Names) -> String {
+    let mut out = String::with_capacity(content.len());
+    let mut rest = content;
+    while let Some(start) = rest.find("<@") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let (role, digits) = after.strip_prefix('&').map_or((false, after), |d| (true, d));
+        let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+        let id = (len > 0 && digits[len..].starts_with('>'))
+            .then(|| digits[..len].parse::<u64>().ok())
+            .flatten();
+        let Some(id) = id else {
+            out.push_str("<@");
+            rest = after;
+            continue;
+        };
+        let name = if role {
+            names.roles.get(&id).map_or("deleted-role", String::as_str)
+        } else {
+            auraspeak_shared::Snowflake::from_i64(i64::try_from(id).unwrap_or(-1))
+                .and_then(|sf| names.users.get(&UserId::from(sf)))
+                .map_or("unknown-user", String::as_str)
+        };
+        out.push('@');
+        out.push_str(name);
+        rest = &digits[len + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC for Unix milliseconds.
@@ -102,6 +145,22 @@ pub(crate) fn utc_time(unix_ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_read_as_names() {
+        let mut names = Names::default();
+        let ann = UserId::from(auraspeak_shared::Snowflake::from_i64(123).expect("id"));
+        names.users.insert(ann, "Ann".into());
+        names.roles.insert(77, "Raiders".into());
+        assert_eq!(readable("<@123> and <@&77>: go", &names), "@Ann and @Raiders: go");
+        assert_eq!(readable("<@999> <@&5>", &names), "@unknown-user @deleted-role");
+        assert_eq!(
+            readable("a <@ b <@12 <@> <<@123>> @everyone", &names),
+            "a <@ b <@12 <@> <@Ann> @everyone"
+        );
+    }
+
     #[test]
     fn utc_times() {
         assert_eq!(super::utc_time(0), "1970-01-01 00:00:00");
