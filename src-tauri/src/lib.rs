@@ -44,6 +44,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             servers::join_invite,
             servers::create_invite,
             servers::list_invites,
+            servers::revoke_invite,
             servers::list_members,
             servers::leave_server,
             servers::create_channel,

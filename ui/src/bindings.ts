@@ -9,6 +9,11 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 
 /** Commands */
 export const commands = {
+	/**
+	 *  The remembered servers, most recent first. A server named in `AURASPEAK_SERVER_URL`
+	 *  (`scripts/run.sh` sets it to the server it just started) comes first, so the login
+	 *  page offers it.
+	 */
 	knownServers: () => typedError<KnownServerInfo[], CommandError>(__TAURI_INVOKE("known_servers")),
 	/**
 	 *  Logs back in with the saved refresh token; `null` when there is none or the server no
@@ -28,6 +33,8 @@ export const commands = {
 	joinInvite: (codeOrLink: string) => typedError<Server, CommandError>(__TAURI_INVOKE("join_invite", { codeOrLink })),
 	createInvite: (serverId: string, maxUses: number | null, maxAgeSecs: number | null) => typedError<Invite, CommandError>(__TAURI_INVOKE("create_invite", { serverId, maxUses, maxAgeSecs })),
 	listInvites: (serverId: string) => typedError<Invite[], CommandError>(__TAURI_INVOKE("list_invites", { serverId })),
+	/**  Revokes an invite: its link stops working at once. */
+	revokeInvite: (code: string) => typedError<null, CommandError>(__TAURI_INVOKE("revoke_invite", { code })),
 	listMembers: (serverId: string) => typedError<Member[], CommandError>(__TAURI_INVOKE("list_members", { serverId })),
 	leaveServer: (serverId: string) => typedError<null, CommandError>(__TAURI_INVOKE("leave_server", { serverId })),
 	createChannel: (serverId: string, request: CreateChannelRequest) => typedError<ServerChannel, CommandError>(__TAURI_INVOKE("create_channel", { serverId, request })),
@@ -183,7 +190,9 @@ export type ChannelPermissions = {
 export type CommandError = {
 	/**
 	 *  The server's `ErrorCode` (snake_case) when the server refused; otherwise one of
-	 *  `unreachable`, `not_logged_in`, `invalid_input`, `audio`, `store`, `internal`.
+	 *  `unreachable` (with `unknown_host`, `connection_refused`, `connect_timeout`,
+	 *  `not_https`, `tls` where the reason is known), `not_auraspeak`, `not_logged_in`,
+	 *  `invalid_input`, `audio`, `store`, `internal`.
 	 */
 	code: string,
 	message: string,

@@ -69,6 +69,13 @@ pub async fn create_invite(
     Ok(state.api().await?.create_invite(server(&server_id)?, &request).await?)
 }
 
+/// Revokes an invite: its link stops working at once.
+#[tauri::command]
+#[specta::specta]
+pub async fn revoke_invite(state: State<'_, AppState>, code: String) -> CommandResult<()> {
+    Ok(state.api().await?.delete_invite(&code).await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn list_invites(

@@ -9,7 +9,7 @@ import { channelSiblings, moveChannel } from "../settings/admin/channelOrder";
 type User = ReturnType<typeof userEvent.setup>;
 type Args = Record<string, unknown>;
 
-async function openAdmin(user: User, section: "roles" | "members" | "channels", detail: ServerDetail = server) {
+async function openAdmin(user: User, section: "roles" | "members" | "channels" | "invites", detail: ServerDetail = server) {
   await renderLoggedIn("/channels/10/20", ready({ servers: [detail] }));
   await user.click(screen.getByTestId("open-settings"));
   await user.click(screen.getByTestId("settings-tab-admin"));
@@ -534,5 +534,28 @@ describe("channel order and category", () => {
     await user.selectOptions(screen.getByRole("combobox", { name: "Category" }), "");
     await user.click(screen.getByRole("button", { name: "Save" }));
     expect(lastInvoke("update_channel")).toEqual({ channelId: "23", request: { parent_id: "0" } });
+  });
+});
+
+describe("invites", () => {
+  it("lists invites as links to copy, and revokes one", async () => {
+    const user = userEvent.setup();
+    const invite = { code: "hTKzmak", server_id: "10", creator_id: "100", uses: 3, max_uses: null, expires_at: null, created_at: 0 };
+    let list = [invite, { ...invite, code: "other1" }];
+    mockCommand("list_invites", () => list);
+    mockCommand("revoke_invite", (args: Args) => {
+      list = list.filter((i) => i.code !== args.code);
+      return null;
+    });
+    const writes: string[] = [];
+    Object.defineProperty(navigator, "clipboard", { value: { writeText: async (t: string) => void writes.push(t) }, configurable: true });
+    await openAdmin(user, "invites");
+    const row = (await screen.findByText("hTKzmak")).closest("tr")!;
+    await user.click(within(row).getByRole("button", { name: "Copy link" }));
+    expect(writes).toEqual(["https://chat.example.com/invite/hTKzmak"]);
+    await user.click(screen.getByTestId("revoke-invite-hTKzmak"));
+    expect(lastInvoke("revoke_invite")).toEqual({ code: "hTKzmak" });
+    await waitFor(() => expect(screen.queryByText("hTKzmak")).not.toBeInTheDocument());
+    expect(screen.getByText("other1")).toBeInTheDocument();
   });
 });

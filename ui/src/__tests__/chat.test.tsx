@@ -238,6 +238,15 @@ describe("servers", () => {
     await waitFor(() => expect(screen.getByTestId("channel-25")).toHaveAttribute("aria-current", "page"));
   });
 
+  it("shares an invite as a link to this server's invite page", async () => {
+    const user = userEvent.setup();
+    mockCommand("create_invite", { code: "hTKzmak", server_id: "10", creator_id: "100", uses: 0, max_uses: null, expires_at: null, created_at: 0 });
+    await renderLoggedIn();
+    await user.click(screen.getByRole("button", { name: /menu/i, expanded: false }));
+    await user.click(await screen.findByRole("menuitem", { name: "Invite People" }));
+    expect(await screen.findByTestId("invite-link")).toHaveValue("https://chat.example.com/invite/hTKzmak");
+  });
+
   it("joins by invite and shows a translated refusal", async () => {
     const user = userEvent.setup();
     await renderLoggedIn("/");

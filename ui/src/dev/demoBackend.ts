@@ -238,6 +238,7 @@ mockIPC(
         { id: "1", device_name: "Desktop (Linux)", created_at: Date.now() - 9e8, last_used_at: Date.now(), ip: "127.0.0.1", current: true },
         { id: "2", device_name: "Laptop (Windows)", created_at: Date.now() - 9e8, last_used_at: Date.now() - 86400000, ip: null, current: false },
       ];
+      case "revoke_invite": return null;
       case "list_invites": return [{ code: "hTKzmak", server_id: "10", creator_id: "100", uses: 3, max_uses: null, expires_at: null, created_at: 0 }];
       case "list_bans": return [{ user_id: "900", username: "griefer", reason: "spam", moderator_id: "100", created_at: 0 }];
       case "audit_log": return [{ id: "1", action: "member_ban", actor_id: "100", target_id: "900", reason: "spam", created_at: Date.now() - 5e6 }];

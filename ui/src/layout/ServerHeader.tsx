@@ -7,6 +7,7 @@ import { commands, unwrap, type Channel, type ChannelKind, type Invite, type Ser
 import { canAdminister, has } from "../lib/permissions";
 import { managesSomeChannel } from "../state/app";
 import { errorText } from "../lib/errors";
+import { inviteLink } from "../lib/invite";
 import { Icon } from "../components/Icon";
 import { Menu, MenuItem, MenuSeparator, menuPositionFrom, type MenuPosition } from "../components/Menu";
 import { Dialog } from "../components/Dialog";
@@ -119,6 +120,7 @@ export function ConfirmDialog({
 
 export function InviteDialog({ serverId, onClose }: { serverId: string; onClose: () => void }) {
   const t = useT();
+  const { serverUrl } = useApp();
   const [invite, setInvite] = useState<Invite | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
@@ -136,10 +138,17 @@ export function InviteDialog({ serverId, onClose }: { serverId: string; onClose:
       <ErrorText>{error}</ErrorText>
       {invite && (
         <div className="flex gap-2 rounded bg-s0 p-1.5">
-          <input readOnly value={invite.code} aria-label={t("admin.code")} className="flex-1 bg-transparent px-2 font-mono outline-none" />
+          <input
+            readOnly
+            value={inviteLink(serverUrl, invite.code)}
+            aria-label={t("admin.link")}
+            data-testid="invite-link"
+            onFocus={(e) => e.currentTarget.select()}
+            className="min-w-0 flex-1 bg-transparent px-2 font-mono text-sm outline-none"
+          />
           <Button
             onClick={() => {
-              void navigator.clipboard?.writeText(invite.code);
+              void navigator.clipboard?.writeText(inviteLink(serverUrl, invite.code));
               setCopied(true);
             }}
           >

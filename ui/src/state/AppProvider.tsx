@@ -35,6 +35,8 @@ export const HISTORY_PAGE = 50;
 interface AppValue {
   state: AppState;
   dispatch: Dispatch<AppAction>;
+  /** The server this session is logged in to (`https://host:port`), for invite links. */
+  serverUrl: string;
 }
 interface OutboxValue {
   entries: OutboxState;
@@ -201,7 +203,7 @@ export function AppProvider({
   const retry = useCallback((nonce: string) => outboxDispatch({ type: "retry", nonce, now: Date.now() }), []);
   const discard = useCallback((nonce: string) => outboxDispatch({ type: "discard", nonce }), []);
 
-  const appValue = useMemo(() => ({ state, dispatch }), [state]);
+  const appValue = useMemo(() => ({ state, dispatch, serverUrl }), [state, serverUrl]);
   const outboxValue = useMemo(() => ({ entries: outbox, send, retry, discard }), [outbox, send, retry, discard]);
 
   return (

@@ -3,6 +3,7 @@ import { useLang, useT } from "../../i18n";
 import { useApp } from "../../state/AppProvider";
 import { commands, unwrap, type Invite } from "../../lib/backend";
 import { errorText } from "../../lib/errors";
+import { inviteLink } from "../../lib/invite";
 import { memberName } from "../../state/app";
 import { Button, ErrorText, SectionTitle, Select } from "../../components/ui";
 import { useLoad } from "./useLoad";
@@ -10,7 +11,16 @@ import { useLoad } from "./useLoad";
 export function Invites({ serverId }: { serverId: string }) {
   const t = useT();
   const lang = useLang();
-  const { state } = useApp();
+  const { state, serverUrl } = useApp();
+  const [copied, setCopied] = useState<string | null>(null);
+  const revoke = async (code: string) => {
+    try {
+      unwrap(await commands.revokeInvite(code));
+      reload();
+    } catch (e) {
+      setCreateError(errorText(t, e));
+    }
+  };
   const [list, error, reload] = useLoad(async () => unwrap(await commands.listInvites(serverId)), [serverId]);
   const [maxUses, setMaxUses] = useState("0");
   const [maxAge, setMaxAge] = useState(String(7 * 86400));
@@ -56,6 +66,9 @@ export function Invites({ serverId }: { serverId: string }) {
               <th>{t("admin.creator")}</th>
               <th>{t("admin.uses")}</th>
               <th>{t("admin.expires")}</th>
+              <th>
+                <span className="sr-only">{t("admin.actions")}</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -68,6 +81,26 @@ export function Invites({ serverId }: { serverId: string }) {
                   {i.max_uses ? ` / ${i.max_uses}` : ""}
                 </td>
                 <td>{i.expires_at ? new Date(i.expires_at).toLocaleString(lang) : t("common.never")}</td>
+                <td className="whitespace-nowrap text-right">
+                  <Button
+                    variant="secondary"
+                    className="mr-2 px-2 py-1 text-xs"
+                    onClick={() => {
+                      void navigator.clipboard?.writeText(inviteLink(serverUrl, i.code));
+                      setCopied(i.code);
+                    }}
+                  >
+                    {copied === i.code ? t("common.copied") : t("admin.copyLink")}
+                  </Button>
+                  <Button
+                    variant="danger"
+                    className="px-2 py-1 text-xs"
+                    data-testid={`revoke-invite-${i.code}`}
+                    onClick={() => void revoke(i.code)}
+                  >
+                    {t("admin.revoke")}
+                  </Button>
+                </td>
               </tr>
             ))}
           </tbody>
