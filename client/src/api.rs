@@ -325,6 +325,7 @@ async fn error_from(response: reqwest::Response) -> Error {
             code: body.error.code,
             message: body.error.message,
             request_id: body.error.request_id,
+            fields: body.error.fields,
         },
         // Not our server, or a proxy in front of it answering on its own.
         Err(_) => {

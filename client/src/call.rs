@@ -279,7 +279,7 @@ impl Connection {
 }
 
 fn refused(code: auraspeak_shared::ErrorCode, message: String) -> Error {
-    Error::Api { status: code.http_status(), code, message, request_id: None }
+    Error::Api { status: code.http_status(), code, message, request_id: None, fields: Vec::new() }
 }
 
 /// Joins `options.channel_id` and brings the media link up. `events` must be the

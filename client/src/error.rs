@@ -39,8 +39,15 @@ pub enum Error {
 
     /// The server answered with an error body. `code` is the stable reason to branch on;
     /// `message` is for humans.
+    /// `fields` says what is wrong with which field of a `validation_failed` request.
     #[error("{message} ({code}, HTTP {status})", code = code.as_str())]
-    Api { status: u16, code: ErrorCode, message: String, request_id: Option<String> },
+    Api {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+        request_id: Option<String>,
+        fields: Vec<auraspeak_shared::FieldError>,
+    },
 
     /// No connection to the server at all: refused, DNS failure, TLS failure or timeout.
     /// `failure` says which, so a user can be told what to fix.

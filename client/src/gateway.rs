@@ -385,7 +385,7 @@ mod tests {
     use super::*;
 
     fn api(status: u16, code: ErrorCode) -> Error {
-        Error::Api { status, code, message: String::new(), request_id: None }
+        Error::Api { status, code, message: String::new(), request_id: None, fields: Vec::new() }
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod permissions;
 pub mod red;
 pub mod v1;
 
-pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use error::{ErrorBody, ErrorCode, ErrorDetail, FieldError};
 pub use ids::{
     ChannelId, MessageId, RoleId, ServerId, SessionId, Snowflake, SnowflakeGenerator, UserId,
 };

@@ -12,11 +12,21 @@ pub struct CommandError {
     /// `invalid_input`, `audio`, `store`, `internal`.
     pub code: String,
     pub message: String,
+    /// For `validation_failed`: the field (as the server names it) and what is wrong with
+    /// it, shown next to that field.
+    pub fields: Vec<FieldProblem>,
+}
+
+/// One field's problem in a refused request.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
 }
 
 impl CommandError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), message: message.into() }
+        Self { code: code.to_owned(), message: message.into(), fields: Vec::new() }
     }
 
     pub fn not_logged_in() -> Self {
@@ -60,7 +70,14 @@ impl From<Error> for CommandError {
             Error::Api { message, .. } => message.clone(),
             other => other.to_string(),
         };
-        Self { code: code.to_owned(), message }
+        let fields = match &error {
+            Error::Api { fields, .. } => fields
+                .iter()
+                .map(|f| FieldProblem { field: f.field.clone(), message: f.message.clone() })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Self { code: code.to_owned(), message, fields }
     }
 }
 

@@ -196,6 +196,11 @@ export type CommandError = {
 	 */
 	code: string,
 	message: string,
+	/**
+	 *  For `validation_failed`: the field (as the server names it) and what is wrong with
+	 *  it, shown next to that field.
+	 */
+	fields: FieldProblem[],
 };
 
 /**
@@ -261,6 +266,12 @@ export type Event = { type: "message_create"; message: Message } | { type: "mess
  *  `channel_permissions`; channels missing from the list are no longer visible.
  */
 { type: "permissions_update"; server_id: ServerId; my_permissions: Permissions; channel_permissions: ChannelPermissions[] };
+
+/**  One field's problem in a refused request. */
+export type FieldProblem = {
+	field: string,
+	message: string,
+};
 
 /**  The processed microphone level, about ten times a second in a call or a mic test. */
 export type InputLevel = {

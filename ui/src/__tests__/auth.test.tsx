@@ -29,7 +29,8 @@ describe("login", () => {
     mockCommandError("login", "invalid_credentials", "invalid username or password");
     await fillLogin();
     expect(await screen.findByTestId("auth-error")).toHaveTextContent("Wrong username or password.");
-    expect(invokedWith("login")[0]).toEqual({ serverUrl: "https://chat.example.com", login: "ann", password: "hunter22" });
+    // Sent as typed: the backend picks the scheme (https for a public name).
+    expect(invokedWith("login")[0]).toEqual({ serverUrl: "chat.example.com", login: "ann", password: "hunter22" });
   });
 
   it("maps an unreachable server", async () => {
@@ -122,11 +123,48 @@ describe("register", () => {
     mockCommandError("register", "username_taken");
     await user.type(await screen.findByRole("textbox", { name: /Server address/ }), "h");
     await user.type(document.querySelector('input[name="username"]')!, "ann");
+    await user.type(document.querySelector('input[name="email"]')!, "ann@example.com");
     await user.type(document.querySelector('input[name="password"]')!, "correct horse");
     await user.click(document.querySelector('button[type="submit"]')!);
     expect(await screen.findByTestId("auth-error")).toHaveTextContent("This username is already taken.");
-    expect(invokedWith("register")[0]).toMatchObject({ email: "" });
+    expect(invokedWith("register")[0]).toMatchObject({ email: "ann@example.com" });
     await user.click(screen.getByTestId("go-login"));
     expect(await screen.findByRole("button", { name: "Log In" })).toBeInTheDocument();
+  });
+});
+
+describe("registration form", () => {
+  it("requires what the server requires and shows the server's reasons next to each field", async () => {
+    renderOut("/register");
+    const user = userEvent.setup();
+    await user.type(await screen.findByRole("textbox", { name: /Server address/ }), "127.0.0.1:8080");
+    expect(screen.getByText("Email").textContent).not.toMatch(/optional/i);
+    await user.type(document.querySelector('input[name="username"]')!, "a");
+    await user.click(document.querySelector('button[type="submit"]')!);
+    // Nothing sent while the email and password are empty.
+    expect(await screen.findByTestId("auth-error")).toHaveTextContent("Check the marked fields.");
+    expect(invokedWith("register")).toHaveLength(0);
+    expect(document.querySelector('input[name="email"]')).toHaveAttribute("aria-invalid", "true");
+
+    const { mockCommand: mock } = await import("../test/tauriMock");
+    mock("register", () => {
+      throw {
+        code: "validation_failed",
+        message: "some fields are invalid",
+        fields: [
+          { field: "username", message: "must be 2 to 32 characters long" },
+          { field: "email", message: "must be an email address" },
+          { field: "password", message: "a reason no client knows yet" },
+        ],
+      };
+    });
+    await user.type(document.querySelector('input[name="email"]')!, "not-an-address");
+    await user.type(document.querySelector('input[name="password"]')!, "correct horse");
+    await user.click(document.querySelector('button[type="submit"]')!);
+    expect(await screen.findByText("Must be 2 to 32 characters long.")).toBeInTheDocument();
+    expect(screen.getByText("This is not an email address.")).toBeInTheDocument();
+    expect(screen.getByText("a reason no client knows yet")).toBeInTheDocument();
+    expect(screen.getByTestId("auth-error")).toHaveTextContent("Check the marked fields.");
+    expect(invokedWith("register")[0]).toMatchObject({ serverUrl: "127.0.0.1:8080", email: "not-an-address" });
   });
 });

@@ -67,10 +67,12 @@ export type ChannelKind = "text" | "voice" | "category";
 /** A failed command, thrown by {@link unwrap} so callers can use try/catch. */
 export class BackendError extends Error {
   readonly code: string;
+  readonly fields: CommandError["fields"];
   constructor(error: CommandError) {
     super(error.message || error.code);
     this.name = "BackendError";
     this.code = error.code;
+    this.fields = error.fields ?? [];
   }
 }
 
@@ -82,13 +84,14 @@ export function unwrap<T>(result: Result<T, CommandError>): T {
 
 /** Whatever a command rejected with, as a CommandError. */
 export function normalizeError(e: unknown): CommandError {
-  if (e instanceof BackendError) return { code: e.code, message: e.message };
+  if (e instanceof BackendError) return { code: e.code, message: e.message, fields: e.fields };
   if (e && typeof e === "object" && "code" in e) {
-    const o = e as { code: unknown; message?: unknown };
-    return { code: String(o.code), message: typeof o.message === "string" ? o.message : "" };
+    const o = e as { code: unknown; message?: unknown; fields?: unknown };
+    const fields = Array.isArray(o.fields) ? (o.fields as CommandError["fields"]) : [];
+    return { code: String(o.code), message: typeof o.message === "string" ? o.message : "", fields };
   }
-  if (e instanceof Error) return { code: "internal", message: e.message };
-  return { code: "internal", message: String(e) };
+  if (e instanceof Error) return { code: "internal", message: e.message, fields: [] };
+  return { code: "internal", message: String(e), fields: [] };
 }
 
 /** Codes after which a retry later may succeed (the server or the network was the problem). */

@@ -8,3 +8,15 @@ export function errorText(t: TFunction, e: unknown): string {
   if (hasKey(key)) return t(key);
   return err.message || t("error.unknown");
 }
+
+/** The server's reasons per field of a refused form, translated where the reason is one of
+ * the validation rules every client shares (`shared/src/limits.rs`), else as the server
+ * worded it. Keyed by the server's field name. */
+export function fieldErrors(t: TFunction, e: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of normalizeError(e).fields ?? []) {
+    const key = `field.${f.message}`;
+    out[f.field] = hasKey(key) ? t(key) : f.message;
+  }
+  return out;
+}

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { useT } from "../i18n";
 import { useSession } from "../state/session";
-import { errorText } from "../lib/errors";
+import { errorText, fieldErrors } from "../lib/errors";
 import { AuthLayout, KnownServerPicker, ServerAddressField, useKnownServers } from "./AuthLayout";
 import { Button, ErrorText, Field } from "../components/ui";
 
@@ -15,6 +15,7 @@ export function RegisterPage() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [fields, setFields] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   // Prefill from the most recent remembered server, without fighting the user's edits.
   const [prefilled, setPrefilled] = useState(false);
@@ -27,12 +28,21 @@ export function RegisterPage() {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!server.trim()) return setError(t("auth.missingServer"));
+    // What the server requires, asked here first so nothing is sent half-filled.
+    const missing: Record<string, string> = {};
+    for (const [name, value] of [["email", email], ["username", username], ["password", password]] as const) {
+      if (!value.trim()) missing[name] = t("field.required");
+    }
+    setFields(missing);
+    if (Object.keys(missing).length) return setError(t("field.formInvalid"));
     setBusy(true);
     setError(null);
     try {
-      await register(server, username, email || null, password);
+      await register(server, username, email, password);
     } catch (err) {
-      setError(errorText(t, err));
+      const byField = fieldErrors(t, err);
+      setFields(byField);
+      setError(Object.keys(byField).length ? t("field.formInvalid") : errorText(t, err));
       setBusy(false);
     }
   };
@@ -47,6 +57,7 @@ export function RegisterPage() {
         <Field
           label={t("auth.email")}
           name="email"
+          error={fields.email}
           type="email"
           autoComplete="email"
           value={email}
@@ -56,6 +67,7 @@ export function RegisterPage() {
         <Field
           label={t("auth.username")}
           name="username"
+          error={fields.username}
           autoComplete="username"
           hint={t("auth.usernameHint")}
           value={username}
@@ -66,6 +78,7 @@ export function RegisterPage() {
         <Field
           label={t("auth.password")}
           name="password"
+          error={fields.password}
           type="password"
           autoComplete="new-password"
           hint={t("auth.passwordHint")}

@@ -14,7 +14,7 @@ export type SessionState =
 interface SessionValue {
   state: SessionState;
   login: (server: string, login: string, password: string) => Promise<void>;
-  register: (server: string, username: string, email: string | null, password: string) => Promise<void>;
+  register: (server: string, username: string, email: string, password: string) => Promise<void>;
   logout: () => Promise<void>;
   setUser: (user: CurrentUser) => void;
   gateway: GatewayBuffer;
@@ -23,10 +23,11 @@ interface SessionValue {
 const SessionContext = createContext<SessionValue | null>(null);
 
 /** Adds https:// when the user typed only a host name. */
+/** The address as typed, trimmed. The backend picks the scheme when none is given (plain
+ * HTTP on this machine and private networks, HTTPS elsewhere): guessing https here turned
+ * `127.0.0.1:8080` into a TLS failure. */
 export function normalizeServerUrl(input: string): string {
-  const s = input.trim().replace(/\/+$/, "");
-  if (!s) return s;
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `https://${s}`;
+  return input.trim().replace(/\/+$/, "");
 }
 
 export function SessionProvider({ children }: { children: ReactNode }) {
@@ -58,10 +59,10 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [gateway]);
 
   const register = useCallback(
-    async (server: string, username: string, email: string | null, password: string) => {
+    async (server: string, username: string, email: string, password: string) => {
       await gateway.start();
       const session = unwrap(
-        await commands.register(normalizeServerUrl(server), username.trim(), email?.trim() ?? "", password),
+        await commands.register(normalizeServerUrl(server), username.trim(), email.trim(), password),
       );
       setState({ status: "in", session });
     },
