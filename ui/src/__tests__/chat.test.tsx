@@ -88,6 +88,30 @@ describe("messages", () => {
     await waitFor(() => expect(screen.getAllByTestId("message")).toHaveLength(1));
   });
 
+  it("refuses an over-long message instead of cutting it, with a counter near the limit", async () => {
+    const user = userEvent.setup();
+    await renderLoggedIn("/channels/10/20", ready(), () => mockCommand("history", history));
+    mockCommand("send_message", (a: Record<string, unknown>) => message("51", String(a.content), { author_id: me.id, nonce: String(a.nonce) }));
+    const composer = screen.getByTestId("composer") as HTMLTextAreaElement;
+    // Pasted, as long texts arrive: 4,100 characters, none cut off.
+    composer.focus();
+    await user.paste("x".repeat(4100));
+    expect(composer.value).toHaveLength(4100);
+    expect(screen.getByTestId("composer-count")).toHaveTextContent("-100");
+    expect(screen.getByRole("alert")).toHaveTextContent("Your message is too long (4100 of 4000 characters)");
+    await user.keyboard("{Enter}");
+    expect(invokedWith("send_message")).toHaveLength(0);
+    expect(composer.value).toHaveLength(4100);
+    // Shortened to the limit: the counter stays, the warning goes, and it sends.
+    await user.clear(composer);
+    await user.paste("y".repeat(3950));
+    expect(screen.getByTestId("composer-count")).toHaveTextContent("50");
+    expect(screen.queryByRole("alert")).toBeNull();
+    await user.keyboard("{Enter}");
+    await waitFor(() => expect(lastInvoke("send_message")).toMatchObject({ content: "y".repeat(3950) }));
+    expect(screen.queryByTestId("composer-count")).toBeNull();
+  });
+
   it("replies with a quote and sends reply_to", async () => {
     const user = userEvent.setup();
     await renderLoggedIn("/channels/10/20", ready(), () => mockCommand("history", history));

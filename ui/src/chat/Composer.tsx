@@ -7,6 +7,11 @@ import { Icon } from "../components/Icon";
 import { Avatar } from "../components/Avatar";
 import { encodeMentions, insertMention, mentionMatches, mentionQuery } from "./mentions";
 
+/** The server's limit (`MAX_MESSAGE_CHARS`, in characters after trimming). */
+export const MAX_MESSAGE_CHARS = 4000;
+/** The counter shows from this many characters left, as Discord's does near its limit. */
+const COUNTER_FROM = 200;
+
 export interface ReplyTarget {
   id: string;
   authorName: string;
@@ -47,6 +52,9 @@ export function Composer({
     [query, dismissed, members],
   );
   const active = matches.length ? Math.min(selected, matches.length - 1) : -1;
+  // Counted as sent: mentions go out as `<@id>`, longer than the name typed.
+  const length = useMemo(() => [...encodeMentions(text.trim(), members)].length, [text, members]);
+  const left = MAX_MESSAGE_CHARS - length;
 
   const pick = (m: Member) => {
     const next = insertMention(text, caret, m.username);
@@ -78,6 +86,8 @@ export function Composer({
       e.preventDefault();
       const content = text.trim();
       if (!content) return;
+      // Refused, not cut: the text stays for the user to shorten or split.
+      if (left < 0) return;
       onSend(encodeMentions(content, members));
       setText("");
       lastTyping.current = null;
@@ -152,11 +162,27 @@ export function Composer({
           aria-autocomplete="list"
           aria-controls={matches.length ? listId : undefined}
           aria-activedescendant={active >= 0 ? `${listId}-${active}` : undefined}
-          maxLength={4000}
+          aria-invalid={left < 0 ? true : undefined}
+          aria-describedby={left < COUNTER_FROM ? `${listId}-count` : undefined}
           className="max-h-[50vh] min-h-[44px] flex-1 resize-none bg-transparent py-2.5 text-fg outline-none placeholder:text-muted focus-visible:outline-none disabled:cursor-not-allowed"
           style={{ height: `${Math.min(12, text.split("\n").length) * 22 + 22}px` }}
         />
+        {left < COUNTER_FROM && (
+          <span
+            id={`${listId}-count`}
+            data-testid="composer-count"
+            aria-live="polite"
+            className={`shrink-0 self-center pl-2 text-xs tabular-nums ${left < 0 ? "font-semibold text-danger" : "text-muted"}`}
+          >
+            {left}
+          </span>
+        )}
       </div>
+      {left < 0 && (
+        <p role="alert" className="mt-1 text-xs text-danger">
+          {t("chat.tooLong", { count: length, max: MAX_MESSAGE_CHARS })}
+        </p>
+      )}
     </div>
   );
 }
