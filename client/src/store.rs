@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use auraspeak_shared::ChannelId;
 use auraspeak_shared::v1::messages::Message;
+use auraspeak_shared::{ChannelId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 pub const CACHED_MESSAGES_PER_CHANNEL: usize = 100;
 
 /// Versions of the schema, applied in order; a new version is appended, never edited.
-const MIGRATIONS: &[&str] = &["CREATE TABLE known_servers (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE known_servers (
          url TEXT PRIMARY KEY NOT NULL,
          username TEXT,
          last_used_ms INTEGER NOT NULL
@@ -32,7 +33,24 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE known_servers (
          message_id INTEGER NOT NULL,
          body TEXT NOT NULL,
          PRIMARY KEY (channel_id, message_id)
-     ) WITHOUT ROWID;"];
+     ) WITHOUT ROWID;",
+    // Volume and mute of other people, as Discord remembers them: per account (a user ID
+    // means someone else on another server).
+    "CREATE TABLE user_preferences (
+         account TEXT NOT NULL,
+         user_id INTEGER NOT NULL,
+         volume_percent INTEGER NOT NULL,
+         muted INTEGER NOT NULL,
+         PRIMARY KEY (account, user_id)
+     ) WITHOUT ROWID;",
+];
+
+/// How loud another user is played, and whether they are muted for us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserPreference {
+    pub volume_percent: u16,
+    pub muted: bool,
+}
 
 /// A server this machine has logged in to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,6 +220,43 @@ impl LocalStore {
     }
 
     /// Forgets every cached message (at logout: the next account must not see them).
+    /// Remembers another user's volume and mute for `account` (server URL and our user).
+    pub fn set_user_preference(
+        &self,
+        account: &str,
+        user: UserId,
+        preference: UserPreference,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO user_preferences (account, user_id, volume_percent, muted) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (account, user_id) DO UPDATE SET volume_percent = ?3, muted = ?4",
+            params![account, user.as_i64(), preference.volume_percent, preference.muted],
+        )?;
+        Ok(())
+    }
+
+    /// Every remembered volume and mute of `account`.
+    pub fn user_preferences(&self, account: &str) -> Result<Vec<(UserId, UserPreference)>> {
+        let mut statement = self.conn.prepare(
+            "SELECT user_id, volume_percent, muted FROM user_preferences WHERE account = ?1",
+        )?;
+        let rows = statement.query_map(params![account], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, bool>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (user, volume, muted) = row?;
+            // A row another version wrote wrong is skipped, not fatal.
+            let (Some(user), Ok(volume_percent)) =
+                (UserId::from_i64(user), u16::try_from(volume.clamp(0, 200)))
+            else {
+                continue;
+            };
+            out.push((user, UserPreference { volume_percent, muted }));
+        }
+        Ok(out)
+    }
+
     pub fn clear_cache(&self) -> Result<()> {
         self.conn.execute("DELETE FROM cached_messages", [])?;
         Ok(())

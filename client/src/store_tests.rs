@@ -119,3 +119,30 @@ fn a_corrupt_cache_row_is_skipped_not_fatal() {
     let cached = store.cached_messages(ChannelId(id(3))).expect("read");
     assert_eq!(cached.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), vec!["fine"]);
 }
+
+#[test]
+fn user_preferences_are_kept_per_account() {
+    let store = LocalStore::in_memory().expect("store");
+    let (bob, carl) = (UserId(id(20)), UserId(id(21)));
+    let quiet = UserPreference { volume_percent: 40, muted: false };
+    store.set_user_preference("https://a.example|1", bob, quiet).expect("save");
+    store
+        .set_user_preference(
+            "https://a.example|1",
+            carl,
+            UserPreference { volume_percent: 100, muted: true },
+        )
+        .expect("save");
+    let louder = UserPreference { volume_percent: 180, muted: false };
+    store.set_user_preference("https://a.example|1", bob, louder).expect("update");
+    let mut mine = store.user_preferences("https://a.example|1").expect("load");
+    mine.sort_by_key(|(user, _)| *user);
+    assert_eq!(
+        mine,
+        vec![(bob, louder), (carl, UserPreference { volume_percent: 100, muted: true })]
+    );
+    assert!(
+        store.user_preferences("https://b.example|1").expect("load").is_empty(),
+        "another account"
+    );
+}

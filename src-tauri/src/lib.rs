@@ -79,6 +79,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             voice_cmd::voice_devices,
             voice_cmd::voice_set_user_volume,
             voice_cmd::voice_set_user_muted,
+            voice_cmd::voice_user_preferences,
             voice_cmd::moderate_voice,
             voice_cmd::mic_test,
             settings_cmd::app_settings,

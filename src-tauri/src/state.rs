@@ -6,7 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use auraspeak_client::api::ApiClient;
 use auraspeak_client::gateway::{self, GatewayEvent, GatewayEvents, GatewayHandle, SessionConfig};
 use auraspeak_client::profile::Profile;
-use auraspeak_client::store::LocalStore;
+use auraspeak_client::store::{LocalStore, UserPreference};
+use auraspeak_shared::UserId;
 use auraspeak_shared::v1::gateway::{ClientFrame, Event, PresenceStatus};
 use auraspeak_shared::v1::users::CurrentUser;
 use serde::Serialize;
@@ -23,6 +24,9 @@ pub struct AppState {
     pub profile: Profile,
     session: tokio::sync::Mutex<Option<Session>>,
     pub voice: VoiceController,
+    /// `server URL|user ID` of the logged-in account: the key of what is remembered per
+    /// account in the local store (other users' volumes).
+    account: Mutex<Option<String>>,
 }
 
 /// A logged-in session: the REST client and the gateway whose events the pump forwards.
@@ -47,7 +51,21 @@ impl AppState {
             profile,
             session: tokio::sync::Mutex::new(None),
             voice: VoiceController::default(),
+            account: Mutex::new(None),
         }
+    }
+
+    fn account(&self) -> Option<String> {
+        self.account.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Remembers another user's volume and mute as the voice controller now has them, for
+    /// this account, so they survive that user rejoining and this app restarting.
+    pub fn remember_user_preference(&self, user: UserId) -> CommandResult<()> {
+        let Some(account) = self.account() else { return Ok(()) };
+        let (volume_percent, muted) = self.voice.preference(user);
+        let preference = UserPreference { volume_percent, muted };
+        Ok(self.store().set_user_preference(&account, user, preference)?)
     }
 
     pub fn store(&self) -> MutexGuard<'_, LocalStore> {
@@ -100,6 +118,15 @@ impl AppState {
         let (gateway, events) = gateway::connect_api(&api, config);
         let _ = ConnectionChanged { state: ConnectionState::Connecting, ready: None }.emit(app);
         let pump = tauri::async_runtime::spawn(pump(app.clone(), gateway.clone(), events));
+        let account = format!("{}|{}", api.base_url(), user.id);
+        let remembered = self.store().user_preferences(&account).unwrap_or_else(|e| {
+            tracing::warn!("remembered volumes unreadable: {e}");
+            Vec::new()
+        });
+        self.voice.set_preferences(
+            remembered.into_iter().map(|(u, p)| (u, (p.volume_percent, p.muted))).collect(),
+        );
+        *self.account.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(account);
         let session = AppSession { server_url: api.base_url().to_owned(), user: user.clone() };
         *self.session.lock().await = Some(Session { api, gateway, user, pump });
         Ok(session)
@@ -109,6 +136,7 @@ impl AppState {
     /// see `logout`).
     pub async fn end_session(&self, app: &AppHandle) -> Option<Session> {
         self.voice.leave(app).await;
+        *self.account.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         let session = self.session.lock().await.take()?;
         session.gateway.close().await;
         session.pump.abort();

@@ -258,6 +258,27 @@ impl VoiceController {
         inner.control(CallControl::UserVolume(user, percent));
     }
 
+    /// Another user's volume and mute as set here (100 % and unmuted if never set).
+    pub fn preference(&self, user: UserId) -> (u16, bool) {
+        self.inner().preferences.get(&user).copied().unwrap_or((100, false))
+    }
+
+    /// Every volume and mute set for other users.
+    pub fn preferences(&self) -> Vec<(UserId, (u16, bool))> {
+        self.inner().preferences.iter().map(|(u, p)| (*u, *p)).collect()
+    }
+
+    /// The remembered volumes and mutes of the account just logged in to, replacing the
+    /// last account's (a running call gets them at once).
+    pub fn set_preferences(&self, preferences: HashMap<UserId, (u16, bool)>) {
+        let mut inner = self.inner();
+        for (user, (volume, muted)) in &preferences {
+            inner.control(CallControl::UserVolume(*user, *volume));
+            inner.control(CallControl::UserMuted(*user, *muted));
+        }
+        inner.preferences = preferences;
+    }
+
     pub fn set_user_muted(&self, user: UserId, muted: bool) {
         let mut inner = self.inner();
         inner.preferences.entry(user).or_insert((100, false)).1 = muted;

@@ -83,6 +83,11 @@ export const commands = {
 	voiceDevices: () => typedError<AudioDevices, CommandError>(__TAURI_INVOKE("voice_devices")),
 	voiceSetUserVolume: (userId: string, percent: number) => typedError<null, CommandError>(__TAURI_INVOKE("voice_set_user_volume", { userId, percent })),
 	voiceSetUserMuted: (userId: string, muted: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("voice_set_user_muted", { userId, muted })),
+	/**
+	 *  The volumes and mutes set for other users, so the participant menus start where the
+	 *  user left them.
+	 */
+	voiceUserPreferences: () => __TAURI_INVOKE<UserPreferenceInfo[]>("voice_user_preferences"),
 	/**  Server mute, server deafen or move (moderators); the server checks the permission. */
 	moderateVoice: (serverId: string, userId: string, mute: boolean | null, deaf: boolean | null, channelId: string | null) => typedError<null, CommandError>(__TAURI_INVOKE("moderate_voice", { serverId, userId, mute, deaf, channelId })),
 	micTest: (enabled: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("mic_test", { enabled })),
@@ -545,6 +550,13 @@ export type UpdateRoleRequest = {
 
 /**  An account. */
 export type UserId = Snowflake;
+
+/**  Another user's volume and mute as remembered for this account. */
+export type UserPreferenceInfo = {
+	user_id: string,
+	volume_percent: number,
+	muted: boolean,
+};
 
 export type VoiceConnectionState = "idle" | "connecting" | "connected" | "reconnecting";
 

@@ -97,8 +97,9 @@ pub fn voice_set_user_volume(
     user_id: String,
     percent: u16,
 ) -> CommandResult<()> {
-    state.voice.set_user_volume(parse_id(&user_id, "user")?, percent);
-    Ok(())
+    let user = parse_id(&user_id, "user")?;
+    state.voice.set_user_volume(user, percent);
+    state.remember_user_preference(user)
 }
 
 #[tauri::command]
@@ -108,8 +109,34 @@ pub fn voice_set_user_muted(
     user_id: String,
     muted: bool,
 ) -> CommandResult<()> {
-    state.voice.set_user_muted(parse_id(&user_id, "user")?, muted);
-    Ok(())
+    let user = parse_id(&user_id, "user")?;
+    state.voice.set_user_muted(user, muted);
+    state.remember_user_preference(user)
+}
+
+/// Another user's volume and mute as remembered for this account.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct UserPreferenceInfo {
+    pub user_id: String,
+    pub volume_percent: u16,
+    pub muted: bool,
+}
+
+/// The volumes and mutes set for other users, so the participant menus start where the
+/// user left them.
+#[tauri::command]
+#[specta::specta]
+pub fn voice_user_preferences(state: State<'_, AppState>) -> Vec<UserPreferenceInfo> {
+    state
+        .voice
+        .preferences()
+        .into_iter()
+        .map(|(user, (volume_percent, muted))| UserPreferenceInfo {
+            user_id: user.to_string(),
+            volume_percent,
+            muted,
+        })
+        .collect()
 }
 
 /// Server mute, server deafen or move (moderators); the server checks the permission.

@@ -192,6 +192,18 @@ describe("voice call UI", () => {
     expect(screen.queryByRole("menu")).toBeNull();
   });
 
+  it("starts each participant menu at the volume and mute remembered for this account", async () => {
+    const user = userEvent.setup();
+    await renderLoggedIn("/channels/10/30", ready({ voice_states: [vs("200", "30")] }), () =>
+      mockCommand("voice_user_preferences", [{ user_id: "200", volume_percent: 35, muted: true }]),
+    );
+    await user.click(await screen.findByTestId("participant-200"));
+    const menu = screen.getByRole("menu", { name: "Voice options for Bob" });
+    await waitFor(() => expect(within(menu).getByText("35 %")).toBeInTheDocument());
+    expect(within(menu).getByRole("slider", { name: "User volume" })).toHaveValue("35");
+    expect(within(menu).getByRole("menuitem", { name: "Unmute for me" })).toBeInTheDocument();
+  });
+
   it("offers no moderation without the permission, and nothing but moderation for myself", async () => {
     const user = userEvent.setup();
     const r = ready({ voice_states: [vs("200", "30"), vs("100", "30")] });

@@ -210,6 +210,7 @@ mockIPC(
       case "app_settings": return appSettings;
       case "set_app_settings": appSettings = a.settings as typeof appSettings; return null;
       case "voice_settings": return voiceSettings;
+      case "voice_user_preferences": return [];
       case "set_voice_settings": voiceSettings = a.settings as typeof voiceSettings; return null;
       case "voice_devices": return { inputs: [{ id: "m", name: "USB Microphone", is_default: true }], outputs: [{ id: "s", name: "Headphones", is_default: true }] };
       case "list_members": return a.serverId === "10" ? members.slice() : members.slice(0, 2);

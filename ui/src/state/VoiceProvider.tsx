@@ -59,12 +59,20 @@ export function VoiceProvider({ children }: { children: ReactNode }) {
   const [settings, setSettings] = useState<VoiceSettings>(defaultVoiceSettings);
   const [shortcutProblem, setShortcutProblem] = useState<string | null>(null);
   const [userVolumes, setUserVolumes] = useState<Record<string, number>>({});
-  const [userMuted, setUserMutedState] = useState<Record<string, boolean>>({});
+  const [userMuted, setUserMuted_] = useState<Record<string, boolean>>({});
   const settingsRef = useRef(settings);
   settingsRef.current = settings;
 
   useEffect(() => {
     commands.voiceSettings().then(setSettings).catch(() => {});
+    // Volumes and mutes remembered for this account (they outlive calls and restarts).
+    commands
+      .voiceUserPreferences()
+      .then((list) => {
+        setUserVolumes(Object.fromEntries(list.map((p) => [p.user_id, p.volume_percent])));
+        setUserMuted_(Object.fromEntries(list.map((p) => [p.user_id, p.muted])));
+      })
+      .catch(() => {});
   }, []);
 
   useBackendEvent(events.voiceStatus, (s) => {
@@ -108,7 +116,7 @@ export function VoiceProvider({ children }: { children: ReactNode }) {
     unwrap(await commands.voiceSetUserVolume(userId, p));
   }, []);
   const setUserMuted = useCallback(async (userId: string, muted: boolean) => {
-    setUserMutedState((v) => ({ ...v, [userId]: muted }));
+    setUserMuted_((v) => ({ ...v, [userId]: muted }));
     unwrap(await commands.voiceSetUserMuted(userId, muted));
   }, []);
 

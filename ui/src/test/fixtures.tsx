@@ -107,6 +107,7 @@ export function mockBasics(): void {
   mockCommand("known_servers", []);
   mockCommand("voice_settings", voiceSettings);
   mockCommand("set_voice_settings", null);
+  mockCommand("voice_user_preferences", []);
   mockCommand("list_members", [
     { user_id: me.id, username: me.username, display_name: me.display_name, nickname: null, roles: [], joined_at: 0 },
     bob,
