@@ -9,7 +9,7 @@
 
 mod rejoin;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,6 +65,9 @@ pub enum CallControl {
     InputGainDb(f32),
     /// The second suppression stage (other voices in the room, residual noise) on or off.
     StrongSuppression(bool),
+    /// Plays our own processed voice back to us (the mic test during a call): what the
+    /// others hear, while we transmit.
+    HearMyself(bool),
 }
 
 /// What the UI shows about a running call, published about ten times a second.
@@ -80,6 +83,8 @@ pub struct CallStatus {
     pub link: LinkStats,
     /// Remote participants whose decoded audio is audible right now.
     pub speaking: Vec<UserId>,
+    /// The microphone's last frame was digital silence (see `CaptureOutput`).
+    pub digital_silence: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -373,6 +378,8 @@ pub async fn run(
         status: CallStatus::default(),
         frames: 0,
         upstream_loss: UpstreamLoss::default(),
+        hear_myself: false,
+        myself: VecDeque::new(),
     };
     for slot in 0..usize::from(slots) {
         call.mixer.insert_speaker(slot, RemoteSpeaker::new(options.jitter.clone())?);
@@ -477,6 +484,10 @@ pub async fn run(
                 Some(CallControl::Gate(mode)) => call.pipeline.set_gate_mode(mode),
                 Some(CallControl::InputGainDb(db)) => call.pipeline.set_input_gain_db(db),
                 Some(CallControl::StrongSuppression(on)) => call.pipeline.set_strong_suppression(on),
+                Some(CallControl::HearMyself(on)) => {
+                    call.hear_myself = on;
+                    call.myself.clear();
+                }
                 // No one can send controls any more: only the duration or input ends the call.
                 None => controls_open = false,
             },
@@ -522,7 +533,13 @@ struct Call {
     frames: u64,
     /// Our loss on the way to the relay, from its reports, smoothed (see [`UpstreamLoss`]).
     upstream_loss: UpstreamLoss,
+    /// The mic test during a call: our processed frames, played back to us.
+    hear_myself: bool,
+    myself: VecDeque<Frame>,
 }
+
+/// Frames of our own voice held for playback while hearing ourselves (30 ms).
+const MYSELF_QUEUE_FRAMES: usize = 3;
 
 /// The loss the relay reports for our stream, as our encoder should plan for it: up at once
 /// with a worse report, down slowly (by 5 % a report, two reports a second). One report
@@ -673,6 +690,11 @@ impl Call {
         };
         let mut played: Frame = [0.0; FRAME_SAMPLES];
         self.mixer.poll_frame(now, &mut played);
+        if let Some(mine) = self.myself.pop_front() {
+            for (out, own) in played.iter_mut().zip(mine) {
+                *out = (*out + own).clamp(-1.0, 1.0);
+            }
+        }
         self.pipeline.handle_far_end(&played);
         match output {
             AudioOutput::Wav(sink) => sink.write_frame(&played)?,
@@ -690,6 +712,19 @@ impl Call {
         self.status.transmitting = sending && captured.transmitting;
         self.status.level = captured.level;
         self.status.voice_probability = captured.voice_probability;
+        self.status.digital_silence = captured.digital_silence;
+        if self.hear_myself {
+            // Capture and playback run on their own clocks: a few frames of slack, and the
+            // oldest goes when playback falls behind.
+            if self.myself.len() >= MYSELF_QUEUE_FRAMES {
+                self.myself.pop_front();
+            }
+            self.myself.push_back(if self.status.transmitting {
+                *frame
+            } else {
+                [0.0; FRAME_SAMPLES]
+            });
+        }
         for packet in captured.packets.iter().filter(|_| sending) {
             self.connection.link.send_packet(
                 now,

@@ -1,7 +1,8 @@
 //! Two clients in one voice channel through the real server's relay, over loopback: what
 //! one says, the other hears (checked by correlation with the fixture), with the one-way
 //! latency measured from the two recordings; muting stops the sound, and a moderator's
-//! server mute does too.
+//! server mute does too. The mic test during a call plays the speaker's own processed
+//! voice back to them.
 
 #[path = "support/audio.rs"]
 mod audio;
@@ -359,5 +360,50 @@ async fn muted_speakers_are_not_heard(backend: Backend) {
     }
     speaker.gateway.close().await;
     listener.gateway.close().await;
+    s.stop().await;
+}
+
+/// The mic test in a call: alone in the channel, the speaker hears their own processed
+/// voice (what the others would hear), and nothing once it is switched off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mic_test_in_a_call_plays_ones_own_voice() {
+    let _one = ONE_CALL_AT_A_TIME.lock().await;
+    let s = TestServer::start(&Backend::Sqlite).await;
+    let c = community::setup(&s.base).await;
+    let channel = voice_channel(&c.owner, c.server).await;
+    let (g, e, me) = online::online(&c.member).await;
+    let mut speaker = Party { gateway: g, events: e, me };
+    let speech = read_wav(&fixture());
+    let speech_len = Duration::from_secs_f64(speech.len() as f64 / f64::from(SAMPLE_RATE));
+    for hear in [true, false] {
+        let recording = scratch(&format!("hear-myself-{hear}.wav"));
+        let (controls, rx) = mpsc::channel(4);
+        controls.send(CallControl::HearMyself(hear)).await.expect("queued");
+        let source = WavSource::open(fixture(), Pacing::AsFastAsPossible).expect("fixture");
+        call(
+            &mut speaker,
+            channel,
+            AudioInput::Wav(Box::new(source)),
+            AudioOutput::Wav(WavSink::create(&recording).expect("sink")),
+            speech_len + Duration::from_millis(500),
+            rx,
+        )
+        .await;
+        drop(controls);
+        let heard = read_wav(&recording);
+        let level = energy_db(&heard);
+        eprintln!("hear myself {hear}: own output at {level:.1} dB");
+        if hear {
+            let cmp = Comparison::new(&speech, &heard, heard.len().saturating_sub(speech.len()));
+            let pieces = audio::piecewise_correlation(&speech, &heard, cmp.lag);
+            eprintln!("hear myself: lag {} samples, piecewise correlation {pieces:.3}", cmp.lag);
+            assert!(pieces > 0.6, "{pieces} {cmp:?}");
+            assert!(cmp.lag < SAMPLE_RATE as usize / 10, "played back within 100 ms: {cmp:?}");
+        } else {
+            assert!(level < -60.0, "nothing of one's own voice without the test: {level:.1} dB");
+        }
+        let _ = std::fs::remove_file(&recording);
+    }
+    speaker.gateway.close().await;
     s.stop().await;
 }

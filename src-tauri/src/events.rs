@@ -66,6 +66,9 @@ pub struct InputLevel {
     pub peak_dbfs: f32,
     pub voice_probability: f32,
     pub transmitting: bool,
+    /// The microphone delivers exact zeros (muted in hardware, unplugged, or blocked by
+    /// the system): the UI warns when this lasts.
+    pub silent_input: bool,
 }
 
 /// The global push-to-talk key went down or up (whatever window had focus).

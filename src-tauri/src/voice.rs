@@ -38,6 +38,8 @@ pub struct VoiceController {
 struct Inner {
     call: Option<ActiveCall>,
     mic_test: Option<Arc<AtomicBool>>,
+    /// The mic test runs inside the call (see `mic_test`).
+    hearing_myself: bool,
     /// Volume (0–200 %) and local mute per participant, kept across calls like Discord.
     preferences: HashMap<UserId, (u16, bool)>,
     self_mute: bool,
@@ -304,7 +306,9 @@ impl VoiceController {
     }
 
     /// Starts or stops the microphone test: the processed microphone signal played back
-    /// while the gate is open, so people hear what the others would.
+    /// while the gate is open, so people hear what the others would. In a call the call's
+    /// own capture chain does it (the device is the call's, and that is the chain the
+    /// others hear).
     pub fn mic_test(
         &self,
         app: &AppHandle,
@@ -312,14 +316,13 @@ impl VoiceController {
         settings: VoiceSettings,
     ) -> CommandResult<()> {
         self.stop_mic_test();
-        if !enabled {
-            return Ok(());
-        }
-        if self.inner().call.is_some() {
-            return Err(CommandError::new(
-                "in_voice",
-                "leave the voice channel to test the microphone",
-            ));
+        {
+            let mut inner = self.inner();
+            if inner.call.is_some() || !enabled {
+                inner.hearing_myself = enabled && inner.call.is_some();
+                inner.control(CallControl::HearMyself(inner.hearing_myself));
+                return Ok(());
+            }
         }
         let io_config = AudioIoConfig {
             input: Some(choice(&settings.input_device)),
@@ -339,8 +342,12 @@ impl VoiceController {
     }
 
     fn stop_mic_test(&self) {
-        if let Some(running) = self.inner().mic_test.take() {
+        let mut inner = self.inner();
+        if let Some(running) = inner.mic_test.take() {
             running.store(false, Ordering::Relaxed);
+        }
+        if std::mem::take(&mut inner.hearing_myself) {
+            inner.control(CallControl::HearMyself(false));
         }
     }
 }
@@ -392,7 +399,13 @@ async fn watch_call(
         }
         report_device_events(&app, &io);
         let current = status.borrow_and_update().clone();
-        emit_level(&app, current.level, current.voice_probability, current.transmitting);
+        emit_level(
+            &app,
+            current.level,
+            current.voice_probability,
+            current.transmitting,
+            current.digital_silence,
+        );
         let state = if current.connected {
             VoiceConnectionState::Connected
         } else {
@@ -440,7 +453,13 @@ fn mic_test_loop(
         };
         port.play(if output.transmitting { frame } else { [0.0; FRAME_SAMPLES] });
         if frames.is_multiple_of(10) {
-            emit_level(&app, output.level, output.voice_probability, output.transmitting);
+            emit_level(
+                &app,
+                output.level,
+                output.voice_probability,
+                output.transmitting,
+                output.digital_silence,
+            );
         }
         report_device_events(&app, &io);
     }
@@ -456,12 +475,19 @@ fn report_device_events(app: &AppHandle, io: &AudioIo) {
     }
 }
 
-fn emit_level(app: &AppHandle, level: Level, voice_probability: f32, transmitting: bool) {
+fn emit_level(
+    app: &AppHandle,
+    level: Level,
+    voice_probability: f32,
+    transmitting: bool,
+    silent_input: bool,
+) {
     let _ = InputLevel {
         rms_dbfs: level.rms_dbfs,
         peak_dbfs: level.peak_dbfs,
         voice_probability,
         transmitting,
+        silent_input,
     }
     .emit(app);
 }

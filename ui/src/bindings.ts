@@ -284,6 +284,11 @@ export type InputLevel = {
 	peak_dbfs: number | null,
 	voice_probability: number | null,
 	transmitting: boolean,
+	/**
+	 *  The microphone delivers exact zeros (muted in hardware, unplugged, or blocked by
+	 *  the system): the UI warns when this lasts.
+	 */
+	silent_input: boolean,
 };
 
 export type InputMode = "voice_activity" | "push_to_talk";

@@ -78,6 +78,9 @@ pub struct CaptureOutput {
     pub voice_probability: f32,
     /// Whether this frame is being transmitted.
     pub transmitting: bool,
+    /// The microphone delivered exact zeros: no live microphone ever does (its own noise
+    /// is never digital silence), a muted, unplugged or blocked one does.
+    pub digital_silence: bool,
 }
 
 /// The capture chain. Feed it every 10 ms microphone frame with
@@ -120,6 +123,7 @@ impl CapturePipeline {
     /// Processes one microphone frame captured at `now`, in place (afterwards it holds what
     /// is sent), and returns the packet to send, if any, with the frame's analysis.
     pub fn process(&mut self, now: Instant, frame: &mut Frame) -> Result<CaptureOutput> {
+        let digital_silence = frame.iter().all(|s| *s == 0.0);
         self.high_pass.process(frame);
         self.echo.process(frame);
         let voice_probability = self.suppressor.process(frame);
@@ -152,7 +156,7 @@ impl CapturePipeline {
                 packets.extend(self.encoder.skip_frame()?);
             }
         }
-        Ok(CaptureOutput { packets, level, voice_probability, transmitting })
+        Ok(CaptureOutput { packets, level, voice_probability, transmitting, digital_silence })
     }
 
     /// Changes the gate's look-back (see [`CaptureConfig::gate_pre_roll`]).

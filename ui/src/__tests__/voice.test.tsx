@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { keybindFromEvent, keybindFromMouse } from "../settings/keybind";
@@ -86,6 +86,30 @@ describe("voice & audio settings", () => {
     fireEvent.mouseDown(capture, { button: 3 });
     expect(capture).toHaveTextContent("Mouse4");
     expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { ptt_shortcut: "Mouse4" } });
+  });
+
+  it("warns when the microphone has delivered only digital silence for 5 s, and stops warning when sound comes", async () => {
+    const user = userEvent.setup();
+    await renderLoggedIn();
+    await user.click(screen.getByTestId("open-settings"));
+    await user.click(screen.getByTestId("settings-tab-voice"));
+    const level = (silent: boolean) => ({ rms_dbfs: silent ? -100 : -30, peak_dbfs: -20, voice_probability: 0, transmitting: false, silent_input: silent });
+    const clock = vi.spyOn(Date, "now");
+    try {
+      clock.mockReturnValue(1_000_000);
+      await emit("input-level", level(true));
+      clock.mockReturnValue(1_004_000);
+      await emit("input-level", level(true));
+      expect(screen.queryByTestId("silent-input")).toBeNull();
+      clock.mockReturnValue(1_005_100);
+      await emit("input-level", level(true));
+      expect(screen.getByTestId("silent-input")).toHaveTextContent("We hear nothing from this microphone");
+      clock.mockReturnValue(1_005_200);
+      await emit("input-level", level(false));
+      expect(screen.queryByTestId("silent-input")).toBeNull();
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it("noise suppression offers Off, Standard and Strong and stores them as the engine's two switches", async () => {

@@ -259,6 +259,7 @@ export const de: Dictionary = {
   "voiceSettings.default": "Systemstandard",
   "voiceSettings.defaultNamed": "Standard ({name})",
   "voiceSettings.level": "Eingangspegel",
+  "voiceSettings.silentInput": "Von diesem Mikrofon kommt nichts an. Prüfe, ob es eingesteckt und weder am Gerät noch im System stummgeschaltet ist, oder wähle ein anderes Eingabegerät.",
   "voiceSettings.micTest": "Mikrofon testen",
   "voiceSettings.micTestStop": "Test beenden",
   "voiceSettings.micTestHint": "Hör dich so, wie andere dich hören.",

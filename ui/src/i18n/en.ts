@@ -258,6 +258,7 @@ export const en = {
   "voiceSettings.default": "System default",
   "voiceSettings.defaultNamed": "Default ({name})",
   "voiceSettings.level": "Input level",
+  "voiceSettings.silentInput": "We hear nothing from this microphone. Check that it is plugged in and not muted on the device or in the system, or choose another input device.",
   "voiceSettings.micTest": "Let's Check",
   "voiceSettings.micTestStop": "Stop Testing",
   "voiceSettings.micTestHint": "Hear yourself as others hear you.",

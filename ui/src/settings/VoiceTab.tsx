@@ -12,13 +12,30 @@ export function levelPercent(dbfs: number): number {
   return Math.max(0, Math.min(100, ((dbfs + 70) / 70) * 100));
 }
 
+/** How long the microphone may deliver exact zeros before the meter says so. */
+export const SILENT_INPUT_WARNING_MS = 5000;
+
 function LevelMeter({ threshold }: { threshold: number }) {
   const t = useT();
   const [level, setLevel] = useState({ rms: -100, on: false });
-  useBackendEvent(events.inputLevel, (l) => setLevel({ rms: l.rms_dbfs ?? -100, on: l.transmitting }));
+  // Since when every level report said digital silence (null: the last one had sound).
+  const [silentSince, setSilentSince] = useState<number | null>(null);
+  const [now, setNow] = useState(() => Date.now());
+  useBackendEvent(events.inputLevel, (l) => {
+    setLevel({ rms: l.rms_dbfs ?? -100, on: l.transmitting });
+    const at = Date.now();
+    setNow(at);
+    setSilentSince((since) => (l.silent_input ? (since ?? at) : null));
+  });
   const pct = levelPercent(level.rms);
+  const dead = silentSince !== null && now - silentSince >= SILENT_INPUT_WARNING_MS;
   return (
     <div className="mb-4">
+      {dead && (
+        <p role="alert" data-testid="silent-input" className="mb-2 rounded bg-warn/10 px-3 py-2 text-sm text-warn">
+          {t("voiceSettings.silentInput")}
+        </p>
+      )}
       <div className="mb-2 text-xs font-bold uppercase tracking-wide text-muted">{t("voiceSettings.level")}</div>
       <div
         role="meter"
