@@ -268,9 +268,29 @@ async fn invites_expire_run_out_and_respect_bans(backend: Backend) {
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    assert_eq!(actions, vec!["member_unban", "member_ban"], "newest first");
-    assert_eq!(log["entries"][1]["reason"], "spam");
-    assert_eq!(log["entries"][1]["actor_id"], owner.id.as_str());
+    // Four invites made (one by `join`; the refused requests are not), a ban, its lifting.
+    assert_eq!(
+        actions,
+        vec![
+            "member_unban",
+            "invite_create",
+            "member_ban",
+            "invite_create",
+            "invite_create",
+            "invite_create"
+        ],
+        "newest first"
+    );
+    let ban = &log["entries"][2];
+    assert_eq!(ban["reason"], "spam");
+    assert_eq!(ban["actor_id"], owner.id.as_str());
+    // Names for the reader, also of someone no longer a member.
+    assert_eq!(
+        (ban["actor_name"].as_str(), ban["target_user_name"].as_str()),
+        (Some("owner"), Some("troll"))
+    );
+    assert_eq!(log["entries"][1]["reason"], open_code.as_str(), "the invite's code");
+    assert_eq!(log["entries"][1]["target_user_name"], serde_json::Value::Null);
     assert_error(
         &s.get(&format!("/api/v1/servers/{sid}/audit-log"), Some(&a.token)).await,
         StatusCode::FORBIDDEN,

@@ -157,7 +157,9 @@ export type AuditAction = "server_update" | "member_kick" | "member_ban" | "memb
  *  Server mute and deafen (stored per member) and moves between voice channels; the
  *  target is the member, and for a move the reason names the channel moved to.
  */
-"member_voice_mute" | "member_voice_unmute" | "member_voice_deafen" | "member_voice_undeafen" | "member_voice_move";
+"member_voice_mute" | "member_voice_unmute" | "member_voice_deafen" | "member_voice_undeafen" | "member_voice_move" | 
+/**  An invite made; the reason holds its code (as for `InviteDelete`). */
+"invite_create";
 
 /**  One moderation or configuration action. */
 export type AuditEntry = {
@@ -168,6 +170,10 @@ export type AuditEntry = {
 	target_id: Snowflake | null,
 	reason: string | null,
 	created_at: number,
+	/**  The actor's username (also after they left the server). */
+	actor_name?: string | null,
+	/**  The target's username where the target is a user. */
+	target_user_name?: string | null,
 };
 
 export type Ban = {

@@ -118,6 +118,8 @@ pub fn audit_api(row: &AuditRow) -> Result<AuditEntry, ApiError> {
         target_id: row.target_id.map(sf).transpose()?,
         reason: row.reason.clone(),
         created_at: row.created_at,
+        actor_name: row.actor_name.clone(),
+        target_user_name: row.target_user_name.clone(),
     })
 }
 

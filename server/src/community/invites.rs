@@ -60,10 +60,13 @@ impl Community {
             created_at: now,
         };
         // 57^10 codes make a collision improbable; a second draw makes it negligible.
-        match self.store.create_invite(&row).await {
+        let audit = |code: &str| {
+            self.audit(&access, AuditAction::InviteCreate, None, Some(code.to_owned()))
+        };
+        match self.store.create_invite(&row, &audit(&row.code)).await {
             Err(Error::Conflict(_)) => {
                 row.code = new_code();
-                invite_api(&self.store.create_invite(&row).await?)
+                invite_api(&self.store.create_invite(&row, &audit(&row.code)).await?)
             }
             other => invite_api(&other?),
         }

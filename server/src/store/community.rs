@@ -101,6 +101,10 @@ pub struct AuditRow {
     pub target_id: Option<i64>,
     pub reason: Option<String>,
     pub created_at: i64,
+    /// Usernames as they are now, for the log's reader: members who left or were banned
+    /// are no longer in the member list to look them up.
+    pub actor_name: Option<String>,
+    pub target_user_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -403,7 +407,8 @@ pub trait CommunityStore: Send + Sync {
         audit: &NewAudit,
     ) -> Result<bool, Error>;
 
-    async fn create_invite(&self, invite: &InviteRow) -> Result<InviteRow, Error>;
+    async fn create_invite(&self, invite: &InviteRow, audit: &NewAudit)
+    -> Result<InviteRow, Error>;
     async fn invite(&self, code: &str) -> Result<Option<InviteRow>, Error>;
     async fn invites(&self, server_id: i64) -> Result<Vec<InviteRow>, Error>;
     async fn delete_invite(&self, code: &str, audit: &NewAudit) -> Result<bool, Error>;
@@ -957,13 +962,16 @@ macro_rules! impl_community_store {
                 commit_audited(tx, done == 1, Some(audit)).await
             }
 
-            async fn create_invite(&self, invite: &InviteRow) -> Result<InviteRow, Error> {
-                Ok(sqlx::query_as::<_, InviteRow>(concat!(
+            async fn create_invite(&self, invite: &InviteRow, audit: &NewAudit) -> Result<InviteRow, Error> {
+                let mut tx = self.writer().begin().await?;
+                let row = sqlx::query_as::<_, InviteRow>(concat!(
                     "INSERT INTO invites (code, server_id, creator_id, uses, max_uses, expires_at, created_at) \
                      VALUES ($1, $2, $3, 0, $4, $5, $6) RETURNING ", invite_columns!()))
                     .bind(&invite.code).bind(invite.server_id).bind(invite.creator_id).bind(invite.max_uses)
                     .bind(invite.expires_at).bind(invite.created_at)
-                    .fetch_one(self.writer()).await?)
+                    .fetch_one(&mut *tx).await?;
+                commit_audited(tx, true, Some(audit)).await?;
+                Ok(row)
             }
 
             async fn invite(&self, code: &str) -> Result<Option<InviteRow>, Error> {
@@ -1018,8 +1026,11 @@ macro_rules! impl_community_store {
 
             async fn audit_log(&self, server_id: i64, before: i64, limit: i64) -> Result<Vec<AuditRow>, Error> {
                 Ok(sqlx::query_as::<_, AuditRow>(
-                    "SELECT id, server_id, actor_id, action, target_id, reason, created_at FROM audit_log \
-                     WHERE server_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
+                    // IDs are unique across kinds, so the target joins a user only where it is one.
+                    "SELECT a.id, a.server_id, a.actor_id, a.action, a.target_id, a.reason, a.created_at, \
+                     actor.username AS actor_name, target.username AS target_user_name FROM audit_log a \
+                     LEFT JOIN users actor ON actor.id = a.actor_id LEFT JOIN users target ON target.id = a.target_id \
+                     WHERE a.server_id = $1 AND a.id < $2 ORDER BY a.id DESC LIMIT $3")
                     .bind(server_id).bind(before).bind(limit).fetch_all(self.reader()).await?)
             }
 

@@ -345,8 +345,12 @@ impl CommunityStore for TimedStore {
         )
         .await
     }
-    async fn create_invite(&self, invite: &InviteRow) -> Result<InviteRow, Error> {
-        self.time("create_invite", self.inner.create_invite(invite)).await
+    async fn create_invite(
+        &self,
+        invite: &InviteRow,
+        audit: &NewAudit,
+    ) -> Result<InviteRow, Error> {
+        self.time("create_invite", self.inner.create_invite(invite, audit)).await
     }
     async fn invite(&self, code: &str) -> Result<Option<InviteRow>, Error> {
         self.time("invite", self.inner.invite(code)).await

@@ -219,6 +219,12 @@ pub struct AuditEntry {
     pub target_id: Option<crate::ids::Snowflake>,
     pub reason: Option<String>,
     pub created_at: i64,
+    /// The actor's username (also after they left the server).
+    #[serde(default)]
+    pub actor_name: Option<String>,
+    /// The target's username where the target is a user.
+    #[serde(default)]
+    pub target_user_name: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -258,6 +264,8 @@ pub enum AuditAction {
     MemberVoiceDeafen,
     MemberVoiceUndeafen,
     MemberVoiceMove,
+    /// An invite made; the reason holds its code (as for `InviteDelete`).
+    InviteCreate,
 }
 
 impl AuditAction {
@@ -285,6 +293,7 @@ impl AuditAction {
             Self::MemberVoiceDeafen => "member_voice_deafen",
             Self::MemberVoiceUndeafen => "member_voice_undeafen",
             Self::MemberVoiceMove => "member_voice_move",
+            Self::InviteCreate => "invite_create",
         }
     }
 

@@ -9,7 +9,7 @@ import { channelSiblings, moveChannel } from "../settings/admin/channelOrder";
 type User = ReturnType<typeof userEvent.setup>;
 type Args = Record<string, unknown>;
 
-async function openAdmin(user: User, section: "roles" | "members" | "channels" | "invites", detail: ServerDetail = server) {
+async function openAdmin(user: User, section: "roles" | "members" | "channels" | "invites" | "audit" | "bans", detail: ServerDetail = server) {
   await renderLoggedIn("/channels/10/20", ready({ servers: [detail] }));
   await user.click(screen.getByTestId("open-settings"));
   await user.click(screen.getByTestId("settings-tab-admin"));
@@ -557,5 +557,29 @@ describe("invites", () => {
     expect(lastInvoke("revoke_invite")).toEqual({ code: "hTKzmak" });
     await waitFor(() => expect(screen.queryByText("hTKzmak")).not.toBeInTheDocument());
     expect(screen.getByText("other1")).toBeInTheDocument();
+  });
+});
+
+describe("audit log and bans", () => {
+  it("names actors and targets (members, roles, channels, people who left) and dates bans", async () => {
+    const user = userEvent.setup();
+    const at = Date.UTC(2026, 11, 1, 12, 0);
+    mockCommand("audit_log", [
+      { id: "1", action: "member_ban", actor_id: "100", target_id: "900", reason: "spam", created_at: at, actor_name: "me", target_user_name: "griefer" },
+      { id: "2", action: "role_update", actor_id: "100", target_id: "11", reason: null, created_at: at, actor_name: "me", target_user_name: null },
+      { id: "3", action: "channel_update", actor_id: "100", target_id: "20", reason: null, created_at: at, actor_name: "me", target_user_name: null },
+      { id: "4", action: "invite_create", actor_id: "777", target_id: null, reason: "hTKzmak", created_at: at, actor_name: "gone-mod", target_user_name: null },
+    ]);
+    mockCommand("list_bans", [{ user_id: "900", username: "griefer", reason: "spam", moderator_id: "100", created_at: at }]);
+    await openAdmin(user, "audit");
+    const entries = await screen.findAllByRole("listitem");
+    const text = entries.map((e) => e.textContent ?? "");
+    expect(text.some((t) => t.includes("griefer") && !t.includes("900"))).toBe(true);
+    expect(text.some((t) => t.includes(`@${server.roles.find((r) => r.id === "11")!.name}`))).toBe(true);
+    expect(text.some((t) => t.includes(`#${server.channels.find((c) => c.id === "20")!.name}`))).toBe(true);
+    expect(text.some((t) => t.startsWith("gone-mod") && t.includes("created an invite") && t.includes("hTKzmak"))).toBe(true);
+
+    await user.click(screen.getByTestId("admin-tab-bans"));
+    expect(await screen.findByText(/^Banned /)).toHaveTextContent(new Date(at).toLocaleString("en"));
   });
 });

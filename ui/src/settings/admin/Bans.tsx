@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { useT } from "../../i18n";
+import { useLang, useT } from "../../i18n";
 import { commands, unwrap, type Ban } from "../../lib/backend";
 import { Button, ErrorText, SectionTitle } from "../../components/ui";
 import { ConfirmDialog } from "../../layout/ServerHeader";
@@ -7,6 +7,7 @@ import { useLoad } from "./useLoad";
 
 export function Bans({ serverId }: { serverId: string }) {
   const t = useT();
+  const lang = useLang();
   const [list, error, reload] = useLoad(async () => unwrap(await commands.listBans(serverId)), [serverId]);
   const [unbanning, setUnbanning] = useState<Ban | null>(null);
   return (
@@ -19,6 +20,9 @@ export function Bans({ serverId }: { serverId: string }) {
           <li key={b.user_id} className="flex items-center justify-between rounded bg-s1 px-3 py-2">
             <div>
               <div className="font-medium text-fg-strong">{b.username}</div>
+              <div className="text-xs text-muted">
+                {t("admin.bannedOn", { date: new Date(b.created_at).toLocaleString(lang) })}
+              </div>
               {b.reason && (
                 <div className="text-xs text-muted">
                   {t("admin.reason")}: {b.reason}
