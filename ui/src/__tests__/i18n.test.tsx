@@ -15,6 +15,18 @@ describe("i18n dictionaries", () => {
     for (const [k, v] of Object.entries(de)) expect(v.trim(), k).not.toBe("");
   });
 
+  it("German settings tabs cannot be mistaken for each other, and the voice state fits the user panel", () => {
+    const tabs = Object.entries(de).filter(([k]) => k.startsWith("settings.tab."));
+    for (const [k, v] of tabs) {
+      for (const [k2, v2] of tabs) if (k !== k2) expect(v.split(/[\s&-]/)[0], `${k} vs ${k2}`).not.toBe(v2.split(/[\s&-]/)[0]);
+    }
+    // The panel shows about 18 characters before it cuts the line.
+    for (const key of ["voice.state.connected", "voice.state.connecting", "voice.state.reconnecting"] as const) {
+      expect(de[key].length, key).toBeLessThanOrEqual(18);
+      expect(en[key].length, key).toBeLessThanOrEqual(18);
+    }
+  });
+
   it("every translation keeps the placeholders of the English text", () => {
     for (const key of Object.keys(en) as (keyof typeof en)[]) {
       expect(placeholders(de[key]), key).toEqual(placeholders(en[key]));
