@@ -121,6 +121,7 @@ describe("messages", () => {
     const [bobs] = await screen.findAllByTestId("message");
     await user.click(within(bobs).getByRole("button", { name: "Reply" }));
     expect(screen.getByText("Replying to Bob")).toBeInTheDocument();
+    expect(screen.getByTestId("composer")).toHaveFocus();
     await user.type(screen.getByTestId("composer"), "agreed{Enter}");
     await waitFor(() => expect(lastInvoke("send_message")).toMatchObject({ content: "agreed", replyTo: "40" }));
     const sent = await waitFor(() => {

@@ -1,4 +1,4 @@
-import { useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { useT } from "../i18n";
 import { commands, type Member } from "../lib/backend";
 import { shouldSendTyping } from "../state/typing";
@@ -45,6 +45,12 @@ export function Composer({
   const lastTyping = useRef<number | null>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
   const listId = useId();
+
+  // Reply means "now type": the composer takes the focus, as in Discord.
+  const replyId = reply?.id;
+  useEffect(() => {
+    if (replyId) ref.current?.focus();
+  }, [replyId]);
 
   const query = mentionQuery(text, caret);
   const matches = useMemo(

@@ -168,7 +168,7 @@ export const MessageItem = memo(function MessageItem({
         <div
           role="toolbar"
           aria-label={t("chat.actions")}
-          className="absolute -top-4 right-4 flex rounded border border-line bg-s2 opacity-0 shadow group-hover:opacity-100 group-focus-within:opacity-100"
+          className="absolute -top-4 right-4 flex rounded border border-line bg-s2 opacity-0 shadow group-hover:opacity-100 group-has-[:focus-visible]:opacity-100"
         >
           {actions.canReact && (
             <ToolButton label={t("chat.addReaction")} onClick={(e) => setPicker(menuPositionFrom({ currentTarget: e.currentTarget }))}>
