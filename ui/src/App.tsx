@@ -1,4 +1,4 @@
-import type { ComponentType, ReactNode } from "react";
+import { useEffect, type ComponentType, type ReactNode } from "react";
 import { HashRouter, Navigate, Route, Routes } from "react-router-dom";
 import { SettingsProvider } from "./state/settings";
 import { SessionProvider, useSession } from "./state/session";
@@ -9,6 +9,7 @@ import { Splash } from "./pages/Splash";
 import { LoginPage } from "./pages/Login";
 import { RegisterPage } from "./pages/Register";
 import { AppShell } from "./layout/AppShell";
+import { suppressSystemContextMenu } from "./components/contextMenu";
 
 function Root() {
   const { state } = useSession();
@@ -47,6 +48,7 @@ function DefaultRouter({ children }: { children?: ReactNode }) {
 }
 
 export function App({ router: Router = DefaultRouter }: { router?: ComponentType<{ children?: ReactNode }> }) {
+  useEffect(suppressSystemContextMenu, []);
   return (
     <Router>
       <SettingsProvider>

@@ -307,3 +307,38 @@ describe("dialogs", () => {
     expect(opener).toHaveFocus();
   });
 });
+
+describe("context menus", () => {
+  it("replaces the system menu with ours on messages and channels, and leaves text fields theirs", async () => {
+    const user = userEvent.setup();
+    const history = [message("40", "from bob")];
+    await renderLoggedIn("/channels/10/20", ready(), () => mockCommand("history", history));
+    const writes: string[] = [];
+    Object.defineProperty(navigator, "clipboard", { value: { writeText: async (t: string) => void writes.push(t) }, configurable: true });
+
+    // Anywhere without a menu of ours: nothing (no Back / Forward / Reload).
+    const bare = new MouseEvent("contextmenu", { bubbles: true, cancelable: true });
+    document.querySelector("main, body")!.dispatchEvent(bare);
+    expect(bare.defaultPrevented).toBe(true);
+    // In a text field the system's editing menu stays.
+    const inField = new MouseEvent("contextmenu", { bubbles: true, cancelable: true });
+    screen.getByTestId("composer").dispatchEvent(inField);
+    expect(inField.defaultPrevented).toBe(false);
+
+    const [bobs] = await screen.findAllByTestId("message");
+    fireEvent.contextMenu(bobs);
+    const menu = screen.getByRole("menu", { name: "Message options" });
+    await user.click(within(menu).getByRole("menuitem", { name: "Copy ID" }));
+    expect(writes).toEqual([bobs.dataset.messageId]);
+    fireEvent.contextMenu(bobs);
+    await user.click(within(screen.getByRole("menu", { name: "Message options" })).getByRole("menuitem", { name: "Reply" }));
+    expect(screen.getByText("Replying to Bob")).toBeInTheDocument();
+    expect(screen.getByTestId("composer")).toHaveFocus();
+
+    fireEvent.contextMenu(screen.getByTestId("channel-20"));
+    const channelMenu = screen.getByRole("menu", { name: /Channel options for #/ });
+    expect(within(channelMenu).getByRole("menuitem", { name: "Mark as read" })).toBeDisabled();
+    await user.click(within(channelMenu).getByRole("menuitem", { name: "Copy ID" }));
+    expect(writes).toContain("20");
+  });
+});

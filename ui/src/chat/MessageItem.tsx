@@ -3,7 +3,7 @@ import { useT } from "../i18n";
 import type { Message } from "../lib/backend";
 import { Avatar } from "../components/Avatar";
 import { Icon } from "../components/Icon";
-import { menuPositionFrom, type MenuPosition } from "../components/Menu";
+import { Menu, MenuItem, MenuSeparator, menuPositionFrom, type MenuPosition } from "../components/Menu";
 import { Markdown, type RenderContext } from "./markdown";
 import { EmojiPicker } from "./EmojiPicker";
 
@@ -61,6 +61,11 @@ export const MessageItem = memo(function MessageItem({
 }) {
   const t = useT();
   const [picker, setPicker] = useState<MenuPosition | null>(null);
+  const [menu, setMenu] = useState<MenuPosition | null>(null);
+  const choose = (action: () => void) => () => {
+    setMenu(null);
+    action();
+  };
   const [draft, setDraft] = useState(m.content);
 
   const onEditKey = async (e: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -82,6 +87,12 @@ export const MessageItem = memo(function MessageItem({
       data-pending={m.pending ? "true" : "false"}
       aria-label={`${m.authorName}: ${m.content}`}
       tabIndex={-1}
+      onContextMenu={(e) => {
+        // Editing: the text field's own menu (cut, copy, paste) stays.
+        if (m.pending || editing) return;
+        e.preventDefault();
+        setMenu(menuPositionFrom(e));
+      }}
       className={`group relative flex gap-4 px-4 ${m.compact ? "py-0.5" : "mt-4 py-0.5"} ${
         m.mentionsMe ? "border-l-2 border-warn bg-mention" : "border-l-2 border-transparent hover:bg-black/5 dark:hover:bg-black/10"
       } ${m.pending ? "opacity-60" : ""}`}
@@ -189,6 +200,21 @@ export const MessageItem = memo(function MessageItem({
             </ToolButton>
           )}
         </div>
+      )}
+      {menu && (
+        <Menu at={menu} label={t("chat.messageMenu")} onClose={() => setMenu(null)}>
+          {actions.canReact && <MenuItem onSelect={choose(() => setPicker(menu))}>{t("chat.addReaction")}</MenuItem>}
+          <MenuItem onSelect={choose(actions.onReply)}>{t("chat.reply")}</MenuItem>
+          {actions.canEdit && <MenuItem onSelect={choose(() => (setDraft(m.content), setEditing(true)))}>{t("common.edit")}</MenuItem>}
+          <MenuItem onSelect={choose(() => void navigator.clipboard?.writeText(m.content))}>{t("chat.copyText")}</MenuItem>
+          <MenuSeparator />
+          <MenuItem onSelect={choose(() => void navigator.clipboard?.writeText(m.key))}>{t("common.copyId")}</MenuItem>
+          {actions.canDelete && (
+            <MenuItem danger onSelect={choose(actions.onDelete)}>
+              {t("chat.delete")}
+            </MenuItem>
+          )}
+        </Menu>
       )}
       {picker && (
         <EmojiPicker

@@ -2,14 +2,15 @@ import { useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { useT } from "../i18n";
 import { useApp } from "../state/AppProvider";
+import { useUi } from "../state/ui";
 import { useVoice } from "../state/VoiceProvider";
 import { sortChannels, memberName, permissionsIn, visibleChannels } from "../state/app";
 import { isUnread, mentionCount } from "../state/readStates";
 import { usersInChannel } from "../state/voiceStates";
-import type { Channel, ServerDetail, VoiceState } from "../lib/backend";
+import { commands, unwrap, type Channel, type ServerDetail, type VoiceState } from "../lib/backend";
 import { Icon } from "../components/Icon";
 import { Avatar } from "../components/Avatar";
-import { menuPositionFrom, type MenuPosition } from "../components/Menu";
+import { Menu, MenuItem, MenuSeparator, menuPositionFrom, type MenuPosition } from "../components/Menu";
 import { hasParticipantMenu, ParticipantMenu } from "../voice/ParticipantMenu";
 import { errorText } from "../lib/errors";
 import { has } from "../lib/permissions";
@@ -85,20 +86,35 @@ export function ChannelList({ detail, activeChannelId }: { detail: ServerDetail;
 
 function TextChannelItem({ channel, active }: { channel: Channel; active: boolean }) {
   const t = useT();
-  const { state } = useApp();
+  const { state, dispatch } = useApp();
+  const ui = useUi();
   const navigate = useNavigate();
+  const [menu, setMenu] = useState<MenuPosition | null>(null);
+  const canManage = has(permissionsIn(state.servers[channel.server_id], channel.id), "MANAGE_CHANNELS");
+  const markRead = async () => {
+    setMenu(null);
+    const [newest] = unwrap(await commands.history(channel.id, null, 1));
+    if (!newest) return;
+    unwrap(await commands.ack(channel.id, newest.id));
+    dispatch({ type: "read", channelId: channel.id, lastReadId: newest.id });
+  };
   const unread = isUnread(state.read, channel.id);
   const mentions = mentionCount(state.read, channel.id);
   const label = [t("channel.text", { name: channel.name }), unread ? t("channel.unread") : "", mentions ? t("channel.mentions", { count: mentions }) : ""]
     .filter(Boolean)
     .join(", ");
   return (
+    <>
     <button
       type="button"
       data-testid={`channel-${channel.id}`}
       aria-label={label}
       aria-current={active ? "page" : undefined}
       onClick={() => navigate(`/channels/${channel.server_id}/${channel.id}`)}
+      onContextMenu={(e) => {
+        e.preventDefault();
+        setMenu(menuPositionFrom(e));
+      }}
       className={`group relative flex w-full items-center gap-1.5 rounded px-2 py-1.5 text-left ${
         active ? "bg-active text-fg-strong" : unread ? "text-fg-strong hover:bg-hover" : "text-muted hover:bg-hover hover:text-fg"
       }`}
@@ -112,6 +128,21 @@ function TextChannelItem({ channel, active }: { channel: Channel; active: boolea
         </span>
       )}
     </button>
+      {menu && (
+        <Menu at={menu} label={t("channel.menu", { name: channel.name })} onClose={() => setMenu(null)}>
+          <MenuItem disabled={!unread && !mentions} onSelect={() => void markRead().catch(() => {})}>
+            {t("channel.markRead")}
+          </MenuItem>
+          {canManage && (
+            <MenuItem onSelect={() => (setMenu(null), navigate(`/channels/${channel.server_id}/${channel.id}`), ui.openSettings("admin"))}>
+              {t("channel.edit")}
+            </MenuItem>
+          )}
+          <MenuSeparator />
+          <MenuItem onSelect={() => (setMenu(null), void navigator.clipboard?.writeText(channel.id))}>{t("common.copyId")}</MenuItem>
+        </Menu>
+      )}
+    </>
   );
 }
 
