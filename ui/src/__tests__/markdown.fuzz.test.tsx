@@ -23,7 +23,7 @@ const PIECES = [
   "`", "``", "```", "*", "**", "_", "__", "~", "~~", "[", "]", "(", ")", "](", "<@", "<@&", ">",
   "@everyone", "http://", "https://", "mailto:", "javascript:", "data:", "JaVaScRiPt:", "//",
   "a", "b", "é", "1", "12", " ", "\n", "\t", ".", ",", "!", "?", "\"", "'", "<", "😀", "\u00a0",
-  "\u2028", "x.y", "@",
+  "\u2028", "x.y", "@", "|", "||", "> ", ">>> ",
 ];
 const markdownish = fc.array(fc.constantFrom(...PIECES), { maxLength: 40 }).map((p) => p.join(""));
 const anyText = fc.oneof(markdownish, fc.string({ maxLength: 200 }), fc.string({ unit: "binary", maxLength: 200 }));
@@ -46,7 +46,7 @@ describe("markdown renderer under arbitrary input", () => {
   });
 
   it("renders any text to the elements it knows, with safe links only", () => {
-    const allowed = new Set(["DIV", "STRONG", "EM", "U", "S", "A", "CODE", "PRE", "BR", "SPAN"]);
+    const allowed = new Set(["DIV", "STRONG", "EM", "U", "S", "A", "CODE", "PRE", "BR", "SPAN", "BLOCKQUOTE"]);
     fc.assert(
       fc.property(anyText, (text) => {
         const { container, unmount } = render(
@@ -57,7 +57,7 @@ describe("markdown renderer under arbitrary input", () => {
         for (const el of container.querySelectorAll("*")) {
           expect(allowed).toContain(el.tagName);
           for (const attr of el.getAttributeNames()) {
-            expect(["class", "href", "target", "rel", "data-lang"]).toContain(attr);
+            expect(["class", "href", "target", "rel", "data-lang", "role", "tabindex", "data-spoiler", "aria-label"]).toContain(attr);
           }
         }
         for (const a of container.querySelectorAll("a")) {

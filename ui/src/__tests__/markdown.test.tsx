@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { render } from "@testing-library/react";
+import { fireEvent, render } from "@testing-library/react";
 import { Markdown, parseMarkdown, safeHref, type RenderContext } from "../chat/markdown";
 
 const ctx: RenderContext = {
@@ -24,6 +24,30 @@ describe("markdown renderer", () => {
     expect(root.querySelector("script")).toBeNull();
     expect(root.querySelector("b")).toBeNull();
     expect(root.textContent).toBe('<img src=x onerror="alert(1)"><script>alert(2)</script> <b>bold?</b>');
+  });
+
+  it("quotes lines starting with '> ' and everything after '>>> '", () => {
+    const root = md("> first **quoted**\n> second\nnot quoted\n>>> all\nof this");
+    const quotes = root.querySelectorAll("blockquote");
+    expect(quotes).toHaveLength(2);
+    expect(quotes[0].textContent).toBe("first quotedsecond");
+    expect(quotes[0].querySelector("strong")?.textContent).toBe("quoted");
+    expect(quotes[1].textContent).toBe("allof this");
+    expect(root.textContent).toContain("not quoted");
+    // Not a quote: no space after '>', or in the middle of a line.
+    expect(md(">no space, a > b").querySelector("blockquote")).toBeNull();
+  });
+
+  it("hides spoilers until clicked", () => {
+    const root = md("the boss is ||**Dad**|| and || no closer");
+    const spoiler = root.querySelector("[data-spoiler]") as HTMLElement;
+    expect(spoiler).not.toBeNull();
+    expect(spoiler).toHaveAttribute("role", "button");
+    expect(spoiler.className).toContain("text-transparent");
+    fireEvent.click(spoiler);
+    expect(root.querySelector("[data-spoiler]")).toBeNull();
+    expect(root.querySelector("strong")?.textContent).toBe("Dad");
+    expect(root.textContent).toContain("|| no closer");
   });
 
   it("renders bold, italic, underline and strike, nested", () => {

@@ -26,6 +26,17 @@ describe("mention helpers", () => {
     );
     expect(encodeMentions("@everyone hi", [bob])).toBe("@everyone hi");
   });
+
+  it("also takes the nickname or display name people type, when only one member has it", () => {
+    expect(encodeMentions("gg @Carlos and @BOB", [bob, carl])).toBe("gg <@300> and <@200>");
+    // Two members shown as "Ace": ambiguous, so neither is pinged.
+    const ace1 = { ...bob, user_id: "401", username: "ace_one", display_name: "Ace" };
+    const ace2 = { ...carl, user_id: "402", username: "ace_two", nickname: "Ace" };
+    expect(encodeMentions("@Ace ready?", [ace1, ace2])).toBe("@Ace ready?");
+    // A username always wins over someone else's nickname.
+    const impostor = { ...carl, user_id: "403", username: "imp", nickname: "bob" };
+    expect(encodeMentions("@bob", [bob, impostor])).toBe("<@200>");
+  });
 });
 
 describe("composer mention autocomplete", () => {

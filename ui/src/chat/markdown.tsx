@@ -1,16 +1,18 @@
 // A small Markdown subset for chat: **bold**, *italic* / _italic_, __underline__,
-// ~~strike~~, `inline code`, ```code blocks```, [text](https://…) and bare links, and
-// mentions (<@id>, <@&role>, @everyone). It builds React elements, never HTML strings,
+// ~~strike~~, ||spoilers||, `inline code`, ```code blocks```, > quotes (and >>> for the
+// rest of the message), [text](https://…) and bare links, and mentions (<@id>, <@&role>,
+// @everyone), as Discord has them. It builds React elements, never HTML strings,
 // so user content can never inject markup; links are limited to http(s) and mailto.
 
-import { useMemo, type ReactNode } from "react";
+import { useMemo, useState, type ReactNode } from "react";
+import { useT } from "../i18n";
 
 export type MdNode =
   | { t: "text"; v: string }
   | { t: "br" }
   | { t: "code"; v: string }
   | { t: "codeblock"; v: string; lang: string | null }
-  | { t: "bold" | "italic" | "underline" | "strike"; c: MdNode[] }
+  | { t: "bold" | "italic" | "underline" | "strike" | "spoiler" | "quote"; c: MdNode[] }
   | { t: "link"; href: string; c: MdNode[] }
   | { t: "mention"; kind: "user" | "role"; id: string }
   | { t: "everyone" };
@@ -71,6 +73,7 @@ class Closers {
   readonly bold: Int32Array;
   readonly underline: Int32Array;
   readonly strike: Int32Array;
+  readonly spoiler: Int32Array;
   /** Link text runs to the first `]`, unless a line break comes first. */
   readonly bracketOrBreak: Int32Array;
   /** A link's URL runs to the first `)`, unless a space comes first. */
@@ -92,6 +95,7 @@ class Closers {
     this.bold = table();
     this.underline = table();
     this.strike = table();
+    this.spoiler = table();
     this.bracketOrBreak = table();
     this.parenOrSpace = table();
     this.runEnd = table();
@@ -109,6 +113,7 @@ class Closers {
       this.bold[k] = c === "*" && src[k + 1] === "*" && src[k + 2] !== "*" ? k : this.bold[k + 1];
       this.underline[k] = c === "_" && src[k + 1] === "_" && src[k + 2] !== "_" ? k : this.underline[k + 1];
       this.strike[k] = c === "~" && src[k + 1] === "~" ? k : this.strike[k + 1];
+      this.spoiler[k] = c === "|" && src[k + 1] === "|" ? k : this.spoiler[k + 1];
       this.bracketOrBreak[k] = c === "]" || c === "\n" ? k : this.bracketOrBreak[k + 1];
       this.parenOrSpace[k] = c === ")" || this.space[k] ? k : this.parenOrSpace[k + 1];
       if (c !== "`") continue;
@@ -220,6 +225,12 @@ function constructAt(src: string, t: Closers, j: number, depth: number): Found |
       if (close < 0) return null;
       return { start: j, end: close + 1, node: { t: "italic", c: parseInline(src.slice(j + 1, close), depth + 1) } };
     }
+    case "|": {
+      if (src[j + 1] !== "|" || j + 3 > n) return null;
+      const close = t.spoiler[j + 3];
+      if (close < 0) return null;
+      return { start: j, end: close + 2, node: { t: "spoiler", c: parseInline(src.slice(j + 2, close), depth + 1) } };
+    }
     case "~": {
       if (src[j + 1] !== "~" || j + 3 > n) return null;
       const close = t.strike[j + 3];
@@ -271,7 +282,43 @@ export function parseInline(src: string, depth = 0): MdNode[] {
   return out;
 }
 
-/** Splits off ``` fenced blocks (an unclosed fence runs to the end), then parses inline. */
+/** Text outside code blocks: lines starting with "> " are quoted (a run of them is one
+ * quote), and ">>> " quotes everything after it, as in Discord. */
+function parseBlocks(src: string): MdNode[] {
+  const out: MdNode[] = [];
+  const lines = src.split("\n");
+  let plain: string[] = [];
+  let quoted: string[] = [];
+  const flushPlain = () => {
+    if (plain.length) out.push(...parseInline(plain.join("\n")));
+    plain = [];
+  };
+  const flushQuote = () => {
+    if (quoted.length) out.push({ t: "quote", c: parseInline(quoted.join("\n")) });
+    quoted = [];
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.startsWith(">>> ")) {
+      flushPlain();
+      quoted.push(line.slice(4), ...lines.slice(i + 1));
+      break;
+    }
+    if (line.startsWith("> ") || line === ">") {
+      flushPlain();
+      quoted.push(line.slice(2));
+    } else {
+      flushQuote();
+      plain.push(line);
+    }
+  }
+  flushPlain();
+  flushQuote();
+  return out;
+}
+
+/** Splits off ``` fenced blocks (an unclosed fence runs to the end), then quotes, then
+ * parses inline. */
 export function parseMarkdown(src: string): MdNode[] {
   const out: MdNode[] = [];
   const FENCE = /```(?:([\w+#-]{1,20})\n)?\n?([\s\S]*?)(?:```|$)/;
@@ -279,10 +326,10 @@ export function parseMarkdown(src: string): MdNode[] {
   while (rest) {
     const m = FENCE.exec(rest);
     if (!m || m[0].length === 0) {
-      out.push(...parseInline(rest));
+      out.push(...parseBlocks(rest));
       break;
     }
-    if (m.index > 0) out.push(...parseInline(rest.slice(0, m.index).replace(/\n$/, "")));
+    if (m.index > 0) out.push(...parseBlocks(rest.slice(0, m.index).replace(/\n$/, "")));
     out.push({ t: "codeblock", v: m[2].replace(/\n$/, ""), lang: m[1] ?? null });
     rest = rest.slice(m.index + m[0].length).replace(/^\n/, "");
   }
@@ -327,6 +374,14 @@ export function renderNodes(nodes: MdNode[], ctx: RenderContext, keyPrefix = "")
         return <u key={key}>{renderNodes(n.c, ctx, key + ".")}</u>;
       case "strike":
         return <s key={key}>{renderNodes(n.c, ctx, key + ".")}</s>;
+      case "spoiler":
+        return <Spoiler key={key}>{renderNodes(n.c, ctx, key + ".")}</Spoiler>;
+      case "quote":
+        return (
+          <blockquote key={key} className="my-0.5 border-l-4 border-line pl-3">
+            {renderNodes(n.c, ctx, key + ".")}
+          </blockquote>
+        );
       case "link":
         return (
           <a key={key} href={n.href} target="_blank" rel="noopener noreferrer" className="text-[#00a8fc] hover:underline">
@@ -354,6 +409,26 @@ export function renderNodes(nodes: MdNode[], ctx: RenderContext, keyPrefix = "")
     }
     return null;
   });
+}
+
+/** Hidden until clicked (or Enter/Space on it), like Discord's; revealed stays revealed. */
+function Spoiler({ children }: { children: ReactNode }) {
+  const t = useT();
+  const [shown, setShown] = useState(false);
+  if (shown) return <span className="rounded bg-black/10 px-0.5 dark:bg-white/10">{children}</span>;
+  return (
+    <span
+      role="button"
+      tabIndex={0}
+      data-spoiler=""
+      aria-label={t("chat.spoiler")}
+      onClick={() => setShown(true)}
+      onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), setShown(true))}
+      className="cursor-pointer rounded bg-fg-strong/80 px-0.5 text-transparent select-none [&_*]:invisible"
+    >
+      {children}
+    </span>
+  );
 }
 
 export function Markdown({ content, ctx }: { content: string; ctx: RenderContext }) {

@@ -24,9 +24,19 @@ export function insertMention(text: string, caret: number, username: string): { 
   return { text: before + text.slice(caret), caret: before.length };
 }
 
-/** Turns "@username" of known members into "<@id>" for sending; unknown names stay text. */
+/** Turns "@name" of known members into "<@id>" for sending; unknown names stay text. */
 export function encodeMentions(content: string, members: Member[]): string {
+  // Usernames first; then nicknames and display names as people also type them ("@Carlos"),
+  // where exactly one member goes by that name and it is no one's username.
   const byName = new Map(members.map((m) => [m.username.toLowerCase(), m.user_id]));
+  const shown = new Map<string, string | null>();
+  for (const m of members) {
+    for (const name of new Set([m.nickname, m.display_name].filter((n): n is string => !!n).map((n) => n.toLowerCase()))) {
+      if (!/^[\w.-]{2,32}$/.test(name) || byName.has(name)) continue;
+      shown.set(name, shown.has(name) && shown.get(name) !== m.user_id ? null : m.user_id);
+    }
+  }
+  for (const [name, id] of shown) if (id) byName.set(name, id);
   return content.replace(/(^|\s)@([\w.-]{2,32})/g, (all, pre: string, name: string) => {
     // "@bob." at the end of a sentence: try without trailing dots and dashes too.
     const trimmed = name.replace(/[.-]+$/, "");

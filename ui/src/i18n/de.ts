@@ -136,6 +136,7 @@ export const de: Dictionary = {
   "channel.userLimit": "{count}/{limit}",
 
   "chat.tooLong": "Deine Nachricht ist zu lang ({count} von {max} Zeichen). Kürze sie oder schick sie in Teilen.",
+  "chat.spoiler": "Spoiler, zum Aufdecken auswählen",
   "chat.placeholder": "Nachricht an #{channel}",
   "chat.composer": "Nachricht an #{channel}",
   "chat.noPermission": "Du darfst in diesem Kanal keine Nachrichten senden.",

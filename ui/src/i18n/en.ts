@@ -135,6 +135,7 @@ export const en = {
   "channel.userLimit": "{count}/{limit}",
 
   "chat.tooLong": "Your message is too long ({count} of {max} characters). Shorten it or send it in parts.",
+  "chat.spoiler": "Spoiler, select to reveal",
   "chat.placeholder": "Message #{channel}",
   "chat.composer": "Message #{channel}",
   "chat.noPermission": "You do not have permission to send messages in this channel.",

@@ -17,6 +17,7 @@ const INLINE = new RegExp(
     "~~([\\s\\S]+?)~~", // 11 strike
     "\\*([^\\s*](?:[\\s\\S]*?[^\\s*])?)\\*", // 12 italic
     "_([^\\s_](?:[\\s\\S]*?[^\\s_])?)_", // 13 italic
+    "\\|\\|([\\s\\S]+?)\\|\\|", // 14 spoiler
   ].join("|"),
 );
 
@@ -64,6 +65,7 @@ export function oracleParseInline(src: string, depth = 0): MdNode[] {
     else if (m[9] !== undefined) out.push({ t: "bold", c: oracleParseInline(m[9], depth + 1) });
     else if (m[10] !== undefined) out.push({ t: "underline", c: oracleParseInline(m[10], depth + 1) });
     else if (m[11] !== undefined) out.push({ t: "strike", c: oracleParseInline(m[11], depth + 1) });
+    else if (m[14] !== undefined) out.push({ t: "spoiler", c: oracleParseInline(m[14], depth + 1) });
     else out.push({ t: "italic", c: oracleParseInline(m[12] ?? m[13], depth + 1) });
     rest = after;
   }
