@@ -1,5 +1,6 @@
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
+import "twemoji-colr-font/twemoji.css";
 import "./index.css";
 
 async function start() {

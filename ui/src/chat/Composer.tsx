@@ -1,11 +1,12 @@
 import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
-import { useT } from "../i18n";
+import { useLang, useT } from "../i18n";
 import { commands, type Member } from "../lib/backend";
 import { shouldSendTyping } from "../state/typing";
 import { memberName } from "../state/app";
 import { Icon } from "../components/Icon";
 import { Avatar } from "../components/Avatar";
 import { encodeMentions, insertMention, mentionMatches, mentionQuery } from "./mentions";
+import { loadEmojis, replaceShortcodes, shortcodeMap } from "./emojiData";
 
 /** The server's limit (`MAX_MESSAGE_CHARS`, in characters after trimming). */
 export const MAX_MESSAGE_CHARS = 4000;
@@ -38,7 +39,19 @@ export function Composer({
   members: Member[];
 }) {
   const t = useT();
+  const lang = useLang();
   const [text, setText] = useState("");
+  // :shortcodes: become emoji on send once the emoji data is in (a moment after start).
+  const [codes, setCodes] = useState<Map<string, string>>(() => new Map());
+  useEffect(() => {
+    let alive = true;
+    loadEmojis(lang)
+      .then((list) => alive && setCodes(shortcodeMap(list)))
+      .catch(() => {});
+    return () => {
+      alive = false;
+    };
+  }, [lang]);
   const [caret, setCaret] = useState(0);
   const [selected, setSelected] = useState(0);
   const [dismissed, setDismissed] = useState(false);
@@ -59,7 +72,11 @@ export function Composer({
   );
   const active = matches.length ? Math.min(selected, matches.length - 1) : -1;
   // Counted as sent: mentions go out as `<@id>`, longer than the name typed.
-  const length = useMemo(() => [...encodeMentions(text.trim(), members)].length, [text, members]);
+  const outgoing = (content: string) => encodeMentions(replaceShortcodes(content, codes), members);
+  const length = useMemo(
+    () => [...encodeMentions(replaceShortcodes(text.trim(), codes), members)].length,
+    [text, members, codes],
+  );
   const left = MAX_MESSAGE_CHARS - length;
 
   const pick = (m: Member) => {
@@ -94,7 +111,7 @@ export function Composer({
       if (!content) return;
       // Refused, not cut: the text stays for the user to shorten or split.
       if (left < 0) return;
-      onSend(encodeMentions(content, members));
+      onSend(outgoing(content));
       setText("");
       lastTyping.current = null;
     } else if (e.key === "Escape" && reply) {

@@ -137,6 +137,9 @@ export const de: Dictionary = {
 
   "chat.tooLong": "Deine Nachricht ist zu lang ({count} von {max} Zeichen). Kürze sie oder schick sie in Teilen.",
   "chat.spoiler": "Spoiler, zum Aufdecken auswählen",
+  "chat.emojiSearch": "Emoji suchen (Name oder :Kürzel:)",
+  "chat.emojiFrequent": "Häufig benutzt",
+  "chat.emojiNone": "Kein Emoji gefunden",
   "chat.placeholder": "Nachricht an #{channel}",
   "chat.composer": "Nachricht an #{channel}",
   "chat.noPermission": "Du darfst in diesem Kanal keine Nachrichten senden.",

@@ -136,6 +136,9 @@ export const en = {
 
   "chat.tooLong": "Your message is too long ({count} of {max} characters). Shorten it or send it in parts.",
   "chat.spoiler": "Spoiler, select to reveal",
+  "chat.emojiSearch": "Find an emoji (name or :shortcode:)",
+  "chat.emojiFrequent": "Frequently used",
+  "chat.emojiNone": "No emoji found",
   "chat.placeholder": "Message #{channel}",
   "chat.composer": "Message #{channel}",
   "chat.noPermission": "You do not have permission to send messages in this channel.",
