@@ -70,3 +70,18 @@ describe("language switch", () => {
     expect(screen.queryByTestId("close-settings")).toBeNull();
   });
 });
+
+describe("settings panel", () => {
+  it("opens every tab at its top, whatever the last tab was scrolled to", async () => {
+    const user = userEvent.setup();
+    await renderLoggedIn();
+    await user.click(screen.getByTestId("open-settings"));
+    await user.click(screen.getByTestId("settings-tab-voice"));
+    const voicePanel = document.getElementById("settings-panel")!;
+    voicePanel.scrollTop = 600;
+    await user.click(screen.getByTestId("settings-tab-appearance"));
+    const appearancePanel = document.getElementById("settings-panel")!;
+    expect(appearancePanel).not.toBe(voicePanel);
+    expect(appearancePanel.scrollTop).toBe(0);
+  });
+});

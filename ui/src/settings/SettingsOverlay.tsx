@@ -112,6 +112,8 @@ export function SettingsOverlay({ serverId }: { serverId: string | null }) {
       </div>
       <div className="flex flex-[1.6] overflow-hidden">
         <section
+          // A fresh panel per tab: each tab opens at its top, not at the last one's scroll.
+          key={tab}
           id="settings-panel"
           role="tabpanel"
           aria-labelledby={`settings-tab-${tab}`}
