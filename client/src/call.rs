@@ -68,6 +68,9 @@ pub enum CallControl {
     /// Plays our own processed voice back to us (the mic test during a call): what the
     /// others hear, while we transmit.
     HearMyself(bool),
+    /// Push-to-mute: nothing is sent while held. Unlike `Mute`, the others are not told
+    /// (it is a moment's cough, not a state).
+    HoldMute(bool),
 }
 
 /// What the UI shows about a running call, published about ten times a second.
@@ -378,6 +381,7 @@ pub async fn run(
         status: CallStatus::default(),
         frames: 0,
         upstream_loss: UpstreamLoss::default(),
+        held_mute: false,
         hear_myself: false,
         myself: VecDeque::new(),
     };
@@ -484,6 +488,7 @@ pub async fn run(
                 Some(CallControl::Gate(mode)) => call.pipeline.set_gate_mode(mode),
                 Some(CallControl::InputGainDb(db)) => call.pipeline.set_input_gain_db(db),
                 Some(CallControl::StrongSuppression(on)) => call.pipeline.set_strong_suppression(on),
+                Some(CallControl::HoldMute(held)) => call.held_mute = held,
                 Some(CallControl::HearMyself(on)) => {
                     call.hear_myself = on;
                     call.myself.clear();
@@ -533,6 +538,8 @@ struct Call {
     frames: u64,
     /// Our loss on the way to the relay, from its reports, smoothed (see [`UpstreamLoss`]).
     upstream_loss: UpstreamLoss,
+    /// Push-to-mute held (see [`CallControl::HoldMute`]).
+    held_mute: bool,
     /// The mic test during a call: our processed frames, played back to us.
     hear_myself: bool,
     myself: VecDeque<Frame>,
@@ -708,7 +715,7 @@ impl Call {
 
     fn capture(&mut self, now: Instant, frame: &mut Frame) -> Result<()> {
         let captured = self.pipeline.process(now, frame)?;
-        let sending = !self.self_mute && !self.mixer.is_deafened();
+        let sending = !self.self_mute && !self.held_mute && !self.mixer.is_deafened();
         self.status.transmitting = sending && captured.transmitting;
         self.status.level = captured.level;
         self.status.voice_probability = captured.voice_probability;

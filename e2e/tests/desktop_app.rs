@@ -179,6 +179,16 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
         SHORT,
     )
     .await;
+    // Toggle-mute on F8.
+    app.click_on("[data-testid=toggle-mute-keybind]", SHORT).await;
+    display.xdotool(&["windowfocus", "--sync", &app_window]).await;
+    display.xdotool(&["key", "F8"]).await;
+    app.wait_script(
+        "the recorder took F8",
+        "return document.querySelector('#toggle-mute-shortcut-value')?.textContent === 'F8';",
+        SHORT,
+    )
+    .await;
     save_screenshot(app, "03-voice-settings").await;
     app.click_on("[data-testid=close-settings]", SHORT).await;
     app.click_on(&format!("[data-testid=channel-{voice}]"), SHORT).await;
@@ -247,6 +257,18 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     app.wait_script(
         "transmission stops after the key (and the release tail)",
         &format!("return ({transmitting}) === 'false';"),
+        SHORT,
+    )
+    .await;
+    // F8 from the other window mutes, and again unmutes.
+    let muted =
+        "return document.querySelector('[data-testid=toggle-mute][aria-pressed=true]') !== null;";
+    display.xdotool(&["key", "F8"]).await;
+    app.wait_script("the toggle-mute key mutes", muted, SHORT).await;
+    display.xdotool(&["key", "F8"]).await;
+    app.wait_script(
+        "the toggle-mute key unmutes",
+        "return document.querySelector('[data-testid=toggle-mute][aria-pressed=false]') !== null;",
         SHORT,
     )
     .await;

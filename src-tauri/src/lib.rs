@@ -148,7 +148,12 @@ pub fn run() {
                 // No tray host (a bare X server, some Wayland desktops): the window still works.
                 tracing::warn!("no tray icon: {e}");
             }
-            ptt::set_binding(handle, &voice_settings.ptt_shortcut);
+            ptt::set_bindings(
+                handle,
+                &voice_settings.ptt_shortcut,
+                &voice_settings.push_to_mute_shortcut,
+                &voice_settings.toggle_mute_shortcut,
+            );
             if app_settings.start_minimized
                 && let Some(window) = app.get_webview_window("main")
             {

@@ -1,6 +1,6 @@
-//! The global push-to-talk key, heard only while it is in use: in a call with
-//! push-to-talk selected. Elsewhere (chat, voice activity, no call) the key is nobody's
-//! business but the application that has focus.
+//! The global voice keys, heard only while they are in use: push-to-talk in a call with
+//! push-to-talk selected, push-to-mute and toggle-mute in any call. Elsewhere (chat, no
+//! call) a key is nobody's business but the application that has focus.
 //!
 //! - X11: XInput2 raw events (`ptt/x11.rs`), which listen without grabbing, so a key that
 //!   also types (V, T, Caps Lock) still types everywhere, and mouse side buttons work.
@@ -8,7 +8,7 @@
 //!   the desktop to bind the key for us; where the desktop lacks the portal the UI says so.
 //! - Windows and macOS (and X11 without XInput 2.1): the global-shortcut plugin, which
 //!   registers a system hotkey and so takes the key from other applications; it is
-//!   registered only while push-to-talk is in use, never for good.
+//!   registered only while the key is in use, never for good.
 
 mod chord;
 #[cfg(target_os = "linux")]
@@ -23,9 +23,24 @@ use tauri_specta::Event as _;
 use crate::events::ShortcutUnavailable;
 use crate::state::AppState;
 
+/// The global keys a call listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// Held: transmit (push-to-talk mode only).
+    PushToTalk,
+    /// Held: send nothing, in any mode.
+    PushToMute,
+    /// Pressed: self-mute on or off.
+    ToggleMute,
+}
+
+const KEYS: [Key; 3] = [Key::PushToTalk, Key::PushToMute, Key::ToggleMute];
+
 struct State {
-    binding: String,
-    active: bool,
+    /// The binding of each of `KEYS`, in that order (empty: not bound).
+    bindings: [String; 3],
+    in_call: bool,
+    push_to_talk_mode: bool,
     #[cfg(target_os = "linux")]
     x11: Option<x11::Listener>,
     /// Why the X11 listener could not start (tried once per run).
@@ -34,8 +49,9 @@ struct State {
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
-    binding: String::new(),
-    active: false,
+    bindings: [String::new(), String::new(), String::new()],
+    in_call: false,
+    push_to_talk_mode: false,
     #[cfg(target_os = "linux")]
     x11: None,
     #[cfg(target_os = "linux")]
@@ -46,29 +62,69 @@ fn state() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The push-to-talk key changed (or the app started). Must not be called with the voice
-/// controller's lock held: letting go of a held key reports a release to it.
-pub(crate) fn set_binding(app: &AppHandle, shortcut: &str) {
+impl State {
+    /// The keys to listen to now, with their bindings.
+    fn active(&self) -> Vec<(Key, &str)> {
+        KEYS.iter()
+            .zip(&self.bindings)
+            .filter(|(key, binding)| {
+                !binding.is_empty()
+                    && self.in_call
+                    && (**key != Key::PushToTalk || self.push_to_talk_mode)
+            })
+            .map(|(key, binding)| (*key, binding.as_str()))
+            .collect()
+    }
+}
+
+/// What a key does, in the voice controller.
+fn dispatch(app: &AppHandle, key: Key, held: bool) {
+    use tauri::Manager as _;
+    let voice = &app.state::<AppState>().voice;
+    match key {
+        Key::PushToTalk => voice.push_to_talk(app, held),
+        Key::PushToMute => voice.push_to_mute(held),
+        Key::ToggleMute if held => voice.toggle_mute(app),
+        Key::ToggleMute => {}
+    }
+}
+
+/// The keys changed (or the app started). Must not be called with the voice controller's
+/// lock held: letting go of a held key reports a release to it.
+pub(crate) fn set_bindings(
+    app: &AppHandle,
+    push_to_talk: &str,
+    push_to_mute: &str,
+    toggle_mute: &str,
+) {
     let mut state = state();
-    state.binding = shortcut.to_owned();
+    let bindings = [push_to_talk.to_owned(), push_to_mute.to_owned(), toggle_mute.to_owned()];
+    if state.bindings == bindings {
+        return;
+    }
+    let push_to_talk_changed = state.bindings[0] != bindings[0];
+    state.bindings = bindings;
     if is_wayland_session() {
+        // The portal binds push-to-talk only; the desktop owns the binding.
         #[cfg(target_os = "linux")]
-        portal::bind(app, shortcut);
+        if push_to_talk_changed {
+            portal::bind(app, push_to_talk);
+        }
+        let _ = push_to_talk_changed;
         return;
     }
     apply(app, &mut state);
 }
 
-/// Push-to-talk came into use (a call in push-to-talk mode) or went out of it. Same lock
-/// rule as [`set_binding`].
-pub(crate) fn set_active(app: &AppHandle, active: bool) {
+/// A call started or ended, or the input mode changed. Same lock rule as [`set_bindings`].
+pub(crate) fn set_active(app: &AppHandle, in_call: bool, push_to_talk_mode: bool) {
     let mut state = state();
-    if state.active == active || is_wayland_session() {
-        state.active = active;
-        return;
+    let changed = (state.in_call, state.push_to_talk_mode) != (in_call, push_to_talk_mode);
+    state.in_call = in_call;
+    state.push_to_talk_mode = push_to_talk_mode;
+    if changed && !is_wayland_session() {
+        apply(app, &mut state);
     }
-    state.active = active;
-    apply(app, &mut state);
 }
 
 fn apply(app: &AppHandle, state: &mut State) {
@@ -78,51 +134,49 @@ fn apply(app: &AppHandle, state: &mut State) {
     }
     let shortcuts = app.global_shortcut();
     if let Err(e) = shortcuts.unregister_all() {
-        tracing::warn!("could not release the old push-to-talk key: {e}");
+        tracing::warn!("could not release the old keys: {e}");
     }
-    if !state.active || state.binding.is_empty() {
-        return;
-    }
-    let result = shortcuts.on_shortcut(state.binding.as_str(), |app, _shortcut, event| {
-        use tauri::Manager as _;
-        let pressed = event.state == ShortcutState::Pressed;
-        app.state::<AppState>().voice.push_to_talk(app, pressed);
-    });
-    if let Err(e) = result {
-        unavailable(app, &state.binding, &e.to_string());
+    for (key, binding) in state.active() {
+        let result = shortcuts.on_shortcut(binding, move |app, _shortcut, event| {
+            dispatch(app, key, event.state == ShortcutState::Pressed);
+        });
+        if let Err(e) = result {
+            unavailable(app, binding, &e.to_string());
+        }
     }
 }
 
 /// Listens through XInput2; false where X11 cannot (the caller falls back to the plugin).
 #[cfg(target_os = "linux")]
 fn listen_on_x11(app: &AppHandle, state: &mut State) -> bool {
-    if state.x11.is_none() && state.x11_failed.is_none() && state.active {
+    let active: Vec<(Key, String)> =
+        state.active().into_iter().map(|(key, binding)| (key, binding.to_owned())).collect();
+    if state.x11.is_none() && state.x11_failed.is_none() && !active.is_empty() {
         let for_events = app.clone();
-        let started = x11::Listener::start(Box::new(move |pressed| {
-            use tauri::Manager as _;
-            for_events.state::<AppState>().voice.push_to_talk(&for_events, pressed);
-        }));
-        match started {
+        match x11::Listener::start(Box::new(move |key, held| dispatch(&for_events, key, held))) {
             Ok(listener) => state.x11 = Some(listener),
             Err(e) => {
-                tracing::warn!("push-to-talk falls back to a key grab: {e}");
+                tracing::warn!("global keys fall back to a key grab: {e}");
                 state.x11_failed = Some(e);
             }
         }
     }
     let Some(listener) = &state.x11 else { return state.x11_failed.is_none() };
-    let chord = if state.active { chord::Chord::parse(&state.binding) } else { None };
-    if state.active && chord.is_none() && !state.binding.is_empty() {
-        unavailable(app, &state.binding, "not a key AuraSpeak knows");
+    let mut chords = Vec::new();
+    for (key, binding) in active {
+        match chord::Chord::parse(&binding) {
+            Some(chord) => chords.push((key, chord)),
+            None => unavailable(app, &binding, "not a key AuraSpeak knows"),
+        }
     }
-    if let Err(e) = listener.listen(chord) {
-        unavailable(app, &state.binding, &e);
+    if let Err(e) = listener.listen(chords) {
+        unavailable(app, "", &e);
     }
     true
 }
 
 fn unavailable(app: &AppHandle, binding: &str, reason: &str) {
-    tracing::warn!(%binding, "push-to-talk key not registered: {reason}");
+    tracing::warn!(%binding, "global key not registered: {reason}");
     let _ = ShortcutUnavailable { reason: format!("{binding}: {reason}") }.emit(app);
 }
 
@@ -169,5 +223,39 @@ mod portal {
         if let Some(old) = current.replace(task) {
             old.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(in_call: bool, push_to_talk_mode: bool, bindings: [&str; 3]) -> State {
+        State {
+            bindings: bindings.map(str::to_owned),
+            in_call,
+            push_to_talk_mode,
+            #[cfg(target_os = "linux")]
+            x11: None,
+            #[cfg(target_os = "linux")]
+            x11_failed: None,
+        }
+    }
+
+    #[test]
+    fn keys_are_heard_only_in_a_call_and_push_to_talk_only_in_its_mode() {
+        let all = ["V", "Mouse4", "F8"];
+        assert!(state(false, true, all).active().is_empty(), "no call: no key is anyone's");
+        assert_eq!(
+            state(true, false, all).active(),
+            vec![(Key::PushToMute, "Mouse4"), (Key::ToggleMute, "F8")],
+            "voice activity: push-to-talk stays free to type"
+        );
+        assert_eq!(state(true, true, all).active().len(), 3);
+        assert_eq!(
+            state(true, true, ["V", "", ""]).active(),
+            vec![(Key::PushToTalk, "V")],
+            "unbound keys"
+        );
     }
 }

@@ -79,6 +79,12 @@ pub struct VoiceSettings {
     /// How long the gate stays open after the key is released.
     pub ptt_release_ms: u32,
     pub input_gain_db: f32,
+    /// Held: nothing is sent, whatever the input mode (empty: not bound).
+    #[serde(default)]
+    pub push_to_mute_shortcut: String,
+    /// Pressed: self-mute on or off (empty: not bound).
+    #[serde(default)]
+    pub toggle_mute_shortcut: String,
 }
 
 fn strong_suppression_default() -> bool {
@@ -97,6 +103,8 @@ impl Default for VoiceSettings {
             ptt_shortcut: "Ctrl+Shift+M".to_owned(),
             ptt_release_ms: 200,
             input_gain_db: 0.0,
+            push_to_mute_shortcut: String::new(),
+            toggle_mute_shortcut: String::new(),
         }
     }
 }
@@ -217,11 +225,17 @@ mod tests {
             ..VoiceSettings::default()
         })
         .expect("json");
-        stored.as_object_mut().expect("object").remove("strong_suppression");
+        for newer in ["strong_suppression", "push_to_mute_shortcut", "toggle_mute_shortcut"] {
+            stored.as_object_mut().expect("object").remove(newer);
+        }
         store.set_setting(VOICE_KEY, &stored).expect("save");
         let loaded = load_voice(&store);
         assert!(!loaded.noise_suppression);
         assert_eq!(loaded.ptt_shortcut, "Alt+V");
         assert!(loaded.strong_suppression, "the engine's default");
+        assert_eq!(
+            (loaded.push_to_mute_shortcut.as_str(), loaded.toggle_mute_shortcut.as_str()),
+            ("", "")
+        );
     }
 }

@@ -188,15 +188,26 @@ impl VoiceController {
         Ok(())
     }
 
-    /// Tells the push-to-talk key whether it is in use: only in a call in push-to-talk
-    /// mode is it listened to (or, where the platform can only grab, taken). Never called
-    /// with the lock held: letting go of a held key reports a release here.
+    /// Tells the global keys whether they are in use: only in a call (push-to-talk: in
+    /// push-to-talk mode) are they listened to (or, where the platform can only grab,
+    /// taken). Never called with the lock held: letting go of a held key reports here.
     pub fn sync_push_to_talk(&self, app: &AppHandle) {
-        let in_use = {
+        let (in_call, push_to_talk_mode) = {
             let inner = self.inner();
-            inner.call.is_some() && inner.input_mode == Some(InputMode::PushToTalk)
+            (inner.call.is_some(), inner.input_mode == Some(InputMode::PushToTalk))
         };
-        crate::ptt::set_active(app, in_use);
+        crate::ptt::set_active(app, in_call, push_to_talk_mode);
+    }
+
+    /// The push-to-mute key went down or up: nothing is sent while it is held.
+    pub fn push_to_mute(&self, held: bool) {
+        self.inner().control(CallControl::HoldMute(held));
+    }
+
+    /// The toggle-mute key was pressed.
+    pub fn toggle_mute(&self, app: &AppHandle) {
+        let muted = self.inner().self_mute;
+        self.set_self_mute(app, !muted);
     }
 
     /// Leaves the call, if any, and waits (briefly) until it has told the server.

@@ -590,6 +590,10 @@ export type VoiceSettings = {
 	/**  How long the gate stays open after the key is released. */
 	ptt_release_ms: number,
 	input_gain_db: number | null,
+	/**  Held: nothing is sent, whatever the input mode (empty: not bound). */
+	push_to_mute_shortcut?: string,
+	/**  Pressed: self-mute on or off (empty: not bound). */
+	toggle_mute_shortcut?: string,
 };
 
 /**  Where a member is in voice, and how they are muted. `channel_id: None` means they left. */

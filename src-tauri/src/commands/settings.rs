@@ -69,9 +69,12 @@ pub fn set_voice_settings(
     let previous = settings::load_voice(&state.store());
     settings::save_voice(&state.store(), &settings)?;
     state.voice.apply_settings(&previous, &settings);
-    if previous.ptt_shortcut != settings.ptt_shortcut {
-        ptt::set_binding(&app, &settings.ptt_shortcut);
-    }
+    ptt::set_bindings(
+        &app,
+        &settings.ptt_shortcut,
+        &settings.push_to_mute_shortcut,
+        &settings.toggle_mute_shortcut,
+    );
     state.voice.sync_push_to_talk(&app);
     Ok(())
 }

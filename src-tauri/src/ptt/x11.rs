@@ -4,8 +4,8 @@
 //! types into the chat, the game or a terminal. A key grab (what the global-shortcut
 //! plugin does) would swallow it everywhere.
 //!
-//! Raw events are selected only while push-to-talk is in use (in a call, push-to-talk
-//! mode); otherwise this client hears no key at all.
+//! Raw events are selected only while a key is in use (in a call); otherwise this client
+//! hears no key at all.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -14,15 +14,18 @@ use x11rb::protocol::Event;
 use x11rb::protocol::xinput::{self, ConnectionExt as _, XIEventMask};
 use x11rb::rust_connection::RustConnection;
 
+use super::Key;
 use super::chord::{Chord, Input};
 
-/// Called with the key's new state (true: held).
-pub(crate) type OnChange = Box<dyn Fn(bool) + Send + Sync>;
+/// Called with a key and its new state (true: held).
+pub(crate) type OnChange = Box<dyn Fn(Key, bool) + Send + Sync>;
+
+type Chords = Arc<Mutex<Vec<(Key, Chord)>>>;
 
 pub(crate) struct Listener {
     conn: Arc<RustConnection>,
     root: u32,
-    chord: Arc<Mutex<Option<Chord>>>,
+    chords: Chords,
     on_change: Arc<OnChange>,
 }
 
@@ -52,29 +55,29 @@ impl Listener {
             ));
         }
         let conn = Arc::new(conn);
-        let chord: Arc<Mutex<Option<Chord>>> = Arc::default();
+        let chords: Chords = Arc::default();
         let on_change = Arc::new(on_change);
-        let (reader_conn, reader_chord, reader_change) =
-            (conn.clone(), chord.clone(), on_change.clone());
+        let (reader_conn, reader_chords, reader_change) =
+            (conn.clone(), chords.clone(), on_change.clone());
         std::thread::Builder::new()
             .name("ptt-x11".into())
-            .spawn(move || read_events(&reader_conn, &reader_chord, &reader_change))
+            .spawn(move || read_events(&reader_conn, &reader_chords, &reader_change))
             .map_err(|e| e.to_string())?;
-        Ok(Self { conn, root, chord, on_change })
+        Ok(Self { conn, root, chords, on_change })
     }
 
-    /// Listens for `chord`, or for nothing with `None`. A key held at the switch counts as
-    /// let go, so transmission never sticks on.
-    pub(crate) fn listen(&self, chord: Option<Chord>) -> Result<(), String> {
-        let listening = chord.is_some();
-        let was_held = {
-            let mut current = lock(&self.chord);
-            let held = current.as_ref().is_some_and(Chord::is_held);
-            *current = chord;
+    /// Listens for these keys, or for nothing with none. A key held at the switch counts
+    /// as let go, so transmission (or a push-to-mute) never sticks.
+    pub(crate) fn listen(&self, chords: Vec<(Key, Chord)>) -> Result<(), String> {
+        let listening = !chords.is_empty();
+        let were_held: Vec<Key> = {
+            let mut current = lock(&self.chords);
+            let held = current.iter().filter(|(_, c)| c.is_held()).map(|(k, _)| *k).collect();
+            *current = chords;
             held
         };
-        if was_held {
-            (self.on_change)(false);
+        for key in were_held {
+            (self.on_change)(key, false);
         }
         let mask = if listening {
             vec![
@@ -94,11 +97,11 @@ impl Listener {
     }
 }
 
-fn lock(chord: &Mutex<Option<Chord>>) -> MutexGuard<'_, Option<Chord>> {
-    chord.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock(chords: &Mutex<Vec<(Key, Chord)>>) -> MutexGuard<'_, Vec<(Key, Chord)>> {
+    chords.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn read_events(conn: &RustConnection, chord: &Mutex<Option<Chord>>, on_change: &OnChange) {
+fn read_events(conn: &RustConnection, chords: &Mutex<Vec<(Key, Chord)>>, on_change: &OnChange) {
     loop {
         let event = match conn.wait_for_event() {
             Ok(event) => event,
@@ -114,9 +117,12 @@ fn read_events(conn: &RustConnection, chord: &Mutex<Option<Chord>>, on_change: &
             Event::XinputRawButtonRelease(e) => (Input::Button(e.detail), false),
             _ => continue,
         };
-        let change = lock(chord).as_mut().and_then(|c| c.update(input, pressed));
-        if let Some(held) = change {
-            on_change(held);
+        let changes: Vec<(Key, bool)> = lock(chords)
+            .iter_mut()
+            .filter_map(|(key, chord)| chord.update(input, pressed).map(|held| (*key, held)))
+            .collect();
+        for (key, held) in changes {
+            on_change(key, held);
         }
     }
 }

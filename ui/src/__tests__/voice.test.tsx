@@ -86,6 +86,18 @@ describe("voice & audio settings", () => {
     fireEvent.mouseDown(capture, { button: 3 });
     expect(capture).toHaveTextContent("Mouse4");
     expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { ptt_shortcut: "Mouse4" } });
+    // Push-to-mute on the other side button, toggle-mute on F8, and cleared again.
+    const mute = screen.getByTestId("push-to-mute-keybind");
+    expect(mute).toHaveTextContent("None");
+    await user.click(mute);
+    fireEvent.mouseDown(mute, { button: 4 });
+    expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { push_to_mute_shortcut: "Mouse5", ptt_shortcut: "Mouse4" } });
+    const toggle = screen.getByTestId("toggle-mute-keybind");
+    await user.click(toggle);
+    fireEvent.keyDown(toggle, { key: "F8", code: "F8" });
+    expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { toggle_mute_shortcut: "F8" } });
+    await user.click(screen.getByTestId("toggle-mute-clear"));
+    expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { toggle_mute_shortcut: "", push_to_mute_shortcut: "Mouse5" } });
   });
 
   it("warns when the microphone has delivered only digital silence for 5 s, and stops warning when sound comes", async () => {

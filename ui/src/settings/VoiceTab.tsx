@@ -53,7 +53,20 @@ function LevelMeter({ threshold }: { threshold: number }) {
   );
 }
 
-function KeybindCapture({ value, onChange }: { value: string; onChange: (v: string) => void }) {
+function KeybindCapture({
+  id,
+  label,
+  value,
+  onChange,
+  clearable,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  /** Offers "clear" (the key is optional). */
+  clearable?: boolean;
+}) {
   const t = useT();
   const [recording, setRecording] = useState(false);
   const onKeyDown = (e: KeyboardEvent<HTMLButtonElement>) => {
@@ -83,15 +96,20 @@ function KeybindCapture({ value, onChange }: { value: string; onChange: (v: stri
   };
   return (
     <div className="mb-4">
-      <div id="ptt-shortcut-label" className="mb-2 text-xs font-bold uppercase tracking-wide text-muted">
-        {t("voiceSettings.shortcut")}
+      <div id={`${id}-shortcut-label`} className="mb-2 flex items-center justify-between text-xs font-bold uppercase tracking-wide text-muted">
+        {label}
+        {clearable && value && (
+          <Button variant="link" className="text-xs normal-case" data-testid={`${id}-clear`} onClick={() => onChange("")}>
+            {t("voiceSettings.clearShortcut")}
+          </Button>
+        )}
       </div>
       <button
         type="button"
-        data-testid="ptt-keybind"
+        data-testid={`${id}-keybind`}
         data-keycapture={recording ? "" : undefined}
-        aria-labelledby="ptt-shortcut-label"
-        aria-describedby="ptt-shortcut-value"
+        aria-labelledby={`${id}-shortcut-label`}
+        aria-describedby={`${id}-shortcut-value`}
         onClick={() => setRecording((r) => !r)}
         onKeyDown={onKeyDown}
         onMouseDown={onMouseDown}
@@ -101,12 +119,11 @@ function KeybindCapture({ value, onChange }: { value: string; onChange: (v: stri
           recording ? "border-danger bg-danger/10" : "border-transparent bg-s0"
         }`}
       >
-        <span id="ptt-shortcut-value" className="font-mono text-fg-strong">
+        <span id={`${id}-shortcut-value`} className="font-mono text-fg-strong">
           {recording ? t("voiceSettings.recording") : value || t("common.none")}
         </span>
         <span className="shrink-0 rounded bg-s3 px-2 py-1 text-sm text-fg">{t("voiceSettings.recordShortcut")}</span>
       </button>
-      <p className="mt-1 text-xs text-muted">{t("voiceSettings.shortcutHint")}</p>
     </div>
   );
 }
@@ -240,7 +257,7 @@ export function VoiceTab() {
         </div>
       ) : (
         <div>
-          <KeybindCapture value={s.ptt_shortcut} onChange={(v) => void save({ ptt_shortcut: v })} />
+          <KeybindCapture id="ptt" label={t("voiceSettings.shortcut")} value={s.ptt_shortcut} onChange={(v) => void save({ ptt_shortcut: v })} />
           <div className="mb-4">
             <label htmlFor="ptt-release" className="mb-2 block text-xs font-bold uppercase tracking-wide text-muted">
               {t("voiceSettings.releaseDelay")} — {t("voiceSettings.releaseValue", { ms: s.ptt_release_ms })}
@@ -249,7 +266,24 @@ export function VoiceTab() {
           </div>
         </div>
       )}
-      {voice.shortcutProblem && s.input_mode === "push_to_talk" && (
+      <div className="grid grid-cols-2 gap-4">
+        <KeybindCapture
+          id="push-to-mute"
+          label={t("voiceSettings.pushToMute")}
+          value={s.push_to_mute_shortcut ?? ""}
+          onChange={(v) => void save({ push_to_mute_shortcut: v })}
+          clearable
+        />
+        <KeybindCapture
+          id="toggle-mute"
+          label={t("voiceSettings.toggleMute")}
+          value={s.toggle_mute_shortcut ?? ""}
+          onChange={(v) => void save({ toggle_mute_shortcut: v })}
+          clearable
+        />
+      </div>
+      <p className="-mt-2 mb-4 text-xs text-muted">{t("voiceSettings.shortcutHint")}</p>
+      {voice.shortcutProblem && (
         <p role="status" className="mb-4 rounded bg-warn/15 px-3 py-2 text-sm text-warn">
           {t("voice.shortcutUnavailable", { reason: voice.shortcutProblem })}
         </p>

@@ -29,6 +29,8 @@ export const defaultVoiceSettings: VoiceSettings = {
   ptt_shortcut: "",
   ptt_release_ms: 200,
   input_gain_db: 0,
+  push_to_mute_shortcut: "",
+  toggle_mute_shortcut: "",
 };
 
 interface VoiceValue {

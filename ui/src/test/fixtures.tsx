@@ -98,6 +98,8 @@ export const voiceSettings: VoiceSettings = {
   ptt_shortcut: "Ctrl+Shift+M",
   ptt_release_ms: 200,
   input_gain_db: 0,
+  push_to_mute_shortcut: "",
+  toggle_mute_shortcut: "",
 };
 
 /** Default answers for the commands every screen calls. */
