@@ -66,7 +66,7 @@ fn missing_password_and_bad_urls_are_refused_before_any_request() {
     let out = Command::new(env!("CARGO_BIN_EXE_auraspeak"))
         .arg("--profile-dir")
         .arg(&profile)
-        .args(["login", "--server", "chat.example.org", "--user", "ann"])
+        .args(["login", "--server", "ftp://chat.example.org", "--user", "ann"])
         .env("AURASPEAK_PASSWORD", "pw")
         .output()
         .expect("run auraspeak");

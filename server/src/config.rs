@@ -473,7 +473,7 @@ impl Config {
         let secret = if self.auth.jwt_secret.is_empty() { "" } else { "<redacted>" };
         format!(
             "data_dir = {:?}\nnode_id = {}\n\n[http]\nlisten = \"{}\"\ncors_origins = {:?}\n\
-             trusted_proxies = {:?}\nmax_body_bytes = {}\nrequest_timeout_secs = {}\nheader_read_timeout_ms = {}\n\
+             trusted_proxies = {:?}\npublic_url = {:?}\nmax_body_bytes = {}\nrequest_timeout_secs = {}\nheader_read_timeout_ms = {}\n\
              shutdown_grace_secs = {}\n\n\
              [tls]\ncert_file = {:?}\nkey_file = {:?}\nself_signed = {}\nacme_domains = {:?}\n\
              acme_contact = {:?}\nacme_directory = {:?}\nacme_ca_root = {:?}\nacme_renew_days = {}\n\
@@ -491,6 +491,7 @@ impl Config {
             self.http.listen,
             self.http.cors_origins,
             self.http.trusted_proxies,
+            self.http.public_url,
             self.http.max_body_bytes,
             self.http.request_timeout_secs,
             self.http.header_read_timeout_ms,
