@@ -161,15 +161,55 @@ async fn the_desktop_app_chats_talks_and_speaks_german() {
     )
     .await;
     save_screenshot(app, "02-chat").await;
+    let app_window = display
+        .xdotool(&["search", "--sync", "--onlyvisible", "--limit", "1", "--name", "^AuraSpeak$"])
+        .await;
+
+    // An invite is a link to the server's invite page, which a real browser shows.
+    app.click_on("button[aria-label^='Server menu']", SHORT).await;
+    app.execute(
+        "[...document.querySelectorAll('[role=menuitem]')].find(b => b.textContent === 'Invite People').click(); return true;",
+        json!([]),
+    )
+    .await;
+    let link = app
+        .wait_script(
+            "the invite dialog shows a link",
+            "const v = document.querySelector('[data-testid=invite-link]')?.value; return v && v.includes('/invite/') ? v : null;",
+            SHORT,
+        )
+        .await;
+    let link = link.as_str().unwrap_or_default().to_owned();
+    assert!(link.starts_with(&format!("{}/invite/", server.base)), "{link}");
+    // The whole screen: WebKit's snapshot of the window fails while a dialog is open.
+    display.screenshot(&screenshot_dir().join("02b-invite-link.png")).await;
+    display.xdotool(&["windowfocus", "--sync", &app_window]).await;
+    display.xdotool(&["key", "Escape"]).await;
+    invite_page_in_chromium(&link).await;
+
+    // The emoji picker searches the full set.
+    app.execute(
+        "document.querySelector('[data-testid=message] button[aria-label=\"Add reaction\"]').click(); return true;",
+        json!([]),
+    )
+    .await;
+    app.wait("[data-testid=emoji-search]", SHORT).await;
+    display.xdotool(&["windowfocus", "--sync", &app_window]).await;
+    display.xdotool(&["type", "--delay", "30", "rocket"]).await;
+    app.wait_script(
+        "the picker finds the rocket",
+        "return [...document.querySelectorAll('[role=menuitem]')].some(b => (b.getAttribute('aria-label') ?? '').startsWith('rocket'));",
+        SHORT,
+    )
+    .await;
+    display.screenshot(&screenshot_dir().join("02c-emoji-picker.png")).await;
+    display.xdotool(&["key", "Escape"]).await;
 
     // Push-to-talk: input mode in the voice settings, then join the voice channel.
     app.click_on("[data-testid=open-settings]", SHORT).await;
     app.click_on("[data-testid=settings-tab-voice]", SHORT).await;
     app.click_on("input[name=input-mode][value=push_to_talk]", SHORT).await;
     // Bound to V, a key gamers also type with, recorded from a real X key press.
-    let app_window = display
-        .xdotool(&["search", "--sync", "--onlyvisible", "--limit", "1", "--name", "^AuraSpeak$"])
-        .await;
     app.click_on("[data-testid=ptt-keybind]", SHORT).await;
     display.xdotool(&["windowfocus", "--sync", &app_window]).await;
     display.xdotool(&["key", "v"]).await;
@@ -354,4 +394,52 @@ async fn assert_tokens_in_keyring(bus: &SessionBus, home: &std::path::Path) {
     let item =
         bus.output("secret-tool", &["search", "--all", "--unlock", "service", "auraspeak"]).await;
     assert!(item.contains("refresh_token"), "no keyring item for the session: {item}");
+}
+
+/// The invite page as a browser renders it: Chromium (headless) loads the link, shows the
+/// community's name, and its screenshot goes beside the app's.
+async fn invite_page_in_chromium(link: &str) {
+    let Some(chromium) =
+        ["chromium", "chromium-browser"].into_iter().find_map(desktop::find_on_path)
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but chromium is not installed"
+        );
+        eprintln!("chromium not found: invite page not checked in a browser");
+        return;
+    };
+    let profile =
+        std::env::temp_dir().join(format!("auraspeak-invite-chromium-{}", harness::unique()));
+    let shot = screenshot_dir().join("07-invite-page.png");
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=900,700",
+    ];
+    let dom = Command::new(&chromium)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--dump-dom", link])
+        .output()
+        .await
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("Desk Guild") && dom.contains("Open in AuraSpeak"), "invite page: {dom}");
+    let out = Command::new(&chromium)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(link)
+        .output()
+        .await
+        .expect("chromium runs");
+    assert!(shot.exists(), "chromium screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("screenshot: {}", shot.display());
+    let _ = std::fs::remove_dir_all(&profile);
 }

@@ -94,6 +94,14 @@ pub struct ShortcutUnavailable {
     pub reason: String,
 }
 
+/// An `auraspeak://` invite link was opened while the app runs (see `deep_link.rs`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, tauri_specta::Event,
+)]
+pub struct InviteLinkOpened {
+    pub link: String,
+}
+
 /// The user clicked a mention notification: the UI opens that channel.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct OpenChannel {

@@ -4,6 +4,7 @@
 //! (`ui/src/bindings.ts`, checked by a test so they cannot drift).
 
 pub mod commands;
+mod deep_link;
 pub mod error;
 pub mod events;
 mod notify;
@@ -80,6 +81,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             voice_cmd::voice_set_user_volume,
             voice_cmd::voice_set_user_muted,
             voice_cmd::voice_user_preferences,
+            deep_link::take_invite_link,
             voice_cmd::moderate_voice,
             voice_cmd::mic_test,
             settings_cmd::app_settings,
@@ -96,6 +98,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             events::PushToTalk,
             events::DevicesChanged,
             events::ShortcutUnavailable,
+            events::InviteLinkOpened,
             events::OpenChannel,
         ])
         // Every integer on our wire fits a double: IDs travel as strings, counts and
@@ -124,11 +127,15 @@ pub fn run() {
                 .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
         )
         .init();
+    deep_link::remember_start_link(&std::env::args().collect::<Vec<_>>());
     let builder = specta_builder();
     let invoke = builder.invoke_handler();
     let result = tauri::Builder::default()
         // First: a second launch (e.g. from an invite link) focuses this window instead.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| tray::show_main_window(app)))
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            tray::show_main_window(app);
+            deep_link::forward(app, &args);
+        }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_global_shortcut::Builder::new().build())
         .invoke_handler(invoke)

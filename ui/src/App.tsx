@@ -10,6 +10,9 @@ import { LoginPage } from "./pages/Login";
 import { RegisterPage } from "./pages/Register";
 import { AppShell } from "./layout/AppShell";
 import { suppressSystemContextMenu } from "./components/contextMenu";
+import { commands, events } from "./lib/backend";
+import { useBackendEvent } from "./lib/useBackendEvent";
+import { setPendingInvite } from "./state/inviteLink";
 
 function Root() {
   const { state } = useSession();
@@ -47,12 +50,25 @@ function DefaultRouter({ children }: { children?: ReactNode }) {
   return <HashRouter future={routerFuture}>{children}</HashRouter>;
 }
 
+/** Invite links the app was started with, or opened while it runs. */
+function InviteLinks() {
+  useEffect(() => {
+    commands
+      .takeInviteLink()
+      .then((link) => link && setPendingInvite(link))
+      .catch(() => {});
+  }, []);
+  useBackendEvent(events.inviteLinkOpened, (e) => setPendingInvite(e.link));
+  return null;
+}
+
 export function App({ router: Router = DefaultRouter }: { router?: ComponentType<{ children?: ReactNode }> }) {
   useEffect(suppressSystemContextMenu, []);
   return (
     <Router>
       <SettingsProvider>
         <SessionProvider>
+          <InviteLinks />
           <Root />
         </SessionProvider>
       </SettingsProvider>

@@ -88,6 +88,8 @@ export const commands = {
 	 *  user left them.
 	 */
 	voiceUserPreferences: () => __TAURI_INVOKE<UserPreferenceInfo[]>("voice_user_preferences"),
+	/**  The link the app was started with, once. */
+	takeInviteLink: () => __TAURI_INVOKE<string | null>("take_invite_link"),
 	/**  Server mute, server deafen or move (moderators); the server checks the permission. */
 	moderateVoice: (serverId: string, userId: string, mute: boolean | null, deaf: boolean | null, channelId: string | null) => typedError<null, CommandError>(__TAURI_INVOKE("moderate_voice", { serverId, userId, mute, deaf, channelId })),
 	micTest: (enabled: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("mic_test", { enabled })),
@@ -111,6 +113,7 @@ export const events = {
 	connectionChanged: makeEvent<ConnectionChanged, ConnectionChanged>("connection-changed"),
 	devicesChanged: makeEvent<DevicesChanged, DevicesChanged>("devices-changed"),
 	inputLevel: makeEvent<InputLevel, InputLevel>("input-level"),
+	inviteLinkOpened: makeEvent<InviteLinkOpened, InviteLinkOpened>("invite-link-opened"),
 	openChannel: makeEvent<OpenChannel, OpenChannel>("open-channel"),
 	pushToTalk: makeEvent<PushToTalk, PushToTalk>("push-to-talk"),
 	serverEvent: makeEvent<ServerEvent, ServerEvent>("server-event"),
@@ -307,6 +310,11 @@ export type Invite = {
 	max_uses: number | null,
 	expires_at: number | null,
 	created_at: number,
+};
+
+/**  An `auraspeak://` invite link was opened while the app runs (see `deep_link.rs`). */
+export type InviteLinkOpened = {
+	link: string,
 };
 
 /**  A remembered server as the login screen lists it. */

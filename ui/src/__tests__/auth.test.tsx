@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { render, screen } from "@testing-library/react";
+import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router-dom";
 import { App, routerFuture } from "../App";
@@ -166,5 +166,16 @@ describe("registration form", () => {
     expect(screen.getByText("a reason no client knows yet")).toBeInTheDocument();
     expect(screen.getByTestId("auth-error")).toHaveTextContent("Check the marked fields.");
     expect(invokedWith("register")[0]).toMatchObject({ serverUrl: "127.0.0.1:8080", email: "not-an-address" });
+  });
+});
+
+describe("started by an invite link", () => {
+  it("offers the link's server on the login page", async () => {
+    mockBasics();
+    mockCommand("restore_session", null);
+    mockCommand("take_invite_link", "auraspeak://invite?server=http%3A%2F%2F192.168.1.20%3A8080&code=hTKzmak");
+    const Router = ({ children }: { children?: React.ReactNode }) => <MemoryRouter future={routerFuture} initialEntries={["/login"]}>{children}</MemoryRouter>;
+    render(<App router={Router} />);
+    await waitFor(() => expect(screen.getByRole("textbox", { name: /Server address/ })).toHaveValue("http://192.168.1.20:8080"));
   });
 });

@@ -342,3 +342,18 @@ describe("context menus", () => {
     expect(writes).toContain("20");
   });
 });
+
+describe("auraspeak:// invite links", () => {
+  const link = "auraspeak://invite?server=https%3A%2F%2Fchat.example.com&code=hTKzmak";
+
+  it("opens the join dialog with a link opened while the app runs", async () => {
+    const user = userEvent.setup();
+    await renderLoggedIn();
+    mockCommand("join_invite", () => server);
+    await emit("invite-link-opened", { link });
+    const input = await screen.findByRole("textbox", { name: /Invite link or code/ });
+    expect(input).toHaveValue(link);
+    await user.click(screen.getByRole("button", { name: "Join Server" }));
+    expect(lastInvoke("join_invite")).toEqual({ codeOrLink: link });
+  });
+});

@@ -200,6 +200,7 @@ mockIPC(
     const a = (args ?? {}) as Record<string, unknown>;
     switch (cmd) {
       case "known_servers": return [{ url: "https://chat.example.com", username: "ann", last_used_ms: Date.now() }];
+      case "take_invite_link": return null;
       case "restore_session":
         if (loggedIn) setTimeout(() => void emit("connection-changed", { state: "live", ready }), 50);
         return loggedIn ? { server_url: "https://chat.example.com", user: me } : null;

@@ -1,8 +1,9 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { useT } from "../i18n";
 import { useApp } from "../state/AppProvider";
 import { commands, unwrap, type ServerDetail } from "../lib/backend";
+import { usePendingInvite } from "../state/inviteLink";
 import { errorText } from "../lib/errors";
 import { Dialog } from "../components/Dialog";
 import { Icon } from "../components/Icon";
@@ -45,6 +46,11 @@ export function ServerList() {
   const { serverId } = useParams();
   const navigate = useNavigate();
   const [dialog, setDialog] = useState<"create" | "join" | null>(null);
+  // An auraspeak:// link opened the app: the join dialog opens with it.
+  const [invite, clearInvite] = usePendingInvite();
+  useEffect(() => {
+    if (invite) setDialog("join");
+  }, [invite]);
 
   const addDetail = (d: ServerDetail) => dispatch({ type: "serverDetail", detail: d });
   const goTo = async (id: string) => {
@@ -123,7 +129,7 @@ export function ServerList() {
         <Icon name="compass" size={24} />
       </button>
       {dialog === "create" && <CreateServerDialog onClose={() => setDialog(null)} onDone={goTo} />}
-      {dialog === "join" && <JoinServerDialog onClose={() => setDialog(null)} onDone={goTo} />}
+      {dialog === "join" && <JoinServerDialog initial={invite ?? ""} onClose={() => (setDialog(null), clearInvite())} onDone={goTo} />}
     </nav>
   );
 }
@@ -165,9 +171,9 @@ export function CreateServerDialog({ onClose, onDone }: { onClose: () => void; o
   );
 }
 
-export function JoinServerDialog({ onClose, onDone }: { onClose: () => void; onDone: (id: string) => void }) {
+export function JoinServerDialog({ initial = "", onClose, onDone }: { initial?: string; onClose: () => void; onDone: (id: string) => void }) {
   const t = useT();
-  const [invite, setInvite] = useState("");
+  const [invite, setInvite] = useState(initial);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {

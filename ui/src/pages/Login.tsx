@@ -4,6 +4,7 @@ import { useT } from "../i18n";
 import { useSession } from "../state/session";
 import { errorText } from "../lib/errors";
 import { AuthLayout, KnownServerPicker, ServerAddressField, useKnownServers } from "./AuthLayout";
+import { serverOfInvite, usePendingInvite } from "../state/inviteLink";
 import { Button, ErrorText, Field } from "../components/ui";
 
 export function LoginPage() {
@@ -16,14 +17,20 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // An invite link opened the app: its server first (the join dialog follows the login).
+  const [invite] = usePendingInvite();
+  const invited = invite ? serverOfInvite(invite) : null;
+  useEffect(() => {
+    if (invited) setServer(invited);
+  }, [invited]);
   // Prefill from the most recent remembered server, without fighting the user's edits.
   const [prefilled, setPrefilled] = useState(false);
   useEffect(() => {
-    if (prefilled || !known.length) return;
+    if (invited || prefilled || !known.length) return;
     setPrefilled(true);
     setServer((cur) => cur || known[0].url);
     if (known[0].username) setLoginName((cur) => cur || known[0].username!);
-  }, [known, prefilled]);
+  }, [known, prefilled, invited]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();

@@ -107,6 +107,7 @@ export function mockBasics(): void {
   mockCommand("app_settings", { theme: "dark", language: "en", start_minimized: false, notifications: true, presence: "online" });
   mockCommand("set_app_settings", null);
   mockCommand("known_servers", []);
+  mockCommand("take_invite_link", null);
   mockCommand("voice_settings", voiceSettings);
   mockCommand("set_voice_settings", null);
   mockCommand("voice_user_preferences", []);
