@@ -79,9 +79,9 @@ check "desktop package contents" bash -c "dpkg-deb --contents '$desk' | grep -q 
     && dpkg-deb --contents '$desk' | grep -q 'usr/share/applications/AuraSpeak.desktop' \
     && dpkg-deb --contents '$desk' | grep -q 'hicolor/128x128/apps/auraspeak-desktop.png'"
 check "desktop entry opens auraspeak:// invite links" bash -c "dpkg-deb --fsys-tarfile '$desk' \
-    | tar -xO ./usr/share/applications/AuraSpeak.desktop \
+    | tar -xO usr/share/applications/AuraSpeak.desktop \
     | grep -q '^MimeType=x-scheme-handler/auraspeak;' && dpkg-deb --fsys-tarfile '$desk' \
-    | tar -xO ./usr/share/applications/AuraSpeak.desktop | grep -q '^Exec=auraspeak-desktop %u$'"
+    | tar -xO usr/share/applications/AuraSpeak.desktop | grep -q '^Exec=auraspeak-desktop %u$'"
 check "desktop package depends on WebKitGTK and PulseAudio" bash -c \
     "dpkg-deb --field '$desk' Depends | grep -q libwebkit2gtk-4.1-0 && dpkg-deb --field '$desk' Depends | grep -q libpulse0"
 if [ "$(id -u)" = 0 ] && command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then
