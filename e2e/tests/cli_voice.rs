@@ -219,10 +219,10 @@ async fn a_script_with_closed_input_idles_and_leaves_when_its_file_ends() {
     eprintln!("idle scripted call: {:.1} % of a core", share * 100.0);
     let report = finish(idle, "idle call").await;
     assert_eq!(report["ended"], "duration reached");
-    // Spinning on the closed control channel took a whole core (more than half of one even
-    // beside the call's own work); the call itself (silence through the capture chain, in
-    // an unoptimised test build) needs far less.
-    assert!(share < 0.35, "{:.1} % of a core", share * 100.0);
+    // Spinning on the closed control channel took a whole core. A call with no microphone
+    // and nothing to play runs no capture chain and wakes ten times a second: about 1 % in
+    // this unoptimised build (0.3 % in release); the margin is for a loaded CI machine.
+    assert!(share < 0.10, "{:.1} % of a core", share * 100.0);
 
     // The file ends: the call leaves by itself, with no duration and no `leave` line.
     let speech = fixture().to_string_lossy().into_owned();

@@ -176,14 +176,17 @@ enum VoiceCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(runtime) => runtime,
-            Err(e) => {
-                eprintln!("auraspeak: cannot start the async runtime: {e}");
-                return ExitCode::from(exit::FAILURE);
-            }
-        };
+    // One thread: timers, sockets and the call's own future then wake the same thread.
+    // With worker threads beside `block_on`, every 10 ms tick of a call was a wake-up
+    // across threads, most of an idle call's CPU. Audio devices and stdin have threads of
+    // their own.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("auraspeak: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
