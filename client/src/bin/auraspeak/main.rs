@@ -176,17 +176,16 @@ enum VoiceCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // One thread: timers, sockets and the call's own future then wake the same thread.
-    // With worker threads beside `block_on`, every 10 ms tick of a call was a wake-up
-    // across threads, most of an idle call's CPU. Audio devices and stdin have threads of
-    // their own.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("auraspeak: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::FAILURE);
-        }
-    };
+    // Worker threads, not one thread: on one thread the call shared it with the gateway and
+    // the link, and received speech scored about 0.3 PESQ lower at 10 % loss (9 runs each).
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("auraspeak: cannot start the async runtime: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
