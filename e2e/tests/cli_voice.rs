@@ -191,24 +191,8 @@ async fn a_script_with_closed_input_idles_and_leaves_when_its_file_ends() {
     let cli = Cli::login(&s.base, "member").await;
 
     // Silence in, nothing out, standard input closed: what a bot or script runs.
-    let idle = cli
-        .command(&[
-            "--json",
-            "voice",
-            "join",
-            "Raid Night/General",
-            "--input",
-            "none",
-            "--output",
-            "none",
-            "--duration",
-            "9",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn auraspeak");
+    let mut idle = cli.join(&["--input", "none", "--output", "none", "--duration", "9"]);
+    drop(idle.stdin.take());
     let pid = idle.id().expect("pid");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = cpu_time(pid);
@@ -227,22 +211,8 @@ async fn a_script_with_closed_input_idles_and_leaves_when_its_file_ends() {
     // The file ends: the call leaves by itself, with no duration and no `leave` line.
     let speech = fixture().to_string_lossy().into_owned();
     let started = std::time::Instant::now();
-    let playing = cli
-        .command(&[
-            "--json",
-            "voice",
-            "join",
-            "Raid Night/General",
-            "--input",
-            &speech,
-            "--output",
-            "none",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn auraspeak");
+    let mut playing = cli.join(&["--input", &speech, "--output", "none"]);
+    drop(playing.stdin.take());
     let report = finish(playing, "file call").await;
     assert_eq!(report["ended"], "input ended", "{report}");
     eprintln!("file call ended after {:?}", started.elapsed());

@@ -102,17 +102,16 @@ pub(crate) fn set_bindings(
     if state.bindings == bindings {
         return;
     }
-    let push_to_talk_changed = state.bindings[0] != bindings[0];
-    state.bindings = bindings;
+    #[cfg(target_os = "linux")]
     if is_wayland_session() {
         // The portal binds push-to-talk only; the desktop owns the binding.
-        #[cfg(target_os = "linux")]
-        if push_to_talk_changed {
+        if state.bindings[0] != bindings[0] {
             portal::bind(app, push_to_talk);
         }
-        let _ = push_to_talk_changed;
+        state.bindings = bindings;
         return;
     }
+    state.bindings = bindings;
     apply(app, &mut state);
 }
 

@@ -138,15 +138,6 @@ impl RemoteSpeaker {
                     }
                 }
                 Playout::Conceal { samples } => self.conceal(samples),
-                // Nobody talking on this slot (most slots, most of the time): zeros straight
-                // out, not through the sample queue.
-                Playout::Silence if self.pcm.is_empty() => {
-                    out.fill(0.0);
-                    let level = self.meter.process(out);
-                    self.speaking.process(now, level);
-                    self.last_poll = Some(now);
-                    return;
-                }
                 Playout::Silence => self.scratch.resize(FRAME_SAMPLES, 0.0),
             }
             self.pcm.extend(self.scratch.iter());
