@@ -6,17 +6,18 @@
 //! ```
 //!
 //! Prints microseconds of CPU per frame and the share of one core (a frame is 10 000 µs of
-//! audio). CPU time is this thread's time on a core (Linux `schedstat`), so other load on
-//! the machine does not inflate it; elsewhere it falls back to wall-clock time.
+//! audio). CPU time is this process's time on a core, all its threads (Linux `schedstat`), so
+//! other load on the machine does not inflate it; elsewhere it falls back to wall-clock time.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use auraspeak_client::voice::{
-    Agc, AgcConfig, CaptureConfig, CapturePipeline, EncodedPacket, EncoderConfig, FRAME_DURATION,
-    FRAME_SAMPLES, Frame, GateMode, HighPass, InputGain, JitterConfig, LevelMeter, Mixer,
-    NoiseSuppressor, Pacing, RemoteSpeaker, TransmitGate, VoiceDecoder, VoiceEncoder, WavSource,
+    Agc, AgcConfig, CaptureConfig, CapturePipeline, EchoCanceller, EncodedPacket, EncoderConfig,
+    FRAME_DURATION, FRAME_SAMPLES, Frame, GateMode, HighPass, InputGain, JitterConfig, LevelMeter,
+    Mixer, NoiseSuppressor, Pacing, RemoteSpeaker, TransmitGate, VoiceDecoder, VoiceEncoder,
+    WavSource,
 };
 
 type BoxError = Box<dyn std::error::Error>;
@@ -41,10 +42,16 @@ enum Stamp {
 
 impl Stamp {
     fn now() -> Self {
-        // schedstat's first field: nanoseconds this thread has spent running on a CPU.
-        std::fs::read_to_string("/proc/thread-self/schedstat")
-            .ok()
-            .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        // schedstat's first field: nanoseconds a thread has spent running on a CPU, summed
+        // over this process's threads (the echo canceller runs on one of its own).
+        let tasks = std::fs::read_dir("/proc/self/task").ok();
+        tasks
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+                    .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+                    .sum()
+            })
             .map_or_else(|| Stamp::Wall(Instant::now()), Stamp::Cpu)
     }
 
@@ -89,7 +96,7 @@ fn main() -> Result<(), BoxError> {
     let t0 = Instant::now();
     let profile = if cfg!(debug_assertions) { "dev (deps at opt-level 3)" } else { "release" };
     let clock = match Stamp::now() {
-        Stamp::Cpu(_) => "thread CPU time",
+        Stamp::Cpu(_) => "process CPU time",
         Stamp::Wall(_) => "wall-clock time",
     };
     println!(
@@ -109,6 +116,14 @@ fn main() -> Result<(), BoxError> {
     ns2.set_post_filter(true);
     measure("noise suppression + post-filter (strong)", &frames, rounds, |_, f| {
         black_box(ns2.process(f));
+    });
+    // The far end is the fixture itself, played 100 ms earlier: AEC3 adapts to it as to a
+    // room's echo, so this measures the canceller at work, not idling on silence.
+    let mut echo = EchoCanceller::new(true);
+    measure("echo cancellation (AEC3), far end talking", &frames, rounds, |i, f| {
+        let far = frames[(i + frames.len() - 10) % frames.len()];
+        echo.handle_far_end(&far);
+        echo.process(f);
     });
     let mut gain = InputGain::new(3.0);
     let mut agc = Agc::new(AgcConfig::default(), true);
@@ -140,6 +155,16 @@ fn main() -> Result<(), BoxError> {
     }
     let mut pipeline = CapturePipeline::new(CaptureConfig::default())?;
     measure("full capture chain at defaults", &frames, rounds, |i, f| {
+        black_box(pipeline.process(t0 + FRAME_DURATION * i as u32, f).ok());
+    });
+    let mut pipeline = CapturePipeline::new(CaptureConfig::default())?;
+    measure("full capture chain at defaults, far end talking", &frames, rounds, |i, f| {
+        pipeline.handle_far_end(&frames[(i + frames.len() - 10) % frames.len()]);
+        black_box(pipeline.process(t0 + FRAME_DURATION * i as u32, f).ok());
+    });
+    let mut pipeline =
+        CapturePipeline::new(CaptureConfig { echo_cancellation: false, ..Default::default() })?;
+    measure("full capture chain, echo cancellation off", &frames, rounds, |i, f| {
         black_box(pipeline.process(t0 + FRAME_DURATION * i as u32, f).ok());
     });
     let mut pipeline =

@@ -71,6 +71,8 @@ pub enum CallControl {
     /// Push-to-mute: nothing is sent while held. Unlike `Mute`, the others are not told
     /// (it is a moment's cough, not a state).
     HoldMute(bool),
+    /// Echo cancellation on or off (on speakers on, on a headset it may go off).
+    EchoCancellation(bool),
 }
 
 /// What the UI shows about a running call, published about ten times a second.
@@ -507,6 +509,7 @@ pub async fn run(
                 Some(CallControl::InputGainDb(db)) => call.pipeline.set_input_gain_db(db),
                 Some(CallControl::StrongSuppression(on)) => call.pipeline.set_strong_suppression(on),
                 Some(CallControl::HoldMute(held)) => call.held_mute = held,
+                Some(CallControl::EchoCancellation(on)) => call.pipeline.set_echo_cancellation(on),
                 Some(CallControl::HearMyself(on)) => {
                     call.hear_myself = on;
                     call.myself.clear();
@@ -724,7 +727,11 @@ impl Call {
                 *out = (*out + own).clamp(-1.0, 1.0);
             }
         }
-        self.pipeline.handle_far_end(&played);
+        // Without a microphone there is no echo to cancel, and AEC3 would analyse every
+        // played frame for nothing.
+        if !matches!(input, AudioInput::Silence) {
+            self.pipeline.handle_far_end(&played);
+        }
         match output {
             AudioOutput::Wav(sink) => sink.write_frame(&played)?,
             AudioOutput::Device(port) => {

@@ -38,6 +38,8 @@ pub mod compare;
 mod denoise;
 pub mod device;
 mod echo;
+#[cfg(any(test, feature = "test-support"))]
+pub mod echosim;
 mod filter;
 mod gain;
 mod gate;
@@ -61,7 +63,7 @@ pub use codec::{
     VoiceEncoder,
 };
 pub use denoise::NoiseSuppressor;
-pub use echo::{EchoCanceller, FAR_END_HISTORY_FRAMES, FarEndReference};
+pub use echo::{EchoCanceller, EchoMetrics};
 pub use filter::{DEFAULT_CUTOFF_HZ, HighPass};
 pub use gain::{Agc, AgcConfig, InputGain};
 pub use gate::{GateEvent, GateMode, TransmitGate, VadConfig};

@@ -65,6 +65,10 @@ pub struct VoiceSettings {
     /// A device id from `voice_devices`; null follows the system default.
     pub input_device: Option<String>,
     pub output_device: Option<String>,
+    /// Removes the others' voices coming back from our speakers into the microphone.
+    /// Settings stored before it existed load with it on, the engine's default.
+    #[serde(default = "echo_cancellation_default")]
+    pub echo_cancellation: bool,
     pub noise_suppression: bool,
     /// A second suppression stage that also lowers other voices in the room ("Strong" in
     /// the UI); it adds 10 ms of delay. Settings stored before it existed load with it on,
@@ -87,6 +91,10 @@ pub struct VoiceSettings {
     pub toggle_mute_shortcut: String,
 }
 
+fn echo_cancellation_default() -> bool {
+    CaptureConfig::default().echo_cancellation
+}
+
 fn strong_suppression_default() -> bool {
     CaptureConfig::default().strong_suppression
 }
@@ -96,6 +104,7 @@ impl Default for VoiceSettings {
         Self {
             input_device: None,
             output_device: None,
+            echo_cancellation: echo_cancellation_default(),
             noise_suppression: true,
             strong_suppression: strong_suppression_default(),
             input_mode: InputMode::VoiceActivity,
@@ -145,6 +154,7 @@ impl VoiceSettings {
 
     pub fn capture_config(&self) -> CaptureConfig {
         CaptureConfig {
+            echo_cancellation: self.echo_cancellation,
             noise_suppression: self.noise_suppression,
             strong_suppression: self.strong_suppression,
             input_gain_db: self.input_gain_db,

@@ -302,6 +302,7 @@ impl VoiceController {
     pub fn apply_settings(&self, previous: &VoiceSettings, settings: &VoiceSettings) {
         let mut inner = self.inner();
         inner.input_mode = Some(settings.input_mode);
+        inner.control(CallControl::EchoCancellation(settings.echo_cancellation));
         inner.control(CallControl::NoiseSuppression(settings.noise_suppression));
         inner.control(CallControl::StrongSuppression(settings.strong_suppression));
         inner.control(CallControl::Gate(settings.gate_mode()));

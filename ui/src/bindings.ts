@@ -583,6 +583,11 @@ export type VoiceSettings = {
 	/**  A device id from `voice_devices`; null follows the system default. */
 	input_device: string | null,
 	output_device: string | null,
+	/**
+	 *  Removes the others' voices coming back from our speakers into the microphone.
+	 *  Settings stored before it existed load with it on, the engine's default.
+	 */
+	echo_cancellation?: boolean,
 	noise_suppression: boolean,
 	/**
 	 *  A second suppression stage that also lowers other voices in the room ("Strong" in

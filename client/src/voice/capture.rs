@@ -19,6 +19,10 @@ use crate::error::Result;
 pub struct CaptureConfig {
     /// High-pass cut-off in Hz.
     pub high_pass_hz: f32,
+    /// Whether the far end's echo is cancelled ([`EchoCanceller`]). On by default, as in
+    /// Discord and browsers: on speakers everyone else would hear themselves; on a headset
+    /// it changes nothing audible.
+    pub echo_cancellation: bool,
     /// Whether RNNoise suppression is applied (its voice probability is always computed).
     pub noise_suppression: bool,
     /// A second suppression stage ([`NoisePostFilter`](super::NoisePostFilter)) for what
@@ -49,6 +53,7 @@ impl Default for CaptureConfig {
     fn default() -> Self {
         Self {
             high_pass_hz: DEFAULT_CUTOFF_HZ,
+            echo_cancellation: true,
             noise_suppression: true,
             strong_suppression: true,
             input_gain_db: 0.0,
@@ -106,7 +111,7 @@ impl CapturePipeline {
     pub fn new(config: CaptureConfig) -> Result<Self> {
         let mut pipeline = Self {
             high_pass: HighPass::new(config.high_pass_hz),
-            echo: EchoCanceller::new(),
+            echo: EchoCanceller::new(config.echo_cancellation),
             suppressor: NoiseSuppressor::new(config.noise_suppression),
             input_gain: InputGain::new(config.input_gain_db),
             agc: Agc::new(config.agc_config, config.agc),
@@ -185,6 +190,11 @@ impl CapturePipeline {
         self.gate.poll_event()
     }
 
+    /// Switches echo cancellation.
+    pub fn set_echo_cancellation(&mut self, on: bool) {
+        self.echo.set_enabled(on);
+    }
+
     /// Switches noise suppression.
     pub fn set_noise_suppression(&mut self, on: bool) {
         self.suppressor.set_enabled(on);
@@ -217,7 +227,7 @@ impl CapturePipeline {
         &mut self.encoder
     }
 
-    /// The echo canceller, to inspect the far-end reference.
+    /// The echo canceller, to read its metrics.
     pub fn echo_canceller(&self) -> &EchoCanceller {
         &self.echo
     }

@@ -62,8 +62,6 @@ pub struct CallRun {
     pub max_redundancy_depth: usize,
     /// The loss the receiver last reported, in percent.
     pub last_reported_loss: u8,
-    /// Frames handed to the sender's echo-cancellation slot as far-end reference.
-    pub far_end_frames: u64,
 }
 
 impl CallRun {
@@ -99,7 +97,6 @@ pub fn run_call(input: &[f32], config: &CallConfig) -> Result<CallRun> {
         bytes_sent: 0,
         max_redundancy_depth: 0,
         last_reported_loss: config.capture.encoder.expected_loss_percent,
-        far_end_frames: 0,
     };
     for i in 0..frames {
         let now = t0 + FRAME_DURATION * u32::try_from(i).unwrap_or(u32::MAX);
@@ -126,13 +123,11 @@ pub fn run_call(input: &[f32], config: &CallConfig) -> Result<CallRun> {
             }
         }
         mixer.poll_frame(now, &mut played);
-        pipeline.handle_far_end(&played);
         run.output.extend_from_slice(&played);
     }
     if let Some(speaker) = mixer.speaker_mut(&1) {
         run.jitter = speaker.jitter_stats().clone();
     }
     run.network = net.stats().clone();
-    run.far_end_frames = pipeline.echo_canceller().far_end().total_pushed();
     Ok(run)
 }

@@ -184,7 +184,7 @@ const ready: Ready = {
 };
 
 let voiceSettings = {
-  input_device: null, output_device: null, noise_suppression: true, strong_suppression: true, input_mode: "voice_activity",
+  input_device: null, output_device: null, echo_cancellation: true, noise_suppression: true, strong_suppression: true, input_mode: "voice_activity",
   vad_threshold_db: -50, ptt_shortcut: "Ctrl+Shift+M", ptt_release_ms: 200, input_gain_db: 0, push_to_mute_shortcut: "", toggle_mute_shortcut: "",
 };
 let appSettings = { theme: "dark", language: "en", start_minimized: false, notifications: true, presence: "online" };

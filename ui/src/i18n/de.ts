@@ -274,6 +274,8 @@ export const de: Dictionary = {
   "voiceSettings.micTestStop": "Test beenden",
   "voiceSettings.micTestHint": "Hör dich so, wie andere dich hören.",
   "voiceSettings.processing": "Sprachverarbeitung",
+  "voiceSettings.echo": "Echounterdrückung",
+  "voiceSettings.echoHint": "Verhindert, dass die anderen sich selbst hören, wenn du Lautsprecher statt eines Headsets benutzt.",
   "voiceSettings.noise": "Rauschunterdrückung",
   "voiceSettings.noiseOff": "Aus",
   "voiceSettings.noiseOffHint": "Dein Mikrofon, wie es ist.",

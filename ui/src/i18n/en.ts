@@ -273,6 +273,8 @@ export const en = {
   "voiceSettings.micTestStop": "Stop Testing",
   "voiceSettings.micTestHint": "Hear yourself as others hear you.",
   "voiceSettings.processing": "Voice processing",
+  "voiceSettings.echo": "Echo cancellation",
+  "voiceSettings.echoHint": "Keeps the others from hearing themselves when you use speakers instead of a headset.",
   "voiceSettings.noise": "Noise suppression",
   "voiceSettings.noiseOff": "Off",
   "voiceSettings.noiseOffHint": "Your microphone as it is.",

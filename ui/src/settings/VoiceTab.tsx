@@ -4,7 +4,7 @@ import { useVoice } from "../state/VoiceProvider";
 import { commands, events, unwrap, type AudioDevices, type InputMode, type VoiceSettings } from "../lib/backend";
 import { useBackendEvent } from "../lib/useBackendEvent";
 import { errorText } from "../lib/errors";
-import { Button, ErrorText, SectionTitle, Select } from "../components/ui";
+import { Button, ErrorText, SectionTitle, Select, Toggle } from "../components/ui";
 import { keybindFromEvent, keybindFromMouse } from "./keybind";
 
 /** Maps dBFS (-70…0) to a 0…100 % bar. */
@@ -290,6 +290,13 @@ export function VoiceTab() {
       )}
 
       <SectionTitle>{t("voiceSettings.processing")}</SectionTitle>
+      <Toggle
+        name="echo-cancellation"
+        label={t("voiceSettings.echo")}
+        hint={t("voiceSettings.echoHint")}
+        checked={s.echo_cancellation !== false}
+        onChange={(on) => void save({ echo_cancellation: on })}
+      />
       <fieldset className="mb-4">
         <legend className="mb-2 block text-xs font-bold uppercase tracking-wide text-muted">{t("voiceSettings.noise")}</legend>
         {(

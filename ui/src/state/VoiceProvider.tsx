@@ -22,6 +22,7 @@ export const idleVoiceStatus: VoiceStatus = {
 export const defaultVoiceSettings: VoiceSettings = {
   input_device: null,
   output_device: null,
+  echo_cancellation: true,
   noise_suppression: true,
   strong_suppression: true,
   input_mode: "voice_activity",

@@ -91,6 +91,7 @@ export function ready(extra: Partial<Ready> = {}): Ready {
 export const voiceSettings: VoiceSettings = {
   input_device: null,
   output_device: null,
+  echo_cancellation: true,
   noise_suppression: true,
   strong_suppression: true,
   input_mode: "voice_activity",

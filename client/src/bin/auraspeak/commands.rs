@@ -108,13 +108,20 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
                     frame_ms,
                     bitrate,
                     suppression,
+                    echo_cancellation,
                     gate,
                     redundancy,
                 },
         } => {
             let api = restore(&profile)?;
-            let sound =
-                crate::voice::SoundArgs { frame_ms, bitrate, suppression, gate, redundancy };
+            let sound = crate::voice::SoundArgs {
+                frame_ms,
+                bitrate,
+                suppression,
+                echo_cancellation: echo_cancellation == "on",
+                gate,
+                redundancy,
+            };
             let args =
                 crate::voice::JoinArgs { channel, input, output, ptt, duration, mute, deaf, sound };
             crate::voice::join(&api, args, &out).await

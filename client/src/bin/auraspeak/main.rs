@@ -159,6 +159,10 @@ enum VoiceCommand {
         /// for other voices and residual noise; 20 ms packets only)
         #[arg(long, value_name = "LEVEL", default_value = "strong", value_parser = ["off", "standard", "strong"])]
         suppression: String,
+        /// Echo cancellation (WebRTC AEC3): on removes the others' voices that the speakers
+        /// play back into the microphone; off for a headset or a file input
+        #[arg(long, value_name = "ON_OFF", default_value = "on", value_parser = ["on", "off"])]
+        echo_cancellation: String,
         /// When to transmit without push-to-talk: on voice activity, or continuously
         #[arg(long, value_name = "MODE", default_value = "voice", value_parser = ["voice", "continuous"])]
         gate: String,

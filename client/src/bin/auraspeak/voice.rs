@@ -39,6 +39,7 @@ pub(crate) struct SoundArgs {
     pub(crate) frame_ms: u8,
     pub(crate) bitrate: Option<u32>,
     pub(crate) suppression: String,
+    pub(crate) echo_cancellation: bool,
     pub(crate) gate: String,
     pub(crate) redundancy: String,
 }
@@ -58,6 +59,7 @@ impl SoundArgs {
             "standard" => (true, false),
             _ => (true, true),
         };
+        capture.echo_cancellation = self.echo_cancellation;
         if self.gate == "continuous" {
             capture.gate = GateMode::Continuous;
         }
