@@ -235,7 +235,12 @@ mod tests {
             ..VoiceSettings::default()
         })
         .expect("json");
-        for newer in ["strong_suppression", "push_to_mute_shortcut", "toggle_mute_shortcut"] {
+        for newer in [
+            "strong_suppression",
+            "push_to_mute_shortcut",
+            "toggle_mute_shortcut",
+            "echo_cancellation",
+        ] {
             stored.as_object_mut().expect("object").remove(newer);
         }
         store.set_setting(VOICE_KEY, &stored).expect("save");
@@ -243,6 +248,8 @@ mod tests {
         assert!(!loaded.noise_suppression);
         assert_eq!(loaded.ptt_shortcut, "Alt+V");
         assert!(loaded.strong_suppression, "the engine's default");
+        assert!(loaded.echo_cancellation, "the engine's default");
+        assert!(loaded.capture_config().echo_cancellation);
         assert_eq!(
             (loaded.push_to_mute_shortcut.as_str(), loaded.toggle_mute_shortcut.as_str()),
             ("", "")

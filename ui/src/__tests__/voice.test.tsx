@@ -143,6 +143,22 @@ describe("voice & audio settings", () => {
     expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { noise_suppression: true, strong_suppression: true } });
   });
 
+  it("echo cancellation is on by default and switches off and on again", async () => {
+    const user = userEvent.setup();
+    await renderLoggedIn();
+    await user.click(screen.getByTestId("open-settings"));
+    await user.click(screen.getByTestId("settings-tab-voice"));
+    const toggle = screen.getByRole("switch", { name: "Echo cancellation" });
+    expect(toggle).toBeChecked();
+
+    await user.click(toggle);
+    expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { echo_cancellation: false } });
+    expect(toggle).not.toBeChecked();
+
+    await user.click(toggle);
+    expect(lastInvoke("set_voice_settings")).toMatchObject({ settings: { echo_cancellation: true } });
+  });
+
   it("settings stored before the Strong choice existed show Strong, the engine's default", () => {
     expect(suppressionLevel({ noise_suppression: true })).toBe("strong");
     expect(suppressionLevel({ noise_suppression: true, strong_suppression: false })).toBe("standard");
