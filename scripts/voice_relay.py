@@ -467,6 +467,67 @@ def latency(args, work, speaker, listener, proxy):
             subprocess.run(["pactl", "unload-module", m], capture_output=True)
 
 
+def echo(args, work, speaker, listener, proxy):
+    """Echo through real devices: the listener's speaker output is looped back into its own
+    microphone (module-loopback, 60 ms, full level, as loud laptop speakers next to the
+    microphone), the speaker talks from a file and records what comes back. With echo
+    cancellation on at the listener the speaker should hear nothing of itself; off, it
+    hears itself a round trip later. Prints the level of the returned echo both ways."""
+    import numpy as np
+    import soundfile
+
+    def pactl(*a):
+        return subprocess.run(["pactl", *a], check=True, capture_output=True, text=True).stdout
+    modules = []
+    keepers = []
+    try:
+        for sink in ("aec_room_out", "aec_room_mic"):
+            modules.append(pactl("load-module", "module-null-sink", f"sink_name={sink}",
+                                 "channels=1", "rate=48000").strip())
+            keepers.append(subprocess.Popen(["parec", f"--device={sink}.monitor",
+                                             "--latency-msec=10"], stdout=subprocess.DEVNULL))
+        modules.append(pactl("load-module", "module-remap-source", "source_name=aec_room_mouth",
+                             "master=aec_room_mic.monitor", "channels=1",
+                             "channel_map=mono").strip())
+        modules.append(pactl("load-module", "module-loopback", "source=aec_room_out.monitor",
+                             "sink=aec_room_mic", "latency_msec=60").strip())
+        speech = Path(args.speech[0])
+        ref, rate = soundfile.read(str(speech), dtype="float64")
+        speech_db = 10 * math.log10(float(np.mean(ref ** 2)) + 1e-20)
+        results = {"on": [], "off": []}
+        for run in range(args.runs):
+            for mode in ("off", "on"):
+                proxy.configure(Impairment(0), Impairment(0))
+                label = f"echo-{mode}-{run}"
+                recording = work / f"{label}.wav"
+                err = open(work / f"{label}.stderr", "w")
+                lst = listener.join(["--input", "aec_room_mouth", "--output", "aec_room_out",
+                                     "--echo-cancellation", mode] + args.join_arg, err)
+                time.sleep(2.0)
+                spk = speaker.join(["--input", str(speech), "--output", str(recording)]
+                                   + args.join_arg, err)
+                try:
+                    spk.communicate(timeout=120)
+                    lst.communicate("leave\n", timeout=30)
+                finally:
+                    for p in (spk, lst):
+                        if p.poll() is None:
+                            p.kill()
+                back, _ = soundfile.read(str(recording), dtype="float64")
+                level = 10 * math.log10(float(np.mean(back ** 2)) + 1e-20)
+                results[mode].append(level - speech_db)
+                print(f"{label}: the speaker heard itself at {level - speech_db:+.1f} dB "
+                      f"relative to what it said ({level:.1f} dBFS)", flush=True)
+        off, on = statistics.median(results["off"]), statistics.median(results["on"])
+        print(f"\necho returned to the speaker, medians of {args.runs} runs: "
+              f"{off:+.1f} dB without cancellation, {on:+.1f} dB with, {off - on:.1f} dB less")
+    finally:
+        for k in keepers:
+            k.terminate()
+        for m in reversed(modules):
+            subprocess.run(["pactl", "unload-module", m], capture_output=True)
+
+
 def composite_speech(work):
     """Both fixtures twice with short pauses between: about 12 s, the length PESQ is made
     for (P.862: 8-20 s), with the pauses a conversation has. Scored from its first sample."""
@@ -486,7 +547,7 @@ def main():
     ap.add_argument("--server", required=True)
     ap.add_argument("--cli", required=True)
     ap.add_argument("--out")
-    ap.add_argument("--mode", default="quality", choices=["quality", "noise", "latency"])
+    ap.add_argument("--mode", default="quality", choices=["quality", "noise", "latency", "echo"])
     ap.add_argument("--noise-dir", help="where `voice_quality OUT noise` wrote its mixes")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cases",
@@ -517,6 +578,8 @@ def main():
             quality(args, work, speaker, listener, proxy_holder["p"])
         elif args.mode == "noise":
             noise(args, work, speaker, listener, proxy_holder["p"])
+        elif args.mode == "echo":
+            echo(args, work, speaker, listener, proxy_holder["p"])
         else:
             latency(args, work, speaker, listener, proxy_holder["p"])
     finally:

@@ -8,84 +8,24 @@
 
 #[path = "support/audio.rs"]
 mod audio;
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/community.rs"]
 mod community;
 #[path = "support/harness.rs"]
 mod harness;
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use auraspeak_client::voice::compare::{Comparison, energy_db};
 use auraspeak_client::voice::{Pacing, WavSource};
-use harness::{Backend, PASSWORD, TestServer};
+use cli::{Cli, finish};
+use harness::{Backend, TestServer};
 use tokio::io::AsyncWriteExt as _;
-use tokio::process::{Child, Command};
-
-fn binary() -> PathBuf {
-    harness::sibling_binary("auraspeak", "AURASPEAK_BIN")
-}
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../client/tests/fixtures/speech-en-us-male.wav")
-}
-
-struct Cli {
-    profile: PathBuf,
-}
-
-impl Cli {
-    async fn login(base: &str, user: &str) -> Self {
-        let profile = std::env::temp_dir().join(format!(
-            "auraspeak-e2e-cli-voice-{user}-{}-{}",
-            std::process::id(),
-            harness::unique()
-        ));
-        let cli = Self { profile };
-        let out = cli
-            .command(&["login", "--server", base, "--user", user])
-            .env("AURASPEAK_PASSWORD", PASSWORD)
-            .output()
-            .await
-            .expect("auraspeak runs");
-        assert!(out.status.success(), "login: {}", String::from_utf8_lossy(&out.stderr));
-        cli
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(binary());
-        command.arg("--profile-dir").arg(&self.profile).args(args).kill_on_drop(true);
-        command
-    }
-
-    fn join(&self, args: &[&str]) -> Child {
-        let mut full = vec!["--json", "voice", "join", "Raid Night/General"];
-        full.extend_from_slice(args);
-        self.command(&full)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn auraspeak")
-    }
-}
-
-impl Drop for Cli {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.profile).ok();
-    }
-}
-
-async fn finish(child: Child, who: &str) -> serde_json::Value {
-    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("the call ends in time")
-        .expect("auraspeak runs");
-    assert!(out.status.success(), "{who}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{who} printed no JSON report ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
 }
 
 /// One round: the listener records for a while; a second later the speaker joins with

@@ -1,0 +1,139 @@
+//! Writes the echo canceller's simulated calls as WAV files for `scripts/echo-quality.py`,
+//! which scores them (ERLE, ducking, PESQ-WB of the near talker) and runs the same
+//! microphone and far-end signals through a reference AEC3 (WebRTC's C++ one, as LiveKit's
+//! Python package ships it) where that is installed.
+//!
+//! ```sh
+//! cargo run --release -p auraspeak-client --example echo_quality -- OUT_DIR [FAR.wav,... NEAR.wav,...]
+//! ```
+//!
+//! The far end and the near talker speak the given files in turn (comma-separated lists);
+//! without them both use the committed fixtures, the near talker starting with the other
+//! one. Different voices and sentences on the two sides are the fairer test: the same
+//! recording on both lets the canceller's delay estimator find false echoes. For each case it writes
+//! `CASE.far.wav` (what the speakers played), `CASE.near.wav` (the near talker alone),
+//! `CASE.echo.wav` (the echo alone), `CASE.mic.wav` (what the microphone heard) and
+//! `CASE.out.wav` (the canceller's output, moved earlier by its latency), 48 kHz mono, plus
+//! `cases.txt` with one line per case: name, the sample where scoring starts, and the
+//! delay-jump sample (0 if none).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use auraspeak_client::voice::echosim::{self, EchoPath};
+use auraspeak_client::voice::{EchoCanceller, Pacing, SAMPLE_RATE, WavSink, WavSource};
+
+type BoxError = Box<dyn std::error::Error>;
+
+const RATE: usize = SAMPLE_RATE as usize;
+
+fn read(path: &Path) -> Result<Vec<f32>, BoxError> {
+    Ok(WavSource::open(path, Pacing::AsFastAsPossible)?.read_to_end()?)
+}
+
+fn write(path: &Path, samples: &[f32]) -> Result<(), BoxError> {
+    let mut sink = WavSink::create(path)?;
+    sink.write(samples)?;
+    sink.finalize()?;
+    Ok(())
+}
+
+/// The talks in turn with short pauses, `seconds` long, starting at talk `first`.
+fn talk(talks: &[Vec<f32>], seconds: usize, first: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    let mut i = first;
+    while out.len() < seconds * RATE {
+        out.extend(&talks[i % talks.len()]);
+        out.extend(std::iter::repeat_n(0.0, RATE / 5));
+        i += 1;
+    }
+    out.truncate(seconds * RATE);
+    out
+}
+
+fn main() -> Result<(), BoxError> {
+    let mut args = std::env::args().skip(1);
+    let out = PathBuf::from(args.next().ok_or("usage: echo_quality OUT_DIR [FAR,... NEAR,...]")?);
+    let list = |arg: Option<String>| -> Result<Option<Vec<Vec<f32>>>, BoxError> {
+        arg.map(|a| a.split(',').map(|f| read(Path::new(f))).collect()).transpose()
+    };
+    let (far_talks, near_talks, near_first) = match (list(args.next())?, list(args.next())?) {
+        (Some(far), Some(near)) => (far, near, 0),
+        _ => {
+            let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+            let both = vec![
+                read(&fixtures.join("speech-en-gb-female.wav"))?,
+                read(&fixtures.join("speech-en-us-male.wav"))?,
+            ];
+            (both.clone(), both, 1)
+        }
+    };
+    std::fs::create_dir_all(&out)?;
+    let mut index = std::fs::File::create(out.join("cases.txt"))?;
+
+    // (name, rt60, delay, jump to, echo relative to the near talker, near talker from, length)
+    let mut cases: Vec<(String, u32, u32, Option<u32>, f64, Option<usize>, usize)> = Vec::new();
+    for rt60 in [150, 250, 400] {
+        for (delay, echo_db) in [(30, 6.0), (90, 0.0), (200, -6.0)] {
+            cases.push((
+                format!("single-rt{rt60}-d{delay}-e{echo_db:+}"),
+                rt60,
+                delay,
+                None,
+                echo_db,
+                None,
+                10,
+            ));
+            cases.push((
+                format!("double-rt{rt60}-d{delay}-e{echo_db:+}"),
+                rt60,
+                delay,
+                None,
+                echo_db,
+                Some(3),
+                12,
+            ));
+        }
+    }
+    for (from, to) in [(40, 150), (200, 60)] {
+        cases.push((format!("jump-{from}-{to}"), 200, from, Some(to), 0.0, None, 14));
+    }
+    cases.push(("headset".into(), 250, 90, None, -200.0, Some(0), 40));
+
+    for (seed, (name, rt60_ms, delay_ms, jump_to, echo_db, near_from, seconds)) in
+        cases.into_iter().enumerate()
+    {
+        let far = talk(&far_talks, seconds, 0);
+        let near = match near_from {
+            Some(from) => {
+                let mut near = vec![0.0; from * RATE];
+                near.extend(talk(&near_talks, seconds - from, near_first));
+                near
+            }
+            None => Vec::new(),
+        };
+        let jump_frame = 6 * RATE / auraspeak_client::voice::FRAME_SAMPLES;
+        let path = EchoPath {
+            rt60_ms,
+            delay_ms,
+            jump: jump_to.map(|to| (jump_frame, to)),
+            seed: 1000 + seed as u64,
+        };
+        let run = echosim::run(&mut EchoCanceller::new(true), &far, &near, &path, echo_db, -70.0);
+        for (kind, samples) in [
+            ("far", &run.far),
+            ("near", &run.near),
+            ("echo", &run.echo),
+            ("mic", &run.mic),
+            ("out", &run.out),
+        ] {
+            write(&out.join(format!("{name}.{kind}.wav")), samples)?;
+        }
+        let score_from = near_from.map_or(2 * RATE, |from| from * RATE);
+        let jump_at =
+            if jump_to.is_some() { jump_frame * auraspeak_client::voice::FRAME_SAMPLES } else { 0 };
+        writeln!(index, "{name} {score_from} {jump_at}")?;
+        println!("{name}: written");
+    }
+    Ok(())
+}
