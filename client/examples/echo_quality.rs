@@ -51,6 +51,20 @@ fn talk(talks: &[Vec<f32>], seconds: usize, first: usize) -> Vec<f32> {
     out
 }
 
+/// One simulated call.
+#[derive(Clone)]
+struct Case {
+    rt60_ms: u32,
+    delay_ms: u32,
+    /// The round trip after a device switch 6 s in.
+    jump_to: Option<u32>,
+    /// Echo level relative to the near talker.
+    echo_db: f64,
+    /// When the near talker starts, in seconds (none: single talk).
+    near_from: Option<usize>,
+    seconds: usize,
+}
+
 fn main() -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
     let out = PathBuf::from(args.next().ok_or("usage: echo_quality OUT_DIR [FAR,... NEAR,...]")?);
