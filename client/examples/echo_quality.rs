@@ -86,37 +86,39 @@ fn main() -> Result<(), BoxError> {
     let mut index = std::fs::File::create(out.join("cases.txt"))?;
 
     // (name, rt60, delay, jump to, echo relative to the near talker, near talker from, length)
-    let mut cases: Vec<(String, u32, u32, Option<u32>, f64, Option<usize>, usize)> = Vec::new();
-    for rt60 in [150, 250, 400] {
-        for (delay, echo_db) in [(30, 6.0), (90, 0.0), (200, -6.0)] {
-            cases.push((
-                format!("single-rt{rt60}-d{delay}-e{echo_db:+}"),
-                rt60,
-                delay,
-                None,
-                echo_db,
-                None,
-                10,
-            ));
-            cases.push((
-                format!("double-rt{rt60}-d{delay}-e{echo_db:+}"),
-                rt60,
-                delay,
-                None,
-                echo_db,
-                Some(3),
-                12,
-            ));
+    let mut cases = Vec::new();
+    for rt60_ms in [150, 250, 400] {
+        for (delay_ms, echo_db) in [(30, 6.0), (90, 0.0), (200, -6.0)] {
+            let single =
+                Case { rt60_ms, delay_ms, jump_to: None, echo_db, near_from: None, seconds: 10 };
+            let double = Case { near_from: Some(3), seconds: 12, ..single.clone() };
+            cases.push((format!("single-rt{rt60_ms}-d{delay_ms}-e{echo_db:+}"), single));
+            cases.push((format!("double-rt{rt60_ms}-d{delay_ms}-e{echo_db:+}"), double));
         }
     }
     for (from, to) in [(40, 150), (200, 60)] {
-        cases.push((format!("jump-{from}-{to}"), 200, from, Some(to), 0.0, None, 14));
+        let jump = Case {
+            rt60_ms: 200,
+            delay_ms: from,
+            jump_to: Some(to),
+            echo_db: 0.0,
+            near_from: None,
+            seconds: 14,
+        };
+        cases.push((format!("jump-{from}-{to}"), jump));
     }
-    cases.push(("headset".into(), 250, 90, None, -200.0, Some(0), 40));
+    let headset = Case {
+        rt60_ms: 250,
+        delay_ms: 90,
+        jump_to: None,
+        echo_db: -200.0,
+        near_from: Some(0),
+        seconds: 40,
+    };
+    cases.push(("headset".to_owned(), headset));
 
-    for (seed, (name, rt60_ms, delay_ms, jump_to, echo_db, near_from, seconds)) in
-        cases.into_iter().enumerate()
-    {
+    for (seed, (name, case)) in cases.into_iter().enumerate() {
+        let Case { rt60_ms, delay_ms, jump_to, echo_db, near_from, seconds } = case;
         let far = talk(&far_talks, seconds, 0);
         let near = match near_from {
             Some(from) => {
