@@ -60,6 +60,8 @@ struct Case {
     jump_to: Option<u32>,
     /// Echo level relative to the near talker.
     echo_db: f64,
+    /// Whether the canceller is restarted at the jump, as the app does on a device switch.
+    announced: bool,
     /// When the near talker starts, in seconds (none: single talk).
     near_from: Option<usize>,
     seconds: usize,
@@ -85,32 +87,43 @@ fn main() -> Result<(), BoxError> {
     std::fs::create_dir_all(&out)?;
     let mut index = std::fs::File::create(out.join("cases.txt"))?;
 
-    // (name, rt60, delay, jump to, echo relative to the near talker, near talker from, length)
     let mut cases = Vec::new();
     for rt60_ms in [150, 250, 400] {
         for (delay_ms, echo_db) in [(30, 6.0), (90, 0.0), (200, -6.0)] {
-            let single =
-                Case { rt60_ms, delay_ms, jump_to: None, echo_db, near_from: None, seconds: 10 };
+            let single = Case {
+                rt60_ms,
+                delay_ms,
+                jump_to: None,
+                announced: false,
+                echo_db,
+                near_from: None,
+                seconds: 10,
+            };
             let double = Case { near_from: Some(3), seconds: 12, ..single.clone() };
             cases.push((format!("single-rt{rt60_ms}-d{delay_ms}-e{echo_db:+}"), single));
             cases.push((format!("double-rt{rt60_ms}-d{delay_ms}-e{echo_db:+}"), double));
         }
     }
-    for (from, to) in [(40, 150), (200, 60)] {
+    for (from, to, announced) in
+        [(40, 150, false), (200, 60, false), (40, 150, true), (200, 60, true)]
+    {
         let jump = Case {
             rt60_ms: 200,
             delay_ms: from,
             jump_to: Some(to),
+            announced,
             echo_db: 0.0,
             near_from: None,
             seconds: 14,
         };
-        cases.push((format!("jump-{from}-{to}"), jump));
+        let restart = if announced { "-restarted" } else { "" };
+        cases.push((format!("jump-{from}-{to}{restart}"), jump));
     }
     let headset = Case {
         rt60_ms: 250,
         delay_ms: 90,
         jump_to: None,
+        announced: false,
         echo_db: -200.0,
         near_from: Some(0),
         seconds: 40,
@@ -118,7 +131,7 @@ fn main() -> Result<(), BoxError> {
     cases.push(("headset".to_owned(), headset));
 
     for (seed, (name, case)) in cases.into_iter().enumerate() {
-        let Case { rt60_ms, delay_ms, jump_to, echo_db, near_from, seconds } = case;
+        let Case { rt60_ms, delay_ms, jump_to, announced, echo_db, near_from, seconds } = case;
         let far = talk(&far_talks, seconds, 0);
         let near = match near_from {
             Some(from) => {
@@ -133,6 +146,7 @@ fn main() -> Result<(), BoxError> {
             rt60_ms,
             delay_ms,
             jump: jump_to.map(|to| (jump_frame, to)),
+            announced,
             seed: 1000 + seed as u64,
         };
         let run = echosim::run(&mut EchoCanceller::new(true), &far, &near, &path, echo_db, -70.0);

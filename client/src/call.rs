@@ -73,6 +73,9 @@ pub enum CallControl {
     HoldMute(bool),
     /// Echo cancellation on or off (on speakers on, on a headset it may go off).
     EchoCancellation(bool),
+    /// A device was switched or its buffer grew: the echo path changed, so the canceller
+    /// starts afresh rather than leak echo while it finds the new delay.
+    EchoPathChanged,
 }
 
 /// What the UI shows about a running call, published about ten times a second.
@@ -371,9 +374,19 @@ pub async fn run(
     // future lives on its caller's stack (2 MiB on a test thread).
     let connection = Box::pin(connect(gateway, events, &options)).await?;
     let slots = connection.slots;
+    // Echo needs a loudspeaker and a microphone in one room. A file or no input, or a file
+    // or no output, has no acoustic path, and the canceller would only cost 9 ms and duck
+    // the talker whenever someone else talks (see `voice::echo`).
+    let acoustic_path =
+        matches!(input, AudioInput::Device(_)) && matches!(output, AudioOutput::Device(_));
+    let capture = CaptureConfig {
+        echo_cancellation: options.capture.echo_cancellation && acoustic_path,
+        ..options.capture.clone()
+    };
     let mut call = Call {
         connection,
-        pipeline: CapturePipeline::new(options.capture.clone())?,
+        pipeline: CapturePipeline::new(capture)?,
+        acoustic_path,
         mixer: Mixer::new(),
         scratch: Vec::new(),
         report: CallReport::default(),
@@ -509,7 +522,10 @@ pub async fn run(
                 Some(CallControl::InputGainDb(db)) => call.pipeline.set_input_gain_db(db),
                 Some(CallControl::StrongSuppression(on)) => call.pipeline.set_strong_suppression(on),
                 Some(CallControl::HoldMute(held)) => call.held_mute = held,
-                Some(CallControl::EchoCancellation(on)) => call.pipeline.set_echo_cancellation(on),
+                Some(CallControl::EchoCancellation(on)) => {
+                    call.pipeline.set_echo_cancellation(on && call.acoustic_path);
+                }
+                Some(CallControl::EchoPathChanged) => call.pipeline.restart_echo_cancellation(),
                 Some(CallControl::HearMyself(on)) => {
                     call.hear_myself = on;
                     call.myself.clear();
@@ -546,6 +562,8 @@ async fn next_event(events: &mut GatewayEvents, deadline: Instant) -> Result<Gat
 struct Call {
     connection: Connection,
     pipeline: CapturePipeline,
+    /// Both ends are devices, so there can be echo to cancel.
+    acoustic_path: bool,
     mixer: Mixer<usize>,
     /// What the link produced, reused for every datagram.
     scratch: Vec<LinkOutput>,

@@ -6,7 +6,8 @@
 //! after 2 s, 25 dB again within 1 s of a delay jump, and in double talk no 10 ms frame of
 //! the near talker more than 10 dB below itself. AEC3 (the `aec3` port, library defaults)
 //! meets the first in most rooms up to 250 ms, not at 400 ms; it finds a new delay after
-//! about 3.5 s, not 1 s; and it ducks the near talker while the far end talks, also on a
+//! about 3.5 s, not 1 s, unless the app restarts it on the device change that moved the
+//! delay (then within 1 s); and it ducks the near talker while the far end talks, also on a
 //! headset in the first seconds of a call. The tests print every figure and assert what
 //! holds today, so a regression fails; the goals stay open in the issue.
 
@@ -54,7 +55,7 @@ fn single_talk_echo_is_removed_after_two_seconds() {
         for delay_ms in [30, 90, 200] {
             for echo_db in [6.0, 0.0, -6.0] {
                 seed += 1;
-                let path = EchoPath { rt60_ms, delay_ms, jump: None, seed };
+                let path = EchoPath { rt60_ms, delay_ms, jump: None, announced: false, seed };
                 let run = single_talk(&path, echo_db);
                 let erle = echosim::erle_db(&run, 2 * RATE, run.mic.len());
                 println!(
@@ -75,11 +76,15 @@ fn single_talk_echo_is_removed_after_two_seconds() {
 #[test]
 fn echo_is_removed_again_after_a_delay_jump() {
     let jump_frame = 6 * RATE / FRAME_SAMPLES;
-    for (seed, (from_ms, to_ms)) in [(40, 150), (200, 60), (90, 110)].into_iter().enumerate() {
+    let jumps = [(40, 150), (200, 60), (90, 110)];
+    for (seed, (announced, (from_ms, to_ms))) in
+        [false, true].into_iter().flat_map(|a| jumps.map(|j| (a, j))).enumerate()
+    {
         let path = EchoPath {
             rt60_ms: 200,
             delay_ms: from_ms,
             jump: Some((jump_frame, to_ms)),
+            announced,
             seed: 100 + seed as u64,
         };
         let mut far = talk(14, false);
@@ -90,10 +95,16 @@ fn echo_is_removed_again_after_a_delay_jump() {
         let after_1s = echosim::erle_db(&run, start + RATE, start + 2 * RATE);
         let after_4s = echosim::erle_db(&run, start + 4 * RATE, run.mic.len());
         println!(
-            "delay {from_ms} → {to_ms} ms: ERLE {before:.1} dB before, {after_1s:.1} dB 1–2 s after, \
-             {after_4s:.1} dB from 4 s after"
+            "delay {from_ms} → {to_ms} ms{}: ERLE {before:.1} dB before, {after_1s:.1} dB 1–2 s \
+             after, {after_4s:.1} dB from 4 s after",
+            if announced { ", canceller restarted" } else { "" }
         );
         assert!(before >= 20.0, "delay {from_ms} ms: ERLE {before:.1} dB before the jump");
+        // A jump the app knows of (a device switch) is cancelled again within a second,
+        // the goal; one it does not know of only once AEC3 has found the new delay.
+        if announced {
+            assert!(after_1s >= 25.0, "restarted: ERLE {after_1s:.1} dB 1–2 s after the jump");
+        }
         assert!(
             after_4s >= 25.0,
             "delay {from_ms} → {to_ms} ms: ERLE {after_4s:.1} dB after the jump"
@@ -106,7 +117,8 @@ fn double_talk_lets_the_near_talker_through() {
     for (seed, (rt60_ms, delay_ms, echo_db)) in
         [(250, 90, 0.0), (400, 200, 6.0), (150, 30, -6.0)].into_iter().enumerate()
     {
-        let path = EchoPath { rt60_ms, delay_ms, jump: None, seed: 200 + seed as u64 };
+        let path =
+            EchoPath { rt60_ms, delay_ms, jump: None, announced: false, seed: 200 + seed as u64 };
         let far = talk(10, false);
         // The near talker starts after 3 s of far-end speech (the canceller has converged)
         // and talks over it from then on.
@@ -150,7 +162,7 @@ fn double_talk_lets_the_near_talker_through() {
 fn without_echo_the_canceller_leaves_the_microphone_alone() {
     // A headset: the far end plays, none of it reaches the microphone. AEC3 assumes an echo
     // until it has seen none for a while, so the first 20 s of double talk are not judged.
-    let path = EchoPath { rt60_ms: 250, delay_ms: 90, jump: None, seed: 300 };
+    let path = EchoPath { rt60_ms: 250, delay_ms: 90, jump: None, announced: false, seed: 300 };
     let far = talk(40, false);
     let near = talk(40, true);
     let run = echosim::run(&mut EchoCanceller::new(true), &far, &near, &path, -200.0, NOISE_DBFS);

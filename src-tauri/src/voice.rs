@@ -409,7 +409,12 @@ async fn watch_call(
             changed = status.changed() => if changed.is_err() { break },
             Some((direction, choice)) = devices.recv() => io.set_device(direction, choice),
         }
-        report_device_events(&app, &io);
+        if report_device_events(&app, &io) {
+            app.state::<crate::state::AppState>()
+                .voice
+                .inner()
+                .control(CallControl::EchoPathChanged);
+        }
         let current = status.borrow_and_update().clone();
         emit_level(
             &app,
@@ -473,18 +478,30 @@ fn mic_test_loop(
                 output.digital_silence,
             );
         }
-        report_device_events(&app, &io);
+        if report_device_events(&app, &io) {
+            pipeline.restart_echo_cancellation();
+        }
     }
 }
 
 /// Logs what the device layer saw and tells the UI when its device lists are stale.
-fn report_device_events(app: &AppHandle, io: &AudioIo) {
+/// Returns whether a stream was rebuilt, moved or given a larger buffer: each changes the
+/// delay from speaker to microphone that the echo canceller has learnt.
+fn report_device_events(app: &AppHandle, io: &AudioIo) -> bool {
+    let mut echo_path_changed = false;
     while let Some(event) = io.poll_event() {
-        if matches!(event, DeviceEvent::ListChanged(_)) {
-            let _ = DevicesChanged {}.emit(app);
+        match &event {
+            DeviceEvent::ListChanged(_) => {
+                let _ = DevicesChanged {}.emit(app);
+            }
+            DeviceEvent::Opened { .. }
+            | DeviceEvent::Switched { .. }
+            | DeviceEvent::BufferGrown { .. } => echo_path_changed = true,
+            DeviceEvent::Lost { .. } | DeviceEvent::OpenFailed { .. } => {}
         }
         tracing::info!(?event, "audio device");
     }
+    echo_path_changed
 }
 
 fn emit_level(

@@ -195,6 +195,11 @@ impl CapturePipeline {
         self.echo.set_enabled(on);
     }
 
+    /// The echo path changed (see [`EchoCanceller::restart`]).
+    pub fn restart_echo_cancellation(&mut self) {
+        self.echo.restart();
+    }
+
     /// Switches noise suppression.
     pub fn set_noise_suppression(&mut self, on: bool) {
         self.suppressor.set_enabled(on);

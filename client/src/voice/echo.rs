@@ -212,6 +212,15 @@ impl EchoCanceller {
         }
     }
 
+    /// Starts adapting afresh: the echo path has changed in a way the device layer knows
+    /// of (another device, a larger buffer). AEC3 would find the new delay itself, but only
+    /// after about 3.5 s of echo; a fresh canceller suppresses from the start.
+    pub fn restart(&mut self) {
+        if self.aec.is_some() {
+            self.aec = AecThread::start();
+        }
+    }
+
     /// Whether cancellation is on.
     pub fn is_enabled(&self) -> bool {
         self.aec.is_some()

@@ -21,6 +21,9 @@ pub struct EchoPath {
     pub delay_ms: u32,
     /// From this frame on the round trip is `delay_after_jump_ms` (a device switch).
     pub jump: Option<(usize, u32)>,
+    /// Whether the canceller is told of the jump ([`EchoCanceller::restart`]), as the app
+    /// is when it switches devices.
+    pub announced: bool,
     /// Seed of the room's impulse response.
     pub seed: u64,
 }
@@ -138,6 +141,9 @@ pub fn run(
     for frame in 0..frames {
         let range = frame * FRAME_SAMPLES..(frame + 1) * FRAME_SAMPLES;
         let delay = delay_at(frame);
+        if path.announced && path.jump.is_some_and(|(at, _)| at == frame) {
+            canceller.restart();
+        }
         for n in range.clone() {
             echo[n] = n.checked_sub(delay).map_or(0.0, |i| reverberant[i] * gain);
             mic[n] = near[n] + echo[n] + noise * rng.next_signed();

@@ -160,7 +160,8 @@ enum VoiceCommand {
         #[arg(long, value_name = "LEVEL", default_value = "strong", value_parser = ["off", "standard", "strong"])]
         suppression: String,
         /// Echo cancellation (WebRTC AEC3): on removes the others' voices that the speakers
-        /// play back into the microphone; off for a headset or a file input
+        /// play back into the microphone; it only runs with a device for input and output
+        /// (a file or none has no echo). Off for a headset
         #[arg(long, value_name = "ON_OFF", default_value = "on", value_parser = ["on", "off"])]
         echo_cancellation: String,
         /// When to transmit without push-to-talk: on voice activity, or continuously
