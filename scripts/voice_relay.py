@@ -425,14 +425,21 @@ def latency(args, work, speaker, listener, proxy):
         modules.append(pactl("load-module", "module-remap-sink", "sink_name=m2e_ear",
                              f"master={sink}", "channels=1", "master_channel_map=front-right",
                              "channel_map=mono").strip())
+        # The speaker's own speakers (a headset: nothing of them reaches its microphone).
+        # With a device on both sides the speaker's call runs as a desktop user's does,
+        # echo canceller included; with `--output none` it would not.
+        modules.append(pactl("load-module", "module-null-sink", "sink_name=m2e_headset",
+                             "channels=1", "rate=48000").strip())
         results = []
+        pesqs = []
         for run in range(args.runs):
             proxy.configure(Impairment(run), Impairment(run + 1))
             label = f"latency-{run}"
             capture = work / f"{label}-monitor.wav"
             err = open(work / f"{label}.stderr", "w")
             lst = listener.join(["--input", "none", "--output", "m2e_ear"] + args.join_arg, err)
-            spk = speaker.join(["--input", "m2e_mouth", "--output", "none"] + args.join_arg, err)
+            spk = speaker.join(["--input", "m2e_mouth", "--output", "m2e_headset"] + args.join_arg,
+                               err)
             time.sleep(3.0)
             rec = subprocess.Popen(["parecord", f"--device={sink}.monitor", "--channels=2",
                                     "--rate=48000", "--format=float32le", "--file-format=wav",
@@ -457,10 +464,13 @@ def latency(args, work, speaker, listener, proxy):
             ms = lag * 1000.0 / rate
             level = 10 * math.log10(max(1e-12, float(np.mean(ear ** 2))))
             results.append(ms)
-            print(f"{label}: mouth-to-ear {ms:.1f} ms (ear level {level:.1f} dBFS, "
-                  f"paplay rc {play.returncode})", flush=True)
+            quality = ear_pesq(mouth, ear, lag, rate)
+            pesqs.append(quality)
+            print(f"{label}: mouth-to-ear {ms:.1f} ms, PESQ-WB {quality:.2f} (ear level "
+                  f"{level:.1f} dBFS, paplay rc {play.returncode})", flush=True)
         print(f"\nmouth-to-ear median {statistics.median(results):.1f} ms over {len(results)} runs, "
-              f"spread {min(results):.1f}-{max(results):.1f} ms")
+              f"spread {min(results):.1f}-{max(results):.1f} ms; PESQ-WB of the ear against "
+              f"the mouth median {statistics.median(pesqs):.2f}")
     finally:
         keeper.terminate()
         for m in reversed(modules):
@@ -526,6 +536,26 @@ def echo(args, work, speaker, listener, proxy):
             k.terminate()
         for m in reversed(modules):
             subprocess.run(["pactl", "unload-module", m], capture_output=True)
+
+
+def ear_pesq(mouth, ear, lag, rate):
+    """PESQ-WB of what the listener played against what the speaker said, aligned by the
+    measured mouth-to-ear lag; the mouth channel is trimmed to where the talk is."""
+    import numpy as np
+    from scipy.signal import resample_poly
+    from pesq import pesq
+    talking = np.nonzero(np.abs(mouth) > 1e-3)[0]
+    if len(talking) == 0:
+        return float("nan")
+    start, end = talking[0], talking[-1]
+    ref = mouth[start:end]
+    deg = ear[start + lag:end + lag]
+    if len(deg) < len(ref):
+        return float("nan")
+    try:
+        return pesq(16000, resample_poly(ref, 1, rate // 16000), resample_poly(deg, 1, rate // 16000), "wb")
+    except Exception:
+        return float("nan")
 
 
 def composite_speech(work):

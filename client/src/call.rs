@@ -24,8 +24,8 @@ use crate::gateway::{GatewayEvent, GatewayEvents, GatewayHandle};
 use crate::media::{LinkOutput, LinkStats, MediaLink};
 use crate::voice::device::FramePort;
 use crate::voice::{
-    CaptureConfig, CapturePipeline, EncodedPacket, FRAME_DURATION, FRAME_SAMPLES, Frame, GateMode,
-    JitterConfig, JitterStats, Level, Mixer, RemoteSpeaker, WavSink, WavSource,
+    CaptureConfig, CapturePipeline, EchoMetrics, EncodedPacket, FRAME_DURATION, FRAME_SAMPLES,
+    Frame, GateMode, JitterConfig, JitterStats, Level, Mixer, RemoteSpeaker, WavSink, WavSource,
 };
 
 /// Where the microphone signal comes from.
@@ -157,6 +157,8 @@ pub struct CallReport {
     /// Each automatic rejoin (after a server restart or a lost link): how long from
     /// starting it until media could flow again.
     pub rejoins: Vec<Duration>,
+    /// The echo canceller's last view of the echo path, when it ran.
+    pub echo: Option<EchoMetrics>,
 }
 
 /// Resolves when a capture device may have delivered a frame; never for other inputs,
@@ -536,6 +538,7 @@ pub async fn run(
         }
     };
     call.report.link = call.connection.stats();
+    call.report.echo = call.pipeline.echo_canceller().metrics();
     call.report.jitter = (0..call.slot_users.len())
         .filter_map(|slot| call.mixer.speaker_mut(&slot).map(|s| s.jitter_stats().clone()))
         .collect();

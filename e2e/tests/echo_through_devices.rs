@@ -157,7 +157,10 @@ async fn the_far_end_does_not_hear_itself_through_laptop_speakers() {
         let mut controls = listening.stdin.take().expect("stdin");
         finish(speaking, "speaker").await;
         controls.write_all(b"leave\n").await.expect("leave");
-        finish(listening, "listener").await;
+        let report = finish(listening, "listener").await;
+        // The report says what the canceller saw where it ran, and nothing where it did not.
+        eprintln!("echo cancellation {mode}: the listener reported {}", report["echo"]);
+        assert_eq!(report["echo"]["delay_ms"].is_i64(), mode == "on", "{report}");
         let heard = WavSource::open(&recording, Pacing::AsFastAsPossible)
             .expect("recording")
             .read_to_end()

@@ -230,6 +230,11 @@ pub(crate) async fn join(api: &ApiClient, args: JoinArgs, out: &Output) -> Resul
             "resyncs": figures.resyncs,
             "heard": report.heard,
             "ended": report.ended,
+            "echo": report.echo.map(|e| json!({
+                "delay_ms": e.delay_ms,
+                "return_loss_db": e.return_loss_db,
+                "return_loss_enhancement_db": e.return_loss_enhancement_db,
+            })),
         }))
     } else {
         let ms = |v: Option<f32>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} ms"));
@@ -253,7 +258,14 @@ pub(crate) async fn join(api: &ApiClient, args: JoinArgs, out: &Output) -> Resul
             figures.concealed,
             link.bytes_sent / 1000,
             link.bytes_received / 1000,
-        ))
+        ))?;
+        if let Some(echo) = report.echo {
+            out.line(&format!(
+                "Echo cancellation: echo path {} ms, {:.0} dB of echo removed.",
+                echo.delay_ms, echo.return_loss_enhancement_db
+            ))?;
+        }
+        Ok(())
     }
 }
 
