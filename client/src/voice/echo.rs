@@ -6,8 +6,15 @@
 //! frame goes to the device, so the device's own buffering is part of the echo path it
 //! measures). AEC3 estimates the delay between the two itself (a matched-filter delay
 //! estimator over up to about half a second), adapts a linear filter to the room, and
-//! suppresses what the filter leaves; a device switch that changes the delay is found
-//! again the same way.
+//! suppresses what the filter leaves. A delay change it is not told of takes it about
+//! 3.5 s to find; the desktop app restarts it on the device changes it sees instead
+//! ([`EchoCanceller::restart`]).
+//!
+//! What it costs: 9 ms of latency, and in double talk it ducks the near talker while the
+//! far end talks, on a headset too until it has heard for a while that there is no echo
+//! (`client/tests/echo_cancellation.rs` prints the figures; WebRTC's C++ AEC3 does the
+//! same on the same signals, `scripts/echo-quality.py --reference`). So the call runs it
+//! only with a device for both input and output, and users can switch it off.
 //!
 //! Why this port and not the C++ library through `webrtc-audio-processing` 2.x
 //! (`bundled`): that crate builds the library with meson and ninja and needs abseil
@@ -15,8 +22,8 @@
 //! build time, which a build machine without general internet access cannot do, and
 //! Debian's own `libwebrtc-audio-processing` is 0.3, which predates AEC3. The port needs
 //! no C++ toolchain and adds no crate to the tree (its rustfft, num-complex,
-//! crossbeam-channel and log are already here). Its figures on our test signals are in
-//! `client/tests/echo_cancellation.rs` and the `echo` bench.
+//! crossbeam-channel and log are already here). It cancels 3–13 dB less than the C++
+//! original in the longest rooms tested and ducks no more; its CPU is in `voice_bench`.
 
 use aec3::api::config::EchoCanceller3Config;
 use aec3::api::control::EchoControl;
