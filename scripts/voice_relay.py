@@ -404,11 +404,13 @@ def vq_duration(path):
     return info.frames / info.samplerate
 
 
+def pactl(*a):
+    return subprocess.run(["pactl", *a], check=True, capture_output=True, text=True).stdout
+
+
 def latency(args, work, speaker, listener, proxy):
     """Mouth-to-ear through PulseAudio: a stereo null sink whose left channel is the
     speaker's microphone and whose right channel the listener plays into."""
-    def pactl(*a):
-        return subprocess.run(["pactl", *a], check=True, capture_output=True, text=True).stdout
     sink = "auraspeak_m2e"
     modules = [pactl("load-module", "module-null-sink", f"sink_name={sink}",
                      "channels=2", "channel_map=front-left,front-right", "rate=48000").strip()]
@@ -486,8 +488,6 @@ def echo(args, work, speaker, listener, proxy):
     import numpy as np
     import soundfile
 
-    def pactl(*a):
-        return subprocess.run(["pactl", *a], check=True, capture_output=True, text=True).stdout
     modules = []
     keepers = []
     try:

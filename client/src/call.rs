@@ -748,11 +748,7 @@ impl Call {
                 *out = (*out + own).clamp(-1.0, 1.0);
             }
         }
-        // Without a microphone there is no echo to cancel, and AEC3 would analyse every
-        // played frame for nothing.
-        if !matches!(input, AudioInput::Silence) {
-            self.pipeline.handle_far_end(&played);
-        }
+        self.pipeline.handle_far_end(&played);
         match output {
             AudioOutput::Wav(sink) => sink.write_frame(&played)?,
             AudioOutput::Device(port) => {

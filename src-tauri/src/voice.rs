@@ -12,7 +12,7 @@ use auraspeak_client::gateway::{GatewayEvent, GatewayEvents, GatewayHandle};
 use auraspeak_client::voice::device::{
     AudioIo, AudioIoConfig, DeviceChoice, DeviceEvent, Direction, FramePort,
 };
-use auraspeak_client::voice::{CapturePipeline, FRAME_SAMPLES, Level};
+use auraspeak_client::voice::{CaptureConfig, CapturePipeline, FRAME_SAMPLES, Level};
 use auraspeak_shared::v1::gateway::Event;
 use auraspeak_shared::{ChannelId, ServerId, UserId};
 use tauri::AppHandle;
@@ -342,7 +342,10 @@ impl VoiceController {
             ..AudioIoConfig::default()
         };
         let (io, port) = AudioIo::start(io_config)?;
-        let pipeline = CapturePipeline::new(settings.capture_config())?;
+        // The test plays nothing but the microphone itself, so the canceller would have no
+        // far end to cancel: it would only add its 9 ms and a thread.
+        let capture = CaptureConfig { echo_cancellation: false, ..settings.capture_config() };
+        let pipeline = CapturePipeline::new(capture)?;
         let running = Arc::new(AtomicBool::new(true));
         self.inner().mic_test = Some(running.clone());
         let app = app.clone();
@@ -478,9 +481,7 @@ fn mic_test_loop(
                 output.digital_silence,
             );
         }
-        if report_device_events(&app, &io) {
-            pipeline.restart_echo_cancellation();
-        }
+        report_device_events(&app, &io);
     }
 }
 
