@@ -293,9 +293,11 @@ def score(reference, recording):
     rec = vq.load_16k(str(recording))
     if len(rec) < len(ref) // 2:
         return float("nan"), float("nan")
-    # The listener records from before the speaker joined (about 1-3 s); the talk repeats
-    # after about 6.5 s, so a wider search could lock onto the repeat.
-    lag = lag_samples(ref, rec, int(5 * vq.RATE))
+    # The listener records from before the speaker joined (usually 1-3 s, up to 8 s when a
+    # join is slow); the talk's two halves look alike, so a search over all of it could
+    # lock onto the second. The talk starts with speech, so the lag is searched around the
+    # first sound the listener heard.
+    lag = lag_around_onset(ref, rec)
     aligned = rec[lag:lag + len(ref)]
     if len(aligned) < len(ref):
         aligned = list(aligned) + [0.0] * (len(ref) - len(aligned))
@@ -306,6 +308,18 @@ def score(reference, recording):
     except Exception as e:  # noqa: BLE001  pesq raises on a recording without speech
         print(f"  PESQ failed on {recording}: {e}", file=sys.stderr)
         return float("nan"), lag / vq.RATE
+
+
+def lag_around_onset(ref, rec):
+    import numpy as np
+    rec = np.asarray(rec, dtype="float64")
+    frame = vq.RATE // 100
+    frames = len(rec) // frame
+    levels = (rec[:frames * frame].reshape(frames, frame) ** 2).mean(axis=1)
+    loud = np.nonzero(levels > 10 ** (-50 / 10))[0]
+    onset = int(loud[0]) * frame if len(loud) else 0
+    start = max(0, onset - vq.RATE)
+    return start + lag_samples(ref, rec[start:], 2 * vq.RATE)
 
 
 def lag_samples(ref, rec, max_lag):

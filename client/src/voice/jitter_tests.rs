@@ -51,7 +51,9 @@ impl Sim {
         let t0 = Instant::now();
         let mut net: NetworkEmulator<(u64, EncodedPacket)> =
             NetworkEmulator::new(self.network.clone(), self.seed);
-        let mut jb = JitterBuffer::new(JitterConfig::default());
+        // A plain sender: no copies, at the start or later.
+        let mut jb =
+            JitterBuffer::new(JitterConfig { copies_at_start: false, ..Default::default() });
         let packet_s = self.packet_samples as f64 / 48_000.0;
         let packets = (self.seconds / packet_s) as u64;
         let send_at =
@@ -329,4 +331,97 @@ fn memory_stays_bounded_without_polls() {
     // Playback then resumes from what is left, newest audio first in line.
     let now = t0 + Duration::from_millis(20) * 5_000;
     assert!(matches!(jb.poll_playout(now), Playout::Packet { .. }));
+}
+
+/// Plays a stream of 20 ms packets that arrive when sent (packets in `lost` never arrive,
+/// none at all in `pause`, in seconds), pulling 10 ms frames as the receive chain does and
+/// telling the buffer each frame whether it was quiet (`quiet(t)`). Returns the delay from
+/// sending to playing, with the play time, of every packet played.
+fn play_stream(
+    config: JitterConfig,
+    seconds: f64,
+    lost: &[u64],
+    pause: Option<(f64, f64)>,
+    quiet: impl Fn(f64) -> bool,
+) -> (Vec<(f64, f64)>, JitterStats) {
+    let t0 = Instant::now();
+    let mut jb = JitterBuffer::new(config);
+    let mut latency = Vec::new();
+    let mut buffered = 0usize;
+    let mut next = 0u64;
+    // A pause uses no sequence numbers, only time (as a sender in a pause sends nothing).
+    let mut sequence = 0u16;
+    let mut sent_at = std::collections::HashMap::new();
+    let paused = |t: f64| pause.is_some_and(|(from, to)| t >= from && t < to);
+    for k in 0..((seconds + 1.0) / 0.01) as u32 {
+        let now = t0 + TICK * k;
+        let now_s = f64::from(k) * 0.01;
+        while (next as f64) * 0.02 <= now_s && (next as f64) * 0.02 < seconds {
+            let sent = next as f64 * 0.02;
+            if !paused(sent) {
+                if !lost.contains(&next) {
+                    let packet = EncodedPacket::new(sequence, (next * 960) as u32, vec![1]);
+                    jb.handle_packet(now, packet, 960);
+                }
+                sent_at.insert(sequence, sent);
+                sequence = sequence.wrapping_add(1);
+            }
+            next += 1;
+        }
+        jb.set_quiet(quiet(now_s));
+        while buffered < 480 {
+            match jb.poll_playout(now) {
+                Playout::Packet { sequence, samples, .. }
+                | Playout::Fec { sequence, samples, .. } => {
+                    latency.push((now_s, now_s - sent_at.get(&sequence).copied().unwrap_or(0.0)));
+                    buffered += samples;
+                }
+                Playout::Conceal { samples } => buffered += samples,
+                Playout::Silence => buffered += 480,
+            }
+        }
+        buffered -= 480;
+    }
+    (latency, jb.stats().clone())
+}
+
+fn delay_between(latency: &[(f64, f64)], from: f64, to: f64) -> (f64, f64) {
+    let within = latency.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, l)| *l);
+    within.fold((f64::MAX, f64::MIN), |(lo, hi), l| (lo.min(l), hi.max(l)))
+}
+
+#[test]
+fn a_longer_delay_waits_for_a_quiet_moment() {
+    let plain = JitterConfig { copies_at_start: false, ..Default::default() };
+    // A loss at 1 s makes the buffer wait a packet and a half longer for FEC from then on.
+    // The talker is loud until 1.6 s and quiet for a moment then.
+    let (latency, stats) =
+        play_stream(plain.clone(), 4.0, &[50], None, |t| (1.6..1.65).contains(&t));
+    let (_, before) = delay_between(&latency, 0.5, 1.58);
+    let (after, _) = delay_between(&latency, 1.8, 3.5);
+    assert!(before < 0.025, "the delay grew in mid-word: {before}");
+    assert!(after >= 0.029, "the delay did not grow in the quiet moment: {after}");
+    assert!(stats.inserted >= 1, "{stats:?}");
+    // A talker who never pauses gets it after `max_grow_wait`.
+    let (latency, _) = play_stream(plain, 4.0, &[50], None, |_| false);
+    let (_, before) = delay_between(&latency, 0.5, 1.9);
+    let (after, _) = delay_between(&latency, 2.2, 3.5);
+    assert!(before < 0.025 && after >= 0.029, "{before} {after}");
+}
+
+#[test]
+fn copies_expected_at_the_start_are_waited_for_until_the_first_pause() {
+    // No copies ever come and nothing is lost: the first talk spurt waits for them, the
+    // next plays at the floor again (the change falls into the pause, where it is free).
+    let (latency, stats) =
+        play_stream(JitterConfig::default(), 6.0, &[], Some((3.0, 3.5)), |_| false);
+    let (first, _) = delay_between(&latency, 0.1, 2.9);
+    let (_, second) = delay_between(&latency, 3.7, 5.9);
+    assert!(first >= 0.035, "first spurt {first}");
+    assert!(second <= 0.021, "second spurt {second}");
+    assert_eq!((stats.skipped, stats.inserted), (0, 0), "{stats:?}");
+    // A sender known to send none: the floor from the first packet.
+    let plain = JitterConfig { copies_at_start: false, ..Default::default() };
+    let (latency, _) = play_stream(plain, 2.0, &[], None, |_| false);
+    assert!(delay_between(&latency, 0.0, 1.9).1 <= 0.021);
 }

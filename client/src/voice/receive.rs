@@ -48,6 +48,11 @@ impl Default for SpeakingDetector {
     }
 }
 
+/// Below this RMS a frame is a pause or a stop consonant: 20 dB under levelled speech, so a
+/// concealment frame inserted after it, or a packet skipped, goes unheard. Measured speech
+/// through a call has such a frame at least every 0.9 s, usually every 0.2 s.
+const QUIET_DBFS: f32 = -40.0;
+
 /// Most volume a user can give someone: 200 %.
 pub const MAX_VOLUME_PERCENT: u16 = 200;
 
@@ -119,6 +124,9 @@ impl RemoteSpeaker {
     pub fn poll_frame(&mut self, now: Instant, out: &mut Frame) {
         // A handful of answers always fills a frame (each gives ≥ 480 samples except FEC or
         // packets of < 10 ms); the bound only guards against a logic error looping forever.
+        // The last 10 ms handed out decide whether a frame inserted or skipped now would be
+        // heard; the meter measured them before volume and mute.
+        self.jitter.set_quiet(self.meter.level().rms_dbfs < QUIET_DBFS);
         for _ in 0..16 {
             if self.pcm.len() >= FRAME_SAMPLES {
                 break;
