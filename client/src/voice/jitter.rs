@@ -76,7 +76,8 @@ pub struct JitterConfig {
     /// Whether a new stream is taken to carry a copy of each packet from the start, as our
     /// own senders' streams do until they hear how their link does (see `call`), so the
     /// first words are not stretched once the copies show (the first packet has nothing to
-    /// copy). A sender that sends none costs the first talk spurt 30 ms more delay.
+    /// copy). It costs the first talk spurt of a clean call 30 ms more delay (40 ms
+    /// mouth-to-ear measured, until the first pause), the same for a sender that sends none.
     pub copies_at_start: bool,
 }
 
